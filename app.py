@@ -1,0 +1,17 @@
+"""Tuning Studio: the router. Every screen lives in pages/, every piece of logic in lib/."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Tuning Studio", page_icon=":material/science:", layout="wide")
+
+navigation = st.navigation(
+    {
+        "Curate": [
+            st.Page("pages/datasets.py", title="Datasets", icon=":material/folder_open:", url_path="datasets", default=True),
+            st.Page("pages/examples.py", title="Examples", icon=":material/table_edit:", url_path="examples"),
+            st.Page("pages/conversation.py", title="Conversation", icon=":material/forum:", url_path="conversation"),
+            st.Page("pages/history.py", title="History", icon=":material/history:", url_path="history"),
+        ]
+    }
+)
+navigation.run()

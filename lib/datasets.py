@@ -1,0 +1,55 @@
+"""Dataset actions the screens need, built from the store and the file formats."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from lib import store
+from lib.formats import ParsedFile, read_jsonl, split, to_csv, to_jsonl
+from lib.paths import SAMPLE_DIR
+from lib.store import Dataset, NewRow, Row
+from lib.validation import Finding, check_examples
+
+SAMPLE_FILE = SAMPLE_DIR / "limericks.jsonl"
+SAMPLE_NAME = "Elle limericks"
+ExportFormat = Literal["jsonl", "csv"]
+
+
+def import_parsed(dataset_id: int, parsed: ParsedFile, include_errors: bool, source: str) -> int:
+    """Add a checked file's examples to a dataset (CSV status/tags/note kept); returns how many."""
+    chosen = parsed.importable_examples(include_errors)
+    new_rows = [NewRow(example, **parsed.metadata.get(line, {})) for line, example in chosen]
+    if any(row.status not in store.STATUSES for row in new_rows):
+        new_rows = [NewRow(r.example, r.status if r.status in store.STATUSES else "draft", r.tags, r.note) for r in new_rows]
+    store.add_rows(dataset_id, new_rows, f"Imported {len(new_rows)} examples from {source}")
+    return len(new_rows)
+
+
+def load_sample(name: str = SAMPLE_NAME) -> Dataset:
+    """Create a dataset holding Elle's sample limericks."""
+    dataset = store.create_dataset(name)
+    import_parsed(dataset.id, read_jsonl(SAMPLE_FILE.read_bytes()), include_errors=False, source=SAMPLE_FILE.name)
+    return store.get_dataset(dataset.id)
+
+
+def check_rows(rows: Sequence[Row]) -> list[Finding]:
+    """Findings for a dataset, numbered by row (row 1 is the first example)."""
+    return check_examples((number, row.example) for number, row in enumerate(rows, start=1))
+
+
+def approved(rows: Sequence[Row]) -> list[Row]:
+    return [row for row in rows if row.status == "approved"]
+
+
+def export(rows: Sequence[Row], fmt: ExportFormat) -> bytes:
+    """The rows as an OpenAI JSONL or a CSV file (CSV keeps status, tags and note)."""
+    if fmt == "csv":
+        return to_csv((row.example, {"status": row.status, "tags": row.tags, "note": row.note}) for row in rows)
+    return to_jsonl(row.example for row in rows)
+
+
+def export_split(rows: Sequence[Row], validation_fraction: float, seed: int) -> tuple[bytes, bytes]:
+    """Training and validation JSONL files from a repeatable split."""
+    train, valid = split(list(rows), validation_fraction, seed)
+    return to_jsonl(r.example for r in train), to_jsonl(r.example for r in valid)

@@ -1,0 +1,101 @@
+"""The examples table: rows to a DataFrame, search and filters, and table edits back to rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from lib.examples import kind, single_turn, table_fields, with_table_fields
+from lib.store import NewRow, Row
+
+COLUMNS = ["row", "kind", "system", "user", "assistant", "status", "tags", "note"]
+EDITABLE = ["system", "user", "assistant", "status", "tags", "note"]
+
+
+def to_frame(numbered: Sequence[tuple[int, Row]]) -> pd.DataFrame:
+    """One line per example: its row number, kind, table fields and curation fields."""
+    records = []
+    for number, row in numbered:
+        system, user, assistant = table_fields(row.example)
+        records.append([number, kind(row.example), system, user, assistant, row.status, row.tags, row.note])
+    return pd.DataFrame(records, columns=COLUMNS)
+
+
+def tag_list(tags: str) -> list[str]:
+    return [t.strip() for t in tags.split(",") if t.strip()]
+
+
+def all_tags(rows: Iterable[Row]) -> list[str]:
+    return sorted({tag for row in rows for tag in tag_list(row.tags)}, key=str.lower)
+
+
+def matches(row: Row, text: str) -> bool:
+    """Case-insensitive search over every message and the tags and note."""
+    needle = text.strip().lower()
+    if not needle:
+        return True
+    haystack = [row.tags, row.note, *table_fields(row.example)]
+    if kind(row.example) != "single-turn":
+        haystack.append(str(row.example))
+    return any(needle in part.lower() for part in haystack)
+
+
+def filter_rows(
+    rows: Sequence[Row], text: str = "", statuses: Sequence[str] = (), tags: Sequence[str] = ()
+) -> list[tuple[int, Row]]:
+    """(row number, row) for the rows that pass every filter; numbers stay those of the whole dataset."""
+    wanted_tags = set(tags)
+    return [
+        (number, row)
+        for number, row in enumerate(rows, start=1)
+        if (not statuses or row.status in statuses)
+        and (not wanted_tags or wanted_tags & set(tag_list(row.tags)))
+        and matches(row, text)
+    ]
+
+
+@dataclass
+class TableEdits:
+    """What a user did in the table, ready for the store."""
+
+    updates: dict[int, dict[str, Any]] = field(default_factory=dict)
+    added: list[NewRow] = field(default_factory=list)
+    deleted: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.updates or self.added or self.deleted)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
+def edits_from_editor(shown: Sequence[Row], state: dict[str, Any] | None) -> TableEdits:
+    """Turn ``st.data_editor``'s state (positions into ``shown``) into store edits."""
+    edits = TableEdits()
+    if not state:
+        return edits
+    for position, changed in state.get("edited_rows", {}).items():
+        row = shown[int(position)]
+        fields = {k: _text(v) for k, v in changed.items() if k in EDITABLE}
+        message_fields = {k: fields.pop(k) for k in ("system", "user", "assistant") if k in fields}
+        if message_fields:
+            fields["example"] = with_table_fields(row.example, **message_fields)
+        if "status" in fields and not fields["status"]:
+            fields["status"] = "draft"
+        edits.updates[row.id] = fields
+    for added in state.get("added_rows", []):
+        cells = {k: _text(added.get(k)) for k in EDITABLE}
+        if not any(cells[k] for k in ("system", "user", "assistant")):
+            continue  # an empty new line: nothing to keep yet
+        example = single_turn(cells["system"], cells["user"], cells["assistant"])
+        edits.added.append(NewRow(example, cells["status"] or "draft", cells["tags"], cells["note"]))
+    edits.deleted = [shown[int(position)].id for position in state.get("deleted_rows", [])]
+    return edits
+
+
+def page_count(n_rows: int, page_size: int) -> int:
+    return max(1, -(-n_rows // page_size))

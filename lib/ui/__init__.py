@@ -1,0 +1,1 @@
+"""The only Streamlit-aware helpers: shared widgets and cached views of the store."""

@@ -1,0 +1,71 @@
+"""Widgets shared by several pages."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lib import store
+from lib.datasets import check_rows
+from lib.store import Dataset, Row
+from lib.validation import Finding
+
+
+def current_dataset() -> Dataset | None:
+    """The sidebar's dataset chooser; the choice is kept in ``st.session_state.dataset_id``."""
+    datasets = store.list_datasets()
+    if not datasets:
+        st.sidebar.caption("No dataset yet.")
+        return None
+    by_id = {d.id: d for d in datasets}
+    chosen = st.session_state.get("dataset_id")
+    if chosen not in by_id:
+        st.session_state["dataset_id"] = datasets[0].id
+    dataset_id = st.sidebar.selectbox(
+        "Dataset",
+        list(by_id),
+        format_func=lambda i: f"{by_id[i].name} ({by_id[i].n_examples})",
+        key="dataset_id",
+    )
+    return by_id[dataset_id]
+
+
+def require_dataset() -> Dataset:
+    """The chosen dataset, or a pointer to the Datasets screen and a stop."""
+    dataset = current_dataset()
+    if dataset is None:
+        st.info("There is no dataset yet: create one or load the sample on the Datasets screen.")
+        st.page_link("pages/datasets.py", label="Go to Datasets", icon=":material/folder_open:")
+        st.stop()
+    return dataset
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def cached_rows(dataset_id: int, version_id: int) -> list[Row]:
+    """A dataset's rows at its latest version (the version id is the cache key)."""
+    return store.rows(dataset_id)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def cached_findings(dataset_id: int, version_id: int) -> list[Finding]:
+    return check_rows(cached_rows(dataset_id, version_id))
+
+
+def flash(message: str) -> None:
+    """Show ``message`` as a toast after the next rerun."""
+    st.session_state["flash"] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop("flash", None)
+    if message:
+        st.toast(message)
+
+
+def undo_button(dataset: Dataset, key: str) -> None:
+    """A button that reverts the latest change not yet undone, saying what it reverts."""
+    target = store.undoable(dataset.id)
+    label = f"Undo: {target.summary}" if target else "Undo"
+    if st.button(label, key=key, icon=":material/undo:", disabled=target is None, help="Revert the last change; press again to go further back."):
+        done = store.undo(dataset.id)
+        flash(f"Undone: {target.summary}" if done and target else "Nothing to undo.")
+        st.rerun()

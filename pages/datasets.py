@@ -1,0 +1,118 @@
+"""Datasets: create, rename, duplicate, delete; import files; export them."""
+
+import pandas as pd
+import streamlit as st
+
+from lib import store
+from lib.datasets import SAMPLE_NAME, approved, export, export_split, import_parsed, load_sample
+from lib.errors import StudioError
+from lib.formats import read_file
+from lib.ui.widgets import cached_rows, current_dataset, flash, show_flash
+
+st.title("Datasets")
+show_flash()
+dataset = current_dataset()
+
+if dataset is None:
+    st.info("Welcome! Start with Elle's sample: 40 limericks about chemical elements, ready to edit and export.")
+    if st.button("Load the Elle sample", type="primary"):
+        st.session_state["dataset_id"] = load_sample().id
+        flash("Loaded the Elle sample.")
+        st.rerun()
+
+datasets = store.list_datasets()
+if datasets:
+    table = pd.DataFrame(
+        [{"name": d.name, "examples": d.n_examples, "updated (UTC)": d.updated_at} for d in datasets]
+    )
+    st.dataframe(table, hide_index=True, width="stretch")
+
+with st.expander("New dataset", icon=":material/add:", expanded=not datasets):
+    with st.form("datasets_new", clear_on_submit=True, border=False):
+        new_name = st.text_input("Name", placeholder="e.g. Elle v2")
+        if st.form_submit_button("Create"):
+            try:
+                st.session_state["dataset_id"] = store.create_dataset(new_name).id
+                flash(f"Created '{new_name.strip()}'.")
+                st.rerun()
+            except StudioError as exc:
+                st.error(str(exc))
+    if not any(d.name == SAMPLE_NAME for d in datasets) and datasets and st.button("Load the Elle sample"):
+        st.session_state["dataset_id"] = load_sample().id
+        st.rerun()
+
+if dataset is not None:
+    st.subheader(f"“{dataset.name}”")
+    manage, upload, download = st.tabs(["Manage", "Import", "Export"])
+    with manage:
+        left, right = st.columns(2)
+        with left.form("datasets_rename", border=False):
+            name = st.text_input("New name", value=dataset.name)
+            if st.form_submit_button("Rename"):
+                try:
+                    store.rename_dataset(dataset.id, name)
+                    flash("Renamed.")
+                    st.rerun()
+                except StudioError as exc:
+                    st.error(str(exc))
+        with right.form("datasets_duplicate", border=False):
+            copy_name = st.text_input("Name of the copy", value=f"{dataset.name} (copy)")
+            if st.form_submit_button("Duplicate"):
+                try:
+                    st.session_state["dataset_id"] = store.duplicate_dataset(dataset.id, copy_name).id
+                    flash(f"Duplicated into '{copy_name}'.")
+                    st.rerun()
+                except StudioError as exc:
+                    st.error(str(exc))
+        confirm = st.checkbox(f"Yes, delete “{dataset.name}” and its {dataset.n_examples} examples for good")
+        if st.button("Delete dataset", type="secondary", disabled=not confirm):
+            store.delete_dataset(dataset.id)
+            st.session_state.pop("dataset_id", None)
+            flash(f"Deleted '{dataset.name}'.")
+            st.rerun()
+
+    with upload:
+        uploaded = st.file_uploader("OpenAI JSONL or CSV (columns system,user,assistant)", type=["jsonl", "csv", "json"])
+        if uploaded is not None:
+            try:
+                parsed = read_file(uploaded.name, uploaded.getvalue())
+            except StudioError as exc:
+                st.error(str(exc))
+                st.stop()
+            n_errors = len({f.line for f in parsed.errors})
+            st.write(f"**{parsed.lines_read}** examples read, **{len(parsed.valid_examples())}** without errors.")
+            if parsed.findings:
+                st.dataframe(pd.DataFrame([f.to_dict() for f in parsed.findings]), hide_index=True, width="stretch")
+            include_errors = st.checkbox(
+                "Also import the examples with errors, to fix them here", value=False, disabled=n_errors == 0
+            )
+            target = st.radio("Into", ["a new dataset", f"“{dataset.name}”"], horizontal=True)
+            new_name = st.text_input("New dataset name", value=uploaded.name.rsplit(".", 1)[0])
+            if st.button("Import", type="primary"):
+                try:
+                    into = store.create_dataset(new_name) if target == "a new dataset" else dataset
+                    count = import_parsed(into.id, parsed, include_errors, uploaded.name)
+                    st.session_state["dataset_id"] = into.id
+                    flash(f"Imported {count} examples into '{into.name}'.")
+                    st.rerun()
+                except StudioError as exc:
+                    st.error(str(exc))
+
+    with download:
+        rows = cached_rows(dataset.id, dataset.version_id)
+        approved_rows = approved(rows)
+        if st.toggle(f"Only approved examples ({len(approved_rows)} of {len(rows)})"):
+            rows = approved_rows
+        stem = dataset.name.replace(" ", "_")
+        left, right = st.columns(2)
+        left.download_button(
+            "JSONL (OpenAI)", export(rows, "jsonl"), f"{stem}.jsonl", "application/jsonl"
+        )
+        right.download_button("CSV", export(rows, "csv"), f"{stem}.csv", "text/csv")
+        st.markdown("**Training / validation split**")
+        share = st.slider("Validation share", 0.0, 0.5, 0.2, 0.05)
+        seed = st.number_input("Seed (same seed, same split)", value=42, step=1)
+        train, valid = export_split(rows, share, int(seed))
+        left, right = st.columns(2)
+        left.download_button("Training JSONL", train, f"{stem}-train.jsonl", "application/jsonl")
+        right.download_button("Validation JSONL", valid, f"{stem}-validation.jsonl", "application/jsonl")

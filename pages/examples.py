@@ -1,0 +1,107 @@
+"""Examples: the table of a dataset's examples, with search, filters, bulk edits and the validation panel."""
+
+import streamlit as st
+
+from lib import store
+from lib.errors import StudioError
+from lib.examples import with_table_fields
+from lib.store import STATUSES
+from lib.table import all_tags, edits_from_editor, filter_rows, page_count, to_frame
+from lib.ui.widgets import cached_findings, cached_rows, flash, require_dataset, show_flash, undo_button
+
+PAGE_SIZE = 50
+
+dataset = require_dataset()
+st.title(f"Examples · {dataset.name}")
+show_flash()
+rows = cached_rows(dataset.id, dataset.version_id)
+findings = cached_findings(dataset.id, dataset.version_id)
+st.session_state.setdefault("examples_editor_generation", 0)
+
+search, status, tags = st.columns([3, 2, 2])
+text = search.text_input("Search", key="examples_search", placeholder="words in any message, tag or note")
+statuses = status.multiselect("Status", STATUSES, key="examples_status")
+chosen_tags = tags.multiselect("Tags", all_tags(rows), key="examples_tags")
+focus = st.session_state.get("examples_focus")
+if focus is not None and 1 <= focus <= len(rows):
+    shown = [(focus, rows[focus - 1])]
+    st.info(f"Showing row {focus} only.")
+    if st.button("Show all rows"):
+        del st.session_state["examples_focus"]
+        st.rerun()
+else:
+    shown = filter_rows(rows, text, statuses, chosen_tags)
+pages = page_count(len(shown), PAGE_SIZE)
+if st.session_state.get("examples_page", 1) > pages:
+    st.session_state["examples_page"] = pages
+page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="examples_page") if pages > 1 else 1
+page_rows = shown[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+st.caption(f"{len(shown)} of {len(rows)} examples · every edit is saved at once")
+
+editor_key = f"examples_editor_{st.session_state.examples_editor_generation}"
+st.data_editor(
+    to_frame(page_rows),
+    key=editor_key,
+    num_rows="dynamic",
+    hide_index=True,
+    width="stretch",
+    disabled=["row", "kind"],
+    column_config={
+        "row": st.column_config.NumberColumn("Row", width="small"),
+        "kind": st.column_config.TextColumn("Kind", width="small", help="Edit multi-turn examples on Conversation"),
+        "system": st.column_config.TextColumn("System"),
+        "user": st.column_config.TextColumn("User", width="medium"),
+        "assistant": st.column_config.TextColumn("Assistant", width="large"),
+        "status": st.column_config.SelectboxColumn("Status", options=list(STATUSES), default="draft"),
+        "tags": st.column_config.TextColumn("Tags", help="Comma-separated"),
+        "note": st.column_config.TextColumn("Note"),
+    },
+)
+edits = edits_from_editor([row for _, row in page_rows], st.session_state.get(editor_key))
+if edits:
+    try:
+        if edits.updates:
+            store.update_rows(dataset.id, edits.updates)
+        if edits.added:
+            store.add_rows(dataset.id, edits.added)
+        if edits.deleted:
+            store.delete_rows(dataset.id, edits.deleted)
+            flash(f"Deleted {len(edits.deleted)} example(s). Undo brings them back.")
+    except StudioError as exc:
+        flash(f"Not saved: {exc}")
+    st.session_state.examples_editor_generation += 1
+    st.rerun()
+
+undo_button(dataset, key="examples_undo")
+
+with st.expander(f"Bulk edit the {len(shown)} examples shown"):
+    prompt = st.text_area("System prompt", key="examples_bulk_system", placeholder="Leave empty to remove it")
+    left, right = st.columns(2)
+    if left.button("Set this system prompt", disabled=not shown):
+        updates = {row.id: {"example": with_table_fields(row.example, system=prompt)} for _, row in shown}
+        store.update_rows(dataset.id, updates, f"Set the system prompt of {len(updates)} examples")
+        flash("System prompt set. Undo reverts it.")
+        st.rerun()
+    new_status = right.selectbox("Status", STATUSES, key="examples_bulk_status")
+    if right.button("Set this status", disabled=not shown):
+        updates = {row.id: {"status": new_status} for _, row in shown}
+        store.update_rows(dataset.id, updates, f"Marked {len(updates)} examples {new_status}")
+        st.rerun()
+
+errors = [f for f in findings if f.severity == "error"]
+st.subheader(f"Validation · {len(errors)} errors, {len(findings) - len(errors)} warnings")
+if not findings:
+    st.success("No problems found.")
+for finding in [f for f in findings if f.line is None]:
+    st.warning(finding.message)
+located = [f for f in findings if f.line is not None]
+if located:
+    choice = st.selectbox(
+        "Findings (choose one to see its row)",
+        range(len(located)),
+        format_func=lambda i: f"Row {located[i].line} · {located[i].severity} · {located[i].code}: {located[i].message}",
+        key="examples_finding",
+    )
+    if st.button("Show this row"):
+        st.session_state["examples_focus"] = located[choice].line
+        st.rerun()
