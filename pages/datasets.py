@@ -108,11 +108,11 @@ if dataset is not None:
         left.download_button(
             "JSONL (OpenAI)", export(rows, "jsonl"), f"{stem}.jsonl", "application/jsonl"
         )
-        right.download_button("CSV", export(rows, "csv"), f"{stem}.csv", "text/csv")
+        right.download_button("CSV", export(rows, "csv"), f"{stem}.csv", "text/csv", icon=":material/download:")
         st.markdown("**Training / validation split**")
         share = st.slider("Validation share", 0.0, 0.5, 0.2, 0.05)
         seed = st.number_input("Seed (same seed, same split)", value=42, step=1)
         train, valid = export_split(rows, share, int(seed))
         left, right = st.columns(2)
-        left.download_button("Training JSONL", train, f"{stem}-train.jsonl", "application/jsonl")
-        right.download_button("Validation JSONL", valid, f"{stem}-validation.jsonl", "application/jsonl")
+        left.download_button("Training JSONL", train, f"{stem}-train.jsonl", "application/jsonl", icon=":material/download:")
+        right.download_button("Validation JSONL", valid, f"{stem}-validation.jsonl", "application/jsonl", icon=":material/download:")
