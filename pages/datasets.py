@@ -7,7 +7,7 @@ from lib import store
 from lib.datasets import SAMPLE_NAME, approved, export, export_split, import_parsed, load_sample
 from lib.errors import StudioError
 from lib.formats import read_file
-from lib.ui.widgets import cached_rows, current_dataset, flash, show_flash
+from lib.ui.widgets import cached_rows, current_dataset, flash, select_dataset, show_flash
 
 st.title("Datasets")
 show_flash()
@@ -16,7 +16,7 @@ dataset = current_dataset()
 if dataset is None:
     st.info("Welcome! Start with Elle's sample: 40 limericks about chemical elements, ready to edit and export.")
     if st.button("Load the Elle sample", type="primary"):
-        st.session_state["dataset_id"] = load_sample().id
+        select_dataset(load_sample().id)
         flash("Loaded the Elle sample.")
         st.rerun()
 
@@ -32,13 +32,13 @@ with st.expander("New dataset", icon=":material/add:", expanded=not datasets):
         new_name = st.text_input("Name", placeholder="e.g. Elle v2")
         if st.form_submit_button("Create"):
             try:
-                st.session_state["dataset_id"] = store.create_dataset(new_name).id
+                select_dataset(store.create_dataset(new_name).id)
                 flash(f"Created '{new_name.strip()}'.")
                 st.rerun()
             except StudioError as exc:
                 st.error(str(exc))
     if not any(d.name == SAMPLE_NAME for d in datasets) and datasets and st.button("Load the Elle sample"):
-        st.session_state["dataset_id"] = load_sample().id
+        select_dataset(load_sample().id)
         st.rerun()
 
 if dataset is not None:
@@ -59,7 +59,7 @@ if dataset is not None:
             copy_name = st.text_input("Name of the copy", value=f"{dataset.name} (copy)")
             if st.form_submit_button("Duplicate"):
                 try:
-                    st.session_state["dataset_id"] = store.duplicate_dataset(dataset.id, copy_name).id
+                    select_dataset(store.duplicate_dataset(dataset.id, copy_name).id)
                     flash(f"Duplicated into '{copy_name}'.")
                     st.rerun()
                 except StudioError as exc:
@@ -67,7 +67,7 @@ if dataset is not None:
         confirm = st.checkbox(f"Yes, delete “{dataset.name}” and its {dataset.n_examples} examples for good")
         if st.button("Delete dataset", type="secondary", disabled=not confirm):
             store.delete_dataset(dataset.id)
-            st.session_state.pop("dataset_id", None)
+            select_dataset(None)
             flash(f"Deleted '{dataset.name}'.")
             st.rerun()
 
@@ -92,7 +92,7 @@ if dataset is not None:
                 try:
                     into = store.create_dataset(new_name) if target == "a new dataset" else dataset
                     count = import_parsed(into.id, parsed, include_errors, uploaded.name)
-                    st.session_state["dataset_id"] = into.id
+                    select_dataset(into.id)
                     flash(f"Imported {count} examples into '{into.name}'.")
                     st.rerun()
                 except StudioError as exc:

@@ -17,8 +17,9 @@ def current_dataset() -> Dataset | None:
         st.sidebar.caption("No dataset yet.")
         return None
     by_id = {d.id: d for d in datasets}
-    chosen = st.session_state.get("dataset_id")
-    if chosen not in by_id:
+    if "dataset_choice" in st.session_state:  # set by select_dataset() during the previous run
+        st.session_state["dataset_id"] = st.session_state.pop("dataset_choice")
+    if st.session_state.get("dataset_id") not in by_id:
         st.session_state["dataset_id"] = datasets[0].id
     dataset_id = st.sidebar.selectbox(
         "Dataset",
@@ -27,6 +28,11 @@ def current_dataset() -> Dataset | None:
         key="dataset_id",
     )
     return by_id[dataset_id]
+
+
+def select_dataset(dataset_id: int | None) -> None:
+    """Make ``dataset_id`` the sidebar's choice from the next run on (None: the first dataset)."""
+    st.session_state["dataset_choice"] = dataset_id
 
 
 def require_dataset() -> Dataset:

@@ -1,0 +1,147 @@
+"""Every screen driven through Streamlit's AppTest, the way a user would use it."""
+
+from streamlit.testing.v1 import AppTest
+
+from lib import store
+from lib.datasets import load_sample
+from lib.paths import PROJECT_DIR
+from lib.examples import single_turn
+from lib.store import NewRow
+
+
+def open_page(page: str = "") -> AppTest:
+    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=20)
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def button(at: AppTest, label: str):  # noqa: ANN201 - AppTest's widget type
+    return next(b for b in at.button if b.label.startswith(label))
+
+
+def test_first_run_offers_the_sample_and_loads_it() -> None:
+    at = open_page()
+    button(at, "Load the Elle sample").click().run()
+    assert not at.exception
+    [dataset] = store.list_datasets()
+    assert (dataset.name, dataset.n_examples) == ("Elle limericks", 40)
+    assert at.sidebar.selectbox[0].value == dataset.id
+
+
+def test_create_rename_duplicate_and_delete_with_confirmation() -> None:
+    at = open_page()
+    at.text_input[0].input("Elle v2")
+    button(at, "Create").click().run()
+    assert [d.name for d in store.list_datasets()] == ["Elle v2"]
+    rename = next(t for t in at.text_input if t.label == "New name")
+    rename.input("Elle final")
+    button(at, "Rename").click().run()
+    assert [d.name for d in store.list_datasets()] == ["Elle final"]
+    button(at, "Duplicate").click().run()
+    assert sorted(d.name for d in store.list_datasets()) == ["Elle final", "Elle final (copy)"]
+    delete = button(at, "Delete dataset")
+    assert delete.disabled  # not before the confirmation box is ticked
+    at.checkbox[0].check().run()
+    button(at, "Delete dataset").click().run()
+    assert len(store.list_datasets()) == 1 and not at.exception
+
+
+def test_duplicate_name_shows_an_error_not_a_traceback() -> None:
+    store.create_dataset("Elle")
+    at = open_page()
+    at.text_input[0].input("elle")
+    button(at, "Create").click().run()
+    assert not at.exception and "already exists" in at.error[0].value
+
+
+def test_table_edit_is_saved_and_can_be_undone() -> None:
+    dataset = load_sample()
+    at = open_page("pages/examples.py")
+    first = store.rows(dataset.id)[0]
+    key = f"examples_editor_{at.session_state['examples_editor_generation']}"
+    at.session_state[key] = {"edited_rows": {0: {"assistant": "A new limerick", "status": "approved"}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert not at.exception
+    saved = store.rows(dataset.id)[0]
+    assert saved.id == first.id and saved.status == "approved"
+    assert saved.example["messages"][2]["content"] == "A new limerick"
+    button(at, "Undo").click().run()
+    assert store.rows(dataset.id)[0] == first
+
+
+def test_adding_and_deleting_rows_in_the_table() -> None:
+    dataset = load_sample()
+    at = open_page("pages/examples.py")
+    key = f"examples_editor_{at.session_state['examples_editor_generation']}"
+    at.session_state[key] = {"edited_rows": {}, "added_rows": [{"user": "Tell me about iron.", "assistant": "Fe..."}], "deleted_rows": [0, 1]}
+    at.run()
+    rows = store.rows(dataset.id)
+    assert len(rows) == 39 and rows[-1].example["messages"][-1]["content"] == "Fe..."
+    assert "gold" not in rows[0].example["messages"][1]["content"]
+    assert not at.exception
+
+
+def test_search_filter_and_bulk_system_prompt() -> None:
+    dataset = load_sample()
+    at = open_page("pages/examples.py")
+    at.text_input(key="examples_search").input("noble gas").run()
+    assert "of 40 examples" in at.caption[0].value
+    shown = int(at.caption[0].value.split()[0])
+    assert 0 < shown < 40
+    at.text_area(key="examples_bulk_system").input("Answer in one limerick.")
+    button(at, "Set this system prompt").click().run()
+    prompts = [r.example["messages"][0]["content"] for r in store.rows(dataset.id)]
+    assert prompts.count("Answer in one limerick.") == shown
+
+
+def test_validation_panel_lists_findings_and_shows_the_row() -> None:
+    dataset = store.create_dataset("Broken")
+    store.add_rows(dataset.id, [NewRow(single_turn("s", "ok", "fine")), NewRow(single_turn("s", "q", " "))])
+    at = open_page("pages/examples.py")
+    assert "1 errors" in at.subheader[0].value
+    finding = at.selectbox(key="examples_finding")
+    assert "Row 2" in finding.format_func(finding.value)
+    button(at, "Show this row").click().run()
+    assert "Showing row 2 only." in at.info[0].value
+
+
+def test_conversation_editor_saves_each_turn_and_adds_turns() -> None:
+    dataset = load_sample()
+    at = open_page("pages/conversation.py")
+    row = store.rows(dataset.id)[0]
+    text = at.text_area(key=f"conversation_{row.id}_0_2_text")
+    text.input("An edited answer").run()
+    assert store.rows(dataset.id)[0].example["messages"][2]["content"] == "An edited answer"
+    button(at, "Add turn").click().run()
+    assert store.rows(dataset.id)[0].example["messages"][-1] == {"role": "user", "content": ""}
+    at.checkbox(key=f"conversation_{row.id}_1_2_w").uncheck().run()
+    assert store.rows(dataset.id)[0].example["messages"][2]["weight"] == 0
+    assert not at.exception
+
+
+def test_conversation_json_editor_refuses_bad_json_and_keeps_the_example() -> None:
+    dataset = load_sample()
+    before = store.rows(dataset.id)[0]
+    at = open_page("pages/conversation.py")
+    at.text_area(key=f"conversation_json_{before.id}_{dataset.version_id}").input("{broken")
+    button(at, "Save JSON").click().run()
+    assert "Not valid JSON" in at.error[0].value and store.rows(dataset.id)[0] == before
+
+
+def test_history_shows_versions_and_restores_one() -> None:
+    dataset = load_sample()
+    first_version = store.versions(dataset.id)[0].id
+    store.delete_rows(dataset.id, [r.id for r in store.rows(dataset.id)[:5]])
+    at = open_page("pages/history.py")
+    at.selectbox(key="history_version").select(first_version).run()
+    button(at, f"Restore version {first_version}").click().run()
+    assert len(store.rows(dataset.id)) == 40 and not at.exception
+
+
+def test_pages_without_a_dataset_point_to_the_datasets_screen() -> None:
+    for page in ("pages/examples.py", "pages/conversation.py", "pages/history.py"):
+        at = open_page(page)
+        assert "no dataset yet" in at.info[0].value
