@@ -49,7 +49,7 @@ st.data_editor(
     column_config={
         "row": st.column_config.NumberColumn("Row", width="small"),
         "kind": st.column_config.TextColumn("Kind", width="small", help="Edit multi-turn examples on Conversation"),
-        "system": st.column_config.TextColumn("System"),
+        "system": st.column_config.TextColumn("System", width="medium"),
         "user": st.column_config.TextColumn("User", width="medium"),
         "assistant": st.column_config.TextColumn("Assistant", width="large"),
         "status": st.column_config.SelectboxColumn("Status", options=list(STATUSES), default="draft"),

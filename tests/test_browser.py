@@ -1,0 +1,104 @@
+"""End to end in a real Chromium: load the sample, edit a cell, reload, see it saved, export it."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lib.paths import PROJECT_DIR
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        pytest.fail("Chromium is missing: make test installs it (apt-get install chromium).", pytrace=False)
+    pytest.skip("Chromium is not installed (make test installs it where it can)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def app_url(data_dir: Path) -> Iterator[str]:
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
+    server = subprocess.Popen(command, cwd=PROJECT_DIR, env={**os.environ, "STUDIO_DATA_DIR": str(data_dir)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("streamlit did not start within 60 s")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_curate_the_sample_like_a_person(app_url: str, tmp_path: Path) -> None:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        expect = sync_api.expect
+        page.goto(app_url)
+        page.get_by_role("button", name="Load the Elle sample").click()
+        expect(page.get_by_text("Loaded the Elle sample.")).to_be_visible(timeout=20_000)
+        expect(page.get_by_role("tab", name="Export")).to_be_visible()
+
+        page.get_by_role("link", name="Examples").click()
+        expect(page.get_by_text("40 of 40 examples")).to_be_visible(timeout=20_000)
+        grid = page.locator('[data-testid="stDataFrame"]').first
+        expect(grid).to_be_visible()
+        page.wait_for_timeout(1000)  # the grid draws on a canvas after the element appears
+        box = grid.bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + 60, box["y"] + 35 + 17)  # the "Row" cell of the first row
+        for _ in range(3):  # Row -> Kind -> System -> User
+            page.keyboard.press("ArrowRight")
+        page.keyboard.press("Enter")  # open the cell editor
+        page.wait_for_timeout(300)
+        page.keyboard.press("Control+a")
+        page.keyboard.type("Tell me about hydrogen, please.")
+        page.wait_for_timeout(500)  # let the cell editor take the typed text before Enter commits it
+        page.keyboard.press("Enter")
+        expect(page.get_by_text("Undo: Edited 1 example").first).to_be_visible(timeout=20_000)
+
+        page.reload()
+        page.get_by_role("textbox", name="Search").fill("hydrogen, please")
+        page.keyboard.press("Enter")
+        expect(page.get_by_text("1 of 40 examples")).to_be_visible(timeout=20_000)
+
+        page.get_by_role("link", name="Datasets").click()
+        page.get_by_role("tab", name="Export").click()
+        with page.expect_download() as download_info:
+            page.get_by_role("button", name="JSONL (OpenAI)").click()
+        exported = tmp_path / "export.jsonl"
+        download_info.value.save_as(exported)
+        lines = [json.loads(line) for line in exported.read_text().splitlines()]
+        assert len(lines) == 40
+        assert lines[0]["messages"][1] == {"role": "user", "content": "Tell me about hydrogen, please."}
+        browser.close()
