@@ -7,7 +7,9 @@ st.set_page_config(page_title="Tuning Studio", page_icon=":material/science:", l
 navigation = st.navigation(
     {
         "Curate": [
-            st.Page("pages/datasets.py", title="Datasets", icon=":material/folder_open:", url_path="datasets", default=True),
+            st.Page(
+                "pages/datasets.py", title="Datasets", icon=":material/folder_open:", url_path="datasets", default=True
+            ),
             st.Page("pages/examples.py", title="Examples", icon=":material/table_edit:", url_path="examples"),
             st.Page("pages/conversation.py", title="Conversation", icon=":material/forum:", url_path="conversation"),
             st.Page("pages/history.py", title="History", icon=":material/history:", url_path="history"),

@@ -21,7 +21,9 @@ def import_parsed(dataset_id: int, parsed: ParsedFile, include_errors: bool, sou
     chosen = parsed.importable_examples(include_errors)
     new_rows = [NewRow(example, **parsed.metadata.get(line, {})) for line, example in chosen]
     if any(row.status not in store.STATUSES for row in new_rows):
-        new_rows = [NewRow(r.example, r.status if r.status in store.STATUSES else "draft", r.tags, r.note) for r in new_rows]
+        new_rows = [
+            NewRow(r.example, r.status if r.status in store.STATUSES else "draft", r.tags, r.note) for r in new_rows
+        ]
     store.add_rows(dataset_id, new_rows, f"Imported {len(new_rows)} examples from {source}")
     return len(new_rows)
 

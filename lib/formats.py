@@ -89,7 +89,8 @@ def read_jsonl(data: bytes) -> ParsedFile:
             value = None
             parsed.findings.append(_too_deep(number))
             continue
-        if _depth(value) > MAX_DEPTH:
+        brackets = text.count("[") + text.count("{")  # cheap bound on the depth: walk only when it could be too deep
+        if brackets > MAX_DEPTH and _depth(value) > MAX_DEPTH:
             parsed.findings.append(_too_deep(number))
             continue
         parsed.examples.append((number, value))
@@ -111,7 +112,7 @@ def to_jsonl(examples: Iterable[Example]) -> bytes:
 
 
 def read_csv(data: bytes) -> ParsedFile:
-    """Parse a CSV with system,user,assistant columns (status, tags, note optional); rows are numbered as in a spreadsheet."""
+    """Parse a system,user,assistant CSV (status, tags, note optional); rows numbered as in a spreadsheet."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -124,7 +125,9 @@ def read_csv(data: bytes) -> ParsedFile:
     missing = [name for name in ("user", "assistant") if name not in columns]
     if missing:
         found = ", ".join(header) or "nothing"
-        raise DatasetError(f"The CSV needs columns system,user,assistant; missing {', '.join(missing)} (found {found}).")
+        raise DatasetError(
+            f"The CSV needs columns system,user,assistant; missing {', '.join(missing)} (found {found})."
+        )
     parsed = ParsedFile()
     row_number = 1
     for row in reader:

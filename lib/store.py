@@ -114,7 +114,7 @@ def _create_tables(conn: sqlite3.Connection) -> None:
             after TEXT
         );
         CREATE INDEX changes_by_version ON changes(version_id);
-        """
+        """,
     )
 
 
@@ -339,7 +339,7 @@ def _apply(
         after = change.after
         if change.before is None and after is not None:
             cursor = conn.execute(
-                "INSERT INTO examples (id, dataset_id, position, body, status, tags, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO examples (id, dataset_id, position, body, status, tags, note) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: E501
                 (change.example_id, dataset_id, after["position"], json.dumps(after["example"], ensure_ascii=False),
                  after["status"], after["tags"], after["note"]),
             )  # fmt: skip
@@ -348,7 +348,7 @@ def _apply(
             conn.execute("DELETE FROM examples WHERE id = ? AND dataset_id = ?", (change.example_id, dataset_id))
         else:
             conn.execute(
-                "UPDATE examples SET position = ?, body = ?, status = ?, tags = ?, note = ? WHERE id = ? AND dataset_id = ?",
+                "UPDATE examples SET position = ?, body = ?, status = ?, tags = ?, note = ? WHERE id = ? AND dataset_id = ?",  # noqa: E501
                 (after["position"], json.dumps(after["example"], ensure_ascii=False), after["status"], after["tags"],
                  after["note"], change.example_id, dataset_id),
             )  # fmt: skip
@@ -371,12 +371,16 @@ def _load(text: str | None) -> dict[str, Any] | None:
 # ---- versions, restore and undo ----------------------------------------------------------
 
 
+_VERSIONS_QUERY = """
+    SELECT id, dataset_id, created_at, summary, n_examples, undoes FROM versions WHERE dataset_id = ? ORDER BY id DESC
+"""
+
+
 def versions(dataset_id: int) -> list[Version]:
     """Every version of a dataset, newest first."""
     with _connect() as conn:
         _get_dataset(conn, dataset_id)
-        query = "SELECT id, dataset_id, created_at, summary, n_examples, undoes FROM versions WHERE dataset_id = ? ORDER BY id DESC"
-        return [Version(*r) for r in conn.execute(query, (dataset_id,))]
+        return [Version(*r) for r in conn.execute(_VERSIONS_QUERY, (dataset_id,))]
 
 
 def _state_at(conn: sqlite3.Connection, dataset_id: int, version_id: int) -> dict[int, dict[str, Any]]:
@@ -428,9 +432,8 @@ def undoable(dataset_id: int) -> Version | None:
 
 
 def _undoable(conn: sqlite3.Connection, dataset_id: int) -> Version | None:
-    query = "SELECT id, dataset_id, created_at, summary, n_examples, undoes FROM versions WHERE dataset_id = ? ORDER BY id DESC"
     undone: set[int] = set()
-    for row in conn.execute(query, (dataset_id,)):
+    for row in conn.execute(_VERSIONS_QUERY, (dataset_id,)):
         version = Version(*row)
         if version.undoes is not None:
             undone.add(version.undoes)

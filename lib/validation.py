@@ -101,7 +101,9 @@ def _check_messages(
             _error(line, "last_message_not_assistant", "The last message must be the assistant's answer.", where)
         )
     if needs_system_warning and "system" not in roles:
-        findings.append(_warning(line, "no_system_message", "No system message: the model gets no instructions.", where))
+        findings.append(
+            _warning(line, "no_system_message", "No system message: the model gets no instructions.", where)
+        )
     return findings
 
 

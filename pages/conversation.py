@@ -49,12 +49,16 @@ else:
     edited = list(messages)
     for index, message in enumerate(messages):
         role = message.get("role") if message.get("role") in ROLES else "user"
-        with st.chat_message("assistant" if role == "assistant" else "user", avatar=":material/settings:" if role == "system" else None):
+        with st.chat_message(
+            "assistant" if role == "assistant" else "user", avatar=":material/settings:" if role == "system" else None
+        ):
             top = st.columns([2, 2, 1, 1, 1])
             new_role = top[0].selectbox("Role", ROLES, ROLES.index(role), key=f"{prefix}_{index}_role")
             trained = None
             if new_role == "assistant":
-                trained = top[1].checkbox("Train on this turn", message.get("weight", 1) != 0, key=f"{prefix}_{index}_w")
+                trained = top[1].checkbox(
+                    "Train on this turn", message.get("weight", 1) != 0, key=f"{prefix}_{index}_w"
+                )
             if top[2].button("↑", key=f"{prefix}_{index}_up", disabled=index == 0, help="Move up"):
                 restructure(move(messages, index, -1), f"Moved a turn in row {number}")
             if top[3].button("↓", key=f"{prefix}_{index}_down", disabled=index == len(messages) - 1, help="Move down"):

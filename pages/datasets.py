@@ -22,9 +22,7 @@ if dataset is None:
 
 datasets = store.list_datasets()
 if datasets:
-    table = pd.DataFrame(
-        [{"name": d.name, "examples": d.n_examples, "updated (UTC)": d.updated_at} for d in datasets]
-    )
+    table = pd.DataFrame([{"name": d.name, "examples": d.n_examples, "updated (UTC)": d.updated_at} for d in datasets])
     st.dataframe(table, hide_index=True, width="stretch")
 
 with st.expander("New dataset", icon=":material/add:", expanded=not datasets):
@@ -72,7 +70,9 @@ if dataset is not None:
             st.rerun()
 
     with upload:
-        uploaded = st.file_uploader("OpenAI JSONL or CSV (columns system,user,assistant)", type=["jsonl", "csv", "json"])
+        uploaded = st.file_uploader(
+            "OpenAI JSONL or CSV (columns system,user,assistant)", type=["jsonl", "csv", "json"]
+        )
         if uploaded is not None:
             try:
                 parsed = read_file(uploaded.name, uploaded.getvalue())
@@ -105,14 +105,16 @@ if dataset is not None:
             rows = approved_rows
         stem = dataset.name.replace(" ", "_")
         left, right = st.columns(2)
-        left.download_button(
-            "JSONL (OpenAI)", export(rows, "jsonl"), f"{stem}.jsonl", "application/jsonl"
-        )
+        left.download_button("JSONL (OpenAI)", export(rows, "jsonl"), f"{stem}.jsonl", "application/jsonl")
         right.download_button("CSV", export(rows, "csv"), f"{stem}.csv", "text/csv", icon=":material/download:")
         st.markdown("**Training / validation split**")
         share = st.slider("Validation share", 0.0, 0.5, 0.2, 0.05)
         seed = st.number_input("Seed (same seed, same split)", value=42, step=1)
         train, valid = export_split(rows, share, int(seed))
         left, right = st.columns(2)
-        left.download_button("Training JSONL", train, f"{stem}-train.jsonl", "application/jsonl", icon=":material/download:")
-        right.download_button("Validation JSONL", valid, f"{stem}-validation.jsonl", "application/jsonl", icon=":material/download:")
+        left.download_button(
+            "Training JSONL", train, f"{stem}-train.jsonl", "application/jsonl", icon=":material/download:"
+        )
+        right.download_button(
+            "Validation JSONL", valid, f"{stem}-validation.jsonl", "application/jsonl", icon=":material/download:"
+        )

@@ -99,7 +99,9 @@ if located:
     choice = st.selectbox(
         "Findings (choose one to see its row)",
         range(len(located)),
-        format_func=lambda i: f"Row {located[i].line} · {located[i].severity} · {located[i].code}: {located[i].message}",
+        format_func=lambda i: (
+            f"Row {located[i].line} · {located[i].severity} · {located[i].code}: {located[i].message}"
+        ),
         key="examples_finding",
     )
     if st.button("Show this row"):

@@ -6,7 +6,13 @@ from lib.errors import DatasetError
 from lib.formats import read_csv, read_file, read_jsonl, split, to_csv, to_jsonl
 from lib.paths import SAMPLE_DIR
 
-GOOD = {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+GOOD = {
+    "messages": [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "a"},
+    ]
+}
 
 
 def line(example: object) -> bytes:
@@ -24,12 +30,18 @@ def test_every_bad_line_is_reported_and_every_good_line_kept() -> None:
             b"",
             b"   ",
             line([1]),
-            line({**GOOD, "messages": GOOD["messages"][:2] + [{"role": "assistant", "content": "b"}]}),
+            line({"messages": [*GOOD["messages"][:2], {"role": "assistant", "content": "b"}]}),
         ]
     )
     parsed = read_jsonl(data)
     errors = {(f.line, f.code) for f in parsed.errors}
-    assert {(2, "invalid_json"), (3, "invalid_utf8"), (4, "too_deep"), (5, "example_missing_assistant_message"), (8, "data_type")} <= errors
+    assert {
+        (2, "invalid_json"),
+        (3, "invalid_utf8"),
+        (4, "too_deep"),
+        (5, "example_missing_assistant_message"),
+        (8, "data_type"),
+    } <= errors
     assert [ln for ln, _ in parsed.valid_examples()] == [1, 9]
     assert parsed.lines_read == 7  # blank lines are skipped, not counted
 
@@ -67,7 +79,7 @@ def test_multi_turn_with_weights_and_unicode_round_trips() -> None:
 
 
 def test_csv_import_with_extra_columns_and_spreadsheet_rows() -> None:
-    data = "System,User,Assistant,status,tags\ns,q1,a1,approved,\"x, y\"\n,,\ns,q2,\n".encode()
+    data = b'System,User,Assistant,status,tags\ns,q1,a1,approved,"x, y"\n,,\ns,q2,\n'
     parsed = read_csv(data)
     assert [ln for ln, _ in parsed.examples] == [2, 4]
     assert parsed.metadata[2] == {"status": "approved", "tags": "x, y"}
@@ -89,7 +101,7 @@ def test_csv_export_then_import_keeps_the_examples() -> None:
 
 
 def test_unknown_extension_is_a_clear_error() -> None:
-    with pytest.raises(DatasetError, match="neither .jsonl nor .csv"):
+    with pytest.raises(DatasetError, match=r"neither \.jsonl nor \.csv"):
         read_file("data.xlsx", b"")
 
 

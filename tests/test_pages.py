@@ -4,8 +4,8 @@ from streamlit.testing.v1 import AppTest
 
 from lib import store
 from lib.datasets import load_sample
-from lib.paths import PROJECT_DIR
 from lib.examples import single_turn
+from lib.paths import PROJECT_DIR
 from lib.store import NewRow
 
 
@@ -18,7 +18,7 @@ def open_page(page: str = "") -> AppTest:
     return at
 
 
-def button(at: AppTest, label: str):  # noqa: ANN201 - AppTest's widget type
+def button(at: AppTest, label: str):
     return next(b for b in at.button if b.label.startswith(label))
 
 
@@ -62,7 +62,11 @@ def test_table_edit_is_saved_and_can_be_undone() -> None:
     at = open_page("pages/examples.py")
     first = store.rows(dataset.id)[0]
     key = f"examples_editor_{at.session_state['examples_editor_generation']}"
-    at.session_state[key] = {"edited_rows": {0: {"assistant": "A new limerick", "status": "approved"}}, "added_rows": [], "deleted_rows": []}
+    at.session_state[key] = {
+        "edited_rows": {0: {"assistant": "A new limerick", "status": "approved"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
     at.run()
     assert not at.exception
     saved = store.rows(dataset.id)[0]
@@ -76,7 +80,11 @@ def test_adding_and_deleting_rows_in_the_table() -> None:
     dataset = load_sample()
     at = open_page("pages/examples.py")
     key = f"examples_editor_{at.session_state['examples_editor_generation']}"
-    at.session_state[key] = {"edited_rows": {}, "added_rows": [{"user": "Tell me about iron.", "assistant": "Fe..."}], "deleted_rows": [0, 1]}
+    at.session_state[key] = {
+        "edited_rows": {},
+        "added_rows": [{"user": "Tell me about iron.", "assistant": "Fe..."}],
+        "deleted_rows": [0, 1],
+    }
     at.run()
     rows = store.rows(dataset.id)
     assert len(rows) == 39 and rows[-1].example["messages"][-1]["content"] == "Fe..."

@@ -108,7 +108,7 @@ def test_concurrent_writers_lose_nothing() -> None:
         try:
             for i in range(20):
                 store.add_rows(dataset_id, [NewRow(single_turn("", f"{k}-{i}", "a"))])
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]

@@ -65,6 +65,10 @@ def test_conversation_turns_move_remove_add_and_weights() -> None:
     assert len(remove(messages, 1)) == 4
     assert add_turn(messages)[-1] == {"role": "user", "content": ""}
     assert add_turn(messages[:4])[-1]["role"] == "assistant"
-    assert set_message(messages, 4, "assistant", "x", trained=False)[4] == {"role": "assistant", "content": "x", "weight": 0}
+    assert set_message(messages, 4, "assistant", "x", trained=False)[4] == {
+        "role": "assistant",
+        "content": "x",
+        "weight": 0,
+    }
     assert set_message(messages, 2, "assistant", "a1", trained=True)[2]["weight"] == 1
     assert "weight" not in set_message(messages, 2, "user", "a1", trained=None)[2]

