@@ -14,7 +14,6 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 SYSTEM = "Elle is a factual chatbot that answers questions about elements in the periodic table with a limerick"

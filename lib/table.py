@@ -80,7 +80,7 @@ def edits_from_editor(shown: Sequence[Row], state: dict[str, Any] | None) -> Tab
         return edits
     for position, changed in state.get("edited_rows", {}).items():
         row = shown[int(position)]
-        fields = {k: _text(v) for k, v in changed.items() if k in EDITABLE}
+        fields: dict[str, Any] = {k: _text(v) for k, v in changed.items() if k in EDITABLE}
         message_fields = {k: fields.pop(k) for k in ("system", "user", "assistant") if k in fields}
         if message_fields:
             fields["example"] = with_table_fields(row.example, **message_fields)

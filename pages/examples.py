@@ -1,5 +1,7 @@
 """Examples: the table of a dataset's examples, with search, filters, bulk edits and the validation panel."""
 
+from typing import Any
+
 import streamlit as st
 
 from lib import store
@@ -78,14 +80,14 @@ with st.expander(f"Bulk edit the {len(shown)} examples shown"):
     prompt = st.text_area("System prompt", key="examples_bulk_system", placeholder="Leave empty to remove it")
     left, right = st.columns(2)
     if left.button("Set this system prompt", disabled=not shown):
-        updates = {row.id: {"example": with_table_fields(row.example, system=prompt)} for _, row in shown}
-        store.update_rows(dataset.id, updates, f"Set the system prompt of {len(updates)} examples")
+        new_prompts = {row.id: {"example": with_table_fields(row.example, system=prompt)} for _, row in shown}
+        store.update_rows(dataset.id, new_prompts, f"Set the system prompt of {len(shown)} examples")
         flash("System prompt set. Undo reverts it.")
         st.rerun()
     new_status = right.selectbox("Status", STATUSES, key="examples_bulk_status")
     if right.button("Set this status", disabled=not shown):
-        updates = {row.id: {"status": new_status} for _, row in shown}
-        store.update_rows(dataset.id, updates, f"Marked {len(updates)} examples {new_status}")
+        new_statuses: dict[int, dict[str, Any]] = {row.id: {"status": new_status} for _, row in shown}
+        store.update_rows(dataset.id, new_statuses, f"Marked {len(shown)} examples {new_status}")
         st.rerun()
 
 errors = [f for f in findings if f.severity == "error"]

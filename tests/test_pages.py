@@ -1,6 +1,7 @@
 """Every screen driven through Streamlit's AppTest, the way a user would use it."""
 
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Button
 
 from lib import store
 from lib.datasets import load_sample
@@ -18,7 +19,7 @@ def open_page(page: str = "") -> AppTest:
     return at
 
 
-def button(at: AppTest, label: str):
+def button(at: AppTest, label: str) -> Button:
     return next(b for b in at.button if b.label.startswith(label))
 
 

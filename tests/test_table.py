@@ -1,9 +1,9 @@
 from lib.conversation import add_turn, move, remove, set_message
-from lib.examples import single_turn, table_fields, with_table_fields
+from lib.examples import Example, Message, single_turn, table_fields, with_table_fields
 from lib.store import Row
 from lib.table import edits_from_editor, filter_rows, to_frame
 
-MULTI = {
+MULTI: Example = {
     "messages": [
         {"role": "system", "content": "s"},
         {"role": "user", "content": "q1"},
@@ -59,7 +59,7 @@ def test_table_fields_edit_system_prompt_in_place_or_add_or_remove_it() -> None:
 
 
 def test_conversation_turns_move_remove_add_and_weights() -> None:
-    messages = MULTI["messages"]
+    messages: list[Message] = MULTI["messages"]
     assert [m["content"] for m in move(messages, 3, -1)][2:4] == ["q2", "a1"]
     assert move(messages, 0, -1) == messages
     assert len(remove(messages, 1)) == 4
