@@ -46,6 +46,7 @@ test: $(VENV)/.dev chromium lint
 ## bench: the speed figures recorded in docs/benchmarks.md
 bench: $(VENV)/.app
 	$(BIN)/python -m bench.import_validate
+	$(BIN)/python -m bench.tokens
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,4 +1,4 @@
-"""``python -m lib validate FILE [--json]``: check a dataset file from a pipeline.
+"""``python -m lib validate FILE [--model MODEL] [--json]``: check a dataset file from a pipeline.
 
 Exit status: 0 no errors, 1 errors found, 2 the arguments or the file cannot be used.
 """
@@ -13,6 +13,8 @@ from typing import Any
 
 from lib.errors import StudioError
 from lib.formats import ParsedFile, read_file
+from lib.pricing import ModelInfo, UnknownModelError, estimate, over_limit_finding, resolve
+from lib.tokens import Counter
 from lib.validation import error_lines
 
 
@@ -21,12 +23,29 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     validate = commands.add_parser("validate", help="check a JSONL or CSV fine-tuning file")
     validate.add_argument("file", type=Path, help="the .jsonl or .csv file to check")
+    validate.add_argument("--model", help="count tokens and price training for this model (e.g. gpt-4o-mini)")
     validate.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return parser
 
 
-def report(parsed: ParsedFile) -> dict[str, Any]:
-    """The machine-readable summary of a checked file."""
+def report(parsed: ParsedFile, model: ModelInfo | None = None) -> dict[str, Any]:
+    """The machine-readable summary of a checked file; with a model, tokens and training cost too."""
+    figures: dict[str, Any] = {}
+    if model is not None:
+        valid = parsed.valid_examples()
+        counts = Counter(model.encoding).count_all([example for _, example in valid])
+        found = estimate(counts, model)
+        parsed.findings = sorted(
+            [*parsed.findings, *(over_limit_finding(valid[i][0], counts[i].total, model) for i in found.over_limit)],
+            key=lambda f: (f.line is not None, f.line or 0),
+        )
+        figures = {
+            "model": model.name,
+            "tokens": found.tokens_report(),
+            "epochs": found.epochs,
+            "billed_tokens": found.billed_tokens,
+            "cost_usd": round(found.cost_usd, 4),
+        }
     bad = error_lines(parsed.findings)
     return {
         "examples": parsed.lines_read,
@@ -34,6 +53,7 @@ def report(parsed: ParsedFile) -> dict[str, Any]:
         "errors": sum(1 for f in parsed.findings if f.severity == "error"),
         "warnings": sum(1 for f in parsed.findings if f.severity == "warning"),
         "findings": [f.to_dict() for f in parsed.findings],
+        **figures,
     }
 
 
@@ -46,10 +66,21 @@ def _print_text(path: Path, summary: dict[str, Any]) -> None:
         f"{summary['examples']} examples, {summary['valid']} valid, "
         f"{summary['errors']} errors, {summary['warnings']} warnings"
     )
+    if "model" in summary:
+        tokens = summary["tokens"]
+        print(
+            f"{summary['model']}: {tokens['total']:,} tokens ({tokens['assistant']:,} trained), "
+            f"{summary['epochs']} epochs, {summary['billed_tokens']:,} billed tokens, ${summary['cost_usd']:.2f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        model = resolve(args.model) if args.model else None
+    except UnknownModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         data = args.file.read_bytes()
         parsed = read_file(args.file.name, data)
@@ -57,7 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         print(f"error: cannot use {args.file}: {message}", file=sys.stderr)
         return 2
-    summary = report(parsed)
+    try:
+        summary = report(parsed, model)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
     else:

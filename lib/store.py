@@ -118,8 +118,21 @@ def _create_tables(conn: sqlite3.Connection) -> None:
     )
 
 
+def _add_price_overrides(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE price_overrides (
+            model TEXT NOT NULL,
+            field TEXT NOT NULL,
+            value REAL NOT NULL,
+            PRIMARY KEY (model, field)
+        )
+        """
+    )
+
+
 # Numbered schema migrations: MIGRATIONS[i] takes the schema from version i to i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_tables]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_tables, _add_price_overrides]
 
 
 def _schema_version(conn: sqlite3.Connection) -> int:
@@ -455,3 +468,25 @@ def undo(dataset_id: int) -> Version | None:
         ).fetchall()
         changes = [_Change(example_id, _load(after), _load(before)) for example_id, before, after in logged]
         return _apply(conn, dataset_id, f"Undid: {target.summary}", changes, undoes=target.id)
+
+
+# ---- price overrides ---------------------------------------------------------------------
+
+
+def price_overrides() -> dict[str, dict[str, float]]:
+    """The user's own prices, by model and field (training, tuned_input, ...)."""
+    overrides: dict[str, dict[str, float]] = {}
+    with _connect() as conn:
+        for model, field_name, value in conn.execute("SELECT model, field, value FROM price_overrides"):
+            overrides.setdefault(model, {})[field_name] = value
+    return overrides
+
+
+def set_price_override(model: str, field_name: str, value: float | None) -> None:
+    """Override one price (None goes back to the listed price)."""
+    if value is not None and (value < 0 or value != value):
+        raise DatasetError("A price must be a number of dollars, zero or more.")
+    with _transaction() as conn:
+        conn.execute("DELETE FROM price_overrides WHERE model = ? AND field = ?", (model, field_name))
+        if value is not None:
+            conn.execute("INSERT INTO price_overrides VALUES (?, ?, ?)", (model, field_name, value))
