@@ -15,7 +15,7 @@ from lib.errors import StudioError
 from lib.formats import ParsedFile, read_file
 from lib.pricing import ModelInfo, UnknownModelError, estimate, over_limit_finding, resolve
 from lib.tokens import Counter
-from lib.validation import error_lines
+from lib.validation import error_lines, sort_findings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,10 +35,8 @@ def report(parsed: ParsedFile, model: ModelInfo | None = None) -> dict[str, Any]
         valid = parsed.valid_examples()
         counts = Counter(model.encoding).count_all([example for _, example in valid])
         found = estimate(counts, model)
-        parsed.findings = sorted(
-            [*parsed.findings, *(over_limit_finding(valid[i][0], counts[i].total, model) for i in found.over_limit)],
-            key=lambda f: (f.line is not None, f.line or 0),
-        )
+        too_long = [over_limit_finding(valid[i][0], counts[i].total, model) for i in found.over_limit]
+        parsed.findings = sort_findings([*parsed.findings, *too_long])
         figures = {
             "model": model.name,
             "tokens": found.tokens_report(),

@@ -19,11 +19,11 @@ ExportFormat = Literal["jsonl", "csv"]
 def import_parsed(dataset_id: int, parsed: ParsedFile, include_errors: bool, source: str) -> int:
     """Add a checked file's examples to a dataset (CSV status/tags/note kept); returns how many."""
     chosen = parsed.importable_examples(include_errors)
-    new_rows = [NewRow(example, **parsed.metadata.get(line, {})) for line, example in chosen]
-    if any(row.status not in store.STATUSES for row in new_rows):
-        new_rows = [
-            NewRow(r.example, r.status if r.status in store.STATUSES else "draft", r.tags, r.note) for r in new_rows
-        ]
+    new_rows = []
+    for line, example in chosen:
+        meta = parsed.metadata.get(line, {})
+        status = meta["status"] if meta.get("status") in store.STATUSES else "draft"
+        new_rows.append(NewRow(example, status, meta.get("tags", ""), meta.get("note", "")))
     store.add_rows(dataset_id, new_rows, f"Imported {len(new_rows)} examples from {source}")
     return len(new_rows)
 

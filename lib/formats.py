@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from lib.errors import DatasetError
 from lib.examples import Example, single_turn, table_fields
-from lib.validation import Finding, check_examples, error_lines
+from lib.validation import Finding, check_examples, error_lines, sort_findings
 
 MAX_DEPTH = 32  # far deeper than any real chat example; guards the code that walks examples
 CSV_COLUMNS = ("system", "user", "assistant")
@@ -94,16 +94,12 @@ def read_jsonl(data: bytes) -> ParsedFile:
             parsed.findings.append(_too_deep(number))
             continue
         parsed.examples.append((number, value))
-    parsed.findings = _merge(parsed.findings, check_examples(parsed.examples))
+    parsed.findings = sort_findings([*parsed.findings, *check_examples(parsed.examples)])
     return parsed
 
 
 def _too_deep(line: int) -> Finding:
     return Finding(line, "too_deep", "error", f"Nested more than {MAX_DEPTH} levels deep: not a chat example.")
-
-
-def _merge(first: list[Finding], second: list[Finding]) -> list[Finding]:
-    return sorted([*first, *second], key=lambda f: (f.line is not None, f.line or 0))
 
 
 def to_jsonl(examples: Iterable[Example]) -> bytes:
@@ -143,7 +139,7 @@ def read_csv(data: bytes) -> ParsedFile:
         example = single_turn(cells.get("system", ""), cells.get("user", ""), cells.get("assistant", ""))
         parsed.examples.append((row_number, example))
         parsed.metadata[row_number] = {k: cells[k] for k in CSV_EXTRA_COLUMNS if cells.get(k)}
-    parsed.findings = _merge(parsed.findings, check_examples(parsed.examples))
+    parsed.findings = sort_findings([*parsed.findings, *check_examples(parsed.examples)])
     return parsed
 
 

@@ -174,6 +174,11 @@ def check_examples(numbered: Iterable[tuple[int, Any]]) -> list[Finding]:
                 f"{count} examples: fine-tuning needs at least {MIN_EXAMPLES}; 50 to 100 is where gains usually show.",
             )
         )
+    return sort_findings(findings)
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Whole-file findings first, then by line; findings of one line keep their order."""
     return sorted(findings, key=lambda f: (f.line is not None, f.line or 0))
 
 
