@@ -94,6 +94,8 @@ def test_curate_the_sample_like_a_person(app_url: str, tmp_path: Path) -> None:
 
         page.get_by_role("link", name="Datasets").click()
         page.get_by_role("tab", name="Export").click()
+        expect(page.get_by_text("Only approved examples (0 of 40)")).to_be_visible(timeout=20_000)
+        page.wait_for_timeout(1000)  # let the page finish its run so the download holds the current rows
         with page.expect_download() as download_info:
             page.get_by_role("button", name="JSONL (OpenAI)").click()
         exported = tmp_path / "export.jsonl"
