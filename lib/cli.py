@@ -31,12 +31,13 @@ def _parser() -> argparse.ArgumentParser:
 def report(parsed: ParsedFile, model: ModelInfo | None = None) -> dict[str, Any]:
     """The machine-readable summary of a checked file; with a model, tokens and training cost too."""
     figures: dict[str, Any] = {}
+    findings = parsed.findings
     if model is not None:
         valid = parsed.valid_examples()
         counts = Counter(model.encoding).count_all([example for _, example in valid])
         found = estimate(counts, model)
         too_long = [over_limit_finding(valid[i][0], counts[i].total, model) for i in found.over_limit]
-        parsed.findings = sort_findings([*parsed.findings, *too_long])
+        findings = sort_findings([*findings, *too_long])
         figures = {
             "model": model.name,
             "tokens": found.tokens_report(),
@@ -44,13 +45,13 @@ def report(parsed: ParsedFile, model: ModelInfo | None = None) -> dict[str, Any]
             "billed_tokens": found.billed_tokens,
             "cost_usd": round(found.cost_usd, 4),
         }
-    bad = error_lines(parsed.findings)
+    bad = error_lines(findings)
     return {
         "examples": parsed.lines_read,
         "valid": sum(1 for line, _ in parsed.examples if line not in bad),
-        "errors": sum(1 for f in parsed.findings if f.severity == "error"),
-        "warnings": sum(1 for f in parsed.findings if f.severity == "warning"),
-        "findings": [f.to_dict() for f in parsed.findings],
+        "errors": sum(1 for f in findings if f.severity == "error"),
+        "warnings": sum(1 for f in findings if f.severity == "warning"),
+        "findings": [f.to_dict() for f in findings],
         **figures,
     }
 

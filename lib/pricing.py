@@ -42,11 +42,6 @@ def _price_file() -> dict[str, Any]:
     return dict(json.loads(MODELS_FILE.read_text()))
 
 
-def price_source() -> str:
-    data = _price_file()
-    return f"{data['source']} ({data['date']})"
-
-
 def models() -> dict[str, ModelInfo]:
     """Every fine-tunable model with the user's price overrides applied."""
     overrides = store.price_overrides()
