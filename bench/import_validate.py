@@ -112,6 +112,16 @@ def main() -> None:
     print(f"{'Examples screen, first open':<34}{first_s:>9.2f}s   (loads, validates, caches per version)")
     print(f"{'Examples screen, each rerun':<34}{again_s:>9.2f}s   (50 rows a page)")
 
+    start = time.perf_counter()
+    at.switch_page("pages/costs.py").run()
+    counted_s = time.perf_counter() - start
+    assert not at.exception, at.exception
+    start = time.perf_counter()
+    at.run()
+    costs_again_s = time.perf_counter() - start
+    print(f"{'Tokens and cost, first open':<34}{counted_s:>9.2f}s   (counts every example, cached per version)")
+    print(f"{'Tokens and cost, once counted':<34}{costs_again_s:>9.2f}s   (target < 1 s)")
+
 
 if __name__ == "__main__":
     main()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from lib import store
 from lib.errors import StudioError
+from lib.examples import conversation
 from lib.paths import SAMPLE_DIR
 from lib.tokens import REPLY_PRIMING, Counter, ExampleTokens
 from lib.validation import Finding
@@ -42,6 +43,12 @@ def _price_file() -> dict[str, Any]:
     return dict(json.loads(MODELS_FILE.read_text()))
 
 
+def price_list_source() -> str:
+    """Where the listed prices come from, and when they were recorded."""
+    listed = _price_file()
+    return f"{listed['source']} ({listed['date']})"
+
+
 def models() -> dict[str, ModelInfo]:
     """Every fine-tunable model with the user's price overrides applied."""
     overrides = store.price_overrides()
@@ -50,6 +57,39 @@ def models() -> dict[str, ModelInfo]:
         prices = {field: float(overrides.get(name, {}).get(field, fields[field])) for field in PRICE_FIELDS}
         result[name] = ModelInfo(name, fields["encoding"], int(fields["context_limit"]), **prices)
     return result
+
+
+def set_price(model: str, field: str, value: float) -> None:
+    """Override one of a model's prices; setting the listed price again removes the override."""
+    listed = _price_file()["models"]
+    if model not in listed or field not in PRICE_FIELDS:
+        raise UnknownModelError(f"There is no price '{field}' for '{model}'.")
+    store.set_price_override(model, field, None if value == float(listed[model][field]) else value)
+
+
+def price_table(listed: Mapping[str, ModelInfo]) -> list[dict[str, Any]]:
+    """One row per model with its prices, for the price editor."""
+    return [{"model": m.name, **{field: getattr(m, field) for field in PRICE_FIELDS}} for m in listed.values()]
+
+
+def changed_prices(
+    before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[Any, Any]]
+) -> list[tuple[str, str, float]]:
+    """(model, field, new price) for every cell of the price editor that changed to a number."""
+    changes = []
+    for old, new in zip(before, after, strict=True):
+        for field in PRICE_FIELDS:
+            value = new[field]
+            if isinstance(value, int | float) and value == value and value != old[field]:
+                changes.append((str(old["model"]), field, float(value)))
+    return changes
+
+
+def reset_prices() -> None:
+    """Back to the listed prices for every model."""
+    for model, fields in store.price_overrides().items():
+        for field in fields:
+            store.set_price_override(model, field, None)
 
 
 def resolve(model: str) -> ModelInfo:
@@ -142,6 +182,29 @@ def over_limit_finding(line: int, tokens: int, info: ModelInfo) -> Finding:
 
 
 @dataclass(frozen=True)
+class RequestTokens:
+    """A dataset's average request, in tokens: what a few-shot prompt or a tuned model would be sent."""
+
+    prompt: float  # system + question + reply priming
+    shot: float  # what one example (question + answer) adds to a few-shot prompt
+    completion: float  # the answer
+
+
+def request_tokens(examples: Sequence[Any], counter: Counter) -> RequestTokens:
+    """Average prompt, shot and completion tokens over the dataset's examples."""
+    prompt, added, completion = [], [], []
+    for example in examples:
+        messages = [m for m in conversation(example) if isinstance(m, dict)]
+        answers = [m for m in messages if m.get("role") == "assistant"]
+        prompt.append(counter.count({"messages": [m for m in messages if m.get("role") != "assistant"]}).total)
+        completion.append(counter.length(str(answers[-1].get("content") or "")) if answers else 0)
+        shots = [m for m in messages if m.get("role") in ("user", "assistant")]
+        added.append(counter.count({"messages": shots}).total - REPLY_PRIMING)
+    n = max(1, len(examples))
+    return RequestTokens(sum(prompt) / n, sum(added) / n, sum(completion) / n)
+
+
+@dataclass(frozen=True)
 class FewShot:
     k: int
     added_prompt_tokens: float  # what k examples add to every request
@@ -159,19 +222,54 @@ class FewShot:
             return None
         return self.training_cost / saving_per_request
 
+    def cumulative_costs(self, requests: Sequence[int]) -> list[dict[str, Any]]:
+        """Total spend after each number of requests, for both ways of working (the break-even chart)."""
+        rows = []
+        for n in requests:
+            rows.append(
+                {"requests": n, "way": f"base model, {self.k}-shot", "usd": self.few_shot_cost_per_1000 * n / 1000}
+            )
+            rows.append(
+                {"requests": n, "way": "tuned model", "usd": self.training_cost + self.tuned_cost_per_1000 * n / 1000}
+            )
+        return rows
 
-def few_shot(examples: Sequence[Any], counter: Counter, info: ModelInfo, k: int, training_cost: float) -> FewShot:
-    """Compare a few-shot prompt on the base model with the tuned model, from the dataset's own averages."""
-    prompt, added, completion = [], [], []
-    for example in examples:
-        messages = [m for m in example.get("messages", []) if isinstance(m, dict)]
-        answers = [m for m in messages if m.get("role") == "assistant"]
-        prompt.append(counter.count({"messages": [m for m in messages if m.get("role") != "assistant"]}).total)
-        completion.append(counter.length(str(answers[-1].get("content") or "")) if answers else 0)
-        shots = [m for m in messages if m.get("role") in ("user", "assistant")]
-        added.append(counter.count({"messages": shots}).total - REPLY_PRIMING)
-    n = max(1, len(examples))
-    mean_prompt, mean_completion, mean_shot = sum(prompt) / n, sum(completion) / n, sum(added) / n
-    few = 1000 * ((mean_prompt + k * mean_shot) * info.base_input + mean_completion * info.base_output) / 1e6
-    tuned = 1000 * (mean_prompt * info.tuned_input + mean_completion * info.tuned_output) / 1e6
-    return FewShot(k, k * mean_shot, mean_prompt, mean_completion, few, tuned, training_cost)
+
+def few_shot(tokens: RequestTokens, info: ModelInfo, k: int, training_cost: float) -> FewShot:
+    """Compare a k-shot prompt on the base model with the tuned model and a bare prompt."""
+    prompt = tokens.prompt + k * tokens.shot
+    few = 1000 * (prompt * info.base_input + tokens.completion * info.base_output) / 1e6
+    tuned = 1000 * (tokens.prompt * info.tuned_input + tokens.completion * info.tuned_output) / 1e6
+    return FewShot(k, k * tokens.shot, tokens.prompt, tokens.completion, few, tuned, training_cost)
+
+
+def length_histogram(totals: Sequence[int], bins: int = 30) -> list[dict[str, Any]]:
+    """Counts of examples by length in equal-width bins from the shortest to the longest example."""
+    if not totals:
+        return []
+    low, high = min(totals), max(totals) + 1
+    width = max(1, math.ceil((high - low) / bins))
+    counts: dict[int, int] = {}
+    for total in totals:
+        start = low + (total - low) // width * width
+        counts[start] = counts.get(start, 0) + 1
+    return [{"from": start, "to": start + width, "examples": counts[start]} for start in sorted(counts)]
+
+
+def cost_table(counts_by_encoding: Mapping[str, Sequence[ExampleTokens]], n_epochs: int | None) -> list[dict[str, Any]]:
+    """Every listed model's training estimate for one dataset, cheapest first."""
+    rows = []
+    for info in models().values():
+        result = estimate(counts_by_encoding[info.encoding], info, n_epochs)
+        rows.append(
+            {
+                "model": info.name,
+                "limit": info.context_limit,
+                "over limit": len(result.over_limit),
+                "epochs": result.epochs,
+                "billed tokens": result.billed_tokens,
+                "USD per 1M": info.training,
+                "training cost (USD)": round(result.cost_usd, 4),
+            }
+        )
+    return sorted(rows, key=lambda row: row["training cost (USD)"])

@@ -3,7 +3,7 @@
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Button
 
-from lib import store
+from lib import pricing, store
 from lib.datasets import load_sample
 from lib.examples import single_turn
 from lib.paths import PROJECT_DIR
@@ -154,3 +154,34 @@ def test_pages_without_a_dataset_point_to_the_datasets_screen() -> None:
     for page in ("pages/examples.py", "pages/conversation.py", "pages/history.py"):
         at = open_page(page)
         assert "no dataset yet" in at.info[0].value
+
+
+def test_costs_screen_totals_flags_links_and_saves_prices() -> None:
+    dataset = load_sample()
+    long_answer = "oxygen " * 20_000  # o200k: well over 16,385 tokens
+    store.add_rows(dataset.id, [NewRow(single_turn("Elle", "Tell me everything", long_answer))])
+    at = open_page("pages/costs.py")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Examples"] == "41" and metrics["Epochs"] == "3"
+    assert not at.warning  # gpt-4o-mini allows 65,536 tokens per example
+    at.selectbox(key="costs_model").select("gpt-3.5-turbo-0125").run()
+    assert "1 examples are longer" in at.warning[0].value
+    assert (
+        at.number_input(key="costs_row_gpt-3.5-turbo-0125").value == 41
+    )  # the first row over the limit, ready to open
+    button(at, "Show this row in Examples").click().run()
+    assert not at.exception and at.session_state["examples_focus"] == 41
+    assert "Showing row 41 only." in at.info[0].value
+
+    at = open_page("pages/costs.py")
+    at.number_input(key="costs_epochs").set_value(2).run()
+    cost = next(m.value for m in at.metric if m.label == "Training cost")
+    key = f"costs_prices_{at.session_state['costs_prices_generation']}"
+    mini = next(i for i, m in enumerate(pricing.models()) if m == "gpt-4o-mini-2024-07-18")
+    at.session_state[key] = {"edited_rows": {mini: {"training": 30.0}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert not at.exception
+    assert pricing.models()["gpt-4o-mini-2024-07-18"].training == 30.0
+    assert next(m.value for m in at.metric if m.label == "Training cost") != cost  # ten times the price
+    shot = next(m.value for m in at.metric if m.label == "Training repaid after")
+    assert shot.endswith("requests") or shot == "never"

@@ -6,7 +6,22 @@ import pytest
 
 from lib import store
 from lib.paths import PROJECT_DIR
-from lib.pricing import UnknownModelError, auto_epochs, estimate, few_shot, resolve
+from lib.pricing import (
+    FewShot,
+    UnknownModelError,
+    auto_epochs,
+    changed_prices,
+    cost_table,
+    estimate,
+    few_shot,
+    length_histogram,
+    models,
+    price_table,
+    request_tokens,
+    reset_prices,
+    resolve,
+    set_price,
+)
 from lib.tokens import Counter, ExampleTokens, encoding
 
 CHAT = {
@@ -95,13 +110,13 @@ def test_price_overrides_persist_and_apply() -> None:
 def test_few_shot_break_even() -> None:
     info = resolve("gpt-4o-mini")
     counter = Counter(info.encoding)
-    result = few_shot([CHAT] * 10, counter, info, k=3, training_cost=3.0)
+    result = few_shot(request_tokens([CHAT] * 10, counter), info, k=3, training_cost=3.0)
     # prompt = system + user (+3 priming); a shot = user + assistant messages without priming
     assert result.prompt_tokens == 3 + 3 + 5 + 3 + 4 and result.completion_tokens == 3
     assert result.added_prompt_tokens == 3 * (3 + 4 + 3 + 4)
     saving = (result.few_shot_cost_per_1000 - result.tuned_cost_per_1000) / 1000
     assert result.break_even_requests == pytest.approx(3.0 / saving)
-    expensive_tuning = few_shot([CHAT] * 10, counter, info, k=0, training_cost=3.0)
+    expensive_tuning = few_shot(request_tokens([CHAT] * 10, counter), info, k=0, training_cost=3.0)
     assert expensive_tuning.break_even_requests is None  # tuned tokens cost more and there is nothing to save
 
 
@@ -115,3 +130,47 @@ def test_cli_adds_tokens_and_cost_with_a_model() -> None:
     assert report["cost_usd"] == pytest.approx(report["billed_tokens"] * 3.0 / 1e6, abs=1e-4)
     unknown = subprocess.run([*run[:6], "gpt-9"], capture_output=True, text=True, cwd=PROJECT_DIR)
     assert unknown.returncode == 2 and "Known models" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_length_histogram_counts_every_example_once() -> None:
+    totals = [5, 80, 81, 90, 120, 4000]
+    bins = length_histogram(totals)
+    assert sum(b["examples"] for b in bins) == len(totals)
+    assert all(b["from"] < b["to"] for b in bins)
+    assert bins[0] == {"from": 5, "to": 139, "examples": 5}  # (4000 - 5 + 1) / 30 tokens a bin
+    assert bins[-1]["from"] <= 4000 < bins[-1]["to"]
+    assert length_histogram([]) == [] and length_histogram([7, 7]) == [{"from": 7, "to": 8, "examples": 2}]
+
+
+def test_cost_table_prices_every_model_with_its_own_encoding() -> None:
+    counts = {"o200k_base": [ExampleTokens(100, 10)] * 10, "cl100k_base": [ExampleTokens(20_000, 10)] * 10}
+    table = {row["model"]: row for row in cost_table(counts, n_epochs=None)}
+    assert len(table) == 6
+    mini = table["gpt-4o-mini-2024-07-18"]
+    assert (mini["epochs"], mini["billed tokens"], mini["over limit"]) == (10, 10 * 1000, 0)
+    assert mini["training cost (USD)"] == pytest.approx(10_000 * 3.0 / 1e6)
+    old = table["gpt-3.5-turbo-0125"]  # 16,385-token limit: billed at the limit, flagged
+    assert (old["over limit"], old["billed tokens"]) == (10, 10 * 10 * 16_385)
+
+
+def test_price_editor_changes_persist_and_the_listed_price_clears_the_override() -> None:
+    before = price_table(models())
+    after = [dict(row) for row in before]
+    after[0]["training"] = 99.0
+    after[1]["tuned_input"] = float("nan")  # a cell emptied in the editor is not a price
+    [(model, field, value)] = changed_prices(before, after)
+    set_price(model, field, value)
+    assert models()[model].training == 99.0
+    set_price(model, field, before[0]["training"])
+    assert store.price_overrides() == {}
+    set_price(model, "tuned_output", 0.0)
+    reset_prices()
+    assert store.price_overrides() == {}
+
+
+def test_break_even_chart_lines_cross_at_the_break_even_volume() -> None:
+    shot = FewShot(3, 300, 50, 40, few_shot_cost_per_1000=2.0, tuned_cost_per_1000=1.0, training_cost=5.0)
+    assert shot.break_even_requests == 5000
+    by_way = {(row["way"], row["requests"]): row["usd"] for row in shot.cumulative_costs([0, 5000])}
+    assert by_way[("tuned model", 0)] == 5.0 and by_way[("base model, 3-shot", 0)] == 0
+    assert by_way[("tuned model", 5000)] == pytest.approx(by_way[("base model, 3-shot", 5000)])

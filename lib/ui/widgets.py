@@ -6,7 +6,9 @@ import streamlit as st
 
 from lib import store
 from lib.datasets import check_rows
+from lib.pricing import RequestTokens, request_tokens
 from lib.store import Dataset, Row
+from lib.tokens import Counter, ExampleTokens
 from lib.validation import Finding
 
 
@@ -58,6 +60,17 @@ def cached_rows(dataset_id: int, version_id: int) -> list[Row]:
 @st.cache_data(max_entries=8, show_spinner=False)
 def cached_findings(dataset_id: int, version_id: int) -> list[Finding]:
     return check_rows(cached_rows(dataset_id, version_id))
+
+
+@st.cache_resource(max_entries=16, show_spinner="Counting tokens…")
+def cached_counts(dataset_id: int, version_id: int, encoding_name: str) -> list[ExampleTokens]:
+    """Token counts per example, computed once per dataset version and encoding (never mutated)."""
+    return Counter(encoding_name).count_all([row.example for row in cached_rows(dataset_id, version_id)])
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def cached_request_tokens(dataset_id: int, version_id: int, encoding_name: str) -> RequestTokens:
+    return request_tokens([row.example for row in cached_rows(dataset_id, version_id)], Counter(encoding_name))
 
 
 def flash(message: str) -> None:

@@ -1,0 +1,55 @@
+"""Altair charts shared by the screens (plain altair: no Streamlit here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import altair as alt
+import pandas as pd
+
+from lib.pricing import FewShot, length_histogram
+
+
+def lengths_chart(totals: Sequence[int], limit: int) -> tuple[alt.LayerChart, bool]:
+    """A histogram of example lengths with the context limit as a red rule; False when the limit is off the chart.
+
+    A 65,536-token limit beside 80-token examples would squash every bar into one pixel, so the limit is drawn
+    at the chart's right edge when it lies more than three times beyond the longest example.
+    """
+    longest = max(totals, default=0)
+    in_view = limit <= 3 * longest
+    edge = max(longest, limit if in_view else 0) * 1.05 or 1
+    scale = alt.Scale(domain=[0, edge])
+    bars = (
+        alt.Chart(pd.DataFrame(length_histogram(totals)))
+        .mark_bar()
+        .encode(
+            x=alt.X("from:Q", scale=scale, title="tokens per example"),
+            x2="to:Q",
+            y=alt.Y("examples:Q", title="examples"),
+            tooltip=["from", "to", "examples"],
+        )
+    )
+    rule = (
+        alt.Chart(pd.DataFrame({"limit": [limit if in_view else edge]}))
+        .mark_rule(color="red", strokeDash=[4, 4])
+        .encode(x=alt.X("limit:Q", scale=scale))
+    )
+    return bars + rule, in_view
+
+
+def break_even_chart(shot: FewShot) -> alt.Chart:
+    """Total spend against requests served: few-shot prompting of the base model vs training then the tuned model."""
+    requests = shot.break_even_requests
+    horizon = int(2 * requests) if requests else 1_000_000
+    steps = [round(horizon * i / 20) for i in range(21)]
+    return (
+        alt.Chart(pd.DataFrame(shot.cumulative_costs(steps)))
+        .mark_line()
+        .encode(
+            x=alt.X("requests:Q", title="requests"),
+            y=alt.Y("usd:Q", title="total spend (USD)"),
+            color=alt.Color("way:N", title=None),
+            tooltip=["way", "requests", alt.Tooltip("usd:Q", format="$,.2f")],
+        )
+    )

@@ -1,0 +1,112 @@
+"""Tokens and cost: what training on a dataset costs per model, and when it beats a few-shot prompt."""
+
+import pandas as pd
+import streamlit as st
+
+from lib import pricing
+from lib.charts import break_even_chart, lengths_chart
+from lib.errors import StudioError
+from lib.ui.widgets import cached_counts, cached_request_tokens, flash, require_dataset, show_flash
+
+DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
+
+dataset = require_dataset()
+st.title(f"Tokens and cost · {dataset.name}")
+show_flash()
+listed = pricing.models()
+names = list(listed)
+choose_model, choose_epochs = st.columns([3, 1])
+model = choose_model.selectbox("Model", names, index=names.index(DEFAULT_MODEL), key="costs_model")
+epochs = choose_epochs.number_input(
+    "Epochs", min_value=1, max_value=50, value=None, placeholder="auto", key="costs_epochs", help="Empty: auto"
+)
+info = listed[model]
+counts = cached_counts(dataset.id, dataset.version_id, info.encoding)
+result = pricing.estimate(counts, info, epochs)
+
+cells = st.columns(6)
+cells[0].metric("Examples", f"{result.examples:,}")
+cells[1].metric("Tokens", f"{result.total_tokens:,}", help=f"{info.encoding}, counted as OpenAI does")
+cells[2].metric("Trained tokens", f"{result.trained_tokens:,}", help="Assistant turns that are trained on")
+cells[3].metric("Epochs", result.epochs, help=None if epochs else "OpenAI's automatic choice for this many examples")
+cells[4].metric("Billed tokens", f"{result.billed_tokens:,}")
+cells[5].metric("Training cost", f"${result.cost_usd:,.2f}")
+if result.over_limit:
+    st.warning(
+        f"{len(result.over_limit)} examples are longer than {model}'s {info.context_limit:,}-token limit; "
+        "training cuts them short. Open one below to shorten it."
+    )
+
+by_example, all_models, break_even, prices = st.tabs(["Examples", "All models", "Few-shot or fine-tune", "Prices"])
+
+with by_example:
+    chart, limit_in_view = lengths_chart([c.total for c in counts], info.context_limit)
+    st.altair_chart(chart, width="stretch")
+    where = "red line" if limit_in_view else "far beyond the longest example: red line at the right edge"
+    st.caption(f"{model}'s limit: {info.context_limit:,} tokens per example ({where}).")
+    table = pd.DataFrame(
+        {
+            "row": range(1, len(counts) + 1),
+            "tokens": [c.total for c in counts],
+            "trained tokens": [c.trained for c in counts],
+            "over limit": [c.total > info.context_limit for c in counts],
+        }
+    )
+    st.dataframe(table, hide_index=True, width="stretch", height=300)
+    first = result.over_limit[0] + 1 if result.over_limit else 1
+    row = st.number_input("Row", 1, max(1, len(counts)), first, key=f"costs_row_{model}")
+    if st.button("Show this row in Examples", icon=":material/arrow_forward:", disabled=not counts):
+        st.session_state["examples_focus"] = row
+        st.switch_page("pages/examples.py")
+
+with all_models:
+    encodings = {m.encoding for m in listed.values()}
+    counts_by_encoding = {name: cached_counts(dataset.id, dataset.version_id, name) for name in encodings}
+    st.dataframe(pd.DataFrame(pricing.cost_table(counts_by_encoding, epochs)), hide_index=True, width="stretch")
+
+with break_even:
+    k = st.slider("Examples in the few-shot prompt (k)", 0, 20, 3, key="costs_k")
+    shot = pricing.few_shot(
+        cached_request_tokens(dataset.id, dataset.version_id, info.encoding), info, k, result.cost_usd
+    )
+    shot_cells = st.columns(4)
+    shot_cells[0].metric("Tokens k examples add", f"{shot.added_prompt_tokens:,.0f}", help="to every request")
+    shot_cells[1].metric(f"Base model, {k}-shot", f"${shot.few_shot_cost_per_1000:,.4f}", help="per 1,000 requests")
+    shot_cells[2].metric("Tuned model", f"${shot.tuned_cost_per_1000:,.4f}", help="per 1,000 requests, bare prompt")
+    requests = shot.break_even_requests
+    shot_cells[3].metric("Training repaid after", f"{requests:,.0f} requests" if requests is not None else "never")
+    st.altair_chart(break_even_chart(shot), width="stretch")
+    if requests is None:
+        st.info(f"At these prices the tuned model never costs less than {k}-shot prompting of the base model.")
+
+with prices:
+    st.caption(f"USD per 1M tokens. Listed: {pricing.price_list_source()}. Edit a cell to use your own price.")
+    price_rows = pricing.price_table(listed)
+    st.session_state.setdefault("costs_prices_generation", 0)
+    edited = st.data_editor(
+        pd.DataFrame(price_rows),
+        key=f"costs_prices_{st.session_state.costs_prices_generation}",
+        hide_index=True,
+        disabled=["model"],
+        column_config={
+            "model": "Model",
+            "training": st.column_config.NumberColumn("Training", format="$%.2f", min_value=0),
+            "tuned_input": st.column_config.NumberColumn("Tuned input", format="$%.2f", min_value=0),
+            "tuned_output": st.column_config.NumberColumn("Tuned output", format="$%.2f", min_value=0),
+            "base_input": st.column_config.NumberColumn("Base input", format="$%.2f", min_value=0),
+            "base_output": st.column_config.NumberColumn("Base output", format="$%.2f", min_value=0),
+        },
+    )
+    changes = pricing.changed_prices(price_rows, edited.to_dict("records"))
+    reset = st.button("Back to the listed prices", icon=":material/restart_alt:")
+    if changes or reset:
+        try:
+            for name, field, value in changes:
+                pricing.set_price(name, field, value)
+            if reset:
+                pricing.reset_prices()
+            flash("Prices saved." if changes else "Listed prices restored.")
+        except StudioError as error:
+            flash(str(error))
+        st.session_state.costs_prices_generation += 1
+        st.rerun()
