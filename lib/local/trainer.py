@@ -1,0 +1,233 @@
+"""Supervised LoRA fine-tuning of a chat model, written out as a short explicit loop.
+
+What makes it fast on a CPU (see DESIGN.md): the frozen base runs in bf16 where the hardware has
+it (LoRA adapters stay fp32); examples are bucketed by length and padded only within a batch;
+the lm_head and the loss are computed only at the trained (assistant) positions; fused AdamW;
+no gradient checkpointing, no torch.compile.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+from transformers import PreTrainedTokenizerBase
+
+from lib.examples import conversation
+from lib.local.models import Loaded
+
+IGNORE = -100
+BASE_LEARNING_RATE = 1e-3  # LoRA on a 135M model; OpenAI's learning_rate_multiplier scales it
+
+
+@dataclass
+class TrainingConfig:
+    """Hyperparameters of one job, already resolved from "auto"."""
+
+    n_epochs: int = 3
+    batch_size: int = 1
+    learning_rate_multiplier: float = 1.0
+    seed: int = 0
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    max_length: int = 2048  # longer examples are cut (OpenAI cuts at the model's context limit too)
+
+
+@dataclass
+class Encoded:
+    input_ids: list[int]
+    labels: list[int]  # IGNORE where the token is not trained on
+
+    @property
+    def trained(self) -> int:
+        return sum(label != IGNORE for label in self.labels)
+
+
+@dataclass
+class StepMetrics:
+    step: int
+    total_steps: int
+    epoch: int
+    train_loss: float
+    train_mean_token_accuracy: float
+    valid_loss: float | None = None
+    valid_mean_token_accuracy: float | None = None
+    tokens: int = 0  # real (unpadded) tokens in this step's batch
+
+
+@dataclass
+class Callbacks:
+    """How the loop reports progress and learns that it should stop (cancel or pause)."""
+
+    on_step: Callable[[StepMetrics], None] = lambda metrics: None
+    on_epoch_end: Callable[[int, int, PeftModel], None] = lambda epoch, step, model: None
+    should_stop: Callable[[], bool] = lambda: False
+
+
+class Stopped(Exception):
+    """The job was cancelled or paused between two steps."""
+
+
+@dataclass
+class Result:
+    steps: list[StepMetrics] = field(default_factory=list)
+    trained_tokens: int = 0  # billed-style: every token of every example, times epochs
+    seconds: float = 0.0
+    tokens_per_second: float = 0.0  # real tokens processed per second of training
+
+
+def encode(example: Any, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Encoded:
+    """Token ids of a chat rendered with the model's chat template; labels only on trained assistant turns.
+
+    Each message's piece is the difference between the template rendered up to it and up to the one
+    before, so any chat template works. In an assistant turn the role header is not trained on;
+    its text and end-of-turn token are, unless the turn has ``weight: 0``.
+    """
+    messages = [m for m in conversation(example) if isinstance(m, dict)]
+    ids: list[int] = []
+    labels: list[int] = []
+    rendered = ""
+    for i, message in enumerate(messages):
+        upto = [{"role": str(m.get("role")), "content": str(m.get("content") or "")} for m in messages[: i + 1]]
+        text = str(tokenizer.apply_chat_template(upto, tokenize=False))
+        piece = text[len(rendered) :]
+        if message.get("role") == "assistant" and message.get("weight", 1) != 0:
+            prompt = str(tokenizer.apply_chat_template(upto[:-1], tokenize=False, add_generation_prompt=True))
+            header = (
+                prompt[len(rendered) :]
+                if prompt.startswith(rendered) and piece.startswith(prompt[len(rendered) :])
+                else ""
+            )
+            header_ids = tokenizer.encode(header, add_special_tokens=False) if header else []
+            body_ids = tokenizer.encode(piece[len(header) :], add_special_tokens=False)
+            ids += header_ids + body_ids
+            labels += [IGNORE] * len(header_ids) + body_ids
+        else:
+            piece_ids = tokenizer.encode(piece, add_special_tokens=False)
+            ids += piece_ids
+            labels += [IGNORE] * len(piece_ids)
+        rendered = text
+    return Encoded(ids[:max_length], labels[:max_length])
+
+
+def batches(encoded: Sequence[Encoded], batch_size: int, rng: random.Random) -> list[list[Encoded]]:
+    """Examples of similar length together (little padding), in a shuffled order of batches."""
+    ordered = sorted(encoded, key=lambda e: len(e.input_ids))
+    grouped = [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
+    rng.shuffle(grouped)
+    return grouped
+
+
+def collate(batch: Sequence[Encoded], pad_id: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+    width = max(len(e.input_ids) for e in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, e in enumerate(batch):
+        n = len(e.input_ids)
+        ids[row, :n] = torch.tensor(e.input_ids)
+        labels[row, :n] = torch.tensor(e.labels)
+        mask[row, :n] = 1
+    return ids.to(device), labels.to(device), mask.to(device)
+
+
+def add_lora(loaded: Loaded, config: TrainingConfig) -> PeftModel:
+    """Wrap the (frozen) base model with fp32 LoRA adapters on every linear layer but the lm_head."""
+    lora = LoraConfig(
+        r=config.lora_rank,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=0.0,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
+    model = get_peft_model(loaded.model, lora)
+    for parameter in model.parameters():
+        if parameter.requires_grad:
+            parameter.data = parameter.data.float()
+    return model
+
+
+def _loss(
+    model: PeftModel, ids: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, int, int]:
+    """Mean cross-entropy over the trained positions, plus (correct, counted) for token accuracy."""
+    causal: Any = model.base_model.model  # the *ForCausalLM, with LoRA layers injected in place
+    hidden = causal.model(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1]
+    targets = labels[:, 1:]
+    trained = targets != IGNORE
+    logits = causal.lm_head(hidden[trained]).float()  # only where a label is: saves most of the 49k-vocab head
+    loss = torch.nn.functional.cross_entropy(logits, targets[trained])
+    correct = int((logits.argmax(-1) == targets[trained]).sum())
+    return loss, correct, int(trained.sum())
+
+
+@torch.no_grad()
+def evaluate(model: PeftModel, encoded: Sequence[Encoded], pad_id: int, device: torch.device) -> tuple[float, float]:
+    """Validation loss and token accuracy over the trained positions of ``encoded``."""
+    model.eval()
+    total_loss, correct, counted = 0.0, 0, 0
+    for batch in batches(encoded, 8, random.Random(0)):
+        ids, labels, mask = collate(batch, pad_id, device)
+        loss, right, n = _loss(model, ids, labels, mask)
+        total_loss, correct, counted = total_loss + float(loss) * n, correct + right, counted + n
+    model.train()
+    return total_loss / max(1, counted), correct / max(1, counted)
+
+
+def train(
+    loaded: Loaded,
+    training: Sequence[Any],
+    config: TrainingConfig,
+    validation: Sequence[Any] = (),
+    callbacks: Callbacks | None = None,
+) -> tuple[PeftModel, Result]:
+    """LoRA-train ``loaded.model`` on chat examples; the base weights stay frozen and unchanged."""
+    callbacks = callbacks or Callbacks()
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    tokenizer, device = loaded.tokenizer, next(loaded.model.parameters()).device
+    pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
+    train_set = [e for e in (encode(x, tokenizer, config.max_length) for x in training) if e.trained]
+    valid_set = [e for e in (encode(x, tokenizer, config.max_length) for x in validation) if e.trained]
+    model = add_lora(loaded, config)
+    model.train()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        trainable, lr=BASE_LEARNING_RATE * config.learning_rate_multiplier, fused=device.type in ("cpu", "cuda")
+    )
+    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
+    total_steps = steps_per_epoch * config.n_epochs
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / max(1, total_steps))
+    result = Result(trained_tokens=config.n_epochs * sum(len(e.input_ids) for e in train_set))
+    start, step, real_tokens = time.perf_counter(), 0, 0
+    for epoch in range(1, config.n_epochs + 1):
+        for batch in batches(train_set, config.batch_size, rng):
+            if callbacks.should_stop():
+                raise Stopped()
+            ids, labels, mask = collate(batch, pad_id, device)
+            loss, correct, counted = _loss(model, ids, labels, mask)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            tokens = sum(len(e.input_ids) for e in batch)
+            real_tokens += tokens
+            metrics = StepMetrics(
+                step, total_steps, epoch, float(loss.detach()), correct / max(1, counted), tokens=tokens
+            )
+            if valid_set and step % steps_per_epoch == 0:
+                metrics.valid_loss, metrics.valid_mean_token_accuracy = evaluate(model, valid_set, pad_id, device)
+            result.steps.append(metrics)
+            callbacks.on_step(metrics)
+        callbacks.on_epoch_end(epoch, step, model)
+    result.seconds = time.perf_counter() - start
+    result.tokens_per_second = real_tokens / max(1e-9, result.seconds)
+    model.eval()
+    return model, result

@@ -1,0 +1,253 @@
+"""The local OpenAI-compatible server, driven through the official openai SDK (tiny random model, no download)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import openai
+import pytest
+from jsonschema import Draft202012Validator
+from openai.types import FileObject, Model
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
+from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from lib.local.store import LocalStore
+from lib.paths import PROJECT_DIR
+from tests.local_server import running_server, tiny_settings
+from tests.tiny_model import TINY
+
+SAMPLE = (PROJECT_DIR / "data" / "limericks.jsonl").read_bytes()
+TEN = b"".join(SAMPLE.splitlines(keepends=True)[:10])
+SPEC = json.loads(gzip.decompress((PROJECT_DIR.parent / "shared" / "specs" / "openai-openapi.json.gz").read_bytes()))
+registry: Registry[Any] = Registry().with_resource("urn:openai", DRAFT202012.create_resource(SPEC))
+
+
+def check_spec(obj: dict[str, Any], schema: str) -> None:
+    """Validate a response against OpenAI's own published schema."""
+    validator = Draft202012Validator({"$ref": f"urn:openai#/components/schemas/{schema}"}, registry=registry)
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(obj)]
+    assert not errors, errors
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_server(tiny_settings(tmp_path_factory.mktemp("local"))) as url:
+        yield url
+
+
+@pytest.fixture()
+def client(base_url: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=base_url, api_key="unused", max_retries=0)
+
+
+def wait_for(client: openai.OpenAI, job_id: str, statuses: set[str], timeout: float = 180) -> FineTuningJob:
+    deadline = time.time() + timeout
+    while (job := client.fine_tuning.jobs.retrieve(job_id)).status not in statuses:
+        assert time.time() < deadline, f"job still {job.status}"
+        time.sleep(0.2)
+    return job
+
+
+def data(event: FineTuningJobEvent) -> dict[str, Any]:
+    return cast(dict[str, Any], event.data)
+
+
+def raw(response: Any) -> dict[str, Any]:
+    body: dict[str, Any] = response.http_response.json()
+    return body
+
+
+def test_files_upload_list_read_and_delete(client: openai.OpenAI) -> None:
+    created = client.files.create(file=("elle.jsonl", TEN), purpose="fine-tune")
+    assert (created.filename, created.bytes, created.purpose) == ("elle.jsonl", len(TEN), "fine-tune")
+    body = raw(client.files.with_raw_response.retrieve(created.id))
+    FileObject.model_validate(body)
+    check_spec(body, "OpenAIFile")
+    assert created.id in [f.id for f in client.files.list()]
+    assert client.files.content(created.id).read() == TEN
+    assert client.files.delete(created.id).deleted
+    with pytest.raises(openai.NotFoundError, match=created.id):
+        client.files.retrieve(created.id)
+
+
+def test_errors_come_in_openai_shape_and_say_what_exists(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as missing_job:
+        client.fine_tuning.jobs.retrieve("ftjob-nope")
+    body = missing_job.value.body
+    assert isinstance(body, dict) and set(body) == {"message", "type", "param", "code"}
+    with pytest.raises(openai.NotFoundError, match=TINY):  # the message lists the models there are
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.BadRequestError, match=f"Base models: {TINY}"):
+        client.fine_tuning.jobs.create(model="gpt-4o", training_file="file-x")
+    uploaded = client.files.create(file=("elle.jsonl", TEN), purpose="fine-tune")
+    with pytest.raises(openai.BadRequestError, match="not supported"):
+        client.fine_tuning.jobs.create(model=TINY, training_file=uploaded.id, method={"type": "dpo"})
+    with pytest.raises(openai.BadRequestError, match="n_epochs"):
+        client.fine_tuning.jobs.create(
+            model=TINY,
+            training_file=uploaded.id,
+            method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 0}}},
+        )
+
+
+def test_openai_tutorial_workflow_trains_and_serves_the_tuned_model(client: openai.OpenAI) -> None:
+    """OpenAI's fine-tuning tutorial, unchanged but for base_url and the model name."""
+    training_file = client.files.create(file=("elle.jsonl", TEN), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(
+        training_file=training_file.id,
+        model=TINY,
+        suffix="elle",
+        seed=7,
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 4}}},
+    )
+    assert job.status in ("validating_files", "queued")
+    assert job.id in [j.id for j in client.fine_tuning.jobs.list(limit=10)]
+    job = wait_for(client, job.id, {"succeeded", "failed", "cancelled"})
+    assert job.status == "succeeded", job.error
+    body = raw(client.fine_tuning.jobs.with_raw_response.retrieve(job.id))
+    FineTuningJob.model_validate(body)
+    check_spec(body, "FineTuningJob")
+    assert job.fine_tuned_model == f"ft:{TINY}:local:elle:{job.id.removeprefix('ftjob-')[:8]}"
+    assert job.hyperparameters.n_epochs == 4 and job.trained_tokens and job.trained_tokens > 0
+
+    events = list(client.fine_tuning.jobs.list_events(job.id, limit=100))
+    for event in raw(client.fine_tuning.jobs.with_raw_response.list_events(job.id, limit=100))["data"]:
+        FineTuningJobEvent.model_validate(event)
+        check_spec(event, "FineTuningJobEvent")
+    metrics = [e for e in events if e.type == "metrics"]
+    assert len(metrics) == 40 and metrics[0].message.startswith("Step 40/40: training loss=")  # newest first
+    assert data(metrics[-1])["step"] == 1 and "train_mean_token_accuracy" in data(metrics[-1])
+    assert events[0].message == "The job has successfully completed"
+
+    checkpoints = raw(client.fine_tuning.jobs.checkpoints.with_raw_response.list(job.id))["data"]
+    for checkpoint in checkpoints:
+        FineTuningJobCheckpoint.model_validate(checkpoint)
+        check_spec(checkpoint, "FineTuningJobCheckpoint")
+    assert [c["step_number"] for c in checkpoints] == [40, 30, 20]  # one per epoch, the last three kept
+    assert checkpoints[0]["fine_tuned_model_checkpoint"] == f"{job.fine_tuned_model}:ckpt-step-40"
+
+    results = client.files.content(job.result_files[0]).text.splitlines()
+    assert results[0] == "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy" and len(results) == 41
+
+    models = {m.id for m in client.models.list()}
+    assert {TINY, job.fine_tuned_model, checkpoints[-1]["fine_tuned_model_checkpoint"]} <= models
+    Model.model_validate(raw(client.models.with_raw_response.retrieve(str(job.fine_tuned_model))))
+
+    question: list[ChatCompletionMessageParam] = [
+        {"role": "system", "content": "You are Elle."},
+        {"role": "user", "content": "Tell me about neon."},
+    ]
+    answer = client.chat.completions.create(model=str(job.fine_tuned_model), messages=question, max_tokens=12, seed=1)
+    ChatCompletion.model_validate(
+        raw(
+            client.chat.completions.with_raw_response.create(
+                model=str(job.fine_tuned_model),
+                messages=question,
+                max_tokens=12,
+                seed=1,
+            )
+        )
+    )
+    assert answer.usage and 0 < answer.usage.completion_tokens <= 12 and answer.usage.prompt_tokens > 10
+    base = client.chat.completions.create(model=TINY, messages=question, max_tokens=12, temperature=0)
+    assert base.choices[0].message.content is not None
+
+    stream = client.chat.completions.create(
+        model=str(job.fine_tuned_model),
+        messages=question,
+        max_tokens=12,
+        seed=1,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == answer.choices[0].message.content  # same seed, same answer, streamed or not
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == answer.usage.completion_tokens
+
+    assert client.models.delete(str(job.fine_tuned_model)).deleted
+    assert job.fine_tuned_model not in {m.id for m in client.models.list()}
+
+
+def test_a_bad_training_file_fails_the_job_naming_the_line(client: openai.OpenAI) -> None:
+    lines = TEN.splitlines(keepends=True)
+    broken = b"".join(lines[:3]) + b'{"messages": [{"role": "user"}]}\n' + b"".join(lines[3:])
+    uploaded = client.files.create(file=("broken.jsonl", broken), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(model=TINY, training_file=uploaded.id)
+    job = wait_for(client, job.id, {"failed", "succeeded"})
+    assert job.status == "failed" and job.error is not None
+    assert job.error.code == "invalid_training_file" and "Line 4" in job.error.message
+
+
+def test_cancel_stops_a_running_job_within_a_step(client: openai.OpenAI) -> None:
+    uploaded = client.files.create(file=("elle.jsonl", SAMPLE), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(
+        model=TINY,
+        training_file=uploaded.id,
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 50}}},
+    )
+    deadline = time.time() + 120
+    while not any(e.type == "metrics" for e in client.fine_tuning.jobs.list_events(job.id, limit=5)):
+        assert time.time() < deadline
+        time.sleep(0.1)
+    assert client.fine_tuning.jobs.cancel(job.id).status == "cancelled"
+    time.sleep(1.5)
+    steps = [data(e)["step"] for e in client.fine_tuning.jobs.list_events(job.id, limit=100) if e.type == "metrics"]
+    time.sleep(1.5)
+    later = [data(e)["step"] for e in client.fine_tuning.jobs.list_events(job.id, limit=100) if e.type == "metrics"]
+    assert steps == later and max(steps) < 50 * 40  # it stopped, long before the end
+    assert client.fine_tuning.jobs.retrieve(job.id).status == "cancelled"
+    with pytest.raises(openai.BadRequestError, match="cannot be cancelled"):
+        client.fine_tuning.jobs.cancel(job.id)
+
+
+def test_events_and_jobs_page_with_cursors(client: openai.OpenAI) -> None:
+    uploaded = client.files.create(file=("elle.jsonl", TEN), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(
+        model=TINY,
+        training_file=uploaded.id,
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1}}},
+    )
+    wait_for(client, job.id, {"succeeded"})
+    everything = [e.id for e in client.fine_tuning.jobs.list_events(job.id, limit=100).data]
+    first = client.fine_tuning.jobs.list_events(job.id, limit=4)
+    assert first.has_more and [e.id for e in first.data] == everything[:4]
+    second = client.fine_tuning.jobs.list_events(job.id, limit=4, after=first.data[-1].id)
+    assert [e.id for e in second.data] == everything[4:8]
+    assert [e.id for e in client.fine_tuning.jobs.list_events(job.id, limit=3)] == everything  # the SDK follows pages
+    check_spec(raw(client.fine_tuning.jobs.with_raw_response.list(limit=2)), "ListPaginatedFineTuningJobsResponse")
+
+
+def test_api_key_is_required_when_set(tmp_path: Path) -> None:
+    with running_server(tiny_settings(tmp_path, api_key="s3cret", start_worker=False)) as url:
+        with pytest.raises(openai.AuthenticationError):
+            openai.OpenAI(base_url=url, api_key="wrong", max_retries=0).models.list()
+        assert TINY in {m.id for m in openai.OpenAI(base_url=url, api_key="s3cret").models.list()}
+
+
+def test_after_a_restart_queued_jobs_wait_and_a_running_one_is_failed_clearly(tmp_path: Path) -> None:
+    settings = tiny_settings(tmp_path, start_worker=False)
+    with running_server(settings) as url:
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        uploaded = client.files.create(file=("elle.jsonl", TEN), purpose="fine-tune")
+        running = client.fine_tuning.jobs.create(model=TINY, training_file=uploaded.id)
+        queued = client.fine_tuning.jobs.create(model=TINY, training_file=uploaded.id)
+        wait_for(client, queued.id, {"queued"})
+        wait_for(client, running.id, {"queued"})
+    LocalStore(settings.store_path).update("jobs", running.id, status="running")  # as if killed mid-training
+    with running_server(settings) as url:
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        assert client.fine_tuning.jobs.retrieve(queued.id).status == "queued"
+        failed = client.fine_tuning.jobs.retrieve(running.id)
+        assert (
+            failed.status == "failed" and failed.error and "stopped while this job was training" in failed.error.message
+        )
+        assert client.files.content(uploaded.id).read() == TEN  # nothing else lost

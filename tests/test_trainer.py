@@ -1,0 +1,78 @@
+"""The LoRA trainer on a tiny random llama: what it trains, what it leaves alone, and that it repeats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from lib.formats import read_jsonl
+from lib.local.models import Loaded, load, model_folder
+from lib.local.trainer import IGNORE, Callbacks, Stopped, TrainingConfig, encode, train
+from lib.paths import PROJECT_DIR
+from tests.tiny_model import TINY
+
+EXAMPLES = [e for _, e in read_jsonl((PROJECT_DIR / "data" / "limericks.jsonl").read_bytes()).valid_examples()][:10]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return model_folder(tmp_path_factory.mktemp("models"), TINY, "tests.tiny_model:prepare")
+
+
+def fresh(folder: Path) -> Loaded:
+    return load(folder, dtype=torch.float32)
+
+
+def test_labels_cover_only_the_trained_assistant_turns(folder: Path) -> None:
+    tokenizer = fresh(folder).tokenizer
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": "Be Elle."},
+        {"role": "user", "content": "Neon?"},
+        {"role": "assistant", "content": "Not this one.", "weight": 0},
+        {"role": "user", "content": "Again?"},
+        {"role": "assistant", "content": "Neon glows red."},
+    ]
+    encoded = encode({"messages": messages}, tokenizer, max_length=4096)
+    trained = tokenizer.decode(
+        [i for i, label in zip(encoded.input_ids, encoded.labels, strict=True) if label != IGNORE]
+    )
+    assert trained == "Neon glows red.<|im_end|>\n"
+    assert tokenizer.decode(encoded.input_ids) == tokenizer.apply_chat_template(
+        [{"role": m["role"], "content": m["content"]} for m in messages], tokenize=False
+    )
+
+
+def test_training_changes_the_adapter_not_the_base_and_the_loss_falls(folder: Path) -> None:
+    loaded = fresh(folder)
+    base_before = {name: p.detach().clone() for name, p in loaded.model.named_parameters()}
+    model, result = train(loaded, EXAMPLES, TrainingConfig(n_epochs=3, seed=1))
+    adapters = {n: p for n, p in model.named_parameters() if "lora_B" in n}
+    assert adapters and all(p.abs().sum() > 0 for p in adapters.values())  # lora_B starts at zero
+    for name, parameter in model.named_parameters():
+        if "lora_" not in name:
+            original = name.replace("base_model.model.", "").replace(".base_layer", "")
+            assert torch.equal(parameter, base_before[original]), name
+    losses = [s.train_loss for s in result.steps]
+    assert len(losses) == 30 and sum(losses[-10:]) < sum(losses[:10])
+    assert result.trained_tokens == 3 * sum(len(encode(e, loaded.tokenizer, 2048).input_ids) for e in EXAMPLES)
+
+
+def test_same_seed_same_run_and_a_stop_request_is_honoured(folder: Path) -> None:
+    first = train(fresh(folder), EXAMPLES, TrainingConfig(n_epochs=1, seed=3))[1]
+    second = train(fresh(folder), EXAMPLES, TrainingConfig(n_epochs=1, seed=3))[1]
+    assert [s.train_loss for s in first.steps] == [s.train_loss for s in second.steps]
+    steps: list[int] = []
+    callbacks = Callbacks(on_step=lambda m: steps.append(m.step), should_stop=lambda: len(steps) >= 4)
+    with pytest.raises(Stopped):
+        train(fresh(folder), EXAMPLES, TrainingConfig(n_epochs=2), callbacks=callbacks)
+    assert steps == [1, 2, 3, 4]
+
+
+def test_validation_loss_is_reported_at_each_epoch_end(folder: Path) -> None:
+    result = train(fresh(folder), EXAMPLES, TrainingConfig(n_epochs=2, batch_size=2), validation=EXAMPLES[:3])[1]
+    with_valid = [s for s in result.steps if s.valid_loss is not None]
+    assert [s.step for s in with_valid] == [5, 10]
+    assert all(0 <= (s.valid_mean_token_accuracy or 0) <= 1 for s in with_valid)
