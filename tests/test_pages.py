@@ -1,5 +1,8 @@
 """Every screen driven through Streamlit's AppTest, the way a user would use it."""
 
+from pathlib import Path
+
+import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Button
 
@@ -8,6 +11,7 @@ from lib.datasets import load_sample
 from lib.examples import single_turn
 from lib.paths import PROJECT_DIR
 from lib.store import NewRow
+from tests.local_server import running_server, tiny_settings
 
 
 def open_page(page: str = "") -> AppTest:
@@ -185,3 +189,12 @@ def test_costs_screen_totals_flags_links_and_saves_prices() -> None:
     assert next(m.value for m in at.metric if m.label == "Training cost") != cost  # ten times the price
     shot = next(m.value for m in at.metric if m.label == "Training repaid after")
     assert shot.endswith("requests") or shot == "never"
+
+
+def test_sidebar_says_whether_the_local_provider_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_page()
+    assert "**Local provider**: stopped" in at.sidebar.markdown[0].value
+    with running_server(tiny_settings(tmp_path / "local", start_worker=False)) as url:
+        monkeypatch.setenv("STUDIO_LOCAL_URL", url)
+        at = open_page()
+        assert "**Local provider**: ready" in at.sidebar.markdown[0].value

@@ -16,6 +16,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--api-key", default=os.environ.get("STUDIO_LOCAL_API_KEY"), help="require this bearer key")
+    parser.add_argument(
+        "--exit-with", type=int, metavar="PID", help="stop when process PID ends (the app that started it)"
+    )
     args = parser.parse_args(argv)
     try:
         import uvicorn
@@ -25,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"The local provider needs its packages: pip install -r requirements-local.txt ({exc})", file=sys.stderr)
         return 2
     settings = Settings(data_dir() / "local", host=args.host, port=args.port, api_key=args.api_key or None)
+    if args.exit_with:
+        from lib.local.jobs import exit_with
+
+        exit_with(args.exit_with)
     try:
         app = create_app(settings)
         print(f"Local provider on http://{args.host}:{args.port}/v1 (data in {settings.data_dir})", flush=True)

