@@ -72,6 +72,11 @@ def log_path() -> Path:
     return data_dir() / "local" / "server.log"
 
 
+# Real tokens/s of the local trainer on SmolLM2, 2 CPU cores without bf16 (python -m bench.train, docs/benchmarks.md).
+# Used until this machine's own jobs have measured it.
+MEASURED_TOKENS_PER_SECOND = 95.0
+
+
 def training_seconds(tokens: int, tokens_per_second: float) -> float:
     """Estimated training time for ``tokens`` (epochs x example tokens) at a measured throughput."""
     return tokens / tokens_per_second if tokens_per_second > 0 else 0.0

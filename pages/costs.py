@@ -3,9 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from lib import pricing
+from lib import local_provider, pricing
 from lib.charts import break_even_chart, lengths_chart
 from lib.errors import StudioError
+from lib.ui.provider import local_throughput
 from lib.ui.widgets import cached_counts, cached_request_tokens, flash, require_dataset, show_flash
 
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
@@ -31,6 +32,18 @@ cells[2].metric("Trained tokens", f"{result.trained_tokens:,}", help="Assistant 
 cells[3].metric("Epochs", result.epochs, help=None if epochs else "OpenAI's automatic choice for this many examples")
 cells[4].metric("Billed tokens", f"{result.billed_tokens:,}")
 cells[5].metric("Training cost", f"${result.cost_usd:,.2f}")
+speed, own = local_throughput()
+local_epochs = epochs or pricing.auto_epochs(result.examples)
+minutes = local_provider.training_seconds(local_epochs * result.total_tokens, speed) / 60
+st.caption(
+    f":material/computer: **Local provider** (free, on this machine): about **{minutes:,.1f} min** of training for "
+    f"{local_epochs} epochs at {speed:,.0f} tokens/s"
+    + (
+        " (measured by your recent local jobs)."
+        if own
+        else " (measured on a 2-core laptop; your first job measures yours)."
+    )
+)
 if result.over_limit:
     st.warning(
         f"{len(result.over_limit)} examples are longer than {model}'s {info.context_limit:,}-token limit; "

@@ -19,6 +19,7 @@ from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from lib import local_provider
 from lib.local.store import LocalStore
 from lib.paths import PROJECT_DIR
 from tests.local_server import running_server, tiny_settings
@@ -251,3 +252,17 @@ def test_after_a_restart_queued_jobs_wait_and_a_running_one_is_failed_clearly(tm
             failed.status == "failed" and failed.error and "stopped while this job was training" in failed.error.message
         )
         assert client.files.content(uploaded.id).read() == TEN  # nothing else lost
+
+
+def test_the_app_reads_the_trainer_speed_from_finished_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = tiny_settings(tmp_path, start_worker=False)
+    store = LocalStore(settings.store_path)
+    for i, speed in enumerate([80.0, 120.0, 100.0]):
+        store.insert(
+            "jobs", {"id": f"ftjob-{i}", "status": "succeeded", "tokens_per_second": speed}, status="succeeded"
+        )
+    with running_server(settings) as url:
+        monkeypatch.setenv("STUDIO_LOCAL_URL", url)
+        assert local_provider.measured_throughput() == 100.0  # the median
+    assert local_provider.measured_throughput() is None  # no server: the screen falls back to the benchmark figure
+    assert local_provider.training_seconds(3000, 100.0) == 30.0

@@ -168,6 +168,8 @@ def test_costs_screen_totals_flags_links_and_saves_prices() -> None:
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Examples"] == "41" and metrics["Epochs"] == "3"
     assert not at.warning  # gpt-4o-mini allows 65,536 tokens per example
+    local = next(c.value for c in at.caption if "Local provider" in c.value)
+    assert "min** of training for 3 epochs at 95 tokens/s" in local
     at.selectbox(key="costs_model").select("gpt-3.5-turbo-0125").run()
     assert "1 examples are longer" in at.warning[0].value
     assert (

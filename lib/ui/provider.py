@@ -20,6 +20,13 @@ def _started_server() -> subprocess.Popen[Any]:
     return process
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def local_throughput() -> tuple[float, bool]:
+    """Tokens/s of the local trainer: measured by this machine's jobs (True) or the benchmark's figure (False)."""
+    measured = local_provider.measured_throughput()
+    return (measured, True) if measured else (local_provider.MEASURED_TOKENS_PER_SECOND, False)
+
+
 def local_status() -> LocalStatus:
     if local_provider.answers():
         return LocalStatus("ready", local_provider.base_url())
