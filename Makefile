@@ -47,10 +47,16 @@ lint: $(VENV)/.dev
 test: $(VENV)/.dev chromium lint
 	$(BIN)/python -m pytest
 
+$(VENV)/.bench: $(VENV)/.local requirements-bench.txt
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $@
+
 ## bench: the speed figures recorded in docs/benchmarks.md
-bench: $(VENV)/.app
+bench: $(VENV)/.bench
 	$(BIN)/python -m bench.import_validate
 	$(BIN)/python -m bench.tokens
+	$(BIN)/python -m bench.train
+	$(BIN)/python -m bench.generate
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

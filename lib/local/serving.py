@@ -77,8 +77,11 @@ def _text(content: Any) -> str:
 
 
 @torch.inference_mode()
-def generate(loaded: Loaded, ids: list[int], sampling: Sampling) -> Iterator[Piece]:
-    """Decode token by token with a KV cache, yielding text as soon as it is complete characters."""
+def generate(loaded: Loaded, ids: list[int], sampling: Sampling, stop_at_end: bool = True) -> Iterator[Piece]:
+    """Decode token by token with a KV cache, yielding text as soon as it is complete characters.
+
+    ``stop_at_end=False`` goes on past the end-of-turn token (for benchmarks that need a fixed length).
+    """
     model, tokenizer = loaded.model, loaded.tokenizer
     device = next(model.parameters()).device
     generator = torch.Generator(device=device)
@@ -94,7 +97,7 @@ def generate(loaded: Loaded, ids: list[int], sampling: Sampling) -> Iterator[Pie
         past = out.past_key_values
         logits = out.logits[0, -1].float()
         token = _pick(logits, sampling, generator)
-        if token in stop_ids:
+        if token in stop_ids and stop_at_end:
             yield Piece("", "stop", len(produced))
             return
         produced.append(token)

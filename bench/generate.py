@@ -1,0 +1,109 @@
+"""Generation speed of the local provider: time to first token and greedy decode tokens/s, base vs tuned.
+
+Run: python -m bench.generate [--repeats 3] [--tokens 128]
+
+The tuned model is trained for one epoch on ten limericks, then served the way the server serves it
+(adapter merged into a copy of the base). For comparison, the same tuned model with its adapter
+left unmerged (PEFT), and Hugging Face's generate() on the base model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from lib.paths import PROJECT_DIR
+
+PROMPT = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Write a long, detailed story about a chemist who discovers a new element."},
+]
+
+
+def timed_decode(loaded: Any, tokens: int) -> tuple[float, float, int]:
+    """(seconds to the first token, decode tokens/s after it, tokens produced), greedy, no early stop."""
+    import torch
+
+    from lib.local.serving import Sampling, generate, prompt_ids
+
+    ids = prompt_ids(loaded, PROMPT)
+    start = time.perf_counter()
+    first = 0.0
+    produced = 0
+    with torch.inference_mode():
+        for piece in generate(loaded, ids, Sampling(max_tokens=tokens, temperature=0), stop_at_end=False):
+            if produced == 0:
+                first = time.perf_counter() - start
+            produced = piece.tokens
+    total = time.perf_counter() - start
+    return first, (produced - 1) / max(1e-9, total - first), produced
+
+
+def hf_generate(loaded: Any, tokens: int) -> tuple[float, float, int]:
+    import torch
+
+    from lib.local.serving import prompt_ids
+
+    ids = torch.tensor([prompt_ids(loaded, PROMPT)])
+    start = time.perf_counter()
+    out = loaded.model.generate(ids, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
+    total = time.perf_counter() - start
+    produced = out.shape[1] - ids.shape[1]
+    return float("nan"), produced / total, produced
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tokens", type=int, default=128)
+    args = parser.parse_args()
+
+    import torch
+    from peft import PeftModel
+
+    from lib.formats import read_jsonl
+    from lib.local.models import BASE_MODELS, SMOLLM2, Loaded, load, model_folder
+    from lib.local.trainer import TrainingConfig, train
+
+    folder = model_folder(Path(tempfile.mkdtemp(prefix="bench-models-")), SMOLLM2, BASE_MODELS[SMOLLM2])
+    base = load(folder)
+    examples = [e for _, e in read_jsonl((PROJECT_DIR / "data" / "limericks.jsonl").read_bytes()).valid_examples()]
+    adapter_dir = Path(tempfile.mkdtemp(prefix="bench-adapter-"))
+    trained, _ = train(load(folder), examples[:10], TrainingConfig(n_epochs=1))
+    trained.save_pretrained(str(adapter_dir))
+    peft_model: Any = PeftModel.from_pretrained(copy.deepcopy(base.model), adapter_dir)
+    unmerged = Loaded(peft_model.eval(), base.tokenizer)
+    merged_model: Any = PeftModel.from_pretrained(copy.deepcopy(base.model), adapter_dir)
+    merged = Loaded(merged_model.merge_and_unload().eval(), base.tokenizer)
+
+    arms = {
+        "base": lambda: timed_decode(base, args.tokens),
+        "tuned, merged (served)": lambda: timed_decode(merged, args.tokens),
+        "tuned, unmerged PEFT": lambda: timed_decode(unmerged, args.tokens),
+        "base, HF generate()": lambda: hf_generate(base, args.tokens),
+    }
+    results: dict[str, list[tuple[float, float, int]]] = {arm: [] for arm in arms}
+    for arm in arms:
+        arms[arm]()  # warm-up
+    for _ in range(args.repeats):
+        for arm, run in arms.items():
+            results[arm].append(run())
+    setup = f"{torch.get_num_threads()} threads, {base.model.dtype}, greedy, {args.tokens} tokens"
+    print(f"SmolLM2-135M-Instruct, {setup}, median of {args.repeats}")
+    print(f"{'':<26}{'first token':>12}{'decode tok/s':>14}")
+    for arm, runs in results.items():
+        first = statistics.median(r[0] for r in runs)
+        speed = statistics.median(r[1] for r in runs)
+        print(f"{arm:<26}{first * 1000:>10.0f}ms{speed:>14.1f}")
+    base_speed = statistics.median(r[1] for r in results["base"])
+    tuned_speed = statistics.median(r[1] for r in results["tuned, merged (served)"])
+    print(f"tuned vs base: {100 * (1 - tuned_speed / base_speed):+.1f}% slower (target <= 10%); target >= 50 tok/s")
+
+
+if __name__ == "__main__":
+    main()
