@@ -27,7 +27,7 @@ from tests.tiny_model import TINY
 
 SAMPLE = (PROJECT_DIR / "data" / "limericks.jsonl").read_bytes()
 TEN = b"".join(SAMPLE.splitlines(keepends=True)[:10])
-SPEC = json.loads(gzip.decompress((PROJECT_DIR.parent / "shared" / "specs" / "openai-openapi.json.gz").read_bytes()))
+SPEC = json.loads(gzip.decompress((PROJECT_DIR / "tests" / "specs" / "openai-openapi.json.gz").read_bytes()))
 registry: Registry[Any] = Registry().with_resource("urn:openai", DRAFT202012.create_resource(SPEC))
 
 
