@@ -227,6 +227,25 @@ def test_events_and_jobs_page_with_cursors(client: openai.OpenAI) -> None:
     check_spec(raw(client.fine_tuning.jobs.with_raw_response.list(limit=2)), "ListPaginatedFineTuningJobsResponse")
 
 
+def test_a_small_validation_file_adds_validation_metrics(client: openai.OpenAI) -> None:
+    training = client.files.create(file=("elle.jsonl", TEN), purpose="fine-tune")
+    held_out = b"".join(SAMPLE.splitlines(keepends=True)[30:33])  # three examples are enough to validate on
+    validation = client.files.create(file=("held-out.jsonl", held_out), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(
+        model=TINY,
+        training_file=training.id,
+        validation_file=validation.id,
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2}}},
+    )
+    assert wait_for(client, job.id, {"succeeded", "failed"}).status == "succeeded"
+    metrics = [data(e) for e in client.fine_tuning.jobs.list_events(job.id, limit=100) if e.type == "metrics"]
+    with_valid = [m for m in metrics if "valid_loss" in m]
+    assert [m["step"] for m in with_valid] == [20, 10]  # each epoch's end, newest first
+    assert all(m["valid_loss"] > 0 and 0 <= m["valid_mean_token_accuracy"] <= 1 for m in with_valid)
+    rows = client.files.content(client.fine_tuning.jobs.retrieve(job.id).result_files[0]).text.splitlines()
+    assert rows[10].startswith("10,") and rows[10].count(",") == 4 and not rows[10].endswith(",")
+
+
 def test_api_key_is_required_when_set(tmp_path: Path) -> None:
     with running_server(tiny_settings(tmp_path, api_key="s3cret", start_worker=False)) as url:
         with pytest.raises(openai.AuthenticationError):

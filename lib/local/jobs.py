@@ -81,7 +81,7 @@ def file_path(settings: Settings, file_id: str) -> Path:
     return settings.files_dir / file_id
 
 
-def read_examples(settings: Settings, file_id: str) -> tuple[list[Any], str | None]:
+def read_examples(settings: Settings, file_id: str, minimum: int = 10) -> tuple[list[Any], str | None]:
     """The examples of an uploaded JSONL file, or the first problem (with its line) when it has errors."""
     parsed = read_jsonl(file_path(settings, file_id).read_bytes())
     errors = [f for f in parsed.findings if f.severity == "error" and f.line in error_lines(parsed.findings)]
@@ -90,8 +90,8 @@ def read_examples(settings: Settings, file_id: str) -> tuple[list[Any], str | No
         more = f" ({len(errors) - 1} more problems)" if len(errors) > 1 else ""
         return [], f"Line {first.line}: {first.message}{more}"
     examples = [example for _, example in parsed.valid_examples()]
-    if len(examples) < 10:
-        return [], f"The file has {len(examples)} examples; at least 10 are needed."
+    if len(examples) < minimum:
+        return [], f"The file has {len(examples)} examples; at least {minimum} are needed."
     return examples, None
 
 
@@ -105,8 +105,8 @@ def validate(store: LocalStore, settings: Settings, job_id: str) -> None:
         if not file_id:
             continue
         event(store, job_id, f"Validating {param.replace('_', ' ')}: {file_id}")
-        _, problem = read_examples(settings, file_id)
-        if problem and not (param == "validation_file" and problem.startswith("The file has")):
+        _, problem = read_examples(settings, file_id, minimum=10 if param == "training_file" else 1)
+        if problem:
             fail(
                 store, job_id, f"invalid_{param}", f"{param.replace('_', ' ').capitalize()} {file_id}: {problem}", param
             )
@@ -176,7 +176,7 @@ class JobRunner:
 
         store, settings, job_id = self.store, self.settings, job["id"]
         training, _ = read_examples(settings, job["training_file"])
-        validation = read_examples(settings, job["validation_file"])[0] if job.get("validation_file") else []
+        validation = read_examples(settings, job["validation_file"], minimum=1)[0] if job.get("validation_file") else []
         asked = job["hyperparameters"]
         config = TrainingConfig(
             n_epochs=auto_epochs(len(training)) if asked["n_epochs"] == "auto" else int(asked["n_epochs"]),
