@@ -285,3 +285,27 @@ def test_the_app_reads_the_trainer_speed_from_finished_jobs(tmp_path: Path, monk
         assert local_provider.measured_throughput() == 100.0  # the median
     assert local_provider.measured_throughput() is None  # no server: the screen falls back to the benchmark figure
     assert local_provider.training_seconds(3000, 100.0) == 30.0
+
+
+def test_pause_and_resume_a_running_job(client: openai.OpenAI) -> None:
+    uploaded = client.files.create(file=("elle.jsonl", SAMPLE), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(
+        model=TINY,
+        training_file=uploaded.id,
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2}}},
+    )
+    deadline = time.time() + 120
+    while not any(e.type == "metrics" for e in client.fine_tuning.jobs.list_events(job.id, limit=5)):
+        assert time.time() < deadline
+        time.sleep(0.1)
+    client.fine_tuning.jobs.pause(job.id)
+    deadline = time.time() + 60
+    while client.fine_tuning.jobs.with_raw_response.retrieve(job.id).http_response.json()["status"] != "paused":
+        assert time.time() < deadline, "the job did not pause"
+        time.sleep(0.1)
+    with pytest.raises(openai.BadRequestError, match="Only a queued or running job can be paused"):
+        client.fine_tuning.jobs.pause(job.id)
+    client.fine_tuning.jobs.resume(job.id)
+    assert wait_for(client, job.id, {"succeeded", "failed"}).status == "succeeded"
+    messages = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=100)]
+    assert "Fine-tuning job paused" in messages and any(m.startswith("Fine-tuning job resumed") for m in messages)

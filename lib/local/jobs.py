@@ -192,6 +192,9 @@ class JobRunner:
             "learning_rate_multiplier": config.learning_rate_multiplier,
         }
         store.update("jobs", job_id, hyperparameters=hyperparameters, method=_method(hyperparameters))
+        for old_id, old_path in store.checkpoint_paths(job_id):  # a resumed job trains again from its first step
+            store.delete("checkpoints", old_id)
+            shutil.rmtree(old_path, ignore_errors=True)
         event(store, job_id, "Fine-tuning job started")
         loaded = load(model_folder(settings.models_dir, job["model"], settings.base_models[job["model"]]))
         started = time.time()
