@@ -57,6 +57,21 @@ def wait_for(client: openai.OpenAI, job_id: str, statuses: set[str], timeout: fl
     return job
 
 
+def training_job(client: openai.OpenAI, n_epochs: int) -> FineTuningJob:
+    """A job on the 40 sample limericks that has taken its first step."""
+    uploaded = client.files.create(file=("elle.jsonl", SAMPLE), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(
+        model=TINY,
+        training_file=uploaded.id,
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": n_epochs}}},
+    )
+    deadline = time.time() + 120
+    while not any(e.type == "metrics" for e in client.fine_tuning.jobs.list_events(job.id, limit=5)):
+        assert time.time() < deadline, "the job did not start"
+        time.sleep(0.1)
+    return job
+
+
 def data(event: FineTuningJobEvent) -> dict[str, Any]:
     return cast(dict[str, Any], event.data)
 
@@ -189,16 +204,7 @@ def test_a_bad_training_file_fails_the_job_naming_the_line(client: openai.OpenAI
 
 
 def test_cancel_stops_a_running_job_within_a_step(client: openai.OpenAI) -> None:
-    uploaded = client.files.create(file=("elle.jsonl", SAMPLE), purpose="fine-tune")
-    job = client.fine_tuning.jobs.create(
-        model=TINY,
-        training_file=uploaded.id,
-        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 50}}},
-    )
-    deadline = time.time() + 120
-    while not any(e.type == "metrics" for e in client.fine_tuning.jobs.list_events(job.id, limit=5)):
-        assert time.time() < deadline
-        time.sleep(0.1)
+    job = training_job(client, n_epochs=50)
     assert client.fine_tuning.jobs.cancel(job.id).status == "cancelled"
     time.sleep(1.5)
     steps = [data(e)["step"] for e in client.fine_tuning.jobs.list_events(job.id, limit=100) if e.type == "metrics"]
@@ -288,16 +294,7 @@ def test_the_app_reads_the_trainer_speed_from_finished_jobs(tmp_path: Path, monk
 
 
 def test_pause_and_resume_a_running_job(client: openai.OpenAI) -> None:
-    uploaded = client.files.create(file=("elle.jsonl", SAMPLE), purpose="fine-tune")
-    job = client.fine_tuning.jobs.create(
-        model=TINY,
-        training_file=uploaded.id,
-        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2}}},
-    )
-    deadline = time.time() + 120
-    while not any(e.type == "metrics" for e in client.fine_tuning.jobs.list_events(job.id, limit=5)):
-        assert time.time() < deadline
-        time.sleep(0.1)
+    job = training_job(client, n_epochs=2)
     client.fine_tuning.jobs.pause(job.id)
     deadline = time.time() + 60
     while client.fine_tuning.jobs.with_raw_response.retrieve(job.id).http_response.json()["status"] != "paused":
