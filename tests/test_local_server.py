@@ -90,14 +90,18 @@ def test_files_upload_list_read_and_delete(client: openai.OpenAI) -> None:
     assert created.id in [f.id for f in client.files.list()]
     assert client.files.content(created.id).read() == TEN
     assert client.files.delete(created.id).deleted
-    with pytest.raises(openai.NotFoundError, match=created.id):
+    kept = client.files.create(file=("kept.jsonl", TEN), purpose="fine-tune")
+    with pytest.raises(openai.NotFoundError, match=created.id) as missing:
         client.files.retrieve(created.id)
+    assert f"Files (newest first): {kept.id}" in str(missing.value)  # the message says what does exist
 
 
 def test_errors_come_in_openai_shape_and_say_what_exists(client: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as missing_job:
         client.fine_tuning.jobs.retrieve("ftjob-nope")
     body = missing_job.value.body
+    jobs = [j.id for j in client.fine_tuning.jobs.list(limit=5).data]
+    assert (f"Jobs (newest first): {jobs[0]}" if jobs else "There are no jobs yet.") in str(missing_job.value)
     assert isinstance(body, dict) and set(body) == {"message", "type", "param", "code"}
     with pytest.raises(openai.NotFoundError, match=TINY):  # the message lists the models there are
         client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])

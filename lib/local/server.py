@@ -125,11 +125,19 @@ def _limit(limit: int) -> int:
     return limit
 
 
+def _existing(store: LocalStore, table: str, noun: str, shown: int = 5) -> str:
+    """ "Files (newest first): file-a, file-b, ..." for an error message; says so when there are none."""
+    newest, more = store.page(table, None, shown)
+    if not newest:
+        return f"There are no {noun.lower()} yet."
+    return f"{noun} (newest first): {', '.join(o['id'] for o in newest)}{', …' if more else ''}."
+
+
 def _files(router: APIRouter, store: LocalStore, settings: Settings) -> None:
     def get_file(file_id: str) -> dict[str, Any]:
         found = store.get("files", file_id)
         if found is None:
-            raise APIError(404, f"No such File object: {file_id}", param="id")
+            raise APIError(404, f"No such File object: {file_id}. {_existing(store, 'files', 'Files')}", param="id")
         return found
 
     @router.post("/files")
@@ -166,7 +174,8 @@ def _jobs(router: APIRouter, store: LocalStore, settings: Settings) -> None:
     def get_job(job_id: str) -> dict[str, Any]:
         found = store.get("jobs", job_id)
         if found is None:
-            raise APIError(404, f"Fine-tuning job {job_id} not found.", param="fine_tuning_job_id")
+            message = f"Fine-tuning job {job_id} not found. {_existing(store, 'jobs', 'Jobs')}"
+            raise APIError(404, message, param="fine_tuning_job_id")
         return found
 
     @router.post("/fine_tuning/jobs")
