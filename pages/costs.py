@@ -33,15 +33,14 @@ cells[3].metric("Epochs", result.epochs, help=None if epochs else "OpenAI's auto
 cells[4].metric("Billed tokens", f"{result.billed_tokens:,}")
 cells[5].metric("Training cost", f"${result.cost_usd:,.2f}")
 speed, own = local_throughput()
-local_epochs = epochs or pricing.auto_epochs(result.examples)
-minutes = local_provider.training_seconds(local_epochs * result.total_tokens, speed) / 60
+minutes = local_provider.training_seconds(result.epochs * result.total_tokens, speed) / 60
 st.caption(
     f":material/computer: **Local provider** (free, on this machine): about **{minutes:,.1f} min** of training for "
-    f"{local_epochs} epochs at {speed:,.0f} tokens/s"
+    f"{result.epochs} epochs at {speed:,.0f} tokens/s"
     + (
         " (measured by your recent local jobs)."
         if own
-        else " (measured on a 2-core laptop; your first job measures yours)."
+        else " (measured on a 2-core machine; your first job measures yours)."
     )
 )
 if result.over_limit:
