@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Button
 
-from lib import pricing, store
+from lib import local_provider, pricing, store
 from lib.datasets import load_sample
 from lib.examples import single_turn
 from lib.paths import PROJECT_DIR
@@ -200,3 +200,10 @@ def test_sidebar_says_whether_the_local_provider_answers(tmp_path: Path, monkeyp
         monkeypatch.setenv("STUDIO_LOCAL_URL", url)
         at = open_page()
         assert "**Local provider**: ready" in at.sidebar.markdown[0].value
+
+
+def test_sidebar_explains_what_to_install_without_the_local_packages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(local_provider, "LOCAL_PACKAGES", ("torch", "a_package_that_is_not_installed"))
+    at = open_page()
+    assert "**Local provider**: not installed" in at.sidebar.markdown[0].value
+    assert "pip install -r requirements-local.txt" in at.sidebar.caption[0].value
