@@ -27,6 +27,7 @@ from lib.local.store import LocalStore, new_id, now
 
 PURPOSES = ("fine-tune", "fine-tune-results", "batch", "assistants", "user_data", "evals", "vision")
 MAX_PAGE = 100
+BASE_MODEL_CREATED = 1730419200  # 2024-11-01, when SmolLM2 was published
 
 
 class APIError(Exception):
@@ -339,7 +340,7 @@ def _models(router: APIRouter, store: LocalStore, settings: Settings) -> None:
         return {"id": model_id, "object": "model", "created": created, "owned_by": owned_by}
 
     def all_models() -> dict[str, dict[str, Any]]:
-        result = {m: model_object(m, 1730419200, "tuning-studio") for m in settings.base_models}
+        result = {m: model_object(m, BASE_MODEL_CREATED, "tuning-studio") for m in settings.base_models}
         for model_id, info in _tuned_models(store).items():
             result[model_id] = model_object(model_id, info["created"], ORGANIZATION)
         return result
@@ -350,11 +351,12 @@ def _models(router: APIRouter, store: LocalStore, settings: Settings) -> None:
 
     @router.get("/models/{model_id:path}")
     def retrieve_model(model_id: str) -> dict[str, Any]:
-        found = all_models().get(model_id)
+        models = all_models()
+        found = models.get(model_id)
         if found is None:
             raise APIError(
                 404,
-                f"The model '{model_id}' does not exist. Models: {', '.join(all_models())}.",
+                f"The model '{model_id}' does not exist. Models: {', '.join(models)}.",
                 param="model",
                 code="model_not_found",
             )
