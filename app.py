@@ -19,6 +19,10 @@ navigation = st.navigation(
         "Price": [
             st.Page("pages/costs.py", title="Tokens and cost", icon=":material/payments:", url_path="costs"),
         ],
+        "Train": [
+            st.Page("pages/train.py", title="Train", icon=":material/rocket_launch:", url_path="train"),
+            st.Page("pages/jobs.py", title="Jobs", icon=":material/monitoring:", url_path="jobs"),
+        ],
     }
 )
 provider_sidebar()

@@ -53,3 +53,22 @@ def break_even_chart(shot: FewShot) -> alt.Chart:
             tooltip=["way", "requests", alt.Tooltip("usd:Q", format="$,.2f")],
         )
     )
+
+
+def training_charts(points: Sequence[dict[str, object]]) -> tuple[alt.Chart, alt.Chart]:
+    """Loss and token accuracy per step (training and validation), from ``training.metric_points``."""
+    frame = pd.DataFrame(list(points), columns=["step", "metric", "kind", "value"])
+
+    def chart(kind: str, title: str) -> alt.Chart:
+        return (
+            alt.Chart(frame[frame["kind"] == kind], title=title)
+            .mark_line(point=alt.OverlayMarkDef(size=12))
+            .encode(
+                x=alt.X("step:Q", title="step"),
+                y=alt.Y("value:Q", title=title.lower(), scale=alt.Scale(zero=kind == "accuracy")),
+                color=alt.Color("metric:N", title=None, legend=alt.Legend(orient="bottom")),
+                tooltip=["step", "metric", alt.Tooltip("value:Q", format=".3f")],
+            )
+        )
+
+    return chart("loss", "Loss"), chart("accuracy", "Token accuracy")

@@ -131,8 +131,30 @@ def _add_price_overrides(conn: sqlite3.Connection) -> None:
     )
 
 
+def _add_job_provenance(conn: sqlite3.Connection) -> None:
+    # No foreign keys: the record of which data made which model outlives the dataset.
+    conn.execute(
+        """
+        CREATE TABLE job_provenance (
+            provider TEXT NOT NULL,
+            job_id TEXT NOT NULL,
+            dataset_id INTEGER NOT NULL,
+            dataset_name TEXT NOT NULL,
+            version_id INTEGER NOT NULL,
+            n_examples INTEGER NOT NULL,
+            training_file TEXT NOT NULL,
+            validation_file TEXT,
+            base_model TEXT NOT NULL,
+            fine_tuned_model TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (provider, job_id)
+        )
+        """
+    )
+
+
 # Numbered schema migrations: MIGRATIONS[i] takes the schema from version i to i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_tables, _add_price_overrides]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_tables, _add_price_overrides, _add_job_provenance]
 
 
 def _schema_version(conn: sqlite3.Connection) -> int:
@@ -490,3 +512,59 @@ def set_price_override(model: str, field_name: str, value: float | None) -> None
         conn.execute("DELETE FROM price_overrides WHERE model = ? AND field = ?", (model, field_name))
         if value is not None:
             conn.execute("INSERT INTO price_overrides VALUES (?, ?, ?)", (model, field_name, value))
+
+
+# ---- job provenance -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Which dataset version, uploaded as which files, made which job and tuned model."""
+
+    provider: str
+    job_id: str
+    dataset_id: int
+    dataset_name: str
+    version_id: int
+    n_examples: int
+    training_file: str
+    validation_file: str | None
+    base_model: str
+    fine_tuned_model: str | None = None
+    created_at: str = ""
+
+
+def record_job(record: Provenance) -> None:
+    with _transaction() as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO job_provenance VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.provider,
+                record.job_id,
+                record.dataset_id,
+                record.dataset_name,
+                record.version_id,
+                record.n_examples,
+                record.training_file,
+                record.validation_file,
+                record.base_model,
+                record.fine_tuned_model,
+                record.created_at or _now(),
+            ),
+        )
+
+
+def set_tuned_model(provider: str, job_id: str, model: str) -> None:
+    """Note the tuned model a recorded job produced (once it has one)."""
+    with _transaction() as conn:
+        conn.execute(
+            "UPDATE job_provenance SET fine_tuned_model = ? WHERE provider = ? AND job_id = ?",
+            (model, provider, job_id),
+        )
+
+
+def job_provenance(provider: str) -> dict[str, Provenance]:
+    """The recorded jobs of a provider, by job id."""
+    with _connect() as conn:
+        found = conn.execute("SELECT * FROM job_provenance WHERE provider = ?", (provider,)).fetchall()
+    return {row[1]: Provenance(*row) for row in found}

@@ -1,15 +1,22 @@
-"""The sidebar's provider status; starts the local server when it is not running (once per app process)."""
+"""The sidebar's provider chooser and status; starts the local server when it is not running (once per app process).
+
+Typed keys live in session state only (this browser tab): never on disk, in logs or in the database.
+"""
 
 from __future__ import annotations
 
 import atexit
 import subprocess
+from collections.abc import Mapping
 from typing import Any
 
+import openai
 import streamlit as st
 
-from lib import local_provider
+from lib import local_provider, providers
+from lib.errors import StudioError
 from lib.local_provider import LocalStatus
+from lib.providers import KINDS, LABELS, ProviderConfig, ProviderError
 
 
 @st.cache_resource(show_spinner=False)
@@ -42,18 +49,128 @@ def local_status() -> LocalStatus:
     return LocalStatus("stopped", f"The local server stopped. Its log: {local_provider.log_path()}")
 
 
+def _secrets() -> Mapping[str, Any]:
+    try:
+        return dict(st.secrets)
+    except Exception:  # no secrets.toml, or an unreadable one: the environment still counts
+        return {}
+
+
+def _typed(name: str) -> str:
+    """What the user typed for ``name`` (the widget's value, or what was kept while it was hidden)."""
+    value = st.session_state.get(f"provider_input_{name}")
+    return str(value if value is not None else st.session_state.get(f"provider_typed_{name}", ""))
+
+
+def current_provider() -> ProviderConfig:
+    """The provider chosen in the sidebar, with keys from what was typed, st.secrets or the environment."""
+    kind = st.session_state.get("provider_kind", "local")
+    typed = {name: _typed(name) for name in providers.ENVIRONMENT}
+    return providers.from_settings(kind if kind in KINDS else "local", typed, _secrets())
+
+
+def provider_client(config: ProviderConfig) -> openai.OpenAI:
+    """One SDK client per provider configuration and session (raises ProviderError when something is missing)."""
+    held = st.session_state.get("provider_client")
+    if held and held[0] == config.fingerprint:
+        return held[1]
+    client = providers.make_client(config)
+    st.session_state["provider_client"] = (config.fingerprint, client)
+    return client
+
+
+def require_client() -> tuple[ProviderConfig, openai.OpenAI]:
+    """The active provider and its client, or the reason it cannot be used and a stop."""
+    config = current_provider()
+    try:
+        return config, provider_client(config)
+    except StudioError as error:
+        st.warning(str(error), icon=":material/key:")
+        st.stop()
+    raise AssertionError  # unreachable: st.stop() raises
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _remote_check(fingerprint: str, _config: ProviderConfig) -> str:
+    """'' when the provider answers, else why not (cached a minute per configuration)."""
+    try:
+        providers.check_connection(providers.make_client(_config, timeout=5, max_retries=0), _config)
+    except ProviderError as error:
+        return str(error)
+    return ""
+
+
+def _key_input(name: str, label: str, password: bool = False, help: str | None = None) -> None:
+    """A text input whose value survives switching providers (kept under provider_typed_NAME)."""
+    widget, kept = f"provider_input_{name}", f"provider_typed_{name}"
+    if widget not in st.session_state:
+        st.session_state[widget] = st.session_state.get(kept, "")
+    st.session_state[kept] = st.text_input(
+        label, key=widget, type="password" if password else "default", on_change=_remote_check.clear, help=help
+    )
+
+
+def _remote_settings(config: ProviderConfig) -> None:
+    session_only = "Kept for this browser session only: never saved to disk."
+    key_name = "azure_key" if config.kind == "azure" else "openai_key"
+    if config.key_source in ("environment", "secrets"):
+        where = "the environment" if config.key_source == "environment" else "st.secrets"
+        st.caption(f"API key from {where}: `{providers.mask(config.api_key)}`. Type one below to use another.")
+    _key_input(key_name, "API key", password=True, help=session_only)
+    if config.kind == "azure":
+        _key_input("azure_endpoint", "Endpoint", help="https://YOUR-RESOURCE.openai.azure.com")
+        _key_input("azure_api_version", "API version", help=f"Empty: {providers.DEFAULT_AZURE_API_VERSION}")
+        _key_input(
+            "azure_deployment",
+            "Deployment for answers",
+            help="Azure answers with a tuned model only once it is deployed: give that deployment's name.",
+        )
+
+
 def provider_sidebar() -> None:
-    """Which provider is active and whether it answers."""
+    """Choose the provider; show whether it answers and, for the local one, start it."""
+    with st.sidebar:
+        st.selectbox("Provider", KINDS, format_func=LABELS.__getitem__, key="provider_kind")
+        config = current_provider()
+        if config.kind == "local":
+            _local_sidebar()
+            return
+        _remote_settings(config)
+        config = current_provider()
+        missing = config.missing()
+        tested = st.button(
+            "Test connection", key="provider_test", icon=":material/network_check:", disabled=bool(missing)
+        )
+        if tested:
+            _remote_check.clear()
+        if missing:
+            state, detail = "not set up", f"Give its {' and '.join(missing)} above."
+        else:
+            detail = _remote_check(config.fingerprint, config)
+            state = "not answering" if detail else "ready"
+        icon = ":material/check_circle:" if state == "ready" else ":material/error:"
+        st.markdown(f"{icon} **{config.label}**: {state}", help=detail or None)
+        if detail:
+            st.caption(detail)
+        elif tested:
+            st.success(f"{config.name} answers.")
+
+
+def _local_sidebar() -> None:
     status = local_status()
     icon = {"ready": ":material/check_circle:", "starting": ":material/hourglass_top:"}.get(
         status.state, ":material/error:"
     )
-    with st.sidebar:
-        st.markdown(f"{icon} **Local provider**: {status.state}", help=status.detail)
-        if status.state == "not installed":
-            st.caption(status.detail)
-        elif status.state == "stopped":
-            st.caption(status.detail)
-            if local_provider.autostart_enabled() and st.button("Start the local server", key="provider_restart"):
-                _started_server.clear()
-                st.rerun()
+    st.markdown(f"{icon} **Local provider**: {status.state}", help=status.detail)
+    if status.state in ("not installed", "stopped"):
+        st.caption(status.detail)
+    if status.state == "stopped" and local_provider.autostart_enabled():
+        if st.button("Start the local server", key="provider_restart"):
+            _started_server.clear()
+            st.rerun()
+    elif status.state == "ready" and st.button("Test connection", key="provider_test", icon=":material/network_check:"):
+        config = current_provider()
+        try:
+            st.success(providers.check_connection(provider_client(config), config))
+        except ProviderError as error:
+            st.error(str(error))

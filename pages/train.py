@@ -1,0 +1,112 @@
+"""Train: check a dataset version, see what training will cost, upload it and start a fine-tuning job."""
+
+import openai
+import streamlit as st
+
+from lib import local_provider, pricing, training
+from lib.errors import StudioError
+from lib.providers import ProviderConfig, base_models
+from lib.training import EXAMPLE_CHOICES, LaunchSettings
+from lib.ui.provider import local_throughput, require_client
+from lib.ui.widgets import cached_counts, cached_rows, require_dataset, show_flash
+
+
+@st.cache_data(ttl=60, show_spinner="Asking the provider for its models…")
+def offered_models(fingerprint: str, _client: openai.OpenAI, _config: ProviderConfig) -> list[str]:
+    return base_models(_client, _config)
+
+
+dataset = require_dataset()
+st.title(f"Train · {dataset.name}")
+show_flash()
+config, client = require_client()
+try:
+    models = offered_models(config.fingerprint, client, config)
+except StudioError as error:
+    st.error(str(error), icon=":material/cloud_off:")
+    if st.button("Try again", icon=":material/refresh:"):
+        offered_models.clear()
+        st.rerun()
+    st.stop()
+if not models:
+    st.warning(f"{config.name} offers no base model to fine-tune.")
+    st.stop()
+
+rows = cached_rows(dataset.id, dataset.version_id)
+left, right = st.columns(2)
+base_model = left.selectbox("Base model", models, key="train_model")
+choice = left.radio("Examples", EXAMPLE_CHOICES, key="train_examples", horizontal=True)
+validation = left.slider(
+    "Validation share", 0, 50, 10, step=5, format="%d%%", key="train_validation",
+    help="Held out of training to measure the validation loss; the same seed gives the same split.",
+)  # fmt: skip
+suffix = left.text_input("Suffix", key="train_suffix", max_chars=40, help="Part of the tuned model's name")
+epochs = right.number_input("Epochs", 1, 50, None, key="train_epochs", placeholder="auto")
+batch_size = right.number_input("Batch size", 1, 256, None, key="train_batch_size", placeholder="auto")
+multiplier = right.number_input(
+    "Learning-rate multiplier", 0.01, 10.0, None, step=0.1, key="train_lr", placeholder="auto"
+)
+seed = right.number_input(
+    "Seed", 0, 2**31 - 1, None, key="train_seed", placeholder="random", help="Same seed, same run"
+)
+settings = LaunchSettings(
+    base_model, choice, validation / 100, epochs, batch_size, multiplier, suffix, None if seed is None else int(seed)
+)
+
+chosen = training.chosen_rows(rows, choice)
+training_rows, validation_rows = training.split_rows(chosen, settings)
+st.subheader("Before you start")
+cells = st.columns(4)
+cells[0].metric("Training examples", len(training_rows))
+cells[1].metric("Validation examples", len(validation_rows))
+if config.kind == "local":
+    counts = training.training_counts(rows, cached_counts(dataset.id, dataset.version_id, "o200k_base"), settings)
+    n_epochs = epochs or pricing.auto_epochs(len(counts))
+    speed, _ = local_throughput()
+    seconds = local_provider.training_seconds(n_epochs * sum(c.total for c in counts), speed)
+    cells[2].metric("Epochs", n_epochs)
+    cells[3].metric("Training time", f"about {seconds / 60:,.1f} min", help=f"at {speed:,.0f} tokens/s; free")
+else:
+    try:
+        info = pricing.resolve(base_model)
+        counts = training.training_counts(rows, cached_counts(dataset.id, dataset.version_id, info.encoding), settings)
+        estimate = pricing.estimate(counts, info, epochs)
+        cells[2].metric("Billed tokens", f"{estimate.billed_tokens:,}", help=f"{estimate.epochs} epochs")
+        cells[3].metric("Training cost", f"${estimate.cost_usd:,.2f}", help="At the prices on Tokens and cost")
+    except StudioError:
+        cells[2].caption(f"No price is listed for {base_model}.")
+
+errors = training.blocking_findings(rows, choice)
+if errors:
+    st.error(f"{len(errors)} errors in the chosen examples: fix them before training.", icon=":material/block:")
+    for finding in errors[:10]:
+        where = f"Row {finding.line}" if finding.line else "Dataset"
+        text, link = st.columns([5, 1])
+        text.markdown(f"**{where}** · {finding.message}")
+        if finding.line and link.button("Open", key=f"train_open_{finding.line}", icon=":material/arrow_forward:"):
+            st.session_state["examples_focus"] = finding.line
+            st.switch_page("pages/examples.py")
+    if len(errors) > 10:
+        st.caption(f"…and {len(errors) - 10} more on the Examples screen.")
+elif len(training_rows) < training.MINIMUM_EXAMPLES:
+    st.warning(f"Training needs at least {training.MINIMUM_EXAMPLES} examples; this choice has {len(training_rows)}.")
+if config.kind == "azure":
+    st.info(
+        "On Azure a tuned model answers only after you deploy it (Azure portal or AI Foundry).", icon=":material/info:"
+    )
+
+ready = not errors and len(training_rows) >= training.MINIMUM_EXAMPLES
+if st.button("Upload and start training", type="primary", icon=":material/rocket_launch:", disabled=not ready):
+    bar = st.progress(0.0, "Checking the examples…")
+    try:
+
+        def show(done: float, text: str) -> None:
+            bar.progress(done, text)
+
+        job = training.launch(client, config, dataset, rows, settings, show)
+    except StudioError as error:
+        bar.empty()
+        st.error(str(error), icon=":material/error:")
+    else:
+        st.session_state["jobs_pending_selection"] = job.id
+        st.switch_page("pages/jobs.py")

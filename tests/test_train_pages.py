@@ -1,0 +1,189 @@
+"""The Train and Jobs screens through AppTest, against a real local server with the tiny test model."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+from openai.types.fine_tuning import FineTuningJob
+from streamlit.testing.v1 import AppTest
+
+from lib import store
+from lib.datasets import load_sample
+from lib.examples import single_turn
+from lib.paths import PROJECT_DIR
+from lib.store import NewRow
+from tests.local_server import running_server, tiny_settings
+from tests.test_pages import button, open_page
+from tests.tiny_model import TINY
+
+SECRET_KEY = "sk-test-0123456789abcdefSECRET"
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_server(tiny_settings(tmp_path_factory.mktemp("local"))) as url:
+        yield url
+
+
+@pytest.fixture
+def local(server_url: str, monkeypatch: pytest.MonkeyPatch) -> openai.OpenAI:
+    """The app's local provider is the tiny test server; returns a client to look at it directly."""
+    monkeypatch.setenv("STUDIO_LOCAL_URL", server_url)
+    return openai.OpenAI(base_url=server_url, api_key="local", max_retries=0)
+
+
+def wait_for(client: openai.OpenAI, job_id: str, statuses: set[str], timeout: float = 180) -> FineTuningJob:
+    deadline = time.time() + timeout
+    while (job := client.fine_tuning.jobs.retrieve(job_id)).status not in statuses:
+        assert time.time() < deadline, f"job still {job.status}"
+        time.sleep(0.2)
+    return job
+
+
+def metric(at: AppTest, label: str) -> str:
+    return str(next(m.value for m in at.metric if m.label == label))
+
+
+def launch(at: AppTest, epochs: int = 1, suffix: str = "elle") -> None:
+    at.number_input(key="train_epochs").set_value(epochs)
+    at.text_input(key="train_suffix").input(suffix)
+    at.number_input(key="train_seed").set_value(7)
+    at.run()
+    button(at, "Upload and start training").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+
+
+def test_launch_shows_the_estimate_then_the_job_runs_to_a_tuned_model(local: openai.OpenAI) -> None:
+    dataset = load_sample()
+    at = open_page("pages/train.py")
+    assert at.selectbox(key="train_model").options == [TINY]  # the provider's base models, not its tuned ones
+    assert (metric(at, "Training examples"), metric(at, "Validation examples")) == ("36", "4")
+    assert metric(at, "Training time").startswith("about ")
+    launch(at)
+
+    [(job_id, made)] = store.job_provenance("local").items()
+    assert (made.dataset_name, made.version_id, made.n_examples) == ("Elle limericks", dataset.version_id, 40)
+    job = local.fine_tuning.jobs.retrieve(job_id)
+    assert (job.training_file, job.validation_file, job.seed) == (made.training_file, made.validation_file, 7)
+    assert len(local.files.content(made.training_file).text.splitlines()) == 36
+
+    at.switch_page("pages/jobs.py").run()
+    assert at.selectbox(key="jobs_selected").value == job_id
+    wait_for(local, job_id, {"succeeded"})
+    at.run()
+    assert not at.exception
+    assert metric(at, "Status") == "succeeded"
+    tuned = local.fine_tuning.jobs.retrieve(job_id).fine_tuned_model
+    assert tuned and tuned.startswith(f"ft:{TINY}:local:elle:")
+    assert tuned in at.success[0].value
+    assert store.job_provenance("local")[job_id].fine_tuned_model == tuned  # the chain is complete
+    chain = next(c.value for c in at.caption if c.value.startswith("Made from"))
+    assert "Elle limericks" in chain and made.training_file in chain and tuned in chain
+    events = at.dataframe[1].value
+    assert events["Message"].iloc[0] == "The job has successfully completed"  # newest first
+    assert len(events) == 20 and not any(m.startswith("Step 1/") for m in events["Message"])  # paged
+    pages = at.number_input(key=f"jobs_events_page_{job_id}")
+    pages.set_value(pages.max).run()
+    assert at.dataframe[1].value["Message"].iloc[-1] == f"Created fine-tuning job: {job_id}"  # the oldest
+    assert [d.proto.label for d in at.get("download_button")] == ["Download the result file (CSV)"]
+    checkpoints = next(d.value for d in at.dataframe if "Step" in d.value.columns)
+    assert checkpoints["Model"].iloc[0].startswith(f"{tuned}:ckpt-step-")
+    assert len(at.get("vega_lite_chart")) == 2  # loss and token accuracy
+
+
+def test_a_dataset_with_errors_cannot_be_launched_and_links_to_the_row(local: openai.OpenAI) -> None:
+    dataset = load_sample()
+    store.add_rows(dataset.id, [NewRow(single_turn("", "Tell me about tin.", ""))])  # no answer: row 41
+    at = open_page("pages/train.py")
+    assert "1 errors" in at.error[0].value
+    assert button(at, "Upload and start training").disabled
+    assert any("Row 41" in m.value for m in at.markdown)
+    button(at, "Open").click().run()
+    assert at.session_state["examples_focus"] == 41
+
+    at = open_page("pages/train.py")
+    at.radio(key="train_examples").set_value("Approved only").run()
+    assert not at.error  # the faulty row is not chosen now, but too few examples are
+    assert "at least 10 examples" in at.warning[0].value
+    assert button(at, "Upload and start training").disabled
+
+
+def test_cancel_asks_for_confirmation_and_stops_the_job(local: openai.OpenAI) -> None:
+    load_sample()
+    at = open_page("pages/train.py")
+    launch(at, epochs=50, suffix="long")
+    job_id = next(iter(store.job_provenance("local")))
+    at.switch_page("pages/jobs.py").run()
+    assert button(at, "Cancel the job").disabled
+    at.checkbox(key=f"jobs_confirm_{job_id}").check().run()
+    button(at, "Cancel the job").click().run()
+    assert wait_for(local, job_id, {"cancelled"}, timeout=60).status == "cancelled"
+    at.run()
+    assert metric(at, "Status") == "cancelled"
+    assert not [b for b in at.button if b.label == "Cancel the job"]
+
+
+def test_jobs_from_outside_the_app_show_unknown_dataset_and_filter_by_status(local: openai.OpenAI) -> None:
+    uploaded = local.files.create(file=("bad.jsonl", b'{"messages": []}\n' * 10), purpose="fine-tune")
+    outside = local.fine_tuning.jobs.create(model=TINY, training_file=uploaded.id)
+    wait_for(local, outside.id, {"failed"})
+    at = open_page("pages/jobs.py")
+    table = at.dataframe[0].value
+    assert table.loc[table["Job"] == outside.id, "Dataset"].item() == "unknown dataset"
+    at.selectbox(key="jobs_selected").set_value(outside.id).run()
+    assert "The job failed: Training file" in at.error[0].value
+    assert any("unknown dataset" in c.value for c in at.caption)
+    at.multiselect(key="jobs_status").select("succeeded").run()
+    assert outside.id not in set(at.dataframe[0].value["Job"])
+
+
+def first_run(page: str = "", **state: str) -> AppTest:
+    """A first run with ``state`` preset. AppTest (1.67) drops app.py's own sidebar elements from its tree on
+    later runs and page switches (a real browser keeps them), so sidebar checks look at a first run only."""
+    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=20)
+    for key, value in state.items():
+        at.session_state[key] = value
+    if page:
+        at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_openai_without_a_key_says_what_to_give(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    load_sample()
+    at = first_run(provider_kind="openai")
+    assert "**OpenAI**: not set up" in at.sidebar.markdown[0].value
+    assert "API key" in [t.label for t in at.sidebar.text_input]
+    at = first_run("pages/train.py", provider_kind="openai")
+    assert at.warning[0].value == "OpenAI needs its API key: give it in the sidebar."
+    assert not [b for b in at.button if b.label.startswith("Upload")]
+
+
+def test_a_typed_key_is_used_masked_and_never_written(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing answers there
+    load_sample()
+    # typed earlier, then hidden while another provider was chosen: still there
+    at = first_run(provider_kind="openai", provider_typed_openai_key=SECRET_KEY)
+    assert at.sidebar.text_input(key="provider_input_openai_key").value == SECRET_KEY
+    assert "**OpenAI**: not answering" in at.sidebar.markdown[0].value  # the key was used to call it
+    assert "Could not reach OpenAI" in " ".join(c.value for c in at.sidebar.caption)
+    at = first_run("pages/jobs.py", provider_kind="openai", provider_input_openai_key=SECRET_KEY)
+    assert "Could not reach OpenAI" in at.error[0].value
+    for path in data_dir.rglob("*"):
+        assert not path.is_file() or SECRET_KEY.encode() not in path.read_bytes(), path
+
+
+def test_a_key_from_the_environment_is_shown_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    at = first_run(provider_kind="openai")
+    shown = " ".join(c.value for c in at.sidebar.caption)
+    assert "`sk-…CRET`" in shown and SECRET_KEY not in shown
+    assert at.sidebar.text_input(key="provider_input_openai_key").value == ""  # the environment's key is not echoed
