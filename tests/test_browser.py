@@ -1,4 +1,4 @@
-"""End to end in a real Chromium: load the sample, edit a cell, reload, see it saved, export it."""
+"""End to end in a real Chromium: curate the sample (edit, reload, export); train on it with the local provider."""
 
 import json
 import os
@@ -9,11 +9,13 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from lib.paths import PROJECT_DIR
+from tests.local_server import running_server, tiny_settings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -35,12 +37,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def app_url(data_dir: Path) -> Iterator[str]:
+@contextmanager
+def serving_app(data_dir: Path, **env: str) -> Iterator[str]:
+    """`streamlit run app.py` on a free port until the block ends; yields its URL."""
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
-    server = subprocess.Popen(command, cwd=PROJECT_DIR, env={**os.environ, "STUDIO_DATA_DIR": str(data_dir)},
+    server = subprocess.Popen(command, cwd=PROJECT_DIR, env={**os.environ, "STUDIO_DATA_DIR": str(data_dir), **env},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -57,6 +60,12 @@ def app_url(data_dir: Path) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+@pytest.fixture
+def app_url(data_dir: Path) -> Iterator[str]:
+    with serving_app(data_dir) as url:
+        yield url
 
 
 def test_curate_the_sample_like_a_person(app_url: str, tmp_path: Path) -> None:
@@ -103,4 +112,34 @@ def test_curate_the_sample_like_a_person(app_url: str, tmp_path: Path) -> None:
         lines = [json.loads(line) for line in exported.read_text().splitlines()]
         assert len(lines) == 40
         assert lines[0]["messages"][1] == {"role": "user", "content": "Tell me about hydrogen, please."}
+        browser.close()
+
+
+def test_train_on_the_sample_and_watch_the_job_succeed(data_dir: Path, tmp_path: Path) -> None:
+    with (
+        running_server(tiny_settings(tmp_path / "local")) as local_url,
+        serving_app(data_dir, STUDIO_LOCAL_URL=local_url) as url,
+        sync_api.sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        expect = sync_api.expect
+        page.goto(url)
+        expect(page.get_by_text("Local provider: ready")).to_be_visible(timeout=20_000)
+        page.get_by_role("button", name="Load the Elle sample").click()
+        expect(page.get_by_text("Loaded the Elle sample.")).to_be_visible(timeout=20_000)
+
+        page.get_by_role("link", name="Train", exact=True).click()
+        expect(page.get_by_text("Before you start")).to_be_visible(timeout=20_000)
+        page.get_by_role("textbox", name="Suffix").fill("elle")
+        page.get_by_role("textbox", name="Suffix").press("Enter")
+        page.wait_for_timeout(1000)
+        page.get_by_role("button", name="Upload and start training").click()
+
+        expect(page.get_by_role("heading", name="Fine-tuning jobs")).to_be_visible(timeout=30_000)
+        # no reload from here on: the job view refreshes itself while the job runs
+        expect(page.get_by_text("Tuned model: ft:tiny-llama:local:elle:")).to_be_visible(timeout=180_000)
+        status = page.locator('[data-testid="stMetric"]').filter(has_text="Status")
+        expect(status).to_contain_text("succeeded")
+        expect(page.get_by_text("Download the result file (CSV)")).to_be_visible(timeout=20_000)
         browser.close()
