@@ -1,0 +1,108 @@
+"""Reading jobs back: incremental events, metrics for the charts, the jobs table (fake transport, no server)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
+
+from lib import providers, training
+from lib.providers import ProviderConfig
+from lib.store import Provenance
+
+LOCAL = ProviderConfig("local")
+
+
+def event(number: int, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "object": "fine_tuning.job.event",
+        "id": f"ftevent-{number}",
+        "created_at": 1_700_000_000 + number,
+        "level": "info",
+        "message": f"Step {number}" if data else f"Message {number}",
+        "type": "metrics" if data else "message",
+        "data": data or {},
+    }
+
+
+def job(job_id: str, status: str, finished_after: int | None = None) -> FineTuningJob:
+    return FineTuningJob.model_validate(
+        {
+            "object": "fine_tuning.job",
+            "id": job_id,
+            "created_at": 1_700_000_000,
+            "model": "smollm2-135m-instruct",
+            "organization_id": "org-local",
+            "training_file": "file-1",
+            "validation_file": None,
+            "status": status,
+            "hyperparameters": {"n_epochs": 3},
+            "fine_tuned_model": None,
+            "result_files": [],
+            "seed": 1,
+            "finished_at": 1_700_000_000 + finished_after if finished_after else None,
+            "error": None,
+            "trained_tokens": 1234 if finished_after else None,
+        }
+    )
+
+
+def test_new_events_fetches_only_what_is_newer_than_what_is_known() -> None:
+    stored = [event(n) for n in range(250, 0, -1)]  # newest first, like the API
+    requests: list[httpx2.Request] = []
+
+    def pages(request: httpx2.Request) -> httpx2.Response:
+        requests.append(request)
+        after = request.url.params.get("after")
+        start = next(i + 1 for i, e in enumerate(stored) if e["id"] == after) if after else 0
+        limit = int(request.url.params["limit"])
+        return httpx2.Response(
+            200,
+            json={"object": "list", "data": stored[start : start + limit], "has_more": start + limit < len(stored)},
+        )
+
+    client = providers.make_client(LOCAL, http_client=httpx2.Client(transport=httpx2.MockTransport(pages)))
+    first = training.new_events(client, LOCAL, "ftjob-1", [])
+    assert [e.id for e in first] == [e["id"] for e in stored] and len(requests) == 3  # three pages of 100
+    stored[:0] = [event(252), event(251)]
+    requests.clear()
+    second = training.new_events(client, LOCAL, "ftjob-1", first)
+    assert [e.id for e in second[:3]] == ["ftevent-252", "ftevent-251", "ftevent-250"] and len(second) == 252
+    assert len(requests) == 1  # stopped at the first event it already had
+
+
+def test_metric_points_and_progress_come_from_metrics_events_only() -> None:
+    events = [
+        FineTuningJobEvent.model_validate(e)
+        for e in (
+            event(3, {"step": 2, "total_steps": 6, "train_loss": 1.5, "valid_loss": 2.0,
+                      "valid_mean_token_accuracy": 0.4}),
+            event(2),
+            event(1, {"step": 1, "total_steps": 6, "train_loss": 2.5, "train_mean_token_accuracy": 0.2}),
+        )
+    ]  # fmt: skip
+    points = training.metric_points(events)
+    assert [(p["step"], p["metric"], p["value"]) for p in points] == [
+        (1, "Training loss", 2.5),
+        (1, "Training token accuracy", 0.2),
+        (2, "Training loss", 1.5),
+        (2, "Validation loss", 2.0),
+        (2, "Validation token accuracy", 0.4),
+    ]
+    assert training.progress(events) == (2, 6)
+    assert [row["Message"] for row in training.timeline(events)] == ["Message 2"]
+
+
+def test_job_table_names_the_dataset_or_says_it_is_unknown() -> None:
+    made = Provenance("local", "ftjob-a", 1, "Elle limericks", 7, 40, "file-1", None, "smollm2-135m-instruct")
+    rows = training.job_table([job("ftjob-a", "succeeded", 95), job("ftjob-b", "running")], {"ftjob-a": made})
+    assert rows[0]["Dataset"] == "Elle limericks (version 7)"
+    assert (rows[0]["Duration"], rows[0]["Trained tokens"]) == ("1 min 35 s", 1234)
+    assert rows[1]["Dataset"] == "unknown dataset"
+
+
+def test_durations_read_like_a_person_would_say_them() -> None:
+    assert [training.format_duration(s) for s in (9, 60, 3599, 3600 * 2 + 61)] == [
+        "9 s", "1 min 00 s", "59 min 59 s", "2 h 01 min",
+    ]  # fmt: skip
