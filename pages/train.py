@@ -1,9 +1,11 @@
 """Train: check a dataset version, see what training will cost, upload it and start a fine-tuning job."""
 
+from dataclasses import replace
+
 import openai
 import streamlit as st
 
-from lib import local_provider, pricing, training
+from lib import local_provider, pricing, store, training
 from lib.errors import StudioError
 from lib.providers import ProviderConfig, base_models
 from lib.training import EXAMPLE_CHOICES, LaunchSettings
@@ -32,9 +34,19 @@ if not models:
     st.warning(f"{config.name} offers no base model to fine-tune.")
     st.stop()
 
-rows = cached_rows(dataset.id, dataset.version_id)
 left, right = st.columns(2)
-base_model = left.selectbox("Base model", models, key="train_model")
+versions = {v.id: v for v in store.versions(dataset.id)}
+version_id = left.selectbox(
+    "Dataset version",
+    list(versions),
+    key=f"train_version_{dataset.id}",
+    format_func=lambda v: f"{v} · {versions[v].created_at} · {versions[v].summary} ({versions[v].n_examples} examples)",
+    help="The newest first; a job records which version it trained on.",
+)
+latest = version_id == dataset.version_id
+dataset = replace(dataset, version_id=version_id)
+rows = cached_rows(dataset.id, dataset.version_id)
+base_model = right.selectbox("Base model", models, key="train_model")
 choice = left.radio("Examples", EXAMPLE_CHOICES, key="train_examples", horizontal=True)
 validation = left.slider(
     "Validation share", 0, 50, 10, step=5, format="%d%%", key="train_validation",
@@ -83,11 +95,17 @@ if errors:
         where = f"Row {finding.line}" if finding.line else "Dataset"
         text, link = st.columns([5, 1])
         text.markdown(f"**{where}** · {finding.message}")
-        if finding.line and link.button("Open", key=f"train_open_{finding.line}", icon=":material/arrow_forward:"):
+        if (
+            latest
+            and finding.line
+            and link.button("Open", key=f"train_open_{finding.line}", icon=":material/arrow_forward:")
+        ):
             st.session_state["examples_focus"] = finding.line
             st.switch_page("pages/examples.py")
     if len(errors) > 10:
         st.caption(f"…and {len(errors) - 10} more on the Examples screen.")
+    if not latest:
+        st.caption("These are the rows of an earlier version: fix them in the latest one, or restore it on History.")
 elif len(training_rows) < training.MINIMUM_EXAMPLES:
     st.warning(f"Training needs at least {training.MINIMUM_EXAMPLES} examples; this choice has {len(training_rows)}.")
 if config.kind == "azure":

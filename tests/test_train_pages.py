@@ -106,6 +106,12 @@ def test_a_dataset_with_errors_cannot_be_launched_and_links_to_the_row(local: op
     assert at.session_state["examples_focus"] == 41
 
     at = open_page("pages/train.py")
+    versions = at.selectbox(key=f"train_version_{dataset.id}")
+    versions.set_value(dataset.version_id).run()  # the version before the faulty row was added
+    assert not at.error and metric(at, "Training examples") == "36"
+    assert not button(at, "Upload and start training").disabled
+
+    at = open_page("pages/train.py")
     at.radio(key="train_examples").set_value("Approved only").run()
     assert not at.error  # the faulty row is not chosen now, but too few examples are
     assert "at least 10 examples" in at.warning[0].value

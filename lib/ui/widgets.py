@@ -49,12 +49,14 @@ def require_dataset() -> Dataset:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def cached_rows(dataset_id: int, version_id: int) -> list[Row]:
-    """A dataset's rows at its latest version (the version id is the cache key).
+    """A dataset's rows at a version (the version id is the cache key).
 
     cache_resource, not cache_data: copying 50,000 rows on every rerun takes over a second,
     and rows are never mutated (frozen; every edit works on a deep copy).
     """
-    return store.rows(dataset_id)
+    if version_id == store.get_dataset(dataset_id).version_id:
+        return store.rows(dataset_id)
+    return store.rows_at(dataset_id, version_id)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
