@@ -23,6 +23,12 @@ navigation = st.navigation(
             st.Page("pages/train.py", title="Train", icon=":material/rocket_launch:", url_path="train"),
             st.Page("pages/jobs.py", title="Jobs", icon=":material/monitoring:", url_path="jobs"),
         ],
+        "Judge": [
+            st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
+            st.Page("pages/evaluate.py", title="Evaluate", icon=":material/science:", url_path="evaluate"),
+            st.Page("pages/rate.py", title="Rate", icon=":material/how_to_vote:", url_path="rate"),
+            st.Page("pages/scorecard.py", title="Scorecard", icon=":material/leaderboard:", url_path="scorecard"),
+        ],
     }
 )
 provider_sidebar()

@@ -72,3 +72,17 @@ def training_charts(points: Sequence[dict[str, object]]) -> tuple[alt.Chart, alt
         )
 
     return chart("loss", "Loss"), chart("accuracy", "Token accuracy")
+
+
+def interval_chart(
+    rows: Sequence[dict[str, object]], label: str, value: str, domain: tuple[float, float]
+) -> alt.LayerChart:
+    """Points with 95% interval bars (``low``/``high`` columns), one row per ``label``."""
+    frame = pd.DataFrame(list(rows))
+    scale = alt.Scale(domain=list(domain))
+    base = alt.Chart(frame).encode(y=alt.Y(f"{label}:N", title=None, sort=None))
+    bars = base.mark_rule(strokeWidth=2).encode(x=alt.X("low:Q", scale=scale, title=value), x2="high:Q")
+    points = base.mark_point(filled=True, size=80).encode(
+        x=alt.X(f"{value}:Q", scale=scale), tooltip=[label, alt.Tooltip(f"{value}:Q", format=".2f"), "low", "high"]
+    )
+    return bars + points

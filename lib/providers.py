@@ -218,3 +218,14 @@ def base_models(client: openai.OpenAI, config: ProviderConfig) -> list[str]:
     with calling(config):
         models = client.models.list()
     return sorted(model.id for model in models.data if not model.id.startswith("ft:"))
+
+
+def chat_models(client: openai.OpenAI, config: ProviderConfig) -> list[str]:
+    """Models that can answer chat prompts: base models first, then tuned ones and their checkpoints."""
+    with calling(config):
+        ids = [model.id for model in client.models.list().data]
+    if config.kind == "openai":
+        ids = [i for i in ids if i.startswith(("gpt-", "ft:"))]
+    if config.kind == "azure" and config.deployment:
+        ids = [config.deployment, *ids]  # Azure answers by deployment name
+    return sorted(dict.fromkeys(ids), key=lambda i: (i.startswith("ft:"), ":ckpt-step-" in i, i))

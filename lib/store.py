@@ -153,8 +153,59 @@ def _add_job_provenance(conn: sqlite3.Connection) -> None:
     )
 
 
+def _add_evaluations(conn: sqlite3.Connection) -> None:
+    _execute_all(
+        conn,
+        """
+        CREATE TABLE eval_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            prompt_source TEXT NOT NULL,
+            settings TEXT NOT NULL,
+            contenders TEXT NOT NULL
+        );
+        CREATE TABLE eval_items (
+            run_id INTEGER NOT NULL REFERENCES eval_runs(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            messages TEXT NOT NULL,
+            PRIMARY KEY (run_id, position)
+        );
+        CREATE TABLE eval_answers (
+            run_id INTEGER NOT NULL REFERENCES eval_runs(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            contender TEXT NOT NULL,
+            text TEXT NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            latency_s REAL NOT NULL,
+            cost_usd REAL NOT NULL,
+            PRIMARY KEY (run_id, position, contender)
+        );
+        CREATE TABLE ratings (
+            run_id INTEGER NOT NULL REFERENCES eval_runs(id) ON DELETE CASCADE,
+            reviewer TEXT NOT NULL COLLATE NOCASE,
+            position INTEGER NOT NULL,
+            left_contender TEXT NOT NULL,
+            right_contender TEXT NOT NULL,
+            winner TEXT NOT NULL,
+            scores TEXT NOT NULL,
+            note TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, reviewer, position)
+        )
+        """,
+    )
+
+
 # Numbered schema migrations: MIGRATIONS[i] takes the schema from version i to i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_tables, _add_price_overrides, _add_job_provenance]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _create_tables,
+    _add_price_overrides,
+    _add_job_provenance,
+    _add_evaluations,
+]
 
 
 def _schema_version(conn: sqlite3.Connection) -> int:
@@ -568,3 +619,137 @@ def job_provenance(provider: str) -> dict[str, Provenance]:
     with _connect() as conn:
         found = conn.execute("SELECT * FROM job_provenance WHERE provider = ?", (provider,)).fetchall()
     return {row[1]: Provenance(*row) for row in found}
+
+
+# ---- evaluation runs, answers and ratings -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    id: int
+    name: str
+    created_at: str
+    provider: str
+    prompt_source: str
+    settings: dict[str, Any]  # temperature, max_tokens, seed, rubric, shots source
+    contenders: list[dict[str, Any]]  # label, model, shots
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    position: int
+    contender: str
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    cost_usd: float
+
+
+@dataclass(frozen=True)
+class Rating:
+    run_id: int
+    reviewer: str
+    position: int
+    left: str
+    right: str
+    winner: str  # a contender's label, or "tie"
+    scores: dict[str, list[int]]  # contender label -> one score per rubric criterion
+    note: str = ""
+    created_at: str = ""
+
+
+def create_run(
+    name: str,
+    provider: str,
+    prompt_source: str,
+    settings: dict[str, Any],
+    contenders: list[dict[str, Any]],
+    items: list[list[dict[str, Any]]],
+) -> EvalRun:
+    """Save a run's settings and prompts (each a list of chat messages) before any answer exists."""
+    if not items:
+        raise DatasetError("The prompt set has no prompts.")
+    with _transaction() as conn:
+        cursor = conn.execute(
+            "INSERT INTO eval_runs (name, created_at, provider, prompt_source, settings, contenders) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                name.strip() or "Evaluation",
+                _now(),
+                provider,
+                prompt_source,
+                json.dumps(settings),
+                json.dumps(contenders),
+            ),
+        )
+        run_id = int(cursor.lastrowid or 0)
+        conn.executemany(
+            "INSERT INTO eval_items VALUES (?, ?, ?)",
+            [(run_id, position, json.dumps(messages)) for position, messages in enumerate(items, start=1)],
+        )
+    return get_run(run_id)
+
+
+def _run(row: tuple[Any, ...]) -> EvalRun:
+    return EvalRun(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), json.loads(row[6]))
+
+
+def get_run(run_id: int) -> EvalRun:
+    with _connect() as conn:
+        row = conn.execute("SELECT * FROM eval_runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise DatasetError(f"There is no evaluation run {run_id}.")
+    return _run(row)
+
+
+def list_runs() -> list[EvalRun]:
+    """Every evaluation run, newest first."""
+    with _connect() as conn:
+        return [_run(row) for row in conn.execute("SELECT * FROM eval_runs ORDER BY id DESC")]
+
+
+def run_items(run_id: int) -> dict[int, list[dict[str, Any]]]:
+    """The run's prompts by position (1 is the first)."""
+    with _connect() as conn:
+        found = conn.execute("SELECT position, messages FROM eval_items WHERE run_id = ? ORDER BY position", (run_id,))
+        return {position: json.loads(messages) for position, messages in found}
+
+
+def save_answer(run_id: int, answer: StoredAnswer) -> None:
+    with _transaction() as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO eval_answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, answer.position, answer.contender, answer.text, answer.prompt_tokens,
+             answer.completion_tokens, answer.latency_s, answer.cost_usd),
+        )  # fmt: skip
+
+
+def run_answers(run_id: int) -> list[StoredAnswer]:
+    with _connect() as conn:
+        found = conn.execute(
+            "SELECT position, contender, text, prompt_tokens, completion_tokens, latency_s, cost_usd "
+            "FROM eval_answers WHERE run_id = ? ORDER BY position, contender",
+            (run_id,),
+        )
+        return [StoredAnswer(*row) for row in found]
+
+
+def save_rating(rating: Rating) -> None:
+    """Save (or replace) one reviewer's rating of one item, in its own transaction."""
+    if not rating.reviewer.strip():
+        raise DatasetError("Give your name before rating.")
+    with _transaction() as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (rating.run_id, rating.reviewer.strip(), rating.position, rating.left, rating.right, rating.winner,
+             json.dumps(rating.scores), rating.note, rating.created_at or _now()),
+        )  # fmt: skip
+
+
+def run_ratings(run_id: int, reviewer: str | None = None) -> list[Rating]:
+    query = "SELECT * FROM ratings WHERE run_id = ?" + (" AND reviewer = ?" if reviewer is not None else "")
+    arguments: tuple[Any, ...] = (run_id,) if reviewer is None else (run_id, reviewer.strip())
+    with _connect() as conn:
+        found = conn.execute(query + " ORDER BY created_at, reviewer, position", arguments).fetchall()
+    return [Rating(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8]) for r in found]

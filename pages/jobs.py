@@ -149,6 +149,9 @@ if job.status in FINISHED:
     if found:
         st.subheader("Checkpoints")
         st.dataframe(pd.DataFrame(training.checkpoint_table(found)), hide_index=True, width="stretch")
+    if job.fine_tuned_model and st.button("Compare this model", icon=":material/compare:"):
+        st.session_state["compare_pending_model"] = job.fine_tuned_model
+        st.switch_page("pages/compare.py")
     if result is not None:
         st.download_button(
             "Download the result file (CSV)", result, f"{job_id}-results.csv", "text/csv", icon=":material/download:"

@@ -94,6 +94,9 @@ def test_launch_shows_the_estimate_then_the_job_runs_to_a_tuned_model(local: ope
     assert checkpoints["Model"].iloc[0].startswith(f"{tuned}:ckpt-step-")
     assert len(at.get("vega_lite_chart")) == 2  # loss and token accuracy
 
+    button(at, "Compare this model").click().run()
+    assert at.selectbox(key="compare_model_1").value == tuned  # the compare screen opens with it chosen
+
 
 def test_a_dataset_with_errors_cannot_be_launched_and_links_to_the_row(local: openai.OpenAI) -> None:
     dataset = load_sample()

@@ -1,0 +1,51 @@
+"""Choosing contenders (model + few-shot examples) and showing answers: shared by Compare and Evaluate."""
+
+from __future__ import annotations
+
+import openai
+import streamlit as st
+
+from lib.checks import check_answer
+from lib.evaluation import Answer, Contender, default_label
+from lib.providers import ProviderConfig, chat_models
+
+
+@st.cache_data(ttl=30, show_spinner="Asking the provider for its models…")
+def offered_chat_models(fingerprint: str, _client: openai.OpenAI, _config: ProviderConfig) -> list[str]:
+    return chat_models(_client, _config)
+
+
+def choose_contenders(prefix: str, models: list[str], count: int, preferred: str | None = None) -> list[Contender]:
+    """``count`` columns, each a model and how many examples to put in its prompt (0: bare)."""
+    base = next((m for m in models if not m.startswith("ft:")), models[0])
+    tuned = preferred or next((m for m in reversed(models) if m.startswith("ft:") and ":ckpt-" not in m), base)
+    defaults = [(base, 0), (tuned, 0), (base, 3)]
+    contenders = []
+    for index, column in enumerate(st.columns(count)):
+        model_default, shots_default = defaults[index]
+        model = column.selectbox(
+            f"Contender {index + 1}", models, index=models.index(model_default), key=f"{prefix}_model_{index}"
+        )
+        shots = column.number_input(
+            "Examples in its prompt", 0, 20, shots_default, key=f"{prefix}_shots_{index}",
+            help="0: the bare prompt. More: a few-shot baseline with that many examples from the chosen dataset.",
+        )  # fmt: skip
+        label = column.text_input(
+            "Name", default_label(model, int(shots)), key=f"{prefix}_label_{index}_{model}_{shots}"
+        )
+        contenders.append(Contender(label.strip() or default_label(model, int(shots)), model, int(shots)))
+    return contenders
+
+
+def show_answer(question: str, answer: Answer) -> None:
+    st.markdown(answer.text.replace("\n", "  \n") or "*(empty answer)*")
+    st.caption(
+        f"{answer.prompt_tokens} prompt + {answer.completion_tokens} completion tokens · "
+        f"{answer.latency_s:.2f} s · ${answer.cost_usd:.5f}"
+    )
+    checked = check_answer(question, answer.text)
+    marks = {True: ":material/check:", False: ":material/close:", None: "–"}
+    st.caption(
+        f"Limerick form {marks[checked.limerick]} · element named {marks[checked.names_element]} · "
+        f"symbol {marks[checked.symbol_right]} · atomic number {marks[checked.number_right]}"
+    )

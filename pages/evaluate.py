@@ -1,0 +1,128 @@
+"""Evaluate: a prompt set answered by every contender, stored with its settings so it can be rated and repeated."""
+
+import pandas as pd
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from lib import evaluation, store
+from lib.errors import StudioError
+from lib.formats import split
+from lib.ui.contenders import choose_contenders, offered_chat_models
+from lib.ui.provider import require_client
+from lib.ui.widgets import cached_rows, current_dataset, flash, show_flash
+
+
+def show(bar: DeltaGenerator, done: int, total: int) -> None:
+    bar.progress(done / total, f"{done} of {total} answers")
+
+
+st.title("Evaluation runs")
+show_flash()
+config, client = require_client()
+new_run, runs_tab = st.tabs(["New run", "Runs"])
+
+with new_run:
+    try:
+        models = offered_chat_models(config.fingerprint, client, config)
+    except StudioError as error:
+        st.error(str(error), icon=":material/cloud_off:")
+        models = []
+    dataset = current_dataset()
+    sources = ["Elle's evaluation questions"]
+    if dataset:
+        sources += [f"Validation split of {dataset.name}", f"All of {dataset.name}"]
+    source = st.radio("Prompts", sources, key="evaluate_source", horizontal=True)
+    rows = cached_rows(dataset.id, dataset.version_id) if dataset else []
+    if source.startswith("Validation split"):
+        left, right = st.columns(2)
+        share = left.slider("Validation share", 5, 50, 10, step=5, format="%d%%", key="evaluate_share")
+        split_seed = right.number_input(
+            "Split seed",
+            0,
+            2**31 - 1,
+            0,
+            key="evaluate_split_seed",
+            help="The seed you trained with gives the same split",
+        )
+        prompts = [evaluation.prompt_messages(r.example) for r in split(rows, share / 100, int(split_seed))[1]]
+        source_text = f"{dataset.name} v{dataset.version_id}, validation {share}% seed {split_seed}" if dataset else ""
+    elif source.startswith("All of"):
+        prompts = [evaluation.prompt_messages(r.example) for r in rows]
+        source_text = f"{dataset.name} v{dataset.version_id}, all examples" if dataset else ""
+    else:
+        prompts = evaluation.eval_file_prompts()
+        source_text = evaluation.EVAL_FILE.name
+    st.caption(f"{len(prompts)} prompts.")
+    if models:
+        count = st.radio("Contenders", [2, 3], index=1 if len(models) > 1 else 0, horizontal=True, key="evaluate_count")
+        contenders = choose_contenders("evaluate", models, count)
+        cells = st.columns(3)
+        temperature = cells[0].slider("Temperature", 0.0, 2.0, 0.0, 0.1, key="evaluate_temperature")
+        max_tokens = cells[1].number_input("Max tokens", 1, 4096, 120, key="evaluate_max_tokens")
+        seed = cells[2].number_input("Seed", 0, 2**31 - 1, 0, key="evaluate_seed")
+        rubric_text = st.text_area(
+            "Rubric: one criterion per line, each scored 1–5",
+            "\n".join(evaluation.DEFAULT_RUBRIC),
+            key="evaluate_rubric",
+        )
+        name = st.text_input("Name of the run", f"Elle: {len(prompts)} prompts", key="evaluate_name")
+        if st.button("Create the run and generate answers", type="primary", icon=":material/play_arrow:"):
+            settings = evaluation.Settings(
+                float(temperature),
+                int(max_tokens),
+                int(seed),
+                [line.strip() for line in rubric_text.splitlines() if line.strip()] or evaluation.DEFAULT_RUBRIC,
+                dataset.id if dataset else None,
+                dataset.version_id if dataset else None,
+            )
+            bar = st.progress(0.0, "Generating answers…")
+            try:
+                run = evaluation.create_run(name, config, source_text, prompts, contenders, settings)
+                st.session_state["evaluate_selected"] = run.id
+                evaluation.generate(run, client, config, lambda done, total: show(bar, done, total))
+                flash(f"Run {run.id}: all answers are in. Reviewers can rate it now.")
+                st.rerun()
+            except StudioError as error:
+                st.error(f"{error} The answers so far are kept: generate the rest from the Runs tab.")
+
+with runs_tab:
+    runs = store.list_runs()
+    if not runs:
+        st.info("No evaluation run yet.")
+        st.stop()
+    by_id = {run.id: run for run in runs}
+    if st.session_state.get("evaluate_selected") not in by_id:
+        st.session_state["evaluate_selected"] = runs[0].id
+    run_id = st.selectbox(
+        "Run",
+        list(by_id),
+        key="evaluate_selected",
+        format_func=lambda i: f"{i} · {by_id[i].name} · {by_id[i].created_at}",
+    )
+    run = by_id[run_id]
+    answers = store.run_answers(run.id)
+    items = store.run_items(run.id)
+    expected = len(items) * len(run.contenders)
+    st.caption(f"Prompts: {run.prompt_source} · settings: {run.settings} · {len(answers)} of {expected} answers")
+    if len(answers) < expected and st.button("Generate the missing answers", icon=":material/play_arrow:"):
+        bar = st.progress(0.0)
+        try:
+            evaluation.generate(run, client, config, lambda done, total: show(bar, done, total))
+            st.rerun()
+        except StudioError as error:
+            st.error(str(error))
+    table = pd.DataFrame(
+        [
+            {
+                "item": a.position,
+                "contender": a.contender,
+                "answer": a.text,
+                "tokens": a.completion_tokens,
+                "latency s": round(a.latency_s, 2),
+                "cost": a.cost_usd,
+            }
+            for a in answers
+        ]
+    )
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.page_link("pages/rate.py", label="Rate this run", icon=":material/how_to_vote:")

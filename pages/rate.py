@@ -1,0 +1,78 @@
+"""Rate: blind A/B ratings. Model names are revealed only after the rating is saved."""
+
+import streamlit as st
+
+from lib import evaluation, store
+from lib.errors import StudioError
+from lib.ui.widgets import show_flash
+
+SCORES = [1, 2, 3, 4, 5]
+
+st.title("Rate answers")
+show_flash()
+runs = store.list_runs()
+if not runs:
+    st.info("There is no evaluation run to rate yet.")
+    st.page_link("pages/evaluate.py", label="Create one on Evaluate", icon=":material/science:")
+    st.stop()
+
+signed_in = st.user.get("is_logged_in") and st.user.get("name")
+if signed_in:
+    reviewer = str(st.user.get("name"))
+    st.caption(f"Rating as **{reviewer}** (signed in).")
+else:
+    reviewer = st.text_input("Your name", key="rate_reviewer", placeholder="so your ratings are kept apart")
+by_id = {run.id: run for run in runs}
+run_id = st.selectbox("Run", list(by_id), key="rate_run", format_func=lambda i: f"{i} · {by_id[i].name}")
+if not reviewer.strip():
+    st.info("Give your name to start; you can stop at any time and pick up where you left off.")
+    st.stop()
+
+run = by_id[run_id]
+if revealed := st.session_state.pop("rate_revealed", None):
+    st.success(revealed, icon=":material/visibility:")
+assignment, done, total = evaluation.next_assignment(run, reviewer)
+st.progress(done / total if total else 1.0, f"{done} of {total} rated")
+if assignment is None:
+    st.success(f"All {total} items rated. Thank you, {reviewer}!")
+    st.page_link("pages/scorecard.py", label="Open the scorecard", icon=":material/leaderboard:")
+    st.stop()
+
+prompt = store.run_items(run.id)[assignment.position]
+answers = {a.contender: a.text for a in store.run_answers(run.id) if a.position == assignment.position}
+if assignment.left not in answers or assignment.right not in answers:
+    st.warning("This item's answers are not generated yet: finish the run on Evaluate first.")
+    st.stop()
+question = next((m["content"] for m in reversed(prompt) if m["role"] == "user"), "")
+st.markdown(f"**Prompt:** {question}")
+rubric = evaluation.settings_of(run).rubric
+item_key = f"{run.id}_{assignment.position}"  # fresh widgets for every item
+with st.form(f"rate_form_{item_key}", border=False):
+    columns = st.columns(2)
+    scores: dict[str, list[int]] = {}
+    for column, side, label in ((columns[0], "A", assignment.left), (columns[1], "B", assignment.right)):
+        with column:
+            st.subheader(f"Answer {side}")
+            st.markdown(answers[label].replace("\n", "  \n") or "*(empty answer)*")
+            picked = [
+                st.radio(criterion, SCORES, index=None, horizontal=True, key=f"rate_{item_key}_{side}_{i}")
+                for i, criterion in enumerate(rubric)
+            ]
+            scores[label] = [int(p) for p in picked if p is not None]
+    choice = st.radio(
+        "Which answer is better?", ["A", "B", "tie"], index=None, horizontal=True, key=f"rate_{item_key}_choice"
+    )
+    note = st.text_input("Note (optional)", key=f"rate_{item_key}_note", help="Enter saves the rating")
+    submitted = st.form_submit_button("Save rating", type="primary", icon=":material/save:")
+if submitted:
+    try:
+        if choice is None:
+            raise StudioError("Choose A, B or tie.")
+        evaluation.rate(run, reviewer, assignment, choice, scores, note)
+    except StudioError as error:
+        st.error(str(error))
+    else:
+        st.session_state["rate_revealed"] = (
+            f"Saved. Item {assignment.position}: A was **{assignment.left}**, B was **{assignment.right}**."
+        )
+        st.rerun()

@@ -1,0 +1,235 @@
+"""Compare and judge: runs, blind ratings, the scorecard and its exports (tiny local server, AppTest)."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Iterator
+
+import openai
+import pandas as pd
+import pytest
+
+from lib import checks, evaluation, scorecard, store
+from lib.datasets import load_sample
+from lib.evaluation import Contender, Settings
+from lib.providers import ProviderConfig
+from lib.store import EvalRun, StoredAnswer
+from tests.local_server import running_server, tiny_settings
+from tests.test_pages import button, open_page
+from tests.tiny_model import TINY
+
+LOCAL = ProviderConfig("local")
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_server(tiny_settings(tmp_path_factory.mktemp("local"), start_worker=False)) as url:
+        yield url
+
+
+@pytest.fixture
+def local(server_url: str, monkeypatch: pytest.MonkeyPatch) -> openai.OpenAI:
+    monkeypatch.setenv("STUDIO_LOCAL_URL", server_url)
+    return openai.OpenAI(base_url=server_url, api_key="local", max_retries=0)
+
+
+def small_run(contenders: list[Contender], prompts: int = 4) -> EvalRun:
+    """A run whose answers are written directly (no model needed) for rating and scorecard tests."""
+    items = [[{"role": "user", "content": f"Tell me about {name}."}] for name in ("iron", "neon", "gold", "tin")]
+    settings = Settings()
+    if any(c.shots for c in contenders):
+        dataset = load_sample()
+        settings = Settings(shots_dataset=dataset.id, shots_version=dataset.version_id)
+    run = evaluation.create_run("test", LOCAL, "test prompts", items[:prompts], contenders, settings)
+    for position, prompt in enumerate(items[:prompts], start=1):
+        element = checks.element_in(prompt[0]["content"])
+        assert element is not None
+        for c in contenders:
+            right = f"{element.name}, {element.symbol}, number {element.number}, shines.\nIt is fine."
+            text = right if c.kind == "tuned" else "Some prose."
+            store.save_answer(run.id, StoredAnswer(position, c.label, text, 40 if c.shots else 10, 30, 0.5, 0.0))
+    return run
+
+
+BASE, TUNED, FEW = Contender("base", TINY), Contender("tuned", f"ft:{TINY}:local::x"), Contender("3-shot", TINY, 3)
+
+
+def test_generate_answers_every_prompt_with_every_contender_and_resumes(local: openai.OpenAI) -> None:
+    dataset = load_sample()
+    prompts = evaluation.eval_file_prompts()[:3]
+    settings = Settings(max_tokens=6, shots_dataset=dataset.id, shots_version=dataset.version_id)
+    run = evaluation.create_run("r", LOCAL, "eval", prompts, [BASE, Contender("2-shot", TINY, 2)], settings)
+    store.save_answer(run.id, StoredAnswer(1, "base", "kept", 1, 1, 0.1, 0.0))  # as if a stopped run had begun
+    seen: list[tuple[int, int]] = []
+    assert evaluation.generate(run, local, LOCAL, lambda done, total: seen.append((done, total))) == 6
+    answers = store.run_answers(run.id)
+    assert len(answers) == 6 and seen[-1] == (6, 6) and len(seen) == 5  # the saved answer was not asked again
+    assert next(a.text for a in answers if (a.position, a.contender) == (1, "base")) == "kept"
+    shot = next(a for a in answers if (a.position, a.contender) == (2, "2-shot"))
+    bare = next(a for a in answers if (a.position, a.contender) == (2, "base"))
+    assert shot.prompt_tokens > bare.prompt_tokens + 100  # two examples went into its prompt
+    assert 0 < shot.completion_tokens <= 6 and shot.latency_s > 0
+
+
+def test_items_come_blind_in_a_reviewer_order_with_sides_drawn_per_reviewer() -> None:
+    run = small_run([BASE, TUNED], prompts=4)
+    ada, bob = evaluation.assignments(run, "Ada"), evaluation.assignments(run, "Bob")
+    assert sorted(a.position for a in ada) == [1, 2, 3, 4]
+    assert evaluation.assignments(run, " ada ") == ada  # the same reviewer gets the same order back
+    pairs = {a.position: {a.left, a.right} for a in ada}
+    assert pairs == {b.position: {b.left, b.right} for b in bob}  # same pair per item: reviewers comparable
+    many = [evaluation.assignments(run, f"reviewer {i}") for i in range(20)]
+    assert len({tuple(a.position for a in m) for m in many}) > 1  # orders differ
+    assert len({m[0].left for m in many}) == 2  # both contenders appear on the left
+
+
+def test_rating_is_saved_and_a_reviewer_resumes_where_they_stopped() -> None:
+    run = small_run([BASE, TUNED])
+    first, done, total = evaluation.next_assignment(run, "Ada")
+    assert first is not None and (done, total) == (0, 4)
+    evaluation.rate(run, "Ada", first, "A", {first.left: [5, 4, 3], first.right: [1, 2, 3]}, "nice")
+    upcoming, done, _ = evaluation.next_assignment(run, "ADA")
+    assert done == 1 and upcoming is not None and upcoming.position != first.position
+    [saved] = store.run_ratings(run.id)
+    assert (saved.winner, saved.scores[first.left], saved.note) == (first.left, [5, 4, 3], "nice")
+    with pytest.raises(Exception, match="Score each answer 1 to 5"):
+        evaluation.rate(run, "Ada", upcoming, "B", {upcoming.left: [5, 4]}, "")
+
+
+def test_several_reviewers_rating_at_once_lose_nothing() -> None:
+    run = small_run([BASE, TUNED, FEW])
+    errors: list[BaseException] = []
+
+    def review(name: str) -> None:
+        try:
+            for item in evaluation.assignments(run, name):
+                scores = {item.left: [3, 3, 3], item.right: [4, 4, 4]}
+                evaluation.rate(run, name, item, "B", scores)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=review, args=(f"reviewer {i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    ratings = store.run_ratings(run.id)
+    assert len(ratings) == 8 * 4 and len({(r.reviewer, r.position) for r in ratings}) == 32
+
+
+def test_scorecard_verdict_agreement_and_exports() -> None:
+    run = small_run([BASE, TUNED, FEW])
+    for reviewer in ("Ada", "Bob"):
+        for item in evaluation.assignments(run, reviewer):
+            winner = "tuned" if "tuned" in (item.left, item.right) else "3-shot"
+            choice = "A" if item.left == winner else "B"
+            evaluation.rate(run, reviewer, item, choice, {item.left: [4, 4, 4], item.right: [2, 2, 2]})
+    card = scorecard.build(run, store.run_answers(run.id), store.run_ratings(run.id), store.run_items(run.id))
+    assert card.agreement["measure"] == "Cohen's kappa" and card.agreement["value"] == 1.0
+    assert card.ranking[0]["contender"] == "tuned"
+    usage = {row["contender"]: row for row in card.usage}
+    assert usage["tuned"]["symbol right"] == 1.0 and usage["base"]["symbol right"] == 0.0
+    assert usage["3-shot"]["prompt tokens"] == 40
+    pair = next(p for p in card.pairs if {p.first, p.second} == {"tuned", "3-shot"})
+    assert pair.ratings > 0
+    report = scorecard.report_html(card).decode()
+    assert not any(tag in report for tag in ("<script", "<link", "src=", "href="))  # self-contained: fetches nothing
+    assert report.count("<svg") == 2  # the win-rate and rubric charts, inline
+    assert card.verdict.headline in report
+    data = json.loads(scorecard.scorecard_json(card))
+    assert data["agreement"]["value"] == 1.0 and data["run"]["id"] == run.id
+    exported = scorecard.ratings_csv(run, store.run_ratings(run.id), store.run_answers(run.id))
+    table = pd.read_csv(io.BytesIO(exported))
+    assert len(table) == 8 and set(table["reviewer"]) == {"Ada", "Bob"}
+    assert set(table["A: Factually correct"]) | set(table["B: Factually correct"]) == {2, 4}
+
+
+def test_verdict_weighs_quality_and_running_cost() -> None:
+    def pairs(wins: int, n: int) -> list[scorecard.PairResult]:
+        ratings = [store.Rating(1, "r", i, "tuned", "3-shot", "tuned" if i < wins else "3-shot", {}) for i in range(n)]
+        return scorecard.pair_results(["tuned", "3-shot"], ratings)
+
+    cheap = [{"contender": "tuned", "cost per 1,000": 0.10}, {"contender": "3-shot", "cost per 1,000": 0.50}]
+    better = scorecard.verdict([TUNED, FEW], pairs(18, 20), cheap, training_cost=2.0)
+    assert better.fine_tune is True and better.headline.startswith("Yes: fine-tune.")
+    assert "repaid after 5,000 requests" in " ".join(better.reasons)  # $2 / ($0.40 per 1,000)
+    worse = scorecard.verdict([TUNED, FEW], pairs(2, 20), cheap, training_cost=2.0)
+    assert worse.fine_tune is False and worse.headline == "No: 3-shot gives better answers."
+    even = scorecard.verdict([TUNED, FEW], pairs(10, 20), cheap, training_cost=2.0)
+    assert even.fine_tune is True and even.headline.startswith("Fine-tune for the cost")
+    assert scorecard.verdict([TUNED, FEW], pairs(0, 0), cheap, 0).fine_tune is None
+
+
+def test_rate_screen_hides_names_until_saved_then_moves_on() -> None:
+    run = small_run([BASE, TUNED])
+    at = open_page("pages/rate.py")
+    at.text_input(key="rate_reviewer").input("Ada").run()
+    assert "0 of 4 rated" in at.get("progress")[0].proto.text
+    shown = " ".join(m.value for m in at.markdown)
+    assert "tuned" not in shown and "base" not in shown  # blind
+    first, _, _ = evaluation.next_assignment(run, "Ada")
+    assert first is not None
+    key = f"{run.id}_{first.position}"
+    for side in "AB":
+        for i in range(3):
+            at.radio(key=f"rate_{key}_{side}_{i}").set_value(4)
+    at.radio(key=f"rate_{key}_choice").set_value("B")
+    at.text_input(key=f"rate_{key}_note").input("B scans better")
+    button(at, "Save rating").click().run()
+    assert not at.exception
+    assert at.success[0].value == f"Saved. Item {first.position}: A was **{first.left}**, B was **{first.right}**."
+    assert "1 of 4 rated" in at.get("progress")[0].proto.text
+    [saved] = store.run_ratings(run.id)
+    assert (saved.winner, saved.note) == (first.right, "B scans better")
+
+
+def test_rate_screen_refuses_an_incomplete_rating_and_keeps_it() -> None:
+    run = small_run([BASE, TUNED])
+    at = open_page("pages/rate.py")
+    at.text_input(key="rate_reviewer").input("Ada").run()
+    first, _, _ = evaluation.next_assignment(run, "Ada")
+    assert first is not None
+    at.radio(key=f"rate_{run.id}_{first.position}_choice").set_value("A")
+    button(at, "Save rating").click().run()
+    assert "Score each answer 1 to 5" in at.error[0].value
+    assert store.run_ratings(run.id) == []
+    assert at.radio(key=f"rate_{run.id}_{first.position}_choice").value == "A"  # what was picked stays
+
+
+def test_scorecard_screen_shows_the_verdict_and_offers_three_exports() -> None:
+    run = small_run([BASE, TUNED])
+    for item in evaluation.assignments(run, "Ada"):
+        choice = "A" if item.left == "tuned" else "B"
+        evaluation.rate(run, "Ada", item, choice, {item.left: [5, 5, 5], item.right: [1, 1, 1]})
+    at = open_page("pages/scorecard.py")
+    assert not at.exception
+    assert "Should we fine-tune?" in (at.success or at.warning or at.info)[0].value
+    assert [d.proto.label for d in at.get("download_button")] == ["Ratings (CSV)", "Scorecard (JSON)", "Report (HTML)"]
+    assert next(m.value for m in at.metric if m.label == "Ratings") == "4"
+
+
+def test_evaluate_screen_creates_a_run_and_generates_its_answers(local: openai.OpenAI) -> None:
+    load_sample()
+    at = open_page("pages/evaluate.py")
+    at.radio(key="evaluate_count").set_value(2).run()
+    at.number_input(key="evaluate_shots_1").set_value(1).run()
+    at.number_input(key="evaluate_max_tokens").set_value(4).run()
+    button(at, "Create the run and generate answers").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    [run] = store.list_runs()
+    assert [c["shots"] for c in run.contenders] == [0, 1] and run.settings["max_tokens"] == 4
+    assert len(store.run_answers(run.id)) == 2 * 25  # Elle's 25 evaluation questions, both contenders
+
+
+def test_compare_screen_answers_side_by_side(local: openai.OpenAI) -> None:
+    load_sample()
+    at = open_page("pages/compare.py")
+    at.number_input(key="compare_shots_1").set_value(2).run()
+    at.number_input(key="compare_max_tokens").set_value(5).run()
+    button(at, "Ask them").click().run()
+    assert not at.exception and not at.error
+    assert [h.value for h in at.subheader] == [TINY, f"{TINY} (2-shot)"]
+    assert sum("completion tokens" in c.value for c in at.caption) == 2
