@@ -63,7 +63,8 @@ with st.form(f"rate_form_{item_key}", border=False):
         "Which answer is better?", ["A", "B", "tie"], index=None, horizontal=True, key=f"rate_{item_key}_choice"
     )
     note = st.text_input("Note (optional)", key=f"rate_{item_key}_note", help="Enter saves the rating")
-    submitted = st.form_submit_button("Save rating", type="primary", icon=":material/save:")
+    submitted = st.form_submit_button("Save rating", type="primary", icon=":material/save:", shortcut="Ctrl+Enter")
+    st.caption("Keyboard: Tab moves to the next question, arrow keys pick, Ctrl+Enter saves.")
 if submitted:
     try:
         if choice is None:

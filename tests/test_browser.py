@@ -1,4 +1,7 @@
-"""End to end in a real Chromium: curate the sample (edit, reload, export); train on it with the local provider."""
+"""End to end in a real Chromium: curate the sample (edit, reload, export); train on it with the local provider;
+rate answers blind and open the scorecard."""
+
+from __future__ import annotations
 
 import json
 import os
@@ -11,10 +14,15 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from lib import evaluation, store
+from lib.evaluation import Contender, Settings
 from lib.paths import PROJECT_DIR
+from lib.providers import ProviderConfig
+from lib.store import StoredAnswer
 from tests.local_server import running_server, tiny_settings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -29,12 +37,20 @@ if not Path(CHROMIUM).exists():
     pytest.skip("Chromium is not installed (make test installs it where it can)", allow_module_level=True)
 
 sync_api = pytest.importorskip("playwright.sync_api")
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_until_idle(page: Page) -> None:
+    """Until the page's script run has ended (Streamlit shows its status widget while a run goes on)."""
+    page.wait_for_timeout(1000)
+    sync_api.expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=30_000)
 
 
 @contextmanager
@@ -104,7 +120,7 @@ def test_curate_the_sample_like_a_person(app_url: str, tmp_path: Path) -> None:
         page.get_by_role("link", name="Datasets").click()
         page.get_by_role("tab", name="Export").click()
         expect(page.get_by_text("Only approved examples (0 of 40)")).to_be_visible(timeout=20_000)
-        page.wait_for_timeout(1000)  # let the page finish its run so the download holds the current rows
+        wait_until_idle(page)  # a click during the run could hit the previous run's button and its old rows
         with page.expect_download() as download_info:
             page.get_by_role("button", name="JSONL (OpenAI)").click()
         exported = tmp_path / "export.jsonl"
@@ -143,3 +159,41 @@ def test_train_on_the_sample_and_watch_the_job_succeed(data_dir: Path, tmp_path:
         expect(status).to_contain_text("succeeded")
         expect(page.get_by_text("Download the result file (CSV)")).to_be_visible(timeout=20_000)
         browser.close()
+
+
+def test_rate_two_items_blind_then_open_the_scorecard(data_dir: Path) -> None:
+    items = [[{"role": "user", "content": "Tell me about neon."}], [{"role": "user", "content": "Tell me about iron."}]]
+    contenders = [Contender("base", "smollm2-135m-instruct"), Contender("tuned", "ft:smollm2-135m-instruct:local::1")]
+    run = evaluation.create_run("Elle check", ProviderConfig("local"), "two questions", items, contenders, Settings())
+    for position in (1, 2):
+        store.save_answer(run.id, StoredAnswer(position, "base", "Prose about it.", 10, 5, 0.2, 0.0))
+        store.save_answer(run.id, StoredAnswer(position, "tuned", "A verse,\nterse.", 10, 5, 0.2, 0.0))
+    with serving_app(data_dir) as url, sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        expect = sync_api.expect
+        page.goto(url)
+        page.get_by_role("link", name="Rate").click()
+        name = page.get_by_role("textbox", name="Your name")
+        expect(name).to_be_visible(timeout=20_000)
+        name.fill("Ada")
+        name.press("Enter")
+        for done in (0, 1):
+            expect(page.get_by_text(f"{done} of 2 rated")).to_be_visible(timeout=20_000)
+            # names stay hidden until the rating is saved; then only the previous item's are revealed
+            expect(page.get_by_text("tuned")).to_have_count(done)
+            expect(page.get_by_test_id("stAlert").get_by_text("tuned")).to_have_count(done)
+            for criterion in ("Follows the limerick form", "Factually correct", "Pleasant to read"):
+                groups = page.get_by_role("radiogroup", name=criterion)
+                groups.nth(0).get_by_text("4", exact=True).click()
+                groups.nth(1).get_by_text("2", exact=True).click()
+            page.get_by_role("radiogroup", name="Which answer is better?").get_by_text("A", exact=True).click()
+            page.get_by_role("button", name="Save rating").click()
+            expect(page.get_by_text("Saved. Item")).to_be_visible(timeout=20_000)
+        expect(page.get_by_text("All 2 items rated. Thank you, Ada!")).to_be_visible(timeout=20_000)
+        page.get_by_role("link", name="Open the scorecard").click()
+        expect(page.get_by_text("Should we fine-tune?")).to_be_visible(timeout=20_000)
+        browser.close()
+    ratings = store.run_ratings(run.id)
+    assert [(r.reviewer, len(r.scores)) for r in ratings] == [("Ada", 2), ("Ada", 2)]
+    assert all(r.scores[r.left] == [4, 4, 4] and r.winner == r.left for r in ratings)  # A was always picked
