@@ -104,7 +104,8 @@ def events_and_charts(job: FineTuningJob, client: openai.OpenAI, config: Provide
         chart_left.altair_chart(loss, width="stretch")
         chart_right.altair_chart(accuracy, width="stretch")
     pages = max(1, -(-len(events) // EVENTS_PER_PAGE))
-    page = st.number_input(f"Events, newest first (page of {pages})", 1, pages, 1, key=f"jobs_events_page_{job.id}")
+    st.markdown(f"**Events**, newest first · {len(events)} in {pages} pages")
+    page = st.number_input("Page", 1, pages, 1, key=f"jobs_events_page_{job.id}")
     shown_events = events[(page - 1) * EVENTS_PER_PAGE : page * EVENTS_PER_PAGE]
     st.dataframe(
         pd.DataFrame(
@@ -127,6 +128,9 @@ def job_view(job_id: str) -> None:
         header(job)
         provenance_line(job)
         events_and_charts(job, client, config)
+        if found := training.checkpoints(client, config, job_id):
+            st.markdown("**Checkpoints** (each answers as a model)")
+            st.dataframe(pd.DataFrame(training.checkpoint_table(found)), hide_index=True, width="stretch")
     except StudioError as error:
         st.error(str(error), icon=":material/cloud_off:")
         return
@@ -141,14 +145,10 @@ with st.expander("Timeline"):
     st.dataframe(pd.DataFrame(training.timeline(events)), hide_index=True, width="stretch")
 if job.status in FINISHED:
     try:
-        found = training.checkpoints(client, config, job_id)
         result = training.result_file(client, config, job) if job.status == "succeeded" else None
     except StudioError as error:
         st.error(str(error))
-        found, result = [], None
-    if found:
-        st.subheader("Checkpoints")
-        st.dataframe(pd.DataFrame(training.checkpoint_table(found)), hide_index=True, width="stretch")
+        result = None
     if job.fine_tuned_model and st.button("Compare this model", icon=":material/compare:"):
         st.session_state["compare_pending_model"] = job.fine_tuned_model
         st.switch_page("pages/compare.py")

@@ -74,6 +74,8 @@ def provider_client(config: ProviderConfig) -> openai.OpenAI:
     held = st.session_state.get("provider_client")
     if held and held[0] == config.fingerprint:
         return held[1]
+    if held:
+        held[1].close()  # the settings changed: let the old connections go
     client = providers.make_client(config)
     st.session_state["provider_client"] = (config.fingerprint, client)
     return client
