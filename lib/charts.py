@@ -80,9 +80,10 @@ def interval_chart(
     """Points with 95% interval bars (``low``/``high`` columns), one row per ``label``."""
     frame = pd.DataFrame(list(rows))
     scale = alt.Scale(domain=list(domain))
+    height = 36 * len(frame) + 20
     base = alt.Chart(frame).encode(y=alt.Y(f"{label}:N", title=None, sort=None))
     bars = base.mark_rule(strokeWidth=2).encode(x=alt.X("low:Q", scale=scale, title=value), x2="high:Q")
     points = base.mark_point(filled=True, size=80).encode(
         x=alt.X(f"{value}:Q", scale=scale), tooltip=[label, alt.Tooltip(f"{value}:Q", format=".2f"), "low", "high"]
     )
-    return bars + points
+    return (bars + points).properties(height=height)

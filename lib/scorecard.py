@@ -78,6 +78,15 @@ def pair_results(contenders: list[str], ratings: list[Rating]) -> list[PairResul
     return results
 
 
+def pair_rows(pairs: list[PairResult]) -> list[dict[str, Any]]:
+    """The pairwise results as a table, in words."""
+    return [
+        {"A": p.first, "B": p.second, "ratings": p.ratings, "A wins": p.wins, "ties": p.ties, "B wins": p.losses,
+         "A win rate": p.win_rate, "95% low": p.win_low, "95% high": p.win_high}
+        for p in pairs
+    ]  # fmt: skip
+
+
 def rubric_means(contenders: list[str], rubric: list[str], ratings: list[Rating]) -> list[dict[str, Any]]:
     rows = []
     for label in contenders:
@@ -94,7 +103,11 @@ def ranking(contenders: list[str], ratings: list[Rating]) -> list[dict[str, Any]
     outcomes = [(r.left, r.right, 1.0 if r.winner == r.left else 0.5 if r.winner == TIE else 0.0) for r in ratings]
     strength = stats.bradley_terry(outcomes, contenders) if outcomes else {c: 1.0 for c in contenders}
     ordered = sorted(contenders, key=lambda c: -strength[c])
-    return [{"rank": i, "contender": c, "strength": strength[c]} for i, c in enumerate(ordered, start=1)]
+    # Strengths have a geometric mean of 1, so s / (s + 1) is the chance of beating an average contender.
+    return [
+        {"rank": i, "contender": c, "strength": strength[c], "chance to beat an average contender": s / (s + 1)}
+        for i, (c, s) in enumerate(((c, strength[c]) for c in ordered), start=1)
+    ]
 
 
 def agreement(ratings: list[Rating]) -> dict[str, Any]:
@@ -167,12 +180,14 @@ def verdict(
     )
     quality = "better" if low > 0.5 else "worse" if high < 0.5 else "about as good"
     cost = {row["contender"]: row["cost per 1,000"] for row in usage}
+    prompt_tokens = {row["contender"]: row["prompt tokens"] for row in usage}
     saving = cost[rival.label] - cost[tuned.label]  # per 1,000 requests
     reasons = [
         f"Quality: {tuned.label} wins {rate:.0%} against {rival.label} (95% interval {low:.0%}–{high:.0%}, "
         f"{pair.ratings} ratings, ties count half): {quality}.",
         f"Running cost per 1,000 requests: {tuned.label} ${cost[tuned.label]:,.4f}, "
-        f"{rival.label} ${cost[rival.label]:,.4f}.",
+        f"{rival.label} ${cost[rival.label]:,.4f}; prompt tokens per request: {tuned.label} "
+        f"{prompt_tokens[tuned.label]:,.0f}, {rival.label} {prompt_tokens[rival.label]:,.0f}.",
     ]
     if saving > 0:
         break_even = training_cost / saving * 1000
@@ -309,20 +324,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
 def report_html(card: Scorecard) -> bytes:
     """A self-contained HTML report: tables and inline SVG charts, no scripts, nothing fetched."""
     run = card.run
-    pairs = [
-        {
-            "A": p.first,
-            "B": p.second,
-            "ratings": p.ratings,
-            "A wins": p.wins,
-            "ties": p.ties,
-            "B wins": p.losses,
-            "A win rate": p.win_rate,
-            "95% low": p.win_low,
-            "95% high": p.win_high,
-        }
-        for p in card.pairs
-    ]
+    pairs = pair_rows(card.pairs)
     wins_chart = _bar_svg(
         [(f"{p.first} vs {p.second}", p.win_rate, p.win_low, p.win_high) for p in card.pairs if p.ratings], 1.0
     )

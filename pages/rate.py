@@ -4,6 +4,7 @@ import streamlit as st
 
 from lib import evaluation, store
 from lib.errors import StudioError
+from lib.ui.contenders import answer_markdown
 from lib.ui.widgets import show_flash
 
 SCORES = [1, 2, 3, 4, 5]
@@ -53,7 +54,7 @@ with st.form(f"rate_form_{item_key}", border=False):
     for column, side, label in ((columns[0], "A", assignment.left), (columns[1], "B", assignment.right)):
         with column:
             st.subheader(f"Answer {side}")
-            st.markdown(answers[label].replace("\n", "  \n") or "*(empty answer)*")
+            st.markdown(answer_markdown(answers[label]))
             picked = [
                 st.radio(criterion, SCORES, index=None, horizontal=True, key=f"rate_{item_key}_{side}_{i}")
                 for i, criterion in enumerate(rubric)

@@ -39,8 +39,7 @@ cells[2].metric(
 
 wins, scores, usage, people = st.tabs(["Who wins", "Rubric", "Cost and checks", "Reviewers"])
 with wins:
-    pairs = pd.DataFrame([vars(p) for p in card.pairs])
-    st.dataframe(pairs, hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(scorecard.pair_rows(card.pairs)), hide_index=True, width="stretch")
     rated = [{"pair": f"{p.first} vs {p.second}", "win rate": p.win_rate, "low": p.win_low, "high": p.win_high}
              for p in card.pairs if p.ratings]  # fmt: skip
     if rated:

@@ -8,7 +8,7 @@ import streamlit as st
 from lib import local_provider, pricing, store, training
 from lib.errors import StudioError
 from lib.providers import ProviderConfig, base_models
-from lib.training import EXAMPLE_CHOICES, LaunchSettings
+from lib.training import EXAMPLE_CHOICES, LaunchSettings, format_duration
 from lib.ui.provider import local_throughput, require_client
 from lib.ui.widgets import cached_counts, cached_rows, require_dataset, show_flash
 
@@ -77,7 +77,7 @@ if config.kind == "local":
     speed, _ = local_throughput()
     seconds = local_provider.training_seconds(n_epochs * sum(c.total for c in counts), speed)
     cells[2].metric("Epochs", n_epochs)
-    cells[3].metric("Training time", f"about {seconds / 60:,.1f} min", help=f"at {speed:,.0f} tokens/s; free")
+    cells[3].metric("Training time", f"about {format_duration(seconds)}", help=f"at {speed:,.0f} tokens/s; free")
 else:
     try:
         info = pricing.resolve(base_model)

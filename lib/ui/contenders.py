@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import openai
 import streamlit as st
 
@@ -37,8 +39,16 @@ def choose_contenders(prefix: str, models: list[str], count: int, preferred: str
     return contenders
 
 
+def answer_markdown(text: str) -> str:
+    """A model's answer shown as written: markdown characters escaped, its line breaks kept."""
+    if not text.strip():
+        return "*(empty answer)*"
+    escaped = re.sub(r"([\\`*_{}\[\]()#+\-.!|>~<])", r"\\\1", text.strip())
+    return escaped.replace("\n", "  \n")
+
+
 def show_answer(question: str, answer: Answer) -> None:
-    st.markdown(answer.text.replace("\n", "  \n") or "*(empty answer)*")
+    st.markdown(answer_markdown(answer.text))
     st.caption(
         f"{answer.prompt_tokens} prompt + {answer.completion_tokens} completion tokens · "
         f"{answer.latency_s:.2f} s · ${answer.cost_usd:.5f}"
