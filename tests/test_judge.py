@@ -152,10 +152,14 @@ def test_verdict_weighs_quality_and_running_cost() -> None:
         ratings = [store.Rating(1, "r", i, "tuned", "3-shot", "tuned" if i < wins else "3-shot", {}) for i in range(n)]
         return scorecard.pair_results(["tuned", "3-shot"], ratings)
 
-    cheap = [{"contender": "tuned", "cost per 1,000": 0.10}, {"contender": "3-shot", "cost per 1,000": 0.50}]
+    cheap = [
+        {"contender": "tuned", "cost per 1,000": 0.10, "prompt tokens": 30},
+        {"contender": "3-shot", "cost per 1,000": 0.50, "prompt tokens": 250},
+    ]
     better = scorecard.verdict([TUNED, FEW], pairs(18, 20), cheap, training_cost=2.0)
     assert better.fine_tune is True and better.headline.startswith("Yes: fine-tune.")
     assert "repaid after 5,000 requests" in " ".join(better.reasons)  # $2 / ($0.40 per 1,000)
+    assert "prompt tokens per request: tuned 30, 3-shot 250" in better.reasons[1]
     worse = scorecard.verdict([TUNED, FEW], pairs(2, 20), cheap, training_cost=2.0)
     assert worse.fine_tune is False and worse.headline == "No: 3-shot gives better answers."
     even = scorecard.verdict([TUNED, FEW], pairs(10, 20), cheap, training_cost=2.0)
