@@ -237,3 +237,12 @@ def test_compare_screen_answers_side_by_side(local: openai.OpenAI) -> None:
     assert not at.exception and not at.error
     assert [h.value for h in at.subheader] == [TINY, f"{TINY} (2-shot)"]
     assert sum("completion tokens" in c.value for c in at.caption) == 2
+
+
+def test_judge_screens_before_any_run_point_to_evaluate() -> None:
+    for page in ("pages/rate.py", "pages/scorecard.py"):
+        at = open_page(page)
+        assert at.info[0].value.startswith("There is no evaluation run")
+    at = open_page("pages/evaluate.py")  # the local server is not running in this test
+    assert "does not answer" in at.error[0].value
+    assert at.info[0].value == "No evaluation run yet."

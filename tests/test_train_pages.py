@@ -196,3 +196,17 @@ def test_a_key_from_the_environment_is_shown_masked(monkeypatch: pytest.MonkeyPa
     shown = " ".join(c.value for c in at.sidebar.caption)
     assert "`sk-…CRET`" in shown and SECRET_KEY not in shown
     assert at.sidebar.text_input(key="provider_input_openai_key").value == ""  # the environment's key is not echoed
+
+
+def test_jobs_screen_with_no_job_yet_points_to_train(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with running_server(tiny_settings(tmp_path / "fresh", start_worker=False)) as url:
+        monkeypatch.setenv("STUDIO_LOCAL_URL", url)
+        at = first_run("pages/jobs.py")
+        assert at.info[0].value == "The local server has no fine-tuning jobs yet."
+
+
+def test_train_screen_offers_to_try_again_when_the_local_server_is_down() -> None:
+    load_sample()
+    at = first_run("pages/train.py")
+    assert at.error[0].value.startswith("The local server does not answer at http://127.0.0.1:9/v1.")
+    assert [b.label for b in at.button] == ["Try again"]
