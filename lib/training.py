@@ -70,12 +70,17 @@ def training_counts(
     return [by_id[row.id] for row in training_rows]
 
 
-def blocking_findings(rows: Sequence[Row], choice: ExampleChoice) -> list[Finding]:
-    """The errors in the chosen examples that stop a launch (warnings do not); lines are dataset rows."""
+def blocking_findings(
+    rows: Sequence[Row], choice: ExampleChoice, findings: Sequence[Finding] | None = None
+) -> list[Finding]:
+    """The errors in the chosen examples that stop a launch (warnings do not); lines are dataset rows.
+
+    ``findings``: the rows' findings when already known (the screens cache them per version).
+    """
     chosen = {row.id for row in chosen_rows(rows, choice)}
     return [
         finding
-        for finding in check_rows(rows)
+        for finding in (check_rows(rows) if findings is None else findings)
         if finding.severity == "error" and (finding.line is None or rows[finding.line - 1].id in chosen)
     ]
 

@@ -10,7 +10,7 @@ from lib.errors import StudioError
 from lib.providers import ProviderConfig, base_models
 from lib.training import EXAMPLE_CHOICES, LaunchSettings, format_duration
 from lib.ui.provider import local_throughput, require_client
-from lib.ui.widgets import cached_counts, cached_rows, require_dataset, show_flash
+from lib.ui.widgets import cached_counts, cached_findings, cached_rows, require_dataset, show_flash
 
 
 @st.cache_data(ttl=60, show_spinner="Asking the provider for its models…")
@@ -88,7 +88,7 @@ else:
     except StudioError:
         cells[2].caption(f"No price is listed for {base_model}.")
 
-errors = training.blocking_findings(rows, choice)
+errors = training.blocking_findings(rows, choice, cached_findings(dataset.id, dataset.version_id))
 if errors:
     st.error(f"{len(errors)} errors in the chosen examples: fix them before training.", icon=":material/block:")
     for finding in errors[:10]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import openai
 import pytest
-from openai.types.fine_tuning import FineTuningJob
 from streamlit.testing.v1 import AppTest
 
 from lib import store
@@ -17,6 +15,7 @@ from lib.examples import single_turn
 from lib.paths import PROJECT_DIR
 from lib.store import NewRow
 from tests.local_server import running_server, tiny_settings
+from tests.test_local_server import wait_for
 from tests.test_pages import button, open_page
 from tests.tiny_model import TINY
 
@@ -34,14 +33,6 @@ def local(server_url: str, monkeypatch: pytest.MonkeyPatch) -> openai.OpenAI:
     """The app's local provider is the tiny test server; returns a client to look at it directly."""
     monkeypatch.setenv("STUDIO_LOCAL_URL", server_url)
     return openai.OpenAI(base_url=server_url, api_key="local", max_retries=0)
-
-
-def wait_for(client: openai.OpenAI, job_id: str, statuses: set[str], timeout: float = 180) -> FineTuningJob:
-    deadline = time.time() + timeout
-    while (job := client.fine_tuning.jobs.retrieve(job_id)).status not in statuses:
-        assert time.time() < deadline, f"job still {job.status}"
-        time.sleep(0.2)
-    return job
 
 
 def metric(at: AppTest, label: str) -> str:
