@@ -75,15 +75,19 @@ with new_run:
                 dataset.id if dataset else None,
                 dataset.version_id if dataset else None,
             )
-            bar = st.progress(0.0, "Generating answers…")
             try:
                 run = evaluation.create_run(name, config, source_text, prompts, contenders, settings)
-                st.session_state["evaluate_selected"] = run.id
-                evaluation.generate(run, client, config, lambda done, total: show(bar, done, total))
-                flash(f"Run {run.id}: all answers are in. Reviewers can rate it now.")
-                st.rerun()
             except StudioError as error:
-                st.error(f"{error} The answers so far are kept: generate the rest from the Runs tab.")
+                st.error(str(error))
+            else:
+                st.session_state["evaluate_selected"] = run.id
+                bar = st.progress(0.0, "Generating answers…")
+                try:
+                    evaluation.generate(run, client, config, lambda done, total: show(bar, done, total))
+                    flash(f"Run {run.id}: all answers are in. Reviewers can rate it now.")
+                    st.rerun()
+                except StudioError as error:
+                    st.error(f"{error} The answers so far are kept: generate the rest from the Runs tab.")
 
 with runs_tab:
     runs = store.list_runs()

@@ -246,3 +246,12 @@ def test_judge_screens_before_any_run_point_to_evaluate() -> None:
     at = open_page("pages/evaluate.py")  # the local server is not running in this test
     assert "does not answer" in at.error[0].value
     assert at.info[0].value == "No evaluation run yet."
+
+
+def test_evaluate_screen_refuses_two_contenders_with_one_name(local: openai.OpenAI) -> None:
+    load_sample()
+    at = open_page("pages/evaluate.py")
+    at.radio(key="evaluate_count").set_value(2).run()  # both default to the one base model, bare: same name
+    button(at, "Create the run and generate answers").click().run()
+    assert at.error[0].value == "Two contenders have the same name: give each its own."
+    assert store.list_runs() == []
