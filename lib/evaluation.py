@@ -52,8 +52,11 @@ class Settings:
 
 
 def default_label(model: str, shots: int) -> str:
-    short = model if len(model) <= 40 else f"{model[:18]}…{model[-18:]}"
-    return f"{short} ({shots}-shot)" if shots else short
+    """A short name: 'gpt-4o-mini (3-shot)', or 'tuned elle:abc123' for 'ft:gpt-4o-mini:org:elle:abc123'."""
+    name = model
+    if model.startswith("ft:"):
+        name = "tuned " + ":".join(part for part in model.split(":")[3:] if part)
+    return f"{name} ({shots}-shot)" if shots else name
 
 
 def prompt_messages(example: Any) -> list[dict[str, Any]]:

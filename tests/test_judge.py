@@ -255,3 +255,9 @@ def test_evaluate_screen_refuses_two_contenders_with_one_name(local: openai.Open
     button(at, "Create the run and generate answers").click().run()
     assert at.error[0].value == "Two contenders have the same name: give each its own."
     assert store.list_runs() == []
+
+
+def test_default_names_are_short() -> None:
+    assert evaluation.default_label("gpt-4o-mini-2024-07-18", 3) == "gpt-4o-mini-2024-07-18 (3-shot)"
+    assert evaluation.default_label("ft:gpt-4o-mini-2024-07-18:acme:elle:AbC123", 0) == "tuned elle:AbC123"
+    assert evaluation.default_label(f"ft:{TINY}:local::x1:ckpt-step-20", 0) == "tuned x1:ckpt-step-20"
