@@ -13,7 +13,7 @@ from lib.errors import StudioError
 from lib.providers import ProviderConfig
 from lib.training import FINISHED, STATUSES
 from lib.ui.provider import require_client
-from lib.ui.widgets import show_flash
+from lib.ui.widgets import flash, show_flash
 
 REFRESH_SECONDS = 2.0
 EVENTS_PER_PAGE = 20
@@ -48,11 +48,14 @@ st.dataframe(
     width="stretch",
     column_config={"Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
 )
-by_id = {job.id: job for job in jobs}
+if not shown:
+    st.info("No job has the chosen status.")
+    st.stop()
+by_id = {job.id: job for job in shown}
 if pending := st.session_state.pop("jobs_pending_selection", None):
     st.session_state["jobs_selected"] = pending
 if st.session_state.get("jobs_selected") not in by_id:
-    st.session_state["jobs_selected"] = jobs[0].id
+    st.session_state["jobs_selected"] = shown[0].id
 job_id = st.selectbox(
     "Job",
     list(by_id),
@@ -167,7 +170,7 @@ else:
     if st.button("Cancel the job", icon=":material/cancel:", disabled=not sure):
         try:
             training.cancel(client, config, job_id)
-            st.session_state["flash"] = f"Cancelling {job_id}…"
+            flash(f"Cancelling {job_id}…")
         except StudioError as error:
-            st.session_state["flash"] = str(error)
+            flash(str(error))
         st.rerun()

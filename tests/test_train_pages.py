@@ -137,8 +137,11 @@ def test_jobs_from_outside_the_app_show_unknown_dataset_and_filter_by_status(loc
     at.selectbox(key="jobs_selected").set_value(outside.id).run()
     assert "The job failed: Training file" in at.error[0].value
     assert any("unknown dataset" in c.value for c in at.caption)
-    at.multiselect(key="jobs_status").select("succeeded").run()
-    assert outside.id not in set(at.dataframe[0].value["Job"])
+    at.multiselect(key="jobs_status").select("failed").run()
+    assert set(at.dataframe[0].value["Status"]) == {"failed"} and outside.id in set(at.dataframe[0].value["Job"])
+    assert at.selectbox(key="jobs_selected").value == outside.id  # the job to watch follows the filter too
+    at.multiselect(key="jobs_status").unselect("failed").select("paused").run()
+    assert at.info[0].value == "No job has the chosen status."
 
 
 def first_run(page: str = "", **state: str) -> AppTest:
