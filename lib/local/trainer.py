@@ -24,6 +24,7 @@ from lib.local.models import Loaded
 
 IGNORE = -100
 BASE_LEARNING_RATE = 1e-3  # LoRA on a 135M model; OpenAI's learning_rate_multiplier scales it
+EVAL_BATCH_SIZE = 2  # validation batches: small, so the 49k-vocab logits never set the peak memory
 
 
 @dataclass
@@ -172,7 +173,7 @@ def evaluate(model: PeftModel, encoded: Sequence[Encoded], pad_id: int, device: 
     """Validation loss and token accuracy over the trained positions of ``encoded``."""
     model.eval()
     total_loss, correct, counted = 0.0, 0, 0
-    for batch in batches(encoded, 8, random.Random(0)):
+    for batch in batches(encoded, EVAL_BATCH_SIZE, random.Random(0)):
         ids, labels, mask = collate(batch, pad_id, device)
         loss, right, n = _loss(model, ids, labels, mask)
         total_loss, correct, counted = total_loss + float(loss) * n, correct + right, counted + n
