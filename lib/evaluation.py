@@ -19,7 +19,8 @@ from lib.examples import conversation
 from lib.formats import read_jsonl
 from lib.paths import SAMPLE_DIR
 from lib.providers import ProviderConfig, calling
-from lib.store import EvalRun, Rating, StoredAnswer
+from lib.store import EvalRun, Rating, Row, StoredAnswer
+from lib.training import EXAMPLE_CHOICES, LaunchSettings, chosen_rows, split_rows
 
 EVAL_FILE = SAMPLE_DIR / "limericks-eval.jsonl"
 DEFAULT_RUBRIC = ["Follows the limerick form", "Factually correct", "Pleasant to read"]
@@ -73,6 +74,13 @@ def eval_file_prompts() -> list[list[dict[str, Any]]]:
         prompt_messages(example)
         for _, example in read_jsonl(EVAL_FILE.read_bytes()).importable_examples(include_errors=True)
     ]
+
+
+def validation_prompts(rows: Sequence[Row], share: float, seed: int) -> list[list[dict[str, Any]]]:
+    """The prompts Train held out for validation with this share and seed (from all but the rejected rows)."""
+    settings = LaunchSettings("", EXAMPLE_CHOICES[0], share, seed=seed)
+    _, held_out = split_rows(chosen_rows(rows, settings.examples), settings)
+    return [prompt_messages(row.example) for row in held_out]
 
 
 def shot_pairs(examples: Sequence[Any], k: int, seed: int) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ from streamlit.delta_generator import DeltaGenerator
 
 from lib import evaluation, store
 from lib.errors import StudioError
-from lib.formats import split
 from lib.ui.contenders import choose_contenders, offered_chat_models
 from lib.ui.provider import require_client
 from lib.ui.widgets import cached_rows, current_dataset, flash, show_flash
@@ -42,9 +41,9 @@ with new_run:
             2**31 - 1,
             0,
             key="evaluate_split_seed",
-            help="The seed you trained with gives the same split",
+            help="With the share and seed you trained with (0 if left random), this is the split Train held out.",
         )
-        prompts = [evaluation.prompt_messages(r.example) for r in split(rows, share / 100, int(split_seed))[1]]
+        prompts = evaluation.validation_prompts(rows, share / 100, int(split_seed))
         source_text = f"{dataset.name} v{dataset.version_id}, validation {share}% seed {split_seed}" if dataset else ""
     elif source.startswith("All of"):
         prompts = [evaluation.prompt_messages(r.example) for r in rows]

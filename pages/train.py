@@ -116,11 +116,11 @@ if config.kind == "azure":
 ready = not errors and len(training_rows) >= training.MINIMUM_EXAMPLES
 if st.button("Upload and start training", type="primary", icon=":material/rocket_launch:", disabled=not ready):
     bar = st.progress(0.0, "Checking the examples…")
+
+    def show(done: float, text: str) -> None:
+        bar.progress(done, text)
+
     try:
-
-        def show(done: float, text: str) -> None:
-            bar.progress(done, text)
-
         job = training.launch(client, config, dataset, rows, settings, show)
     except StudioError as error:
         bar.empty()

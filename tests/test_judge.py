@@ -11,7 +11,7 @@ import openai
 import pandas as pd
 import pytest
 
-from lib import checks, evaluation, scorecard, store
+from lib import checks, evaluation, scorecard, store, training
 from lib.datasets import load_sample
 from lib.evaluation import Contender, Settings
 from lib.providers import ProviderConfig
@@ -261,3 +261,17 @@ def test_default_names_are_short() -> None:
     assert evaluation.default_label("gpt-4o-mini-2024-07-18", 3) == "gpt-4o-mini-2024-07-18 (3-shot)"
     assert evaluation.default_label("ft:gpt-4o-mini-2024-07-18:acme:elle:AbC123", 0) == "tuned elle:AbC123"
     assert evaluation.default_label(f"ft:{TINY}:local::x1:ckpt-step-20", 0) == "tuned x1:ckpt-step-20"
+
+
+def test_validation_prompts_are_the_ones_train_held_out() -> None:
+    dataset = load_sample()
+    rows = store.rows(dataset.id)
+    store.update_rows(dataset.id, {rows[0].id: {"status": "rejected"}})
+    rows = store.rows(dataset.id)
+    _, held_out = training.split_rows(
+        training.chosen_rows(rows, "All but rejected"), training.LaunchSettings("m", validation_fraction=0.2, seed=7)
+    )
+    prompts = evaluation.validation_prompts(rows, 0.2, 7)
+    assert len(prompts) == len(held_out) == 8
+    assert [p[-1]["content"] for p in prompts] == [r.example["messages"][1]["content"] for r in held_out]
+    assert all(m["role"] != "assistant" for p in prompts for m in p)  # questions only
