@@ -68,6 +68,11 @@ def prompt_messages(example: Any) -> list[dict[str, Any]]:
     return [{k: v for k, v in m.items() if k in ("role", "content", "name")} for m in messages]
 
 
+def question_of(prompt: list[dict[str, Any]]) -> str:
+    """The last user message of a prompt: what is being asked."""
+    return next((str(m["content"]) for m in reversed(prompt) if m["role"] == "user"), "")
+
+
 def eval_file_prompts() -> list[list[dict[str, Any]]]:
     """Elle's held-out questions (data/limericks-eval.jsonl)."""
     return [

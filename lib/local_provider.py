@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import openai
 
 from lib.paths import PROJECT_DIR, data_dir
@@ -33,9 +34,13 @@ def base_url() -> str:
     return os.environ.get("STUDIO_LOCAL_URL", f"http://127.0.0.1:{DEFAULT_PORT}/v1")
 
 
-def client(timeout: float = 600) -> openai.OpenAI:
+def client(timeout: float = 600, max_retries: int = 0, http_client: httpx2.Client | None = None) -> openai.OpenAI:
     return openai.OpenAI(
-        base_url=base_url(), api_key=os.environ.get("STUDIO_LOCAL_API_KEY") or "local", timeout=timeout, max_retries=0
+        base_url=base_url(),
+        api_key=os.environ.get("STUDIO_LOCAL_API_KEY") or "local",
+        timeout=timeout,
+        max_retries=max_retries,
+        http_client=http_client,
     )
 
 

@@ -134,13 +134,7 @@ def make_client(
         )
     if config.kind == "openai":
         return openai.OpenAI(api_key=config.api_key, timeout=timeout, max_retries=max_retries, http_client=http_client)
-    return openai.OpenAI(
-        base_url=local_provider.base_url(),
-        api_key=os.environ.get("STUDIO_LOCAL_API_KEY") or "local",
-        timeout=timeout,
-        max_retries=max_retries,
-        http_client=http_client,
-    )
+    return local_provider.client(timeout, max_retries, http_client)
 
 
 def _them(things: list[str]) -> str:

@@ -15,7 +15,7 @@ import pandas as pd
 from lib import pricing, stats, store, tokens
 from lib.checks import check_answer
 from lib.errors import StudioError
-from lib.evaluation import TIE, Contender, contenders_of, settings_of
+from lib.evaluation import TIE, Contender, contenders_of, question_of, settings_of
 from lib.store import EvalRun, Rating, StoredAnswer
 
 
@@ -214,7 +214,7 @@ def build(
 ) -> Scorecard:
     contenders = contenders_of(run)
     labels = [c.label for c in contenders]
-    questions = {p: next((m["content"] for m in reversed(ms) if m["role"] == "user"), "") for p, ms in items.items()}
+    questions = {position: question_of(prompt) for position, prompt in items.items()}
     pairs = pair_results(labels, ratings)
     usage = usage_table(labels, answers, questions)
     return Scorecard(

@@ -44,7 +44,7 @@ answers = {a.contender: a.text for a in store.run_answers(run.id) if a.position 
 if assignment.left not in answers or assignment.right not in answers:
     st.warning("This item's answers are not generated yet: finish the run on Evaluate first.")
     st.stop()
-question = next((m["content"] for m in reversed(prompt) if m["role"] == "user"), "")
+question = evaluation.question_of(prompt)
 st.markdown(f"**Prompt:** {question}")
 rubric = evaluation.settings_of(run).rubric
 item_key = f"{run.id}_{assignment.position}"  # fresh widgets for every item

@@ -6,6 +6,12 @@ import streamlit as st
 from lib import scorecard, store
 from lib.charts import interval_chart
 
+
+@st.cache_data(ttl=600, show_spinner="Estimating the training cost…")
+def training_cost_estimate(run_id: int) -> float:
+    return scorecard.estimated_training_cost(store.get_run(run_id))
+
+
 st.title("Scorecard")
 runs = store.list_runs()
 if not runs:
@@ -18,7 +24,7 @@ run = by_id[run_id]
 ratings = store.run_ratings(run.id)
 answers = store.run_answers(run.id)
 training_cost = st.number_input(
-    "Training cost ($)", 0.0, None, scorecard.estimated_training_cost(run), key=f"score_training_cost_{run.id}",
+    "Training cost ($)", 0.0, None, training_cost_estimate(run.id), key=f"score_training_cost_{run.id}",
     help="Estimated from the tuned model's dataset at the listed prices when the app trained it; 0 when local.",
 )  # fmt: skip
 card = scorecard.build(run, answers, ratings, store.run_items(run.id), training_cost)
