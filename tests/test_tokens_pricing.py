@@ -1,10 +1,11 @@
 import json
+import random
 import subprocess
 import sys
 
 import pytest
 
-from lib import store
+from lib import store, tokens
 from lib.paths import PROJECT_DIR
 from lib.pricing import (
     FewShot,
@@ -41,6 +42,35 @@ def test_known_token_ids_for_both_encodings_offline() -> None:
 def test_chat_counting_follows_openai_reference_by_hand() -> None:
     # 3 messages x 3 + 3 priming = 12; system 1+4; user 1+1 + name 1+1; assistant 1+3  -> 25
     assert Counter("o200k_base").count(CHAT) == ExampleTokens(total=25, trained=3)
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_fast_counter_is_used_and_counts_exactly_as_tiktoken(name: str) -> None:
+    assert tokens._bpe_counter(name) is not None  # bpe-openai installed, its ranks are tiktoken's
+    pieces = [*"abcXYZ 019'.,!?-_()<>|/\\\"\n\t\r", "  ", "'s", "'ll", " 12345", "ß", "é", "中文", "한국어"]
+    pieces += ["🙂", "👩\u200d🔬", "\u00a0", "\u0301", "ΣΑΣ", "١٢٣", "<|endoftext|>", "<|im_start|>"]
+    rng = random.Random(7)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 40))) for _ in range(3000)]
+    count, reference = tokens.text_counter(name), encoding(name)
+    assert [count(t) for t in texts] == [len(reference.encode_ordinary(t)) for t in texts]
+
+
+def test_a_fast_counter_that_disagrees_with_tiktoken_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    class OffByOne:
+        def encode_ordinary(self, text: str) -> list[int]:
+            return [0] * (len(encoding("o200k_base").encode_ordinary(text)) + 1)
+
+    monkeypatch.setattr(tokens, "encoding", lambda name: OffByOne())
+    assert tokens._bpe_counter.__wrapped__("o200k_base") is None
+
+
+def test_preference_examples_count_the_input_and_the_preferred_output() -> None:
+    preference = {
+        "input": {"messages": CHAT["messages"][:2]},
+        "preferred_output": [CHAT["messages"][2]],
+        "non_preferred_output": [{"role": "assistant", "content": "Go away, go away, go away."}],
+    }
+    assert Counter("o200k_base").count(preference) == ExampleTokens(total=25, trained=3)
 
 
 def test_untrained_assistant_turns_are_not_counted_as_trained() -> None:
