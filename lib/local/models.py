@@ -75,6 +75,8 @@ def prepare_smollm2(folder: Path) -> None:
 
 # Base model id -> "module:function" that writes it into a folder. Tests add a tiny random model.
 BASE_MODELS: dict[str, str] = {SMOLLM2: "lib.local.models:prepare_smollm2"}
+# Base models that come from a GGUF file: served with llama.cpp (see serving.py).
+GGUF_SOURCES: dict[str, Callable[[], Path]] = {SMOLLM2: smollm2_gguf}
 
 
 def _preparer(reference: str) -> Callable[[Path], None]:

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lib.local import jobs
 from lib.local.jobs import ORGANIZATION, Settings, event, save_file, validate
 from lib.local.models import BASE_MODELS, model_folder
-from lib.local.serving import Engine, Sampling, generate, prompt_ids
+from lib.local.serving import Engine, Piece, PromptTooLongError, Sampling, generate, prompt_ids
 from lib.local.store import LocalStore, new_id, now
 
 PURPOSES = ("fine-tune", "fine-tune-results", "batch", "assistants", "user_data", "evals", "vision")
@@ -70,6 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
                 model_folder(settings.models_dir, model_id, preparer)
             worker = jobs.start_worker(settings)
         yield
+        engine.close()
         if worker is not None:
             worker.terminate()
             worker.join(timeout=10)
@@ -395,13 +396,17 @@ def _chat(router: APIRouter, store: LocalStore, settings: Settings, engine: Engi
             loaded = engine.tuned(model, tuned[model]["base"], _adapter(store, settings, model, tuned[model]))
         sampling = _sampling(body)
         ids = prompt_ids(loaded, messages)
+        try:
+            answer = generate(loaded, ids, sampling)
+        except PromptTooLongError as exc:
+            raise APIError(400, str(exc), param="messages", code="context_length_exceeded") from exc
         completion_id, created = new_id("chatcmpl"), now()
         if body.get("stream"):
             usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return StreamingResponse(
-                _stream(loaded, ids, sampling, model, completion_id, created, usage), media_type="text/event-stream"
+                _stream(answer, len(ids), model, completion_id, created, usage), media_type="text/event-stream"
             )
-        pieces = list(generate(loaded, ids, sampling))
+        pieces = list(answer)
         completion_tokens = pieces[-1].tokens
         return {
             "id": completion_id,
@@ -442,7 +447,7 @@ def _sampling(body: dict[str, Any]) -> Sampling:
 
 
 def _stream(
-    loaded: Any, ids: list[int], sampling: Sampling, model: str, completion_id: str, created: int, usage: bool
+    answer: Iterator[Piece], prompt_tokens: int, model: str, completion_id: str, created: int, usage: bool
 ) -> Iterator[str]:
     def chunk(delta: dict[str, Any] | None, finish: str | None, **extra: Any) -> str:
         choices = [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}] if delta is not None else []
@@ -457,13 +462,13 @@ def _stream(
 
     yield chunk({"role": "assistant", "content": ""}, None)
     completion_tokens = 0
-    for piece in generate(loaded, ids, sampling):
+    for piece in answer:
         completion_tokens = piece.tokens
         if piece.text:
             yield chunk({"content": piece.text}, None)
         if piece.finish_reason:
             yield chunk({}, piece.finish_reason)
     if usage:
-        counts = {"prompt_tokens": len(ids), "completion_tokens": completion_tokens}
-        yield chunk(None, None, usage=counts | {"total_tokens": len(ids) + completion_tokens})
+        counts = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
+        yield chunk(None, None, usage=counts | {"total_tokens": prompt_tokens + completion_tokens})
     yield "data: [DONE]\n\n"
