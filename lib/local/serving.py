@@ -189,21 +189,25 @@ class Engine:
             if model_id in self._tuned:
                 self._tuned.move_to_end(model_id)
                 return self._tuned[model_id]
-            torch_base = self._torch_base(base_id)
-            merged: Any = PeftModel.from_pretrained(copy.deepcopy(torch_base.model), adapter)
-            model = merged.merge_and_unload().eval()  # merged: runs as fast as the base model
             source = self._gguf_source(base_id)
             if source is None:
-                served = Served(base.tokenizer, base.eos_ids, model)
+                served = Served(base.tokenizer, base.eos_ids, torch_model=self._merged(base_id, adapter))
             else:
                 path = adapter / SERVING_GGUF
                 if not path.exists():
-                    gguf_export.write(source, path, gguf_export.adapter_deltas(torch_base.model, model))
+                    deltas = gguf_export.adapter_deltas(self._torch_base(base_id).model, self._merged(base_id, adapter))
+                    gguf_export.write(source, path, deltas)
+                    del self._torch_bases[base_id]  # only needed to write the next tuned model's file
                 served = Served(base.tokenizer, base.eos_ids, fast=LlamaCppDecoder(path))
             self._tuned[model_id] = served
             while len(self._tuned) > MERGED_CACHE:
                 self._tuned.popitem(last=False)  # freed once no answer in progress holds it
             return served
+
+    def _merged(self, base_id: str, adapter: Path) -> Any:
+        """A copy of the base with the adapter merged in: runs as fast as the base model."""
+        merged: Any = PeftModel.from_pretrained(copy.deepcopy(self._torch_base(base_id).model), adapter)
+        return merged.merge_and_unload().eval()
 
     def close(self) -> None:
         """Free the llama.cpp models now (at interpreter exit their finalisers fail noisily)."""
