@@ -85,6 +85,7 @@ PROBES = (
 )
 
 
+@cache
 def _bpe_openai() -> tuple[Any, Path] | None:
     """bpe-openai's compiled module and its data folder, or None when it is not installed.
 
