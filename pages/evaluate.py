@@ -8,7 +8,7 @@ from lib import evaluation, store
 from lib.errors import StudioError
 from lib.ui.contenders import choose_contenders, offered_chat_models
 from lib.ui.provider import require_client
-from lib.ui.widgets import cached_rows, current_dataset, flash, show_flash
+from lib.ui.widgets import cached_rows, current_dataset, flash, select_kept, show_flash
 
 
 def show(bar: DeltaGenerator, done: int, total: int) -> None:
@@ -94,13 +94,8 @@ with runs_tab:
         st.info("No evaluation run yet.")
         st.stop()
     by_id = {run.id: run for run in runs}
-    if st.session_state.get("evaluate_selected") not in by_id:
-        st.session_state["evaluate_selected"] = runs[0].id
-    run_id = st.selectbox(
-        "Run",
-        list(by_id),
-        key="evaluate_selected",
-        format_func=lambda i: f"{i} · {by_id[i].name} · {by_id[i].created_at}",
+    run_id = select_kept(
+        "Run", list(by_id), "evaluate_selected", lambda i: f"{i} · {by_id[i].name} · {by_id[i].created_at}"
     )
     run = by_id[run_id]
     answers = store.run_answers(run.id)

@@ -13,7 +13,7 @@ from lib.errors import StudioError
 from lib.providers import ProviderConfig
 from lib.training import FINISHED, STATUSES
 from lib.ui.provider import require_client
-from lib.ui.widgets import flash, show_flash
+from lib.ui.widgets import flash, select_kept, show_flash
 
 REFRESH_SECONDS = 2.0
 EVENTS_PER_PAGE = 20
@@ -54,13 +54,11 @@ if not shown:
 by_id = {job.id: job for job in shown}
 if pending := st.session_state.pop("jobs_pending_selection", None):
     st.session_state["jobs_selected"] = pending
-if st.session_state.get("jobs_selected") not in by_id:
-    st.session_state["jobs_selected"] = shown[0].id
-job_id = st.selectbox(
+job_id = select_kept(
     "Job",
     list(by_id),
-    key="jobs_selected",
-    format_func=lambda i: f"{i} · {by_id[i].status} · {by_id[i].fine_tuned_model or by_id[i].model}",
+    "jobs_selected",
+    lambda i: f"{i} · {by_id[i].status} · {by_id[i].fine_tuned_model or by_id[i].model}",
 )
 
 

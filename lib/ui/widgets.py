@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import streamlit as st
 
 from lib import store
@@ -73,6 +76,13 @@ def cached_counts(dataset_id: int, version_id: int, encoding_name: str) -> list[
 @st.cache_resource(max_entries=16, show_spinner=False)
 def cached_request_tokens(dataset_id: int, version_id: int, encoding_name: str) -> RequestTokens:
     return request_tokens([row.example for row in cached_rows(dataset_id, version_id)], Counter(encoding_name))
+
+
+def select_kept(label: str, options: list[Any], key: str, format_func: Callable[[Any], str]) -> Any:
+    """A selectbox whose choice survives reruns and falls back to the first option once it is gone."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = options[0]
+    return st.selectbox(label, options, key=key, format_func=format_func)
 
 
 def flash(message: str) -> None:
