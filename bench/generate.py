@@ -69,7 +69,7 @@ def main() -> None:
     import torch
     from peft import PeftModel
 
-    from lib.formats import read_jsonl
+    from lib.curate.formats import read_jsonl
     from lib.local.models import BASE_MODELS, SMOLLM2, load, model_folder
     from lib.local.serving import Engine, Served
     from lib.local.trainer import TrainingConfig, train

@@ -91,8 +91,9 @@ def main() -> None:
     os.environ["STUDIO_DATA_DIR"] = tempfile.mkdtemp(prefix="studio-bench-")
     os.environ["STUDIO_LOCAL_AUTOSTART"] = "0"  # time the screens alone, without starting the local server
 
-    from lib import datasets, store
-    from lib.formats import read_jsonl
+    from lib.curate import import_export
+    from lib.curate.formats import read_jsonl
+    from lib.db import dataset_store
     from lib.paths import PROJECT_DIR
 
     data = make_jsonl(args.examples)
@@ -102,10 +103,10 @@ def main() -> None:
     print(f"{'read + validate':<34}{'ours':>10}{'cookbook loop':>16}")
     print(f"{'':<34}{ours_s:>9.2f}s{baseline_s:>15.2f}s   ({len(parsed.findings):,} findings, each with its line)")
 
-    dataset = store.create_dataset("bench")
-    import_s, _ = timed(lambda: datasets.import_parsed(dataset.id, parsed, True, "bench.jsonl"), 1)
-    load_s, rows = timed(lambda: store.rows(dataset.id), args.repeats)
-    check_s, _ = timed(lambda: datasets.check_rows(rows), 1)
+    dataset = dataset_store.create_dataset("bench")
+    import_s, _ = timed(lambda: import_export.import_parsed(dataset.id, parsed, True, "bench.jsonl"), 1)
+    load_s, rows = timed(lambda: dataset_store.rows(dataset.id), args.repeats)
+    check_s, _ = timed(lambda: import_export.check_rows(rows), 1)
     print(f"{'import into the database':<34}{import_s:>9.2f}s")
     print(f"{'load all rows':<34}{load_s:>9.2f}s   ({len(rows):,} rows)")
     print(f"{'validate the dataset':<34}{check_s:>9.2f}s")

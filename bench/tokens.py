@@ -38,8 +38,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("STUDIO_DATA_DIR", tempfile.mkdtemp(prefix="studio-bench-"))
 
-    from lib.formats import read_jsonl
-    from lib.tokens import Counter, encoding
+    from lib.curate.formats import read_jsonl
+    from lib.price.tokens import Counter, encoding
 
     examples = [ex for _, ex in read_jsonl(make_jsonl(args.examples)).valid_examples()]
     enc = encoding("o200k_base")

@@ -31,7 +31,7 @@ EPOCHS, RANK = 3, 16
 
 
 def limericks() -> tuple[list[Any], list[Any]]:
-    from lib.formats import read_jsonl
+    from lib.curate.formats import read_jsonl
 
     examples = [e for _, e in read_jsonl((PROJECT_DIR / "data" / "limericks.jsonl").read_bytes()).valid_examples()]
     return examples[:10], examples[30:40]
@@ -105,17 +105,17 @@ def server_job_seconds(repeats: int) -> list[float]:
     """Job created -> succeeded through the real server, ten limericks, 3 epochs."""
     import os
 
-    from lib import local_provider
+    from lib.train import local_client
     from tests.local_server import free_port
 
     data = tempfile.mkdtemp(prefix="studio-bench-")
     os.environ |= {"STUDIO_DATA_DIR": data, "STUDIO_LOCAL_URL": f"http://127.0.0.1:{free_port()}/v1"}
-    server = local_provider.start()
+    server = local_client.start()
     try:
-        while not local_provider.answers():  # includes the one-time GGUF conversion: excluded from the figure
-            assert server.poll() is None, local_provider.log_path().read_text()
+        while not local_client.answers():  # includes the one-time GGUF conversion: excluded from the figure
+            assert server.poll() is None, local_client.log_path().read_text()
             time.sleep(0.5)
-        client = local_provider.client()
+        client = local_client.client()
         ten = b"".join((PROJECT_DIR / "data" / "limericks.jsonl").read_bytes().splitlines(keepends=True)[:10])
         uploaded = client.files.create(file=("ten.jsonl", ten), purpose="fine-tune")
         times = []

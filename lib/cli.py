@@ -11,11 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lib.curate.format_checks import error_lines, sort_findings
+from lib.curate.formats import ParsedFile, read_file
+from lib.db import price_store
 from lib.errors import StudioError
-from lib.formats import ParsedFile, read_file
-from lib.pricing import ModelInfo, UnknownModelError, estimate, over_limit_finding, resolve
-from lib.tokens import Counter
-from lib.validation import error_lines, sort_findings
+from lib.price.pricing import ModelInfo, UnknownModelError, estimate, models, over_limit_finding, resolve
+from lib.price.tokens import Counter
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,7 +77,7 @@ def _print_text(path: Path, summary: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        model = resolve(args.model) if args.model else None
+        model = resolve(args.model, models(price_store.price_overrides())) if args.model else None
     except UnknownModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -7,3 +7,11 @@ class StudioError(Exception):
 
 class DatasetError(StudioError):
     """A dataset or file cannot be used (bad columns, unknown dataset, duplicate name...)."""
+
+
+class PriceError(StudioError):
+    """A price or model cannot be used (unknown model, negative price...)."""
+
+
+class RunError(StudioError):
+    """An evaluation run, answer or rating cannot be used (no prompts, unknown run, incomplete scores...)."""

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from lib import evaluation
 from lib.errors import StudioError
+from lib.judge import evaluation
 from lib.ui.contenders import choose_contenders, offered_chat_models, show_answer
 from lib.ui.provider import require_client
 from lib.ui.widgets import cached_rows, current_dataset

@@ -4,10 +4,10 @@ import json
 
 import streamlit as st
 
-from lib import store
-from lib.conversation import add_turn, messages_of, move, remove, set_message, with_messages
-from lib.examples import ROLES, is_preference, single_turn, table_fields
-from lib.store import NewRow
+from lib.curate.conversation import add_turn, messages_of, move, remove, set_message, with_messages
+from lib.curate.examples import ROLES, is_preference, single_turn, table_fields
+from lib.db import dataset_store
+from lib.db.dataset_store import NewRow
 from lib.ui.widgets import cached_rows, flash, require_dataset, show_flash, undo_button
 
 dataset = require_dataset()
@@ -17,7 +17,7 @@ rows = cached_rows(dataset.id, dataset.version_id)
 st.session_state.setdefault("conversation_generation", 0)
 
 if st.button("New conversation", icon=":material/add_comment:"):
-    store.add_rows(dataset.id, [NewRow(single_turn("", "", ""))], "Added a conversation")
+    dataset_store.add_rows(dataset.id, [NewRow(single_turn("", "", ""))], "Added a conversation")
     st.session_state["conversation_row"] = len(rows) + 1
     st.rerun()
 if not rows:
@@ -32,7 +32,7 @@ st.caption(" · ".join(part[:80] for part in table_fields(row.example)[1:] if pa
 
 
 def save(messages: list, summary: str) -> None:
-    store.update_rows(dataset.id, {row.id: {"example": with_messages(row.example, messages)}}, summary)
+    dataset_store.update_rows(dataset.id, {row.id: {"example": with_messages(row.example, messages)}}, summary)
 
 
 def restructure(messages: list, summary: str) -> None:
@@ -91,7 +91,7 @@ with st.expander("Edit as JSON"):
             st.error(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}). Nothing was changed.")
         else:
             if isinstance(value, dict):
-                store.update_rows(dataset.id, {row.id: {"example": value}}, f"Edited row {number} as JSON")
+                dataset_store.update_rows(dataset.id, {row.id: {"example": value}}, f"Edited row {number} as JSON")
                 flash("Saved.")
                 st.rerun()
             st.error("An example must be a JSON object. Nothing was changed.")

@@ -3,18 +3,20 @@
 import pandas as pd
 import streamlit as st
 
-from lib import local_provider, pricing
-from lib.charts import break_even_chart, lengths_chart
+from lib.db import price_store
 from lib.errors import StudioError
+from lib.price import pricing
+from lib.train import local_client
+from lib.ui.charts import break_even_chart, lengths_chart
 from lib.ui.provider import local_throughput
-from lib.ui.widgets import cached_counts, cached_request_tokens, flash, require_dataset, show_flash
+from lib.ui.widgets import cached_counts, cached_request_tokens, flash, require_dataset, show_flash, user_prices
 
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
 
 dataset = require_dataset()
 st.title(f"Tokens and cost · {dataset.name}")
 show_flash()
-listed = pricing.models()
+listed = user_prices()
 names = list(listed)
 choose_model, choose_epochs = st.columns([3, 1])
 model = choose_model.selectbox("Model", names, index=names.index(DEFAULT_MODEL), key="costs_model")
@@ -33,7 +35,7 @@ cells[3].metric("Epochs", result.epochs, help=None if epochs else "OpenAI's auto
 cells[4].metric("Billed tokens", f"{result.billed_tokens:,}")
 cells[5].metric("Training cost", f"${result.cost_usd:,.2f}")
 speed, own = local_throughput()
-minutes = local_provider.training_seconds(result.epochs * result.total_tokens, speed) / 60
+minutes = local_client.training_seconds(result.epochs * result.total_tokens, speed) / 60
 st.caption(
     f":material/computer: **Local provider** (free, on this machine): about **{minutes:,.1f} min** of training for "
     f"{result.epochs} epochs at {speed:,.0f} tokens/s"
@@ -74,7 +76,7 @@ with by_example:
 with all_models:
     encodings = {m.encoding for m in listed.values()}
     counts_by_encoding = {name: cached_counts(dataset.id, dataset.version_id, name) for name in encodings}
-    st.dataframe(pd.DataFrame(pricing.cost_table(counts_by_encoding, epochs)), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(pricing.cost_table(counts_by_encoding, epochs, listed)), hide_index=True, width="stretch")
 
 with break_even:
     k = st.slider("Examples in the few-shot prompt (k)", 0, 20, 3, key="costs_k")
@@ -114,9 +116,9 @@ with prices:
     if changes or reset:
         try:
             for name, field, value in changes:
-                pricing.set_price(name, field, value)
+                price_store.set_price_override(name, field, pricing.override_value(name, field, value))
             if reset:
-                pricing.reset_prices()
+                price_store.clear_price_overrides()
             flash("Prices saved." if changes else "Listed prices restored.")
         except StudioError as error:
             flash(str(error))

@@ -3,10 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from lib import store
-from lib.datasets import SAMPLE_NAME, approved, export, export_split, import_parsed, load_sample
+from lib.curate.formats import read_file
+from lib.curate.import_export import SAMPLE_NAME, approved, export, export_split, import_parsed, load_sample
+from lib.db import dataset_store
 from lib.errors import StudioError
-from lib.formats import read_file
 from lib.ui.widgets import cached_rows, current_dataset, flash, select_dataset, show_flash
 
 st.title("Datasets")
@@ -20,7 +20,7 @@ if dataset is None:
         flash("Loaded the Elle sample.")
         st.rerun()
 
-datasets = store.list_datasets()
+datasets = dataset_store.list_datasets()
 if datasets:
     table = pd.DataFrame([{"name": d.name, "examples": d.n_examples, "updated (UTC)": d.updated_at} for d in datasets])
     st.dataframe(table, hide_index=True, width="stretch")
@@ -30,7 +30,7 @@ with st.expander("New dataset", icon=":material/add:", expanded=not datasets):
         new_name = st.text_input("Name", placeholder="e.g. Elle v2")
         if st.form_submit_button("Create"):
             try:
-                select_dataset(store.create_dataset(new_name).id)
+                select_dataset(dataset_store.create_dataset(new_name).id)
                 flash(f"Created '{new_name.strip()}'.")
                 st.rerun()
             except StudioError as exc:
@@ -48,7 +48,7 @@ if dataset is not None:
             name = st.text_input("New name", value=dataset.name)
             if st.form_submit_button("Rename"):
                 try:
-                    store.rename_dataset(dataset.id, name)
+                    dataset_store.rename_dataset(dataset.id, name)
                     flash("Renamed.")
                     st.rerun()
                 except StudioError as exc:
@@ -57,14 +57,14 @@ if dataset is not None:
             copy_name = st.text_input("Name of the copy", value=f"{dataset.name} (copy)")
             if st.form_submit_button("Duplicate"):
                 try:
-                    select_dataset(store.duplicate_dataset(dataset.id, copy_name).id)
+                    select_dataset(dataset_store.duplicate_dataset(dataset.id, copy_name).id)
                     flash(f"Duplicated into '{copy_name}'.")
                     st.rerun()
                 except StudioError as exc:
                     st.error(str(exc))
         confirm = st.checkbox(f"Yes, delete “{dataset.name}” and its {dataset.n_examples} examples for good")
         if st.button("Delete dataset", type="secondary", disabled=not confirm):
-            store.delete_dataset(dataset.id)
+            dataset_store.delete_dataset(dataset.id)
             select_dataset(None)
             flash(f"Deleted '{dataset.name}'.")
             st.rerun()
@@ -86,11 +86,16 @@ if dataset is not None:
             include_errors = st.checkbox(
                 "Also import the examples with errors, to fix them here", value=False, disabled=n_errors == 0
             )
-            target = st.radio("Into", ["a new dataset", f"“{dataset.name}”"], horizontal=True)
+            into_new = st.radio(
+                "Into",
+                [True, False],
+                horizontal=True,
+                format_func=lambda new: "a new dataset" if new else f"“{dataset.name}”",
+            )
             new_name = st.text_input("New dataset name", value=uploaded.name.rsplit(".", 1)[0])
             if st.button("Import", type="primary"):
                 try:
-                    into = store.create_dataset(new_name) if target == "a new dataset" else dataset
+                    into = dataset_store.create_dataset(new_name) if into_new else dataset
                     count = import_parsed(into.id, parsed, include_errors, uploaded.name)
                     select_dataset(into.id)
                     flash(f"Imported {count} examples into '{into.name}'.")

@@ -4,8 +4,10 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from lib import evaluation, store
+from lib.db import provenance_store, run_store
 from lib.errors import StudioError
+from lib.judge import evaluation
+from lib.judge.evaluation import PromptSource
 from lib.ui.contenders import choose_contenders, offered_chat_models
 from lib.ui.provider import require_client
 from lib.ui.widgets import cached_rows, current_dataset, flash, select_kept, show_flash
@@ -27,27 +29,36 @@ with new_run:
         st.error(str(error), icon=":material/cloud_off:")
         models = []
     dataset = current_dataset()
-    sources = ["Elle's evaluation questions"]
+    held_out_jobs = [made for made in provenance_store.job_provenance(config.kind).values() if made.validation_rows]
+    source_labels = {PromptSource.EVAL_FILE: "Elle's evaluation questions"}
+    if held_out_jobs:
+        source_labels[PromptSource.HELD_OUT] = "Held out by a training job"
     if dataset:
-        sources += [f"Validation split of {dataset.name}", f"All of {dataset.name}"]
-    source = st.radio("Prompts", sources, key="evaluate_source", horizontal=True)
-    rows = cached_rows(dataset.id, dataset.version_id) if dataset else []
-    if source.startswith("Validation split"):
-        left, right = st.columns(2)
-        share = left.slider("Validation share", 5, 50, 10, step=5, format="%d%%", key="evaluate_share")
-        split_seed = right.number_input(
-            "Split seed",
-            0,
-            2**31 - 1,
-            0,
-            key="evaluate_split_seed",
-            help="With the share and seed you trained with (0 if left random), this is the split Train held out.",
+        source_labels[PromptSource.DATASET] = f"All of {dataset.name}"
+    source = st.radio(
+        "Prompts", list(source_labels), key="evaluate_source", horizontal=True, format_func=source_labels.__getitem__
+    )
+    prompts: list[evaluation.Prompt] = []
+    if source == PromptSource.HELD_OUT:
+        by_job = {made.job_id: made for made in held_out_jobs}
+        job_id = select_kept(
+            "Training job",
+            list(by_job),
+            "evaluate_job",
+            lambda j: (
+                f"{j} · {by_job[j].dataset_name} v{by_job[j].version_id} · "
+                f"{len(by_job[j].validation_rows)} held out · {by_job[j].fine_tuned_model or by_job[j].base_model}"
+            ),
         )
-        prompts = evaluation.validation_prompts(rows, share / 100, int(split_seed))
-        source_text = f"{dataset.name} v{dataset.version_id}, validation {share}% seed {split_seed}" if dataset else ""
-    elif source.startswith("All of"):
-        prompts = [evaluation.prompt_messages(r.example) for r in rows]
-        source_text = f"{dataset.name} v{dataset.version_id}, all examples" if dataset else ""
+        made = by_job[job_id]
+        try:
+            prompts = evaluation.held_out_prompts(made)
+        except StudioError as error:
+            st.error(str(error))
+        source_text = f"{made.dataset_name} v{made.version_id}, the validation rows held out by {made.job_id}"
+    elif source == PromptSource.DATASET and dataset:
+        prompts = evaluation.dataset_prompts(cached_rows(dataset.id, dataset.version_id))
+        source_text = f"{dataset.name} v{dataset.version_id}, all examples"
     else:
         prompts = evaluation.eval_file_prompts()
         source_text = evaluation.EVAL_FILE.name
@@ -66,7 +77,7 @@ with new_run:
         )
         name = st.text_input("Name of the run", f"Elle: {len(prompts)} prompts", key="evaluate_name")
         if st.button("Create the run and generate answers", type="primary", icon=":material/play_arrow:"):
-            settings = evaluation.Settings(
+            settings = evaluation.RunSettings(
                 float(temperature),
                 int(max_tokens),
                 int(seed),
@@ -89,7 +100,7 @@ with new_run:
                     st.error(f"{error} The answers so far are kept: generate the rest from the Runs tab.")
 
 with runs_tab:
-    runs = store.list_runs()
+    runs = run_store.list_runs()
     if not runs:
         st.info("No evaluation run yet.")
         st.stop()
@@ -98,8 +109,8 @@ with runs_tab:
         "Run", list(by_id), "evaluate_selected", lambda i: f"{i} · {by_id[i].name} · {by_id[i].created_at}"
     )
     run = by_id[run_id]
-    answers = store.run_answers(run.id)
-    items = store.run_items(run.id)
+    answers = run_store.run_answers(run.id)
+    items = run_store.run_items(run.id)
     expected = len(items) * len(run.contenders)
     st.caption(f"Prompts: {run.prompt_source} · settings: {run.settings} · {len(answers)} of {expected} answers")
     if len(answers) < expected and st.button("Generate the missing answers", icon=":material/play_arrow:"):

@@ -4,11 +4,11 @@ from typing import Any
 
 import streamlit as st
 
-from lib import store
+from lib.curate.examples import with_table_fields
+from lib.curate.table import all_tags, edits_from_editor, filter_rows, page_count, to_frame
+from lib.db import dataset_store
+from lib.db.dataset_store import STATUSES
 from lib.errors import StudioError
-from lib.examples import with_table_fields
-from lib.store import STATUSES
-from lib.table import all_tags, edits_from_editor, filter_rows, page_count, to_frame
 from lib.ui.widgets import cached_findings, cached_rows, flash, require_dataset, show_flash, undo_button
 
 PAGE_SIZE = 50
@@ -63,11 +63,11 @@ edits = edits_from_editor([row for _, row in page_rows], st.session_state.get(ed
 if edits:
     try:
         if edits.updates:
-            store.update_rows(dataset.id, edits.updates)
+            dataset_store.update_rows(dataset.id, edits.updates)
         if edits.added:
-            store.add_rows(dataset.id, edits.added)
+            dataset_store.add_rows(dataset.id, edits.added)
         if edits.deleted:
-            store.delete_rows(dataset.id, edits.deleted)
+            dataset_store.delete_rows(dataset.id, edits.deleted)
             flash(f"Deleted {len(edits.deleted)} example(s). Undo brings them back.")
     except StudioError as exc:
         flash(f"Not saved: {exc}")
@@ -81,13 +81,13 @@ with st.expander(f"Bulk edit the {len(shown)} examples shown"):
     left, right = st.columns(2)
     if left.button("Set this system prompt", disabled=not shown):
         new_prompts = {row.id: {"example": with_table_fields(row.example, system=prompt)} for _, row in shown}
-        store.update_rows(dataset.id, new_prompts, f"Set the system prompt of {len(shown)} examples")
+        dataset_store.update_rows(dataset.id, new_prompts, f"Set the system prompt of {len(shown)} examples")
         flash("System prompt set. Undo reverts it.")
         st.rerun()
     new_status = right.selectbox("Status", STATUSES, key="examples_bulk_status")
     if right.button("Set this status", disabled=not shown):
         new_statuses: dict[int, dict[str, Any]] = {row.id: {"status": new_status} for _, row in shown}
-        store.update_rows(dataset.id, new_statuses, f"Marked {len(shown)} examples {new_status}")
+        dataset_store.update_rows(dataset.id, new_statuses, f"Marked {len(shown)} examples {new_status}")
         st.rerun()
 
 errors = [f for f in findings if f.severity == "error"]

@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from lib import store
-from lib.table import to_frame
+from lib.curate.table import to_frame
+from lib.db import dataset_store
 from lib.ui.widgets import flash, require_dataset, show_flash, undo_button
 
 dataset = require_dataset()
@@ -13,7 +13,7 @@ show_flash()
 st.caption("Every change is saved as a version. Restoring is a change too, so it can be undone.")
 undo_button(dataset, key="history_undo")
 
-versions = store.versions(dataset.id)
+versions = dataset_store.versions(dataset.id)
 st.dataframe(
     pd.DataFrame(
         [
@@ -32,11 +32,11 @@ chosen = st.selectbox(
     key="history_version",
 )
 if chosen is not None:
-    earlier = store.rows_at(dataset.id, chosen)
+    earlier = dataset_store.rows_at(dataset.id, chosen)
     st.write(f"Version {chosen} had **{len(earlier)}** examples.")
     st.dataframe(to_frame(list(enumerate(earlier, start=1))), hide_index=True, width="stretch")
     latest = versions[0].id
     if st.button(f"Restore version {chosen}", type="primary", disabled=chosen == latest):
-        store.restore(dataset.id, chosen)
+        dataset_store.restore(dataset.id, chosen)
         flash(f"Restored version {chosen}. Undo reverts the restore.")
         st.rerun()

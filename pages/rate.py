@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from lib import evaluation, store
+from lib.db import run_store
 from lib.errors import StudioError
+from lib.judge import evaluation
 from lib.ui.contenders import answer_markdown
 from lib.ui.widgets import show_flash
 
@@ -11,7 +12,7 @@ SCORES = [1, 2, 3, 4, 5]
 
 st.title("Rate answers")
 show_flash()
-runs = store.list_runs()
+runs = run_store.list_runs()
 if not runs:
     st.info("There is no evaluation run to rate yet.")
     st.page_link("pages/evaluate.py", label="Create one on Evaluate", icon=":material/science:")
@@ -39,8 +40,8 @@ if assignment is None:
     st.page_link("pages/scorecard.py", label="Open the scorecard", icon=":material/leaderboard:")
     st.stop()
 
-prompt = store.run_items(run.id)[assignment.position]
-answers = {a.contender: a.text for a in store.run_answers(run.id) if a.position == assignment.position}
+prompt = run_store.run_items(run.id)[assignment.position]
+answers = {a.contender: a.text for a in run_store.run_answers(run.id) if a.position == assignment.position}
 if assignment.left not in answers or assignment.right not in answers:
     st.warning("This item's answers are not generated yet: finish the run on Evaluate first.")
     st.stop()

@@ -3,17 +3,18 @@
 import pandas as pd
 import streamlit as st
 
-from lib import scorecard, store
-from lib.charts import interval_chart
+from lib.db import run_store
+from lib.judge import scorecard
+from lib.ui.charts import interval_chart
 
 
 @st.cache_data(ttl=600, show_spinner="Estimating the training cost…")
 def training_cost_estimate(run_id: int) -> float:
-    return scorecard.estimated_training_cost(store.get_run(run_id))
+    return scorecard.estimated_training_cost(run_store.get_run(run_id))
 
 
 st.title("Scorecard")
-runs = store.list_runs()
+runs = run_store.list_runs()
 if not runs:
     st.info("There is no evaluation run yet.")
     st.page_link("pages/evaluate.py", label="Create one on Evaluate", icon=":material/science:")
@@ -21,13 +22,13 @@ if not runs:
 by_id = {run.id: run for run in runs}
 run_id = st.selectbox("Run", list(by_id), key="score_run", format_func=lambda i: f"{i} · {by_id[i].name}")
 run = by_id[run_id]
-ratings = store.run_ratings(run.id)
-answers = store.run_answers(run.id)
+ratings = run_store.run_ratings(run.id)
+answers = run_store.run_answers(run.id)
 training_cost = st.number_input(
     "Training cost ($)", 0.0, None, training_cost_estimate(run.id), key=f"score_training_cost_{run.id}",
     help="Estimated from the tuned model's dataset at the listed prices when the app trained it; 0 when local.",
 )  # fmt: skip
-card = scorecard.build(run, answers, ratings, store.run_items(run.id), training_cost)
+card = scorecard.build(run, answers, ratings, run_store.run_items(run.id), training_cost)
 
 show = {True: st.success, False: st.warning, None: st.info}[card.verdict.fine_tune]
 show(f"**Should we fine-tune?** {card.verdict.headline}", icon=":material/gavel:")

@@ -5,18 +5,24 @@ from dataclasses import replace
 import openai
 import streamlit as st
 
-from lib import local_provider, pricing, store, training
+from lib.db import dataset_store
 from lib.errors import StudioError
-from lib.providers import ProviderConfig, base_models
-from lib.training import EXAMPLE_CHOICES, LaunchSettings, format_duration
+from lib.openai_rules import MIN_EXAMPLES, auto_epochs
+from lib.price import pricing
+from lib.train import launch, local_client
+from lib.train.launch import ExampleChoice, LaunchSettings
+from lib.train.providers import ProviderConfig, base_models
+from lib.train.tracking import format_duration
 from lib.ui.provider import local_throughput, require_client
-from lib.ui.widgets import cached_counts, cached_findings, cached_rows, require_dataset, show_flash
+from lib.ui.widgets import cached_counts, cached_findings, cached_rows, require_dataset, show_flash, user_prices
 
 
 @st.cache_data(ttl=60, show_spinner="Asking the provider for its models…")
 def offered_models(fingerprint: str, _client: openai.OpenAI, _config: ProviderConfig) -> list[str]:
     return base_models(_client, _config)
 
+
+EXAMPLE_LABELS = {ExampleChoice.ALL_BUT_REJECTED: "All but rejected", ExampleChoice.APPROVED_ONLY: "Approved only"}
 
 dataset = require_dataset()
 st.title(f"Train · {dataset.name}")
@@ -35,7 +41,7 @@ if not models:
     st.stop()
 
 left, right = st.columns(2)
-versions = {v.id: v for v in store.versions(dataset.id)}
+versions = {v.id: v for v in dataset_store.versions(dataset.id)}
 version_id = left.selectbox(
     "Dataset version",
     list(versions),
@@ -47,7 +53,9 @@ latest = version_id == dataset.version_id
 dataset = replace(dataset, version_id=version_id)
 rows = cached_rows(dataset.id, dataset.version_id)
 base_model = right.selectbox("Base model", models, key="train_model")
-choice = left.radio("Examples", EXAMPLE_CHOICES, key="train_examples", horizontal=True)
+choice = left.radio(
+    "Examples", list(ExampleChoice), key="train_examples", horizontal=True, format_func=EXAMPLE_LABELS.__getitem__
+)
 validation = left.slider(
     "Validation share", 0, 50, 10, step=5, format="%d%%", key="train_validation",
     help="Held out of training to measure the validation loss; the same seed gives the same split.",
@@ -65,32 +73,34 @@ settings = LaunchSettings(
     base_model, choice, validation / 100, epochs, batch_size, multiplier, suffix, None if seed is None else int(seed)
 )
 
-chosen = training.chosen_rows(rows, choice)
-training_rows, validation_rows = training.split_rows(chosen, settings)
+chosen = launch.chosen_rows(rows, choice)
+training_rows, validation_rows = launch.split_rows(chosen, settings)
 st.subheader("Before you start")
 cells = st.columns(4)
 cells[0].metric("Training examples", len(training_rows))
 cells[1].metric("Validation examples", len(validation_rows))
 if config.kind == "local":
-    counts = training.training_counts(rows, cached_counts(dataset.id, dataset.version_id, "o200k_base"), settings)
-    n_epochs = epochs or pricing.auto_epochs(len(counts))
+    counts = launch.training_counts(rows, cached_counts(dataset.id, dataset.version_id, "o200k_base"), settings)
+    n_epochs = epochs or auto_epochs(len(counts))
     speed, _ = local_throughput()
-    seconds = local_provider.training_seconds(n_epochs * sum(c.total for c in counts), speed)
+    seconds = local_client.training_seconds(n_epochs * sum(c.total for c in counts), speed)
     cells[2].metric("Epochs", n_epochs)
     cells[3].metric("Training time", f"about {format_duration(seconds)}", help=f"at {speed:,.0f} tokens/s; free")
-else:
+estimated_cost = None
+if config.kind != "local":
     try:
-        info = pricing.resolve(base_model)
-        counts = training.training_counts(rows, cached_counts(dataset.id, dataset.version_id, info.encoding), settings)
+        info = pricing.resolve(base_model, user_prices())
+        counts = launch.training_counts(rows, cached_counts(dataset.id, dataset.version_id, info.encoding), settings)
         estimate = pricing.estimate(counts, info, epochs)
+        estimated_cost = estimate.cost_usd
         cells[2].metric("Billed tokens", f"{estimate.billed_tokens:,}", help=f"{estimate.epochs} epochs")
         cells[3].metric("Training cost", f"${estimate.cost_usd:,.2f}", help="At the prices on Tokens and cost")
     except StudioError:
         cells[2].caption(f"No price is listed for {base_model}.")
 
-errors = training.blocking_findings(rows, choice, cached_findings(dataset.id, dataset.version_id))
+errors = launch.blocking_findings(rows, choice, cached_findings(dataset.id, dataset.version_id))
 if errors:
-    st.error(f"{len(errors)} errors in the chosen examples: fix them before training.", icon=":material/block:")
+    st.error(f"{len(errors)} errors in the chosen examples: fix them before launch.", icon=":material/block:")
     for finding in errors[:10]:
         where = f"Row {finding.line}" if finding.line else "Dataset"
         text, link = st.columns([5, 1])
@@ -106,14 +116,14 @@ if errors:
         st.caption(f"…and {len(errors) - 10} more on the Examples screen.")
     if not latest:
         st.caption("These are the rows of an earlier version: fix them in the latest one, or restore it on History.")
-elif len(training_rows) < training.MINIMUM_EXAMPLES:
-    st.warning(f"Training needs at least {training.MINIMUM_EXAMPLES} examples; this choice has {len(training_rows)}.")
+elif len(training_rows) < MIN_EXAMPLES:
+    st.warning(f"Training needs at least {MIN_EXAMPLES} examples; this choice has {len(training_rows)}.")
 if config.kind == "azure":
     st.info(
         "On Azure a tuned model answers only after you deploy it (Azure portal or AI Foundry).", icon=":material/info:"
     )
 
-ready = not errors and len(training_rows) >= training.MINIMUM_EXAMPLES
+ready = not errors and len(training_rows) >= MIN_EXAMPLES
 if st.button("Upload and start training", type="primary", icon=":material/rocket_launch:", disabled=not ready):
     bar = st.progress(0.0, "Checking the examples…")
 
@@ -121,7 +131,7 @@ if st.button("Upload and start training", type="primary", icon=":material/rocket
         bar.progress(done, text)
 
     try:
-        job = training.launch(client, config, dataset, rows, settings, show)
+        job = launch.launch(client, config, dataset, rows, settings, show, estimated_cost)
     except StudioError as error:
         bar.empty()
         st.error(str(error), icon=":material/error:")

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import uvicorn
 
-from lib.local.jobs import Settings
+from lib.local.config import ServerSettings
 from lib.local.server import create_app
 from tests.tiny_model import TINY
 
 
-def tiny_settings(data_dir: Path, **overrides: object) -> Settings:
-    settings = Settings(data_dir, base_models={TINY: "tests.tiny_model:prepare"})
+def tiny_settings(data_dir: Path, **overrides: object) -> ServerSettings:
+    settings = ServerSettings(data_dir, base_models={TINY: "tests.tiny_model:prepare"})
     for key, value in overrides.items():
         setattr(settings, key, value)
     return settings
@@ -30,7 +30,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(settings: Settings) -> Iterator[str]:
+def running_server(settings: ServerSettings) -> Iterator[str]:
     """Serve ``settings`` until the block ends; yields the base URL for the openai SDK."""
     settings.port = free_port()
     server = uvicorn.Server(

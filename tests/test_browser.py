@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from lib import evaluation, store
-from lib.evaluation import Contender, Settings
+from lib.db import run_store
+from lib.db.run_store import StoredAnswer
+from lib.judge import evaluation
+from lib.judge.evaluation import Contender, Prompt, RunSettings
 from lib.paths import PROJECT_DIR
-from lib.providers import ProviderConfig
-from lib.store import StoredAnswer
+from lib.train.providers import ProviderConfig
 from tests.local_server import running_server, tiny_settings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -162,12 +163,17 @@ def test_train_on_the_sample_and_watch_the_job_succeed(data_dir: Path, tmp_path:
 
 
 def test_rate_two_items_blind_then_open_the_scorecard(data_dir: Path) -> None:
-    items = [[{"role": "user", "content": "Tell me about neon."}], [{"role": "user", "content": "Tell me about iron."}]]
+    items = [
+        Prompt(f"q:{n}", [{"role": "user", "content": f"Tell me about {name}."}])
+        for n, name in ((1, "neon"), (2, "iron"))
+    ]
     contenders = [Contender("base", "smollm2-135m-instruct"), Contender("tuned", "ft:smollm2-135m-instruct:local::1")]
-    run = evaluation.create_run("Elle check", ProviderConfig("local"), "two questions", items, contenders, Settings())
+    run = evaluation.create_run(
+        "Elle check", ProviderConfig("local"), "two questions", items, contenders, RunSettings()
+    )
     for position in (1, 2):
-        store.save_answer(run.id, StoredAnswer(position, "base", "Prose about it.", 10, 5, 0.2, 0.0))
-        store.save_answer(run.id, StoredAnswer(position, "tuned", "A verse,\nterse.", 10, 5, 0.2, 0.0))
+        run_store.save_answer(run.id, StoredAnswer(position, "base", "Prose about it.", 10, 5, 0.2, 0.0))
+        run_store.save_answer(run.id, StoredAnswer(position, "tuned", "A verse,\nterse.", 10, 5, 0.2, 0.0))
     with serving_app(data_dir) as url, sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1200})
@@ -194,6 +200,6 @@ def test_rate_two_items_blind_then_open_the_scorecard(data_dir: Path) -> None:
         page.get_by_role("link", name="Open the scorecard").click()
         expect(page.get_by_text("Should we fine-tune?")).to_be_visible(timeout=20_000)
         browser.close()
-    ratings = store.run_ratings(run.id)
+    ratings = run_store.run_ratings(run.id)
     assert [(r.reviewer, len(r.scores)) for r in ratings] == [("Ada", 2), ("Ada", 2)]
     assert all(r.scores[r.left] == [4, 4, 4] and r.winner == r.left for r in ratings)  # A was always picked

@@ -1,13 +1,13 @@
 import json
 
-from lib import store
-from lib.datasets import approved, check_rows, export, export_split, import_parsed, load_sample
-from lib.formats import read_csv, read_jsonl
+from lib.curate.formats import read_csv, read_jsonl
+from lib.curate.import_export import approved, check_rows, export, export_split, import_parsed, load_sample
+from lib.db import dataset_store
 
 
 def test_sample_loads_clean_with_forty_different_elements() -> None:
     dataset = load_sample()
-    rows = store.rows(dataset.id)
+    rows = dataset_store.rows(dataset.id)
     questions = {row.example["messages"][1]["content"] for row in rows}
     assert len(rows) == 40 and len(questions) == 40 and check_rows(rows) == []
     for row in rows:
@@ -19,29 +19,29 @@ def test_import_keeps_valid_lines_and_optionally_the_ones_to_fix() -> None:
     good = json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]})
     fixable = json.dumps({"messages": [{"role": "user", "content": "q2"}]})
     parsed = read_jsonl(f"{good}\nnot json\n{fixable}\n".encode())
-    only_valid = store.create_dataset("valid")
+    only_valid = dataset_store.create_dataset("valid")
     assert import_parsed(only_valid.id, parsed, include_errors=False, source="f.jsonl") == 1
-    everything = store.create_dataset("all")
+    everything = dataset_store.create_dataset("all")
     assert import_parsed(everything.id, parsed, include_errors=True, source="f.jsonl") == 2
-    assert [f.code for f in check_rows(store.rows(everything.id)) if f.severity == "error"] == [
+    assert [f.code for f in check_rows(dataset_store.rows(everything.id)) if f.severity == "error"] == [
         "example_missing_assistant_message"
     ]
-    assert store.versions(everything.id)[0].summary == "Imported 2 examples from f.jsonl"
+    assert dataset_store.versions(everything.id)[0].summary == "Imported 2 examples from f.jsonl"
 
 
 def test_csv_import_keeps_status_tags_note_and_defaults_unknown_status() -> None:
     parsed = read_csv(b"user,assistant,status,tags,note\nq,a,approved,x,n\nq2,a2,maybe,,\n")
-    dataset = store.create_dataset("csv")
+    dataset = dataset_store.create_dataset("csv")
     import_parsed(dataset.id, parsed, include_errors=False, source="f.csv")
-    rows = store.rows(dataset.id)
+    rows = dataset_store.rows(dataset.id)
     assert [(r.status, r.tags, r.note) for r in rows] == [("approved", "x", "n"), ("draft", "", "")]
 
 
 def test_export_approved_only_and_split() -> None:
     dataset = load_sample()
-    rows = store.rows(dataset.id)
-    store.update_rows(dataset.id, {rows[0].id: {"status": "approved"}, rows[5].id: {"status": "approved"}})
-    rows = store.rows(dataset.id)
+    rows = dataset_store.rows(dataset.id)
+    dataset_store.update_rows(dataset.id, {rows[0].id: {"status": "approved"}, rows[5].id: {"status": "approved"}})
+    rows = dataset_store.rows(dataset.id)
     jsonl = export(approved(rows), "jsonl").decode().splitlines()
     assert [json.loads(line) for line in jsonl] == [rows[0].example, rows[5].example]
     csv_text = export(rows, "csv").decode()

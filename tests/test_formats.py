@@ -2,8 +2,8 @@ import json
 
 import pytest
 
+from lib.curate.formats import read_csv, read_file, read_jsonl, split, to_csv, to_jsonl
 from lib.errors import DatasetError
-from lib.formats import read_csv, read_file, read_jsonl, split, to_csv, to_jsonl
 from lib.paths import SAMPLE_DIR
 
 GOOD = {

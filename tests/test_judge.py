@@ -6,16 +6,19 @@ import io
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import asdict
 
 import openai
 import pandas as pd
 import pytest
 
-from lib import checks, evaluation, scorecard, store, training
-from lib.datasets import load_sample
-from lib.evaluation import Contender, Settings
-from lib.providers import ProviderConfig
-from lib.store import EvalRun, StoredAnswer
+from lib.curate.import_export import load_sample
+from lib.db import dataset_store, provenance_store, run_store
+from lib.db.provenance_store import Provenance
+from lib.db.run_store import EvalRun, StoredAnswer
+from lib.judge import answer_checks, evaluation, scorecard
+from lib.judge.evaluation import Contender, Prompt, RunSettings
+from lib.train.providers import ProviderConfig
 from tests.local_server import running_server, tiny_settings
 from tests.test_pages import button, open_page
 from tests.tiny_model import TINY
@@ -38,18 +41,19 @@ def local(server_url: str, monkeypatch: pytest.MonkeyPatch) -> openai.OpenAI:
 def small_run(contenders: list[Contender], prompts: int = 4) -> EvalRun:
     """A run whose answers are written directly (no model needed) for rating and scorecard tests."""
     items = [[{"role": "user", "content": f"Tell me about {name}."}] for name in ("iron", "neon", "gold", "tin")]
-    settings = Settings()
+    settings = RunSettings()
     if any(c.shots for c in contenders):
         dataset = load_sample()
-        settings = Settings(shots_dataset=dataset.id, shots_version=dataset.version_id)
-    run = evaluation.create_run("test", LOCAL, "test prompts", items[:prompts], contenders, settings)
+        settings = RunSettings(shots_dataset=dataset.id, shots_version=dataset.version_id)
+    prompt_set = [Prompt(f"test:{i}", messages) for i, messages in enumerate(items[:prompts], start=1)]
+    run = evaluation.create_run("test", LOCAL, "test prompts", prompt_set, contenders, settings)
     for position, prompt in enumerate(items[:prompts], start=1):
-        element = checks.element_in(prompt[0]["content"])
+        element = answer_checks.element_in(prompt[0]["content"])
         assert element is not None
         for c in contenders:
             right = f"{element.name}, {element.symbol}, number {element.number}, shines.\nIt is fine."
             text = right if c.kind == "tuned" else "Some prose."
-            store.save_answer(run.id, StoredAnswer(position, c.label, text, 40 if c.shots else 10, 30, 0.5, 0.0))
+            run_store.save_answer(run.id, StoredAnswer(position, c.label, text, 40 if c.shots else 10, 30, 0.5, 0.0))
     return run
 
 
@@ -59,12 +63,12 @@ BASE, TUNED, FEW = Contender("base", TINY), Contender("tuned", f"ft:{TINY}:local
 def test_generate_answers_every_prompt_with_every_contender_and_resumes(local: openai.OpenAI) -> None:
     dataset = load_sample()
     prompts = evaluation.eval_file_prompts()[:3]
-    settings = Settings(max_tokens=6, shots_dataset=dataset.id, shots_version=dataset.version_id)
+    settings = RunSettings(max_tokens=6, shots_dataset=dataset.id, shots_version=dataset.version_id)
     run = evaluation.create_run("r", LOCAL, "eval", prompts, [BASE, Contender("2-shot", TINY, 2)], settings)
-    store.save_answer(run.id, StoredAnswer(1, "base", "kept", 1, 1, 0.1, 0.0))  # as if a stopped run had begun
+    run_store.save_answer(run.id, StoredAnswer(1, "base", "kept", 1, 1, 0.1, 0.0))  # as if a stopped run had begun
     seen: list[tuple[int, int]] = []
     assert evaluation.generate(run, local, LOCAL, lambda done, total: seen.append((done, total))) == 6
-    answers = store.run_answers(run.id)
+    answers = run_store.run_answers(run.id)
     assert len(answers) == 6 and seen[-1] == (6, 6) and len(seen) == 5  # the saved answer was not asked again
     assert next(a.text for a in answers if (a.position, a.contender) == (1, "base")) == "kept"
     shot = next(a for a in answers if (a.position, a.contender) == (2, "2-shot"))
@@ -92,7 +96,7 @@ def test_rating_is_saved_and_a_reviewer_resumes_where_they_stopped() -> None:
     evaluation.rate(run, "Ada", first, "A", {first.left: [5, 4, 3], first.right: [1, 2, 3]}, "nice")
     upcoming, done, _ = evaluation.next_assignment(run, "ADA")
     assert done == 1 and upcoming is not None and upcoming.position != first.position
-    [saved] = store.run_ratings(run.id)
+    [saved] = run_store.run_ratings(run.id)
     assert (saved.winner, saved.scores[first.left], saved.note) == (first.left, [5, 4, 3], "nice")
     with pytest.raises(Exception, match="Score each answer 1 to 5"):
         evaluation.rate(run, "Ada", upcoming, "B", {upcoming.left: [5, 4]}, "")
@@ -116,7 +120,7 @@ def test_several_reviewers_rating_at_once_lose_nothing() -> None:
     for thread in threads:
         thread.join()
     assert not errors
-    ratings = store.run_ratings(run.id)
+    ratings = run_store.run_ratings(run.id)
     assert len(ratings) == 8 * 4 and len({(r.reviewer, r.position) for r in ratings}) == 32
 
 
@@ -127,7 +131,9 @@ def test_scorecard_verdict_agreement_and_exports() -> None:
             winner = "tuned" if "tuned" in (item.left, item.right) else "3-shot"
             choice = "A" if item.left == winner else "B"
             evaluation.rate(run, reviewer, item, choice, {item.left: [4, 4, 4], item.right: [2, 2, 2]})
-    card = scorecard.build(run, store.run_answers(run.id), store.run_ratings(run.id), store.run_items(run.id))
+    card = scorecard.build(
+        run, run_store.run_answers(run.id), run_store.run_ratings(run.id), run_store.run_items(run.id)
+    )
     assert card.agreement["measure"] == "Cohen's kappa" and card.agreement["value"] == 1.0
     assert card.ranking[0]["contender"] == "tuned"
     usage = {row["contender"]: row for row in card.usage}
@@ -141,7 +147,7 @@ def test_scorecard_verdict_agreement_and_exports() -> None:
     assert card.verdict.headline in report
     data = json.loads(scorecard.scorecard_json(card))
     assert data["agreement"]["value"] == 1.0 and data["run"]["id"] == run.id
-    exported = scorecard.ratings_csv(run, store.run_ratings(run.id), store.run_answers(run.id))
+    exported = scorecard.ratings_csv(run, run_store.run_ratings(run.id), run_store.run_answers(run.id))
     table = pd.read_csv(io.BytesIO(exported))
     assert len(table) == 8 and set(table["reviewer"]) == {"Ada", "Bob"}
     assert set(table["A: Factually correct"]) | set(table["B: Factually correct"]) == {2, 4}
@@ -149,7 +155,9 @@ def test_scorecard_verdict_agreement_and_exports() -> None:
 
 def test_verdict_weighs_quality_and_running_cost() -> None:
     def pairs(wins: int, n: int) -> list[scorecard.PairResult]:
-        ratings = [store.Rating(1, "r", i, "tuned", "3-shot", "tuned" if i < wins else "3-shot", {}) for i in range(n)]
+        ratings = [
+            run_store.Rating(1, "r", i, "tuned", "3-shot", "tuned" if i < wins else "3-shot", {}) for i in range(n)
+        ]
         return scorecard.pair_results(["tuned", "3-shot"], ratings)
 
     cheap = [
@@ -186,7 +194,7 @@ def test_rate_screen_hides_names_until_saved_then_moves_on() -> None:
     assert not at.exception
     assert at.success[0].value == f"Saved. Item {first.position}: A was **{first.left}**, B was **{first.right}**."
     assert "1 of 4 rated" in at.get("progress")[0].proto.text
-    [saved] = store.run_ratings(run.id)
+    [saved] = run_store.run_ratings(run.id)
     assert (saved.winner, saved.note) == (first.right, "B scans better")
 
 
@@ -199,7 +207,7 @@ def test_rate_screen_refuses_an_incomplete_rating_and_keeps_it() -> None:
     at.radio(key=f"rate_{run.id}_{first.position}_choice").set_value("A")
     button(at, "Save rating").click().run()
     assert "Score each answer 1 to 5" in at.error[0].value
-    assert store.run_ratings(run.id) == []
+    assert run_store.run_ratings(run.id) == []
     assert at.radio(key=f"rate_{run.id}_{first.position}_choice").value == "A"  # what was picked stays
 
 
@@ -223,9 +231,9 @@ def test_evaluate_screen_creates_a_run_and_generates_its_answers(local: openai.O
     at.number_input(key="evaluate_max_tokens").set_value(4).run()
     button(at, "Create the run and generate answers").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    [run] = store.list_runs()
+    [run] = run_store.list_runs()
     assert [c["shots"] for c in run.contenders] == [0, 1] and run.settings["max_tokens"] == 4
-    assert len(store.run_answers(run.id)) == 2 * 25  # Elle's 25 evaluation questions, both contenders
+    assert len(run_store.run_answers(run.id)) == 2 * 25  # Elle's 25 evaluation questions, both contenders
 
 
 def test_compare_screen_answers_side_by_side(local: openai.OpenAI) -> None:
@@ -254,7 +262,7 @@ def test_evaluate_screen_refuses_two_contenders_with_one_name(local: openai.Open
     at.radio(key="evaluate_count").set_value(2).run()  # both default to the one base model, bare: same name
     button(at, "Create the run and generate answers").click().run()
     assert at.error[0].value == "Two contenders have the same name: give each its own."
-    assert store.list_runs() == []
+    assert run_store.list_runs() == []
 
 
 def test_default_names_are_short() -> None:
@@ -263,15 +271,37 @@ def test_default_names_are_short() -> None:
     assert evaluation.default_label(f"ft:{TINY}:local::x1:ckpt-step-20", 0) == "tuned x1:ckpt-step-20"
 
 
-def test_validation_prompts_are_the_ones_train_held_out() -> None:
+def test_held_out_prompts_are_the_rows_train_recorded_whatever_the_split_settings() -> None:
     dataset = load_sample()
-    rows = store.rows(dataset.id)
-    store.update_rows(dataset.id, {rows[0].id: {"status": "rejected"}})
-    rows = store.rows(dataset.id)
-    _, held_out = training.split_rows(
-        training.chosen_rows(rows, "All but rejected"), training.LaunchSettings("m", validation_fraction=0.2, seed=7)
+    rows = dataset_store.rows(dataset.id)
+    held_out = (rows[7].id, rows[2].id, rows[30].id)  # what Train recorded, in its order
+    made = Provenance("local", "ftjob-1", dataset.id, dataset.name, dataset.version_id, 40, "file-1", "file-2",
+                      TINY, validation_rows=held_out)  # fmt: skip
+    dataset_store.update_rows(dataset.id, {rows[7].id: {"note": "edited after training"}})  # a later version
+    prompts = evaluation.held_out_prompts(made)
+    assert [p.source for p in prompts] == [f"row:{i}" for i in held_out]
+    assert [p.messages[-1]["content"] for p in prompts] == [
+        rows[i].example["messages"][1]["content"] for i in (7, 2, 30)
+    ]
+    assert all(m["role"] != "assistant" for p in prompts for m in p.messages)  # questions only
+    run = evaluation.create_run("held out", LOCAL, "held out", prompts, [BASE, TUNED], RunSettings())
+    assert run_store.run_item_sources(run.id) == {
+        1: f"row:{held_out[0]}",
+        2: f"row:{held_out[1]}",
+        3: f"row:{held_out[2]}",
+    }
+
+
+def test_scorecard_reads_the_training_cost_train_recorded() -> None:
+    tuned = "ft:gpt-4o-mini-2024-07-18:acme:elle:abc"
+    made = Provenance("openai", "ftjob-9", 1, "Elle", 3, 40, "file-1", None, "gpt-4o-mini-2024-07-18",
+                      fine_tuned_model=tuned, estimated_cost_usd=0.42)  # fmt: skip
+    provenance_store.record_job(made)
+    contenders = [Contender("tuned", tuned), Contender("few", "gpt-4o-mini-2024-07-18", 3)]
+    run = run_store.create_run(
+        "r", "openai", "p", {}, [asdict(c) for c in contenders], [("x", [{"role": "user", "content": "q"}])]
     )
-    prompts = evaluation.validation_prompts(rows, 0.2, 7)
-    assert len(prompts) == len(held_out) == 8
-    assert [p[-1]["content"] for p in prompts] == [r.example["messages"][1]["content"] for r in held_out]
-    assert all(m["role"] != "assistant" for p in prompts for m in p)  # questions only
+    assert scorecard.estimated_training_cost(run) == 0.42
+    checkpoint = [asdict(Contender("tuned", f"{tuned}:ckpt-step-20")), contenders[1].__dict__]
+    run = run_store.create_run("r", "openai", "p", {}, checkpoint, [("x", [{"role": "user", "content": "q"}])])
+    assert scorecard.estimated_training_cost(run) == 0.42  # a checkpoint of the same job

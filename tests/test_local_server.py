@@ -19,9 +19,9 @@ from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from lib import local_provider
 from lib.local.store import LocalStore
 from lib.paths import PROJECT_DIR
+from lib.train import local_client
 from tests.local_server import running_server, tiny_settings
 from tests.tiny_model import TINY
 
@@ -292,9 +292,9 @@ def test_the_app_reads_the_trainer_speed_from_finished_jobs(tmp_path: Path, monk
         )
     with running_server(settings) as url:
         monkeypatch.setenv("STUDIO_LOCAL_URL", url)
-        assert local_provider.measured_throughput() == 100.0  # the median
-    assert local_provider.measured_throughput() is None  # no server: the screen falls back to the benchmark figure
-    assert local_provider.training_seconds(3000, 100.0) == 30.0
+        assert local_client.measured_throughput() == 100.0  # the median
+    assert local_client.measured_throughput() is None  # no server: the screen falls back to the benchmark figure
+    assert local_client.training_seconds(3000, 100.0) == 30.0
 
 
 def test_pause_and_resume_a_running_job(client: openai.OpenAI) -> None:

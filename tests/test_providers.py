@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import httpx2
 import pytest
 
-from lib import providers, store, training
-from lib.datasets import load_sample
+from lib.curate.import_export import load_sample
+from lib.db import dataset_store, provenance_store
 from lib.errors import DatasetError
-from lib.providers import ProviderConfig, ProviderError
-from lib.training import LaunchSettings
+from lib.train import launch, providers
+from lib.train.launch import LaunchSettings
+from lib.train.providers import ProviderConfig, ProviderError
+from tests.test_training import job
 
 OPENAI = ProviderConfig("openai", "sk-test-key-1234567890")
 AZURE = ProviderConfig("azure", "azure-key-0987654321", "typed", "https://elle.openai.azure.com", "2025-04-01-preview")
@@ -117,12 +120,42 @@ def test_a_failed_upload_records_nothing_and_a_bad_dataset_uploads_nothing() -> 
     client = providers.make_client(OPENAI, http_client=fake(lambda r: error(500, "boom"), calls))
     settings = LaunchSettings("gpt-4o-mini-2024-07-18")
     with pytest.raises(ProviderError, match="server error"):
-        training.launch(client, OPENAI, dataset, store.rows(dataset.id), settings)
-    assert store.job_provenance("openai") == {}
+        launch.launch(client, OPENAI, dataset, dataset_store.rows(dataset.id), settings)
+    assert provenance_store.job_provenance("openai") == {}
     assert [(r.method, r.url.path) for r in calls] == [("POST", "/v1/files")] * 3  # upload tried, retried, stopped
 
-    store.update_rows(dataset.id, {store.rows(dataset.id)[2].id: {"example": {"messages": []}}})
+    dataset_store.update_rows(dataset.id, {dataset_store.rows(dataset.id)[2].id: {"example": {"messages": []}}})
     calls.clear()
     with pytest.raises(DatasetError, match="1 errors"):
-        training.launch(client, OPENAI, store.get_dataset(dataset.id), store.rows(dataset.id), settings)
+        launch.launch(client, OPENAI, dataset_store.get_dataset(dataset.id), dataset_store.rows(dataset.id), settings)
     assert calls == []
+
+
+def test_launch_records_the_exact_training_and_validation_rows_and_the_estimate() -> None:
+    dataset = load_sample()
+    rows = dataset_store.rows(dataset.id)
+    dataset_store.update_rows(dataset.id, {rows[0].id: {"status": "rejected"}})
+    dataset = dataset_store.get_dataset(dataset.id)
+    rows = dataset_store.rows(dataset.id)
+    uploads: list[bytes] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        if request.url.path == "/v1/files":
+            uploads.append(request.content)
+            file = {"id": f"file-{len(uploads)}", "object": "file", "bytes": 1, "created_at": 1,
+                    "filename": "x.jsonl", "purpose": "fine-tune", "status": "processed"}  # fmt: skip
+            return httpx2.Response(200, json=file)
+        return httpx2.Response(200, json=job("ftjob-7", "validating_files").model_dump())
+
+    client = providers.make_client(OPENAI, http_client=fake(answer, []))
+    settings = LaunchSettings("gpt-4o-mini-2024-07-18", validation_fraction=0.2, seed=7)
+    launch.launch(client, OPENAI, dataset, rows, settings, estimated_cost_usd=0.12)
+    made = provenance_store.job_provenance("openai")["ftjob-7"]
+    chosen = [row for row in rows if row.status != "rejected"]
+    assert sorted(made.training_rows + made.validation_rows) == sorted(row.id for row in chosen)
+    assert len(made.validation_rows) == 8 and rows[0].id not in made.training_rows + made.validation_rows
+    by_id = {row.id: row for row in rows}
+    lines = [line for line in uploads[1].decode().splitlines() if line.startswith('{"messages"')]  # multipart body
+    uploaded_questions = [json.loads(line)["messages"][1]["content"] for line in lines]
+    assert uploaded_questions == [by_id[i].example["messages"][1]["content"] for i in made.validation_rows]
+    assert made.estimated_cost_usd == 0.12

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from lib import stats
+from lib.judge import stats
 
 
 def test_wilson_interval_matches_the_textbook_values() -> None:

@@ -1,7 +1,7 @@
-from lib.conversation import add_turn, move, remove, set_message
-from lib.examples import Example, Message, single_turn, table_fields, with_table_fields
-from lib.store import Row
-from lib.table import edits_from_editor, filter_rows, to_frame
+from lib.curate.conversation import add_turn, move, remove, set_message
+from lib.curate.examples import Example, Message, single_turn, table_fields, with_table_fields
+from lib.curate.table import edits_from_editor, filter_rows, to_frame
+from lib.db.dataset_store import Row
 
 MULTI: Example = {
     "messages": [

@@ -5,25 +5,26 @@ import sys
 
 import pytest
 
-from lib import store, tokens
+from lib.db import price_store
+from lib.errors import PriceError
+from lib.openai_rules import auto_epochs
 from lib.paths import PROJECT_DIR
-from lib.pricing import (
+from lib.price import tokens
+from lib.price.pricing import (
     FewShot,
     UnknownModelError,
-    auto_epochs,
     changed_prices,
     cost_table,
     estimate,
     few_shot,
     length_histogram,
     models,
+    override_value,
     price_table,
     request_tokens,
-    reset_prices,
     resolve,
-    set_price,
 )
-from lib.tokens import Counter, ExampleTokens, encoding
+from lib.price.tokens import Counter, ExampleTokens, encoding
 
 CHAT = {
     "messages": [
@@ -131,10 +132,11 @@ def test_billed_tokens_cap_each_example_at_the_limit_and_cost_uses_the_training_
 
 
 def test_price_overrides_persist_and_apply() -> None:
-    store.set_price_override("gpt-4o-mini-2024-07-18", "training", 1.0)
-    assert resolve("gpt-4o-mini").training == 1.0
-    store.set_price_override("gpt-4o-mini-2024-07-18", "training", None)
-    assert resolve("gpt-4o-mini").training == 3.0
+    price_store.set_price_override("gpt-4o-mini-2024-07-18", "training", 1.0)
+    assert resolve("gpt-4o-mini", models(price_store.price_overrides())).training == 1.0
+    assert resolve("gpt-4o-mini").training == 3.0  # the listed price when no overrides are given
+    price_store.set_price_override("gpt-4o-mini-2024-07-18", "training", None)
+    assert resolve("gpt-4o-mini", models(price_store.price_overrides())).training == 3.0
 
 
 def test_few_shot_break_even() -> None:
@@ -174,7 +176,7 @@ def test_length_histogram_counts_every_example_once() -> None:
 
 def test_cost_table_prices_every_model_with_its_own_encoding() -> None:
     counts = {"o200k_base": [ExampleTokens(100, 10)] * 10, "cl100k_base": [ExampleTokens(20_000, 10)] * 10}
-    table = {row["model"]: row for row in cost_table(counts, n_epochs=None)}
+    table = {row["model"]: row for row in cost_table(counts, None, models())}
     assert len(table) == 6
     mini = table["gpt-4o-mini-2024-07-18"]
     assert (mini["epochs"], mini["billed tokens"], mini["over limit"]) == (10, 10 * 1000, 0)
@@ -189,13 +191,15 @@ def test_price_editor_changes_persist_and_the_listed_price_clears_the_override()
     after[0]["training"] = 99.0
     after[1]["tuned_input"] = float("nan")  # a cell emptied in the editor is not a price
     [(model, field, value)] = changed_prices(before, after)
-    set_price(model, field, value)
-    assert models()[model].training == 99.0
-    set_price(model, field, before[0]["training"])
-    assert store.price_overrides() == {}
-    set_price(model, "tuned_output", 0.0)
-    reset_prices()
-    assert store.price_overrides() == {}
+    price_store.set_price_override(model, field, override_value(model, field, value))
+    assert models(price_store.price_overrides())[model].training == 99.0
+    price_store.set_price_override(model, field, override_value(model, field, before[0]["training"]))
+    assert price_store.price_overrides() == {}
+    price_store.set_price_override(model, "tuned_output", override_value(model, "tuned_output", 0.0))
+    price_store.clear_price_overrides()
+    assert price_store.price_overrides() == {}
+    with pytest.raises(PriceError, match="zero or more"):
+        override_value(model, "training", -1.0)
 
 
 def test_break_even_chart_lines_cross_at_the_break_even_volume() -> None:

@@ -9,11 +9,11 @@ import openai
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import store
-from lib.datasets import load_sample
-from lib.examples import single_turn
+from lib.curate.examples import single_turn
+from lib.curate.import_export import load_sample
+from lib.db import dataset_store, provenance_store
+from lib.db.dataset_store import NewRow
 from lib.paths import PROJECT_DIR
-from lib.store import NewRow
 from tests.local_server import running_server, tiny_settings
 from tests.test_local_server import wait_for
 from tests.test_pages import button, open_page
@@ -56,7 +56,7 @@ def test_launch_shows_the_estimate_then_the_job_runs_to_a_tuned_model(local: ope
     assert metric(at, "Training time").startswith("about ")
     launch(at)
 
-    [(job_id, made)] = store.job_provenance("local").items()
+    [(job_id, made)] = provenance_store.job_provenance("local").items()
     assert (made.dataset_name, made.version_id, made.n_examples) == ("Elle limericks", dataset.version_id, 40)
     job = local.fine_tuning.jobs.retrieve(job_id)
     assert (job.training_file, job.validation_file, job.seed) == (made.training_file, made.validation_file, 7)
@@ -71,7 +71,7 @@ def test_launch_shows_the_estimate_then_the_job_runs_to_a_tuned_model(local: ope
     tuned = local.fine_tuning.jobs.retrieve(job_id).fine_tuned_model
     assert tuned and tuned.startswith(f"ft:{TINY}:local:elle:")
     assert tuned in at.success[0].value
-    assert store.job_provenance("local")[job_id].fine_tuned_model == tuned  # the chain is complete
+    assert provenance_store.job_provenance("local")[job_id].fine_tuned_model == tuned  # the chain is complete
     chain = next(c.value for c in at.caption if c.value.startswith("Made from"))
     assert "Elle limericks" in chain and made.training_file in chain and tuned in chain
     events = at.dataframe[1].value
@@ -91,7 +91,7 @@ def test_launch_shows_the_estimate_then_the_job_runs_to_a_tuned_model(local: ope
 
 def test_a_dataset_with_errors_cannot_be_launched_and_links_to_the_row(local: openai.OpenAI) -> None:
     dataset = load_sample()
-    store.add_rows(dataset.id, [NewRow(single_turn("", "Tell me about tin.", ""))])  # no answer: row 41
+    dataset_store.add_rows(dataset.id, [NewRow(single_turn("", "Tell me about tin.", ""))])  # no answer: row 41
     at = open_page("pages/train.py")
     assert "1 errors" in at.error[0].value
     assert button(at, "Upload and start training").disabled
@@ -116,7 +116,7 @@ def test_cancel_asks_for_confirmation_and_stops_the_job(local: openai.OpenAI) ->
     load_sample()
     at = open_page("pages/train.py")
     launch(at, epochs=50, suffix="long")
-    job_id = next(iter(store.job_provenance("local")))
+    job_id = next(iter(provenance_store.job_provenance("local")))
     at.switch_page("pages/jobs.py").run()
     assert button(at, "Cancel the job").disabled
     at.checkbox(key=f"jobs_confirm_{job_id}").check().run()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from lib.formats import read_jsonl
+from lib.curate.formats import read_jsonl
 from lib.local.models import Loaded, load, model_folder
 from lib.local.trainer import IGNORE, Callbacks, Stopped, TrainingConfig, encode, train
 from lib.paths import PROJECT_DIR

@@ -7,9 +7,9 @@ from typing import Any
 import httpx2
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 
-from lib import providers, training
-from lib.providers import ProviderConfig
-from lib.store import Provenance
+from lib.db.provenance_store import Provenance
+from lib.train import providers, tracking
+from lib.train.providers import ProviderConfig
 
 LOCAL = ProviderConfig("local")
 
@@ -63,11 +63,11 @@ def test_new_events_fetches_only_what_is_newer_than_what_is_known() -> None:
         )
 
     client = providers.make_client(LOCAL, http_client=httpx2.Client(transport=httpx2.MockTransport(pages)))
-    first = training.new_events(client, LOCAL, "ftjob-1", [])
+    first = tracking.new_events(client, LOCAL, "ftjob-1", [])
     assert [e.id for e in first] == [e["id"] for e in stored] and len(requests) == 3  # three pages of 100
     stored[:0] = [event(252), event(251)]
     requests.clear()
-    second = training.new_events(client, LOCAL, "ftjob-1", first)
+    second = tracking.new_events(client, LOCAL, "ftjob-1", first)
     assert [e.id for e in second[:3]] == ["ftevent-252", "ftevent-251", "ftevent-250"] and len(second) == 252
     assert len(requests) == 1  # stopped at the first event it already had
 
@@ -82,7 +82,7 @@ def test_metric_points_and_progress_come_from_metrics_events_only() -> None:
             event(1, {"step": 1, "total_steps": 6, "train_loss": 2.5, "train_mean_token_accuracy": 0.2}),
         )
     ]  # fmt: skip
-    points = training.metric_points(events)
+    points = tracking.metric_points(events)
     assert [(p["step"], p["metric"], p["value"]) for p in points] == [
         (1, "Training loss", 2.5),
         (1, "Training token accuracy", 0.2),
@@ -90,19 +90,19 @@ def test_metric_points_and_progress_come_from_metrics_events_only() -> None:
         (2, "Validation loss", 2.0),
         (2, "Validation token accuracy", 0.4),
     ]
-    assert training.progress(events) == (2, 6)
-    assert [row["Message"] for row in training.timeline(events)] == ["Message 2"]
+    assert tracking.progress(events) == (2, 6)
+    assert [row["Message"] for row in tracking.timeline(events)] == ["Message 2"]
 
 
 def test_job_table_names_the_dataset_or_says_it_is_unknown() -> None:
     made = Provenance("local", "ftjob-a", 1, "Elle limericks", 7, 40, "file-1", None, "smollm2-135m-instruct")
-    rows = training.job_table([job("ftjob-a", "succeeded", 95), job("ftjob-b", "running")], {"ftjob-a": made})
+    rows = tracking.job_table([job("ftjob-a", "succeeded", 95), job("ftjob-b", "running")], {"ftjob-a": made})
     assert rows[0]["Dataset"] == "Elle limericks (version 7)"
     assert (rows[0]["Duration"], rows[0]["Trained tokens"]) == ("1 min 35 s", 1234)
     assert rows[1]["Dataset"] == "unknown dataset"
 
 
 def test_durations_read_like_a_person_would_say_them() -> None:
-    assert [training.format_duration(s) for s in (9, 60, 3599, 3600 * 2 + 61)] == [
+    assert [tracking.format_duration(s) for s in (9, 60, 3599, 3600 * 2 + 61)] == [
         "9 s", "1 min 00 s", "59 min 59 s", "2 h 01 min",
     ]  # fmt: skip

@@ -2,7 +2,7 @@ from typing import Any
 
 import pytest
 
-from lib.validation import check_example, check_examples
+from lib.curate.format_checks import check_example, check_examples
 
 SYSTEM = {"role": "system", "content": "Elle answers with a limerick."}
 USER = {"role": "user", "content": "Tell me about gold."}

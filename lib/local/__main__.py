@@ -7,7 +7,7 @@ import os
 import sys
 
 from lib.errors import StudioError
-from lib.local.jobs import Settings
+from lib.local.config import ServerSettings
 from lib.paths import data_dir
 
 
@@ -27,9 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as exc:
         print(f"The local provider needs its packages: pip install -r requirements-local.txt ({exc})", file=sys.stderr)
         return 2
-    settings = Settings(data_dir() / "local", host=args.host, port=args.port, api_key=args.api_key or None)
+    settings = ServerSettings(data_dir() / "local", host=args.host, port=args.port, api_key=args.api_key or None)
     if args.exit_with:
-        from lib.local.jobs import exit_with
+        from lib.local.worker import exit_with
 
         exit_with(args.exit_with)
     try:

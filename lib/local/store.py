@@ -134,6 +134,20 @@ class LocalStore:
             conn.execute("COMMIT")
         return dict(job)
 
+    def transition(self, job_id: str, allowed: tuple[str, ...], **fields: Any) -> dict[str, Any] | None:
+        """Set a job's fields only while its status is one of ``allowed``; None when it no longer is."""
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            row = conn.execute("SELECT status, object FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None or row[0] not in allowed:
+                conn.execute("COMMIT")
+                return None
+            job = json.loads(row[1]) | fields
+            status = fields.get("status", row[0])
+            conn.execute("UPDATE jobs SET status = ?, object = ? WHERE id = ?", (status, json.dumps(job), job_id))
+            conn.execute("COMMIT")
+        return dict(job)
+
     def request_stop(self, job_id: str, kind: str | None) -> None:
         with self._connect() as conn:
             conn.execute("UPDATE jobs SET stop_request = ? WHERE id = ?", (kind, job_id))

@@ -19,7 +19,7 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import PreTrainedTokenizerBase
 
-from lib.examples import conversation
+from lib.curate.examples import conversation
 from lib.local.models import Loaded
 
 IGNORE = -100

@@ -7,9 +7,9 @@ import re
 import openai
 import streamlit as st
 
-from lib.checks import check_answer
-from lib.evaluation import Answer, Contender, default_label
-from lib.providers import ProviderConfig, chat_models
+from lib.judge.answer_checks import check_answer
+from lib.judge.evaluation import Answer, Contender, default_label
+from lib.train.providers import ProviderConfig, chat_models
 
 
 @st.cache_data(ttl=30, show_spinner="Asking the provider for its models…")

@@ -13,16 +13,16 @@ from typing import Any
 import openai
 import streamlit as st
 
-from lib import local_provider, providers
 from lib.errors import StudioError
-from lib.local_provider import LocalStatus
-from lib.providers import KINDS, LABELS, ProviderConfig, ProviderError
+from lib.train import local_client, providers
+from lib.train.local_client import LocalStatus
+from lib.train.providers import KINDS, LABELS, ProviderConfig, ProviderError
 
 
 @st.cache_resource(show_spinner=False)
 def _started_server() -> subprocess.Popen[Any]:
     """The local server this app started; it stops with the app."""
-    process = local_provider.start()
+    process = local_client.start()
     atexit.register(process.terminate)
     return process
 
@@ -30,23 +30,23 @@ def _started_server() -> subprocess.Popen[Any]:
 @st.cache_data(ttl=60, show_spinner=False)
 def local_throughput() -> tuple[float, bool]:
     """Tokens/s of the local trainer: measured by this machine's jobs (True) or the benchmark's figure (False)."""
-    measured = local_provider.measured_throughput()
-    return (measured, True) if measured else (local_provider.MEASURED_TOKENS_PER_SECOND, False)
+    measured = local_client.measured_throughput()
+    return (measured, True) if measured else (local_client.MEASURED_TOKENS_PER_SECOND, False)
 
 
 def local_status() -> LocalStatus:
-    if local_provider.answers():
-        return LocalStatus("ready", local_provider.base_url())
-    if local_provider.missing_packages():
-        return LocalStatus("not installed", local_provider.INSTALL_HINT)
-    if not local_provider.autostart_enabled():
+    if local_client.answers():
+        return LocalStatus("ready", local_client.base_url())
+    if local_client.missing_packages():
+        return LocalStatus("not installed", local_client.INSTALL_HINT)
+    if not local_client.autostart_enabled():
         return LocalStatus("stopped", "Start it with `python -m lib.local` (STUDIO_LOCAL_AUTOSTART=0 is set).")
     process = _started_server()
     if process.poll() is None:
         return LocalStatus(
             "starting", "The first start prepares the base model (about 30 s); later starts take seconds."
         )
-    return LocalStatus("stopped", f"The local server stopped. Its log: {local_provider.log_path()}")
+    return LocalStatus("stopped", f"The local server stopped. Its log: {local_client.log_path()}")
 
 
 def _secrets() -> Mapping[str, Any]:
@@ -166,7 +166,7 @@ def _local_sidebar() -> None:
     st.markdown(f"{icon} **Local provider**: {status.state}", help=status.detail)
     if status.state in ("not installed", "stopped"):
         st.caption(status.detail)
-    if status.state == "stopped" and local_provider.autostart_enabled():
+    if status.state == "stopped" and local_client.autostart_enabled():
         if st.button("Start the local server", key="provider_restart"):
             _started_server.clear()
             st.rerun()

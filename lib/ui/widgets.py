@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import streamlit as st
 
-from lib import store
-from lib.datasets import check_rows
-from lib.pricing import RequestTokens, request_tokens
-from lib.store import Dataset, Row
-from lib.tokens import Counter, ExampleTokens
-from lib.validation import Finding
+from lib.curate.examples import frozen
+from lib.curate.format_checks import Finding
+from lib.curate.import_export import check_rows
+from lib.db import dataset_store, price_store
+from lib.db.dataset_store import Dataset, Row
+from lib.price import pricing
+from lib.price.pricing import ModelInfo, RequestTokens, request_tokens
+from lib.price.tokens import Counter, ExampleTokens
 
 
 def current_dataset() -> Dataset | None:
     """The sidebar's dataset chooser; the choice is kept in ``st.session_state.dataset_id``."""
-    datasets = store.list_datasets()
+    datasets = dataset_store.list_datasets()
     if not datasets:
         st.sidebar.caption("No dataset yet.")
         return None
@@ -51,15 +54,17 @@ def require_dataset() -> Dataset:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def cached_rows(dataset_id: int, version_id: int) -> list[Row]:
-    """A dataset's rows at a version (the version id is the cache key).
+def cached_rows(dataset_id: int, version_id: int) -> tuple[Row, ...]:
+    """A dataset's rows at a version (the version id is the cache key), shared read-only by every session.
 
-    cache_resource, not cache_data: copying 50,000 rows on every rerun takes over a second,
-    and rows are never mutated (frozen; every edit works on a deep copy).
+    cache_resource, not cache_data: copying 50,000 rows on every rerun takes over a second. Rows are
+    frozen dataclasses and their examples read-only (``frozen``): an edit works on a deep copy.
     """
-    if version_id == store.get_dataset(dataset_id).version_id:
-        return store.rows(dataset_id)
-    return store.rows_at(dataset_id, version_id)
+    if version_id == dataset_store.get_dataset(dataset_id).version_id:
+        found = dataset_store.rows(dataset_id)
+    else:
+        found = dataset_store.rows_at(dataset_id, version_id)
+    return tuple(replace(row, example=frozen(row.example)) for row in found)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -68,14 +73,19 @@ def cached_findings(dataset_id: int, version_id: int) -> list[Finding]:
 
 
 @st.cache_resource(max_entries=16, show_spinner="Counting tokens…")
-def cached_counts(dataset_id: int, version_id: int, encoding_name: str) -> list[ExampleTokens]:
-    """Token counts per example, computed once per dataset version and encoding (never mutated)."""
-    return Counter(encoding_name).count_all([row.example for row in cached_rows(dataset_id, version_id)])
+def cached_counts(dataset_id: int, version_id: int, encoding_name: str) -> tuple[ExampleTokens, ...]:
+    """Token counts per example (named tuples), computed once per dataset version and encoding."""
+    return tuple(Counter(encoding_name).count_all([row.example for row in cached_rows(dataset_id, version_id)]))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def cached_request_tokens(dataset_id: int, version_id: int, encoding_name: str) -> RequestTokens:
     return request_tokens([row.example for row in cached_rows(dataset_id, version_id)], Counter(encoding_name))
+
+
+def user_prices() -> dict[str, ModelInfo]:
+    """The listed models with the user's own prices (edited on Tokens and cost) applied."""
+    return pricing.models(price_store.price_overrides())
 
 
 def select_kept(label: str, options: list[Any], key: str, format_func: Callable[[Any], str]) -> Any:
@@ -98,7 +108,7 @@ def show_flash() -> None:
 
 def undo_button(dataset: Dataset, key: str) -> None:
     """A button that reverts the latest change not yet undone, saying what it reverts."""
-    target = store.undoable(dataset.id)
+    target = dataset_store.undoable(dataset.id)
     label = f"Undo: {target.summary}" if target else "Undo"
     if st.button(
         label,
@@ -107,6 +117,6 @@ def undo_button(dataset: Dataset, key: str) -> None:
         disabled=target is None,
         help="Revert the last change; press again to go further back.",
     ):
-        done = store.undo(dataset.id)
+        done = dataset_store.undo(dataset.id)
         flash(f"Undone: {target.summary}" if done and target else "Nothing to undo.")
         st.rerun()

@@ -1,145 +1,22 @@
-"""Launching fine-tuning jobs and reading them back: plain functions over the openai SDK."""
+"""Reading fine-tuning jobs back from a provider: jobs, events, checkpoints, results, and the tables of them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import openai
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
-from openai.types.fine_tuning.job_create_params import Method
 from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
 
-from lib import store
-from lib.datasets import check_rows
-from lib.errors import DatasetError
-from lib.formats import split, to_jsonl
-from lib.providers import ProviderConfig, calling
-from lib.store import Dataset, Provenance, Row
-from lib.tokens import ExampleTokens
-from lib.validation import Finding
+from lib.db import provenance_store
+from lib.db.provenance_store import Provenance
+from lib.train.providers import ProviderConfig, calling
 
 STATUSES = ("validating_files", "queued", "running", "paused", "succeeded", "failed", "cancelled")
 FINISHED = ("succeeded", "failed", "cancelled")
 UNKNOWN_DATASET = "unknown dataset"
-ExampleChoice = str  # "all but rejected" or "approved only"
-EXAMPLE_CHOICES = ("All but rejected", "Approved only")
-MINIMUM_EXAMPLES = 10
-
-
-@dataclass(frozen=True)
-class LaunchSettings:
-    """What the user chose on the launch screen; None means "auto"."""
-
-    base_model: str
-    examples: ExampleChoice = EXAMPLE_CHOICES[0]
-    validation_fraction: float = 0.0
-    n_epochs: int | None = None
-    batch_size: int | None = None
-    learning_rate_multiplier: float | None = None
-    suffix: str = ""
-    seed: int | None = None
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {
-            "n_epochs": self.n_epochs or "auto",
-            "batch_size": self.batch_size or "auto",
-            "learning_rate_multiplier": self.learning_rate_multiplier or "auto",
-        }
-
-
-def chosen_rows(rows: Sequence[Row], choice: ExampleChoice) -> list[Row]:
-    if choice == "Approved only":
-        return [row for row in rows if row.status == "approved"]
-    return [row for row in rows if row.status != "rejected"]
-
-
-def split_rows(rows: Sequence[Row], settings: LaunchSettings) -> tuple[list[Row], list[Row]]:
-    """Training and validation rows: a repeatable split (the seed, or 0, fixes it)."""
-    return split(list(rows), settings.validation_fraction, settings.seed or 0)
-
-
-def training_counts(
-    rows: Sequence[Row], counts: Sequence[ExampleTokens], settings: LaunchSettings
-) -> list[ExampleTokens]:
-    """Token counts of the examples that will be trained on (``counts`` is aligned with ``rows``)."""
-    by_id = {row.id: count for row, count in zip(rows, counts, strict=True)}
-    training_rows, _ = split_rows(chosen_rows(rows, settings.examples), settings)
-    return [by_id[row.id] for row in training_rows]
-
-
-def blocking_findings(
-    rows: Sequence[Row], choice: ExampleChoice, findings: Sequence[Finding] | None = None
-) -> list[Finding]:
-    """The errors in the chosen examples that stop a launch (warnings do not); lines are dataset rows.
-
-    ``findings``: the rows' findings when already known (the screens cache them per version).
-    """
-    chosen = {row.id for row in chosen_rows(rows, choice)}
-    return [
-        finding
-        for finding in (check_rows(rows) if findings is None else findings)
-        if finding.severity == "error" and (finding.line is None or rows[finding.line - 1].id in chosen)
-    ]
-
-
-def launch(
-    client: openai.OpenAI,
-    config: ProviderConfig,
-    dataset: Dataset,
-    rows: Sequence[Row],
-    settings: LaunchSettings,
-    progress: Callable[[float, str], None] = lambda fraction, text: None,
-) -> FineTuningJob:
-    """Check, upload and start training on the chosen ``rows``; record which data made the job."""
-    if errors := blocking_findings(rows, settings.examples):
-        raise DatasetError(f"The chosen examples have {len(errors)} errors; fix them before training.")
-    chosen = chosen_rows(rows, settings.examples)
-    training_rows, validation_rows = split_rows(chosen, settings)
-    if len(training_rows) < MINIMUM_EXAMPLES:
-        raise DatasetError(
-            f"Training needs at least {MINIMUM_EXAMPLES} examples; this choice has {len(training_rows)}."
-        )
-    stem = f"{dataset.name}-v{dataset.version_id}"
-    with calling(config):
-        progress(0.1, f"Uploading {len(training_rows)} training examples…")
-        training_file = client.files.create(
-            file=(f"{stem}-train.jsonl", to_jsonl(r.example for r in training_rows)), purpose="fine-tune"
-        )
-        validation_id = None
-        if validation_rows:
-            progress(0.4, f"Uploading {len(validation_rows)} validation examples…")
-            validation_file = client.files.create(
-                file=(f"{stem}-validation.jsonl", to_jsonl(r.example for r in validation_rows)), purpose="fine-tune"
-            )
-            validation_id = validation_file.id
-        progress(0.7, "Creating the fine-tuning job…")
-        job = client.fine_tuning.jobs.create(
-            model=settings.base_model,
-            training_file=training_file.id,
-            validation_file=validation_id or openai.omit,
-            method=cast(Method, {"type": "supervised", "supervised": {"hyperparameters": settings.hyperparameters()}}),
-            suffix=settings.suffix.strip() or openai.omit,
-            seed=settings.seed if settings.seed is not None else openai.omit,
-            metadata={"dataset": dataset.name[:500], "dataset_version": str(dataset.version_id)},
-        )
-    store.record_job(
-        Provenance(
-            provider=config.kind,
-            job_id=job.id,
-            dataset_id=dataset.id,
-            dataset_name=dataset.name,
-            version_id=dataset.version_id,
-            n_examples=len(chosen),
-            training_file=training_file.id,
-            validation_file=validation_id,
-            base_model=settings.base_model,
-        )
-    )
-    progress(1.0, f"Started {job.id}.")
-    return job
 
 
 def list_jobs(client: openai.OpenAI, config: ProviderConfig, limit: int = 100) -> list[FineTuningJob]:
@@ -151,9 +28,9 @@ def retrieve(client: openai.OpenAI, config: ProviderConfig, job_id: str) -> Fine
     with calling(config):
         job = client.fine_tuning.jobs.retrieve(job_id)
     if job.fine_tuned_model:
-        known = store.job_provenance(config.kind).get(job_id)
+        known = provenance_store.job_provenance(config.kind).get(job_id)
         if known and known.fine_tuned_model != job.fine_tuned_model:
-            store.set_tuned_model(config.kind, job_id, job.fine_tuned_model)
+            provenance_store.set_tuned_model(config.kind, job_id, job.fine_tuned_model)
     return job
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from lib.examples import kind, single_turn, table_fields, with_table_fields
-from lib.store import NewRow, Row
+from lib.curate.examples import kind, single_turn, table_fields, with_table_fields
+from lib.db.dataset_store import NewRow, Row
 
 COLUMNS = ["row", "kind", "system", "user", "assistant", "status", "tags", "note"]
 EDITABLE = ["system", "user", "assistant", "status", "tags", "note"]

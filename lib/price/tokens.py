@@ -25,8 +25,8 @@ from typing import Any, NamedTuple
 
 import tiktoken
 
+from lib.curate.examples import conversation
 from lib.errors import StudioError
-from lib.examples import conversation
 from lib.paths import data_dir
 
 BPE_URLS = {
@@ -168,10 +168,10 @@ class Counter:
         # The hot path of counting a whole dataset, kept lean: local names, no helper calls for plain chats.
         total, trained = REPLY_PRIMING, 0
         lengths, measure, count = self._lengths, self.length, self._count
-        plain = type(example) is dict and "preferred_output" not in example
+        plain = isinstance(example, dict) and "preferred_output" not in example
         messages = example.get("messages") if plain else None
-        for message in messages if type(messages) is list else conversation(example):
-            if type(message) is not dict:
+        for message in messages if isinstance(messages, list) else conversation(example):
+            if not isinstance(message, dict):
                 continue
             total += TOKENS_PER_MESSAGE
             for key, value in message.items():

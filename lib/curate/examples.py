@@ -81,9 +81,9 @@ def with_table_fields(
     example: Any, system: str | None = None, user: str | None = None, assistant: str | None = None
 ) -> Example:
     """A copy of ``example`` with the table's fields changed (None leaves a field alone)."""
-    if not isinstance(example, dict) or not isinstance(conversation_list(example), list):
-        example = single_turn("", "", "")
-    updated = copy.deepcopy(example)
+    updated = copy.deepcopy(example)  # first: reading conversation_list() may add an empty list
+    if not isinstance(updated, dict) or not isinstance(conversation_list(updated), list):
+        updated = single_turn("", "", "")
     messages = conversation_list(updated)
     answers = updated["preferred_output"] if is_preference(updated) else messages
     if system is not None:
@@ -118,3 +118,36 @@ def _set_content(messages: list[Any], role: str, text: str, first: bool) -> None
         messages.insert(at, {"role": "user", "content": text})
     else:
         messages.append({"role": role, "content": text})
+
+
+def _read_only(*args: Any, **kwargs: Any) -> None:
+    raise TypeError("This example is shared read-only (a cached view): copy.deepcopy() it to make a change.")
+
+
+class FrozenDict(dict[str, Any]):
+    """A dict that refuses changes; ``copy.deepcopy`` gives a plain, editable dict."""
+
+    __setitem__ = __delitem__ = __ior__ = _read_only  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _read_only  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return {key: copy.deepcopy(value, memo) for key, value in self.items()}
+
+
+class FrozenList(list[Any]):
+    """A list that refuses changes; ``copy.deepcopy`` gives a plain, editable list."""
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only  # type: ignore[assignment]
+    append = extend = insert = remove = pop = clear = sort = reverse = _read_only  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
+        return [copy.deepcopy(value, memo) for value in self]
+
+
+def frozen(value: Any) -> Any:
+    """A read-only copy of an example (dicts and lists all the way down), for caches shared by every user."""
+    if isinstance(value, dict):
+        return FrozenDict({key: frozen(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return FrozenList(frozen(item) for item in value)
+    return value

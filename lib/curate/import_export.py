@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from lib import store
-from lib.formats import ParsedFile, read_jsonl, split, to_csv, to_jsonl
+from lib.curate.format_checks import Finding, check_examples
+from lib.curate.formats import ParsedFile, read_jsonl, split, to_csv, to_jsonl
+from lib.db import dataset_store
+from lib.db.dataset_store import Dataset, NewRow, Row
 from lib.paths import SAMPLE_DIR
-from lib.store import Dataset, NewRow, Row
-from lib.validation import Finding, check_examples
 
 SAMPLE_FILE = SAMPLE_DIR / "limericks.jsonl"
 SAMPLE_NAME = "Elle limericks"
@@ -22,17 +22,17 @@ def import_parsed(dataset_id: int, parsed: ParsedFile, include_errors: bool, sou
     new_rows = []
     for line, example in chosen:
         meta = parsed.metadata.get(line, {})
-        status = meta["status"] if meta.get("status") in store.STATUSES else "draft"
+        status = meta["status"] if meta.get("status") in dataset_store.STATUSES else "draft"
         new_rows.append(NewRow(example, status, meta.get("tags", ""), meta.get("note", "")))
-    store.add_rows(dataset_id, new_rows, f"Imported {len(new_rows)} examples from {source}")
+    dataset_store.add_rows(dataset_id, new_rows, f"Imported {len(new_rows)} examples from {source}")
     return len(new_rows)
 
 
 def load_sample(name: str = SAMPLE_NAME) -> Dataset:
     """Create a dataset holding Elle's sample limericks."""
-    dataset = store.create_dataset(name)
+    dataset = dataset_store.create_dataset(name)
     import_parsed(dataset.id, read_jsonl(SAMPLE_FILE.read_bytes()), include_errors=False, source=SAMPLE_FILE.name)
-    return store.get_dataset(dataset.id)
+    return dataset_store.get_dataset(dataset.id)
 
 
 def check_rows(rows: Sequence[Row]) -> list[Finding]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
-from lib.pricing import FewShot, length_histogram
+from lib.price.pricing import FewShot, length_histogram
 
 
 def lengths_chart(totals: Sequence[int], limit: int) -> tuple[alt.LayerChart, bool]:
@@ -56,7 +56,7 @@ def break_even_chart(shot: FewShot) -> alt.Chart:
 
 
 def training_charts(points: Sequence[dict[str, object]]) -> tuple[alt.Chart, alt.Chart]:
-    """Loss and token accuracy per step (training and validation), from ``training.metric_points``."""
+    """Loss and token accuracy per step (training and validation), from ``tracking.metric_points``."""
     frame = pd.DataFrame(list(points), columns=["step", "metric", "kind", "value"])
 
     def chart(kind: str, title: str) -> alt.Chart:

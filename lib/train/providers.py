@@ -16,8 +16,9 @@ from typing import Any, Literal
 import httpx2
 import openai
 
-from lib import local_provider, pricing
 from lib.errors import StudioError
+from lib.price import pricing
+from lib.train import local_client
 
 ProviderKind = Literal["local", "openai", "azure"]
 KINDS: tuple[ProviderKind, ...] = ("local", "openai", "azure")
@@ -60,7 +61,7 @@ class ProviderConfig:
     def fingerprint(self) -> str:
         """Tells configurations apart without holding the key (for caches and session state)."""
         key_hash = hashlib.sha256(self.api_key.encode()).hexdigest()[:16]
-        return f"{self.kind}|{self.endpoint}|{self.api_version}|{key_hash}|{local_provider.base_url()}"
+        return f"{self.kind}|{self.endpoint}|{self.api_version}|{key_hash}|{local_client.base_url()}"
 
     def missing(self) -> list[str]:
         """What must still be given before this provider can be called."""
@@ -134,7 +135,7 @@ def make_client(
         )
     if config.kind == "openai":
         return openai.OpenAI(api_key=config.api_key, timeout=timeout, max_retries=max_retries, http_client=http_client)
-    return local_provider.client(timeout, max_retries, http_client)
+    return local_client.client(timeout, max_retries, http_client)
 
 
 def _them(things: list[str]) -> str:
@@ -149,7 +150,7 @@ def explain(error: openai.OpenAIError, config: ProviderConfig) -> ProviderError:
     if isinstance(error, openai.APIConnectionError):
         if config.kind == "local":
             return ProviderError(
-                f"The local server does not answer at {local_provider.base_url()}. "
+                f"The local server does not answer at {local_client.base_url()}. "
                 "The sidebar says whether it is starting; if it stopped, start it there."
             )
         where = config.endpoint or "api.openai.com"

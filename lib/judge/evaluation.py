@@ -7,20 +7,23 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from itertools import combinations
 from typing import Any, cast
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
-from lib import pricing, store
-from lib.errors import DatasetError, StudioError
-from lib.examples import conversation
-from lib.formats import read_jsonl
+from lib.curate.examples import conversation
+from lib.curate.formats import read_jsonl
+from lib.db import dataset_store, price_store, run_store
+from lib.db.dataset_store import Row
+from lib.db.provenance_store import Provenance
+from lib.db.run_store import EvalRun, Rating, StoredAnswer
+from lib.errors import RunError, StudioError
 from lib.paths import SAMPLE_DIR
-from lib.providers import ProviderConfig, calling
-from lib.store import EvalRun, Rating, Row, StoredAnswer
-from lib.training import EXAMPLE_CHOICES, LaunchSettings, chosen_rows, split_rows
+from lib.price import pricing
+from lib.train.providers import ProviderConfig, calling
 
 EVAL_FILE = SAMPLE_DIR / "limericks-eval.jsonl"
 DEFAULT_RUBRIC = ["Follows the limerick form", "Factually correct", "Pleasant to read"]
@@ -43,7 +46,7 @@ class Contender:
 
 
 @dataclass(frozen=True)
-class Settings:
+class RunSettings:
     temperature: float = 0.0
     max_tokens: int = 120
     seed: int = 0
@@ -73,19 +76,40 @@ def question_of(prompt: list[dict[str, Any]]) -> str:
     return next((str(m["content"]) for m in reversed(prompt) if m["role"] == "user"), "")
 
 
-def eval_file_prompts() -> list[list[dict[str, Any]]]:
+class PromptSource(StrEnum):
+    """Where an evaluation run's prompts come from."""
+
+    EVAL_FILE = "eval_file"  # Elle's held-out questions
+    HELD_OUT = "held_out"  # the validation rows a training job held out, as Train recorded them
+    DATASET = "dataset"  # every example of a dataset version
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One prompt of a run and where it came from ("limericks-eval.jsonl:3", "row:123")."""
+
+    source: str
+    messages: list[dict[str, Any]]
+
+
+def eval_file_prompts() -> list[Prompt]:
     """Elle's held-out questions (data/limericks-eval.jsonl)."""
+    parsed = read_jsonl(EVAL_FILE.read_bytes())
     return [
-        prompt_messages(example)
-        for _, example in read_jsonl(EVAL_FILE.read_bytes()).importable_examples(include_errors=True)
+        Prompt(f"{EVAL_FILE.name}:{line}", prompt_messages(example))
+        for line, example in parsed.importable_examples(include_errors=True)
     ]
 
 
-def validation_prompts(rows: Sequence[Row], share: float, seed: int) -> list[list[dict[str, Any]]]:
-    """The prompts Train held out for validation with this share and seed (from all but the rejected rows)."""
-    settings = LaunchSettings("", EXAMPLE_CHOICES[0], share, seed=seed)
-    _, held_out = split_rows(chosen_rows(rows, settings.examples), settings)
-    return [prompt_messages(row.example) for row in held_out]
+def dataset_prompts(rows: Sequence[Row]) -> list[Prompt]:
+    """Every row of a dataset version as a prompt."""
+    return [Prompt(f"row:{row.id}", prompt_messages(row.example)) for row in rows]
+
+
+def held_out_prompts(made: Provenance) -> list[Prompt]:
+    """The exact rows a training job held out for validation, read from its record (never re-derived)."""
+    by_id = {row.id: row for row in dataset_store.rows_at(made.dataset_id, made.version_id)}
+    return [Prompt(f"row:{i}", prompt_messages(by_id[i].example)) for i in made.validation_rows if i in by_id]
 
 
 def shot_pairs(examples: Sequence[Any], k: int, seed: int) -> list[dict[str, Any]]:
@@ -118,7 +142,7 @@ def answer_cost(config: ProviderConfig, model: str, prompt_tokens: int, completi
     if config.kind == "local":
         return 0.0
     try:
-        info = pricing.resolve(model)
+        info = pricing.resolve(model, pricing.models(price_store.price_overrides()))
     except StudioError:
         return 0.0
     tuned = model.startswith("ft:")
@@ -132,7 +156,7 @@ def ask(
     config: ProviderConfig,
     contender: Contender,
     messages: list[dict[str, Any]],
-    settings: Settings,
+    settings: RunSettings,
 ) -> Answer:
     """One chat completion, timed, with its tokens and cost."""
     started = time.perf_counter()
@@ -157,40 +181,45 @@ def ask(
     )
 
 
-def shots_for(settings: Settings) -> list[Any]:
+def shots_for(settings: RunSettings) -> list[Any]:
     """The examples few-shot contenders draw from (the dataset version stored with the run)."""
     if settings.shots_dataset is None or settings.shots_version is None:
         return []
-    return [row.example for row in store.rows_at(settings.shots_dataset, settings.shots_version)]
+    return [row.example for row in dataset_store.rows_at(settings.shots_dataset, settings.shots_version)]
 
 
 def contenders_of(run: EvalRun) -> list[Contender]:
     return [Contender(**c) for c in run.contenders]
 
 
-def settings_of(run: EvalRun) -> Settings:
-    return Settings(**run.settings)
+def settings_of(run: EvalRun) -> RunSettings:
+    return RunSettings(**run.settings)
 
 
 def create_run(
     name: str,
     config: ProviderConfig,
     prompt_source: str,
-    prompts: list[list[dict[str, Any]]],
+    prompts: Sequence[Prompt],
     contenders: Sequence[Contender],
-    settings: Settings,
+    settings: RunSettings,
 ) -> EvalRun:
     labels = [c.label for c in contenders]
     if len(contenders) < 2:
-        raise DatasetError("Choose at least two contenders to compare.")
+        raise RunError("Choose at least two contenders to compare.")
     if len(set(labels)) != len(labels):
-        raise DatasetError("Two contenders have the same name: give each its own.")
+        raise RunError("Two contenders have the same name: give each its own.")
     if TIE in labels:
-        raise DatasetError(f"'{TIE}' cannot be a contender's name.")
+        raise RunError(f"'{TIE}' cannot be a contender's name.")
     if any(c.shots for c in contenders) and settings.shots_dataset is None:
-        raise DatasetError("A few-shot contender needs a dataset to take its examples from.")
-    return store.create_run(
-        name, config.kind, prompt_source, asdict(settings), [asdict(c) for c in contenders], prompts
+        raise RunError("A few-shot contender needs a dataset to take its examples from.")
+    return run_store.create_run(
+        name,
+        config.kind,
+        prompt_source,
+        asdict(settings),
+        [asdict(c) for c in contenders],
+        [(p.source, p.messages) for p in prompts],
     )
 
 
@@ -202,9 +231,9 @@ def generate(
 ) -> int:
     """Answer every prompt with every contender; each answer is saved as it arrives, so a stopped run resumes."""
     settings = settings_of(run)
-    items = store.run_items(run.id)
+    items = run_store.run_items(run.id)
     contenders = contenders_of(run)
-    done = {(a.position, a.contender) for a in store.run_answers(run.id)}
+    done = {(a.position, a.contender) for a in run_store.run_answers(run.id)}
     examples = shots_for(settings)
     total = len(items) * len(contenders)
     count = len(done)
@@ -214,7 +243,7 @@ def generate(
                 continue
             shots = shot_pairs(examples, contender.shots, settings.seed + position) if contender.shots else []
             answer = ask(client, config, contender, request_messages(prompt, shots), settings)
-            store.save_answer(run.id, StoredAnswer(position, contender.label, *asdict(answer).values()))
+            run_store.save_answer(run.id, StoredAnswer(position=position, contender=contender.label, **asdict(answer)))
             count += 1
             progress(count, total)
     return count
@@ -243,7 +272,7 @@ def pair_for(run: EvalRun, position: int) -> tuple[str, str]:
 
 def assignments(run: EvalRun, reviewer: str) -> list[Assignment]:
     """A reviewer's items in their own random order, each pair's sides drawn per item and reviewer."""
-    positions = sorted(store.run_items(run.id))
+    positions = sorted(run_store.run_items(run.id))
     key = reviewer.strip().casefold()
     random.Random(_seed(run.id, key)).shuffle(positions)
     result = []
@@ -257,7 +286,7 @@ def assignments(run: EvalRun, reviewer: str) -> list[Assignment]:
 
 def next_assignment(run: EvalRun, reviewer: str) -> tuple[Assignment | None, int, int]:
     """The reviewer's next unrated item (None when done), how many they rated and how many there are."""
-    rated = {r.position for r in store.run_ratings(run.id, reviewer)}
+    rated = {r.position for r in run_store.run_ratings(run.id, reviewer)}
     queue = assignments(run, reviewer)
     upcoming = next((a for a in queue if a.position not in rated), None)
     return upcoming, len(rated), len(queue)
@@ -272,7 +301,7 @@ def rate(
     for label in (assignment.left, assignment.right):
         marks = scores.get(label, [])
         if len(marks) != len(rubric) or any(not 1 <= m <= 5 for m in marks):
-            raise DatasetError(f"Score each answer 1 to 5 on all {len(rubric)} criteria.")
+            raise RunError(f"Score each answer 1 to 5 on all {len(rubric)} criteria.")
     rating = Rating(run.id, reviewer, assignment.position, assignment.left, assignment.right, winner, scores, note)
-    store.save_rating(rating)
+    run_store.save_rating(rating)
     return rating

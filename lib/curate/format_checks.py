@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from lib.examples import ROLES, is_preference
+from lib.curate.examples import ROLES, is_preference
 
 Severity = Literal["error", "warning"]
 

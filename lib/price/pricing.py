@@ -1,4 +1,7 @@
-"""Fine-tunable models, their prices and limits; epochs, billed tokens, cost and the few-shot break-even."""
+"""Fine-tunable models, their prices and limits; epochs, billed tokens, cost and the few-shot break-even.
+
+Pure: the user's price overrides are read by the caller (lib.db.price_store) and passed in.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +13,19 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from lib import store
-from lib.errors import StudioError
-from lib.examples import conversation
+from lib.curate.examples import conversation
+from lib.curate.format_checks import Finding
+from lib.errors import PriceError
+from lib.openai_rules import auto_epochs
 from lib.paths import SAMPLE_DIR
-from lib.tokens import REPLY_PRIMING, Counter, ExampleTokens
-from lib.validation import Finding
+from lib.price.tokens import REPLY_PRIMING, Counter, ExampleTokens
 
 MODELS_FILE = SAMPLE_DIR / "models.json"
 PRICE_FIELDS = ("training", "tuned_input", "tuned_output", "base_input", "base_output")
 _DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{4})$")
 
 
-class UnknownModelError(StudioError):
+class UnknownModelError(PriceError):
     """A model name that is not in the price list."""
 
 
@@ -49,9 +52,12 @@ def price_list_source() -> str:
     return f"{listed['source']} ({listed['date']})"
 
 
-def models() -> dict[str, ModelInfo]:
-    """Every fine-tunable model with the user's price overrides applied."""
-    overrides = store.price_overrides()
+Overrides = Mapping[str, Mapping[str, float]]  # model -> price field -> USD per 1M tokens
+
+
+def models(overrides: Overrides | None = None) -> dict[str, ModelInfo]:
+    """Every fine-tunable model, with the user's price overrides (lib.db.price_store) applied when given."""
+    overrides = overrides or {}
     result = {}
     for name, fields in _price_file()["models"].items():
         prices = {field: float(overrides.get(name, {}).get(field, fields[field])) for field in PRICE_FIELDS}
@@ -59,12 +65,14 @@ def models() -> dict[str, ModelInfo]:
     return result
 
 
-def set_price(model: str, field: str, value: float) -> None:
-    """Override one of a model's prices; setting the listed price again removes the override."""
+def override_value(model: str, field: str, value: float) -> float | None:
+    """What to store for a price the user typed: None when it is the listed price again (the override goes)."""
     listed = _price_file()["models"]
     if model not in listed or field not in PRICE_FIELDS:
         raise UnknownModelError(f"There is no price '{field}' for '{model}'.")
-    store.set_price_override(model, field, None if value == float(listed[model][field]) else value)
+    if value < 0 or value != value:
+        raise PriceError("A price must be a number of dollars, zero or more.")
+    return None if value == float(listed[model][field]) else value
 
 
 def price_table(listed: Mapping[str, ModelInfo]) -> list[dict[str, Any]]:
@@ -85,16 +93,12 @@ def changed_prices(
     return changes
 
 
-def reset_prices() -> None:
-    """Back to the listed prices for every model."""
-    for model, fields in store.price_overrides().items():
-        for field in fields:
-            store.set_price_override(model, field, None)
+def resolve(model: str, listed: Mapping[str, ModelInfo] | None = None) -> ModelInfo:
+    """The listed model behind a name: full, undated, Azure-style (gpt-35-turbo) or a tuned ``ft:`` id.
 
-
-def resolve(model: str) -> ModelInfo:
-    """The listed model behind a name: full, undated, Azure-style (gpt-35-turbo) or a tuned ``ft:`` id."""
-    listed = models()
+    ``listed``: the models with the user's prices (``models(overrides)``); the listed prices when None.
+    """
+    listed = listed or models()
     name = model.strip()
     if name.startswith("ft:"):
         name = name.split(":")[1]
@@ -106,17 +110,6 @@ def resolve(model: str) -> ModelInfo:
     if key is None:
         raise UnknownModelError(f"Unknown model '{model}'. Known models: {', '.join(listed)}.")
     return listed[key]
-
-
-def auto_epochs(n_examples: int) -> int:
-    """OpenAI's default when n_epochs is "auto": 3, more for small sets, fewer for huge ones."""
-    if n_examples <= 0:
-        return 0
-    if 3 * n_examples < 100:
-        return min(25, 100 // n_examples)
-    if 3 * n_examples > 25_000:
-        return max(1, 25_000 // n_examples)
-    return 3
 
 
 def _percentile(sorted_values: Sequence[int], fraction: float) -> int:
@@ -256,10 +249,12 @@ def length_histogram(totals: Sequence[int], bins: int = 30) -> list[dict[str, An
     return [{"from": start, "to": start + width, "examples": counts[start]} for start in sorted(counts)]
 
 
-def cost_table(counts_by_encoding: Mapping[str, Sequence[ExampleTokens]], n_epochs: int | None) -> list[dict[str, Any]]:
+def cost_table(
+    counts_by_encoding: Mapping[str, Sequence[ExampleTokens]], n_epochs: int | None, listed: Mapping[str, ModelInfo]
+) -> list[dict[str, Any]]:
     """Every listed model's training estimate for one dataset, cheapest first."""
     rows = []
-    for info in models().values():
+    for info in listed.values():
         result = estimate(counts_by_encoding[info.encoding], info, n_epochs)
         rows.append(
             {

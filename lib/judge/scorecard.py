@@ -12,11 +12,11 @@ from typing import Any
 
 import pandas as pd
 
-from lib import pricing, stats, store, tokens
-from lib.checks import check_answer
-from lib.errors import StudioError
-from lib.evaluation import TIE, Contender, contenders_of, question_of, settings_of
-from lib.store import EvalRun, Rating, StoredAnswer
+from lib.db import provenance_store
+from lib.db.run_store import EvalRun, Rating, StoredAnswer
+from lib.judge import stats
+from lib.judge.answer_checks import check_answer
+from lib.judge.evaluation import TIE, Contender, contenders_of, question_of, settings_of
 
 
 @dataclass(frozen=True)
@@ -230,19 +230,12 @@ def build(
 
 
 def estimated_training_cost(run: EvalRun) -> float:
-    """What training the run's tuned model cost at the listed prices, when the app knows its data (else 0)."""
+    """The training cost Train estimated for the run's tuned model when it launched the job (else 0)."""
     tuned = next((c for c in contenders_of(run) if c.kind == "tuned"), None)
     if tuned is None or run.provider == "local":
         return 0.0  # the local provider trains for free
-    for made in store.job_provenance(run.provider).values():
-        if made.fine_tuned_model and tuned.model.startswith(made.fine_tuned_model):
-            try:
-                info = pricing.resolve(tuned.model)
-                rows = store.rows_at(made.dataset_id, made.version_id)
-            except StudioError:
-                return 0.0
-            return pricing.estimate(tokens.Counter(info.encoding).count_all([r.example for r in rows]), info).cost_usd
-    return 0.0
+    made = provenance_store.provenance_of_model(run.provider, tuned.model)
+    return made.estimated_cost_usd or 0.0 if made else 0.0
 
 
 # ---- exports ------------------------------------------------------------------------------

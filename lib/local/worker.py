@@ -1,4 +1,4 @@
-"""Fine-tuning jobs of the local server: validation, the worker process that trains one job at a time, results."""
+"""The training worker: a separate process that trains queued jobs one at a time and reports every step."""
 
 from __future__ import annotations
 
@@ -10,112 +10,15 @@ import shutil
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from lib.formats import read_jsonl
+from lib.local import lifecycle
+from lib.local.config import ORGANIZATION, ServerSettings
+from lib.local.files import read_examples, save_file
 from lib.local.store import LocalStore, new_id, now
-from lib.pricing import auto_epochs
-from lib.validation import error_lines
+from lib.openai_rules import auto_epochs
 
-ORGANIZATION = "local"
 KEEP_CHECKPOINTS = 3
-
-
-@dataclass
-class Settings:
-    """Where the local server keeps its things, how it listens, which base models it offers."""
-
-    data_dir: Path
-    host: str = "127.0.0.1"
-    port: int = 8765
-    api_key: str | None = None
-    base_models: dict[str, str] = field(default_factory=dict)  # id -> "module:function" preparing it
-    start_worker: bool = True
-
-    @property
-    def store_path(self) -> Path:
-        return self.data_dir / "local.db"
-
-    @property
-    def files_dir(self) -> Path:
-        return self.data_dir / "files"
-
-    @property
-    def adapters_dir(self) -> Path:
-        return self.data_dir / "adapters"
-
-    @property
-    def models_dir(self) -> Path:
-        return self.data_dir / "models"
-
-
-def event(store: LocalStore, job_id: str, message: str, data: dict[str, Any] | None = None) -> None:
-    obj = {
-        "object": "fine_tuning.job.event",
-        "id": new_id("ftevent"),
-        "created_at": now(),
-        "level": "info",
-        "message": message,
-        "type": "metrics" if data else "message",
-        "data": data or {},
-    }
-    store.insert("events", obj, job_id=job_id)
-
-
-def fail(store: LocalStore, job_id: str, code: str, message: str, param: str | None = None) -> None:
-    store.update(
-        "jobs",
-        job_id,
-        status="failed",
-        finished_at=now(),
-        estimated_finish=None,
-        error={"code": code, "message": message, "param": param},
-    )
-    event(store, job_id, f"Fine-tuning job failed: {message}")
-    store.request_stop(job_id, None)
-
-
-def file_path(settings: Settings, file_id: str) -> Path:
-    return settings.files_dir / file_id
-
-
-def read_examples(settings: Settings, file_id: str, minimum: int = 10) -> tuple[list[Any], str | None]:
-    """The examples of an uploaded JSONL file, or the first problem (with its line) when it has errors."""
-    parsed = read_jsonl(file_path(settings, file_id).read_bytes())
-    errors = [f for f in parsed.findings if f.severity == "error" and f.line in error_lines(parsed.findings)]
-    if errors:
-        first = errors[0]
-        more = f" ({len(errors) - 1} more problems)" if len(errors) > 1 else ""
-        return [], f"Line {first.line}: {first.message}{more}"
-    examples = [example for _, example in parsed.valid_examples()]
-    if len(examples) < minimum:
-        return [], f"The file has {len(examples)} examples; at least {minimum} are needed."
-    return examples, None
-
-
-def validate(store: LocalStore, settings: Settings, job_id: str) -> None:
-    """validating_files -> queued, or failed with the line and reason of the first problem."""
-    job = store.get("jobs", job_id)
-    if job is None or job["status"] != "validating_files":
-        return
-    for param in ("training_file", "validation_file"):
-        file_id = job.get(param)
-        if not file_id:
-            continue
-        event(store, job_id, f"Validating {param.replace('_', ' ')}: {file_id}")
-        _, problem = read_examples(settings, file_id, minimum=10 if param == "training_file" else 1)
-        if problem:
-            fail(
-                store, job_id, f"invalid_{param}", f"{param.replace('_', ' ').capitalize()} {file_id}: {problem}", param
-            )
-            return
-    current = store.get("jobs", job_id)
-    if current is None or current["status"] != "validating_files":  # cancelled meanwhile
-        return
-    store.update("jobs", job_id, status="queued")
-    event(store, job_id, "Files validated, moving job to queued state")
 
 
 def auto_batch_size(n_examples: int) -> int:
@@ -137,37 +40,22 @@ def result_csv(steps: list[Any]) -> bytes:
     return out.getvalue().encode()
 
 
-def save_file(store: LocalStore, settings: Settings, content: bytes, filename: str, purpose: str) -> dict[str, Any]:
-    obj: dict[str, Any] = {
-        "id": new_id("file"),
-        "object": "file",
-        "bytes": len(content),
-        "created_at": now(),
-        "filename": filename,
-        "purpose": purpose,
-        "status": "processed",
-    }
-    settings.files_dir.mkdir(parents=True, exist_ok=True)
-    file_path(settings, obj["id"]).write_bytes(content)
-    return store.insert("files", obj)
-
-
 class JobRunner:
     """Runs queued jobs one at a time; each job loads the base fresh (~0.6 s), as LoRA wraps it in place."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         self.store = LocalStore(settings.store_path)
 
     def run_next(self) -> bool:
-        job = self.store.claim_next_job()
+        job = lifecycle.start_next(self.store)
         if job is None:
             return False
         try:
             self.run(job)
         except Exception as exc:  # a job must never take the worker down; the user sees the reason
             traceback.print_exc()
-            fail(self.store, job["id"], "training_error", f"Training stopped with an error: {exc}")
+            lifecycle.fail(self.store, job["id"], "training_error", f"Training stopped with an error: {exc}")
         return True
 
     def run(self, job: dict[str, Any]) -> None:
@@ -195,7 +83,7 @@ class JobRunner:
         for old_id, old_path in store.checkpoint_paths(job_id):  # a resumed job trains again from its first step
             store.delete("checkpoints", old_id)
             shutil.rmtree(old_path, ignore_errors=True)
-        event(store, job_id, "Fine-tuning job started")
+        lifecycle.event(store, job_id, "Fine-tuning job started")
         loaded = load(model_folder(settings.models_dir, job["model"], settings.base_models[job["model"]]))
         started = time.time()
         out_dir = settings.adapters_dir / job_id
@@ -212,7 +100,7 @@ class JobRunner:
             if m.valid_loss is not None:
                 data |= {"valid_loss": m.valid_loss, "valid_mean_token_accuracy": m.valid_mean_token_accuracy}
                 message += f", validation loss={m.valid_loss:.2f}"
-            event(store, job_id, message, data)
+            lifecycle.event(store, job_id, message, data)
             per_step = (time.time() - started) / m.step
             store.update("jobs", job_id, estimated_finish=int(time.time() + per_step * (m.total_steps - m.step)))
             last_metrics.clear()
@@ -232,7 +120,7 @@ class JobRunner:
                 "metrics": dict(last_metrics),
             }
             store.insert("checkpoints", obj, job_id=job_id, model=checkpoint_model, path=str(path))
-            event(store, job_id, f"Checkpoint created at step {step}")
+            lifecycle.event(store, job_id, f"Checkpoint created at step {step}")
             for old_id, old_path in store.checkpoint_paths(job_id)[:-KEEP_CHECKPOINTS]:
                 store.delete("checkpoints", old_id)
                 shutil.rmtree(old_path, ignore_errors=True)
@@ -241,31 +129,18 @@ class JobRunner:
         try:
             model, result = train(loaded, training, config, validation, callbacks)
         except Stopped:
-            request = store.stop_request(job_id)
-            store.request_stop(job_id, None)
-            if request == "pause":
-                store.update("jobs", job_id, status="paused", estimated_finish=None)
-                event(store, job_id, "Fine-tuning job paused")
-            else:
-                store.update("jobs", job_id, status="cancelled", finished_at=now(), estimated_finish=None)
-                event(store, job_id, "Fine-tuning job cancelled")
+            lifecycle.stopped(store, job_id)
             return
         model.save_pretrained(out_dir / "final")
         results = save_file(store, settings, result_csv(result.steps), f"{job_id}-results.csv", "fine-tune-results")
-        tuned = tuned_model_id(job)
-        store.update(
-            "jobs",
+        lifecycle.succeed(
+            store,
             job_id,
-            status="succeeded",
-            finished_at=now(),
-            estimated_finish=None,
-            fine_tuned_model=tuned,
+            tuned_model_id(job),
             trained_tokens=result.trained_tokens,
             result_files=[results["id"]],
             tokens_per_second=round(result.tokens_per_second, 1),
         )
-        event(store, job_id, f"New fine-tuned model created: {tuned}")
-        event(store, job_id, "The job has successfully completed")
 
 
 def _method(hyperparameters: dict[str, Any]) -> dict[str, Any]:
@@ -286,7 +161,7 @@ def exit_with(pid: int) -> None:
     threading.Thread(target=watch, daemon=True, name=f"exit-with-{pid}").start()
 
 
-def worker_main(settings: Settings, parent_pid: int) -> None:
+def worker_main(settings: ServerSettings, parent_pid: int) -> None:
     """The worker process: train queued jobs one at a time until the server goes away."""
     exit_with(parent_pid)
     runner = JobRunner(settings)
@@ -295,19 +170,8 @@ def worker_main(settings: Settings, parent_pid: int) -> None:
             time.sleep(0.3)
 
 
-def start_worker(settings: Settings) -> multiprocessing.process.BaseProcess:
+def start_worker(settings: ServerSettings) -> multiprocessing.process.BaseProcess:
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or torch state inherited
     process = context.Process(target=worker_main, args=(settings, os.getpid()), daemon=True, name="studio-trainer")
     process.start()
     return process
-
-
-def recover(store: LocalStore) -> None:
-    """After a restart: a job that was running cannot go on; say so. Queued jobs stay queued."""
-    for job in store.jobs_with_status("running"):
-        fail(
-            store,
-            job["id"],
-            "server_restarted",
-            "The local server stopped while this job was training. Create the job again to retrain.",
-        )

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from lib.curate.examples import Example, single_turn, table_fields
+from lib.curate.format_checks import Finding, check_examples, error_lines, sort_findings
 from lib.errors import DatasetError
-from lib.examples import Example, single_turn, table_fields
-from lib.validation import Finding, check_examples, error_lines, sort_findings
 
 MAX_DEPTH = 32  # far deeper than any real chat example; guards the code that walks examples
 CSV_COLUMNS = ("system", "user", "assistant")

@@ -1,0 +1,1 @@
+"""The app's database: the connection, numbered migrations, and one repository module per domain."""

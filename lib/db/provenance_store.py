@@ -1,0 +1,97 @@
+"""Which dataset version, uploaded as which files, made which fine-tuning job and tuned model.
+
+Train records here the decisions later steps read instead of making again: the exact rows it
+trained on and held out for validation, and the training cost it estimated.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from lib.db.connection import connect, now, transaction
+
+_COLUMNS = (
+    "provider, job_id, dataset_id, dataset_name, version_id, n_examples, training_file, validation_file, "
+    "base_model, fine_tuned_model, created_at, training_rows, validation_rows, estimated_cost_usd"
+)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Which dataset version, uploaded as which files, made which job and tuned model."""
+
+    provider: str
+    job_id: str
+    dataset_id: int
+    dataset_name: str
+    version_id: int
+    n_examples: int
+    training_file: str
+    validation_file: str | None
+    base_model: str
+    fine_tuned_model: str | None = None
+    created_at: str = ""
+    training_rows: tuple[int, ...] = ()  # row ids of the dataset version, in the order they were uploaded
+    validation_rows: tuple[int, ...] = ()
+    estimated_cost_usd: float | None = None  # None: no price was known (or the local provider: free)
+
+    def made(self, model: str) -> bool:
+        """Whether ``model`` is this job's tuned model or one of its checkpoints."""
+        tuned = self.fine_tuned_model
+        return bool(tuned) and (model == tuned or model.startswith(f"{tuned}:ckpt-step-"))
+
+
+def record_job(record: Provenance) -> None:
+    with transaction() as conn:
+        conn.execute(
+            f"INSERT OR REPLACE INTO job_provenance ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+            (
+                record.provider,
+                record.job_id,
+                record.dataset_id,
+                record.dataset_name,
+                record.version_id,
+                record.n_examples,
+                record.training_file,
+                record.validation_file,
+                record.base_model,
+                record.fine_tuned_model,
+                record.created_at or now(),
+                json.dumps(list(record.training_rows)),
+                json.dumps(list(record.validation_rows)),
+                record.estimated_cost_usd,
+            ),
+        )
+
+
+def set_tuned_model(provider: str, job_id: str, model: str) -> None:
+    """Note the tuned model a recorded job produced (once it has one)."""
+    with transaction() as conn:
+        conn.execute(
+            "UPDATE job_provenance SET fine_tuned_model = ? WHERE provider = ? AND job_id = ?",
+            (model, provider, job_id),
+        )
+
+
+def _provenance(row: tuple[Any, ...]) -> Provenance:
+    *fields, training_rows, validation_rows, cost = row
+    return Provenance(
+        *fields,
+        training_rows=tuple(json.loads(training_rows or "[]")),
+        validation_rows=tuple(json.loads(validation_rows or "[]")),
+        estimated_cost_usd=cost,
+    )
+
+
+def job_provenance(provider: str) -> dict[str, Provenance]:
+    """The recorded jobs of a provider, by job id."""
+    with connect() as conn:
+        found = conn.execute(f"SELECT {_COLUMNS} FROM job_provenance WHERE provider = ?", (provider,)).fetchall()
+    return {row[1]: _provenance(row) for row in found}
+
+
+def provenance_of_model(provider: str, model: str) -> Provenance | None:
+    """The recorded job that made a tuned model (or the checkpoint ``model``), if the app launched it."""
+    return next((p for p in job_provenance(provider).values() if p.made(model)), None)

@@ -1,0 +1,1 @@
+"""Judge: contenders, evaluation runs, answer checks, statistics, the scorecard and its reports."""

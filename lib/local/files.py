@@ -1,0 +1,47 @@
+"""Uploaded files: stored as they came, one per id, and read back as training examples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lib.curate.format_checks import error_lines
+from lib.curate.formats import read_jsonl
+from lib.local.config import ServerSettings
+from lib.local.store import LocalStore, new_id, now
+from lib.openai_rules import MIN_EXAMPLES
+
+
+def file_path(settings: ServerSettings, file_id: str) -> Path:
+    return settings.files_dir / file_id
+
+
+def save_file(
+    store: LocalStore, settings: ServerSettings, content: bytes, filename: str, purpose: str
+) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "id": new_id("file"),
+        "object": "file",
+        "bytes": len(content),
+        "created_at": now(),
+        "filename": filename,
+        "purpose": purpose,
+        "status": "processed",
+    }
+    settings.files_dir.mkdir(parents=True, exist_ok=True)
+    file_path(settings, obj["id"]).write_bytes(content)
+    return store.insert("files", obj)
+
+
+def read_examples(settings: ServerSettings, file_id: str, minimum: int = MIN_EXAMPLES) -> tuple[list[Any], str | None]:
+    """The examples of an uploaded JSONL file, or the first problem (with its line) when it has errors."""
+    parsed = read_jsonl(file_path(settings, file_id).read_bytes())
+    errors = [f for f in parsed.findings if f.severity == "error" and f.line in error_lines(parsed.findings)]
+    if errors:
+        first = errors[0]
+        more = f" ({len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        return [], f"Line {first.line}: {first.message}{more}"
+    examples = [example for _, example in parsed.valid_examples()]
+    if len(examples) < minimum:
+        return [], f"The file has {len(examples)} examples; at least {minimum} are needed."
+    return examples, None

@@ -1,0 +1,134 @@
+"""/v1/chat/completions: answers from a base or tuned model, whole or streamed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from lib.local.config import ServerSettings
+from lib.local.routers.common import APIError
+from lib.local.serving import Engine, Piece, PromptTooLongError, Sampling, generate, prompt_ids
+from lib.local.store import LocalStore, new_id, now
+from lib.local.tuned_models import adapter_path, tuned_models
+
+MAX_ANSWER_TOKENS = 4096
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")  # name, tool_call_id, ...: passed to the chat template as given
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
+class ChatRequest(BaseModel):
+    """The body of POST /v1/chat/completions, with OpenAI's ranges; other fields are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    messages: Annotated[list[ChatMessage], Field(min_length=1)]
+    max_tokens: Annotated[StrictInt, Field(ge=1)] | None = None
+    max_completion_tokens: Annotated[StrictInt, Field(ge=1)] | None = None
+    temperature: Annotated[float, Field(ge=0, le=2, strict=True)] = 1.0
+    top_p: Annotated[float, Field(gt=0, le=1, strict=True)] = 1.0
+    seed: Annotated[StrictInt, Field(ge=-(2**63), lt=2**63)] | None = None
+    stop: str | Annotated[list[str], Field(max_length=4)] | None = None
+    n: Annotated[StrictInt, Field(ge=1, le=1)] = 1  # one answer per request here
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+
+    def sampling(self) -> Sampling:
+        max_tokens = self.max_completion_tokens or self.max_tokens or 256
+        stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
+        return Sampling(min(max_tokens, MAX_ANSWER_TOKENS), self.temperature, self.top_p, self.seed, stop)
+
+
+def chat_router(store: LocalStore, settings: ServerSettings, engine: Engine) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/chat/completions", response_model=None)
+    def chat_completions(body: ChatRequest) -> dict[str, Any] | StreamingResponse:
+        model = body.model
+        messages = [m.model_dump(exclude_none=True) for m in body.messages]
+        if model in settings.base_models:
+            loaded = engine.base(model)
+        else:
+            tuned = tuned_models(store)
+            if model not in tuned:
+                known = ", ".join([*settings.base_models, *tuned])
+                raise APIError(
+                    404, f"The model '{model}' does not exist. Models: {known}.", param="model", code="model_not_found"
+                )
+            loaded = engine.tuned(model, tuned[model]["base"], adapter_path(store, settings, model, tuned[model]))
+        ids = prompt_ids(loaded, messages)
+        try:
+            answer = generate(loaded, ids, body.sampling())
+        except PromptTooLongError as exc:
+            raise APIError(400, str(exc), param="messages", code="context_length_exceeded") from exc
+        completion_id, created = new_id("chatcmpl"), now()
+        if body.stream:
+            usage = bool(body.stream_options and body.stream_options.include_usage)
+            return StreamingResponse(
+                _stream(answer, len(ids), model, completion_id, created, usage), media_type="text/event-stream"
+            )
+        pieces = list(answer)
+        completion_tokens = pieces[-1].tokens
+        return {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "".join(p.text for p in pieces), "refusal": None},
+                    "finish_reason": pieces[-1].finish_reason or "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": len(ids),
+                "completion_tokens": completion_tokens,
+                "total_tokens": len(ids) + completion_tokens,
+            },
+        }
+
+    return router
+
+
+def _stream(
+    answer: Iterator[Piece], prompt_tokens: int, model: str, completion_id: str, created: int, usage: bool
+) -> Iterator[str]:
+    def chunk(delta: dict[str, Any] | None, finish: str | None, **extra: Any) -> str:
+        choices = [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}] if delta is not None else []
+        body = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": choices,
+        }
+        return f"data: {json.dumps(body | extra)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""}, None)
+    completion_tokens = 0
+    for piece in answer:
+        completion_tokens = piece.tokens
+        if piece.text:
+            yield chunk({"content": piece.text}, None)
+        if piece.finish_reason:
+            yield chunk({}, piece.finish_reason)
+    if usage:
+        counts = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
+        yield chunk(None, None, usage=counts | {"total_tokens": prompt_tokens + completion_tokens})
+    yield "data: [DONE]\n\n"

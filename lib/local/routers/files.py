@@ -1,0 +1,56 @@
+"""/v1/files: upload, list, retrieve, download and delete files."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import Response
+
+from lib.local.config import ServerSettings
+from lib.local.files import file_path, save_file
+from lib.local.routers.common import APIError, existing, list_page
+from lib.local.store import LocalStore
+
+PURPOSES = ("fine-tune", "fine-tune-results", "batch", "assistants", "user_data", "evals", "vision")
+
+
+def files_router(store: LocalStore, settings: ServerSettings) -> APIRouter:
+    router = APIRouter()
+
+    def get_file(file_id: str) -> dict[str, Any]:
+        found = store.get("files", file_id)
+        if found is None:
+            raise APIError(404, f"No such File object: {file_id}. {existing(store, 'files', 'Files')}", param="id")
+        return found
+
+    @router.post("/files")
+    async def create_file(file: Annotated[UploadFile, File()], purpose: Annotated[str, Form()]) -> dict[str, Any]:
+        if purpose not in PURPOSES:
+            raise APIError(400, f"Invalid purpose '{purpose}'. Use one of: {', '.join(PURPOSES)}.", param="purpose")
+        return save_file(store, settings, await file.read(), file.filename or "upload.jsonl", purpose)
+
+    @router.get("/files")
+    def list_files(
+        purpose: str | None = None, after: str | None = None, limit: int = 10_000, order: str = "desc"
+    ) -> dict[str, Any]:
+        data, has_more = store.page("files", after, max(1, limit), newest_first=order != "asc")
+        return list_page([f for f in data if purpose is None or f["purpose"] == purpose], has_more)
+
+    @router.get("/files/{file_id}")
+    def retrieve_file(file_id: str) -> dict[str, Any]:
+        return get_file(file_id)
+
+    @router.get("/files/{file_id}/content")
+    def file_content(file_id: str) -> Response:
+        found = get_file(file_id)
+        return Response(file_path(settings, found["id"]).read_bytes(), media_type="application/octet-stream")
+
+    @router.delete("/files/{file_id}")
+    def delete_file(file_id: str) -> dict[str, Any]:
+        get_file(file_id)
+        store.delete("files", file_id)
+        file_path(settings, file_id).unlink(missing_ok=True)
+        return {"id": file_id, "object": "file", "deleted": True}
+
+    return router

@@ -1,0 +1,149 @@
+"""Launching a fine-tuning job: which rows, which split, the checks that stop a launch, upload and record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, cast
+
+import openai
+from openai.types.fine_tuning import FineTuningJob
+from openai.types.fine_tuning.job_create_params import Method
+
+from lib.curate.format_checks import Finding
+from lib.curate.formats import split, to_jsonl
+from lib.curate.import_export import check_rows
+from lib.db import provenance_store
+from lib.db.dataset_store import Dataset, Row
+from lib.db.provenance_store import Provenance
+from lib.errors import DatasetError
+from lib.openai_rules import MIN_EXAMPLES
+from lib.price.tokens import ExampleTokens
+from lib.train.providers import ProviderConfig, calling
+
+
+class ExampleChoice(StrEnum):
+    """Which of a dataset's rows are trained on."""
+
+    ALL_BUT_REJECTED = "all_but_rejected"
+    APPROVED_ONLY = "approved_only"
+
+
+@dataclass(frozen=True)
+class LaunchSettings:
+    """What the user chose on the launch screen; None means "auto"."""
+
+    base_model: str
+    examples: ExampleChoice = ExampleChoice.ALL_BUT_REJECTED
+    validation_fraction: float = 0.0
+    n_epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate_multiplier: float | None = None
+    suffix: str = ""
+    seed: int | None = None
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            "n_epochs": self.n_epochs or "auto",
+            "batch_size": self.batch_size or "auto",
+            "learning_rate_multiplier": self.learning_rate_multiplier or "auto",
+        }
+
+
+def chosen_rows(rows: Sequence[Row], choice: ExampleChoice) -> list[Row]:
+    if choice == ExampleChoice.APPROVED_ONLY:
+        return [row for row in rows if row.status == "approved"]
+    return [row for row in rows if row.status != "rejected"]
+
+
+def split_rows(rows: Sequence[Row], settings: LaunchSettings) -> tuple[list[Row], list[Row]]:
+    """Training and validation rows: a repeatable split (the seed, or 0, fixes it)."""
+    return split(list(rows), settings.validation_fraction, settings.seed or 0)
+
+
+def training_counts(
+    rows: Sequence[Row], counts: Sequence[ExampleTokens], settings: LaunchSettings
+) -> list[ExampleTokens]:
+    """Token counts of the examples that will be trained on (``counts`` is aligned with ``rows``)."""
+    by_id = {row.id: count for row, count in zip(rows, counts, strict=True)}
+    training_rows, _ = split_rows(chosen_rows(rows, settings.examples), settings)
+    return [by_id[row.id] for row in training_rows]
+
+
+def blocking_findings(
+    rows: Sequence[Row], choice: ExampleChoice, findings: Sequence[Finding] | None = None
+) -> list[Finding]:
+    """The errors in the chosen examples that stop a launch (warnings do not); lines are dataset rows.
+
+    ``findings``: the rows' findings when already known (the screens cache them per version).
+    """
+    chosen = {row.id for row in chosen_rows(rows, choice)}
+    return [
+        finding
+        for finding in (check_rows(rows) if findings is None else findings)
+        if finding.severity == "error" and (finding.line is None or rows[finding.line - 1].id in chosen)
+    ]
+
+
+def launch(
+    client: openai.OpenAI,
+    config: ProviderConfig,
+    dataset: Dataset,
+    rows: Sequence[Row],
+    settings: LaunchSettings,
+    progress: Callable[[float, str], None] = lambda fraction, text: None,
+    estimated_cost_usd: float | None = None,
+) -> FineTuningJob:
+    """Check, upload and start training on the chosen ``rows``; record which data made the job.
+
+    The record keeps the exact training and validation row ids and the cost estimate the user saw,
+    so Evaluate and the scorecard read them instead of deciding again.
+    """
+    if errors := blocking_findings(rows, settings.examples):
+        raise DatasetError(f"The chosen examples have {len(errors)} errors; fix them before training.")
+    chosen = chosen_rows(rows, settings.examples)
+    training_rows, validation_rows = split_rows(chosen, settings)
+    if len(training_rows) < MIN_EXAMPLES:
+        raise DatasetError(f"Training needs at least {MIN_EXAMPLES} examples; this choice has {len(training_rows)}.")
+    stem = f"{dataset.name}-v{dataset.version_id}"
+    with calling(config):
+        progress(0.1, f"Uploading {len(training_rows)} training examples…")
+        training_file = client.files.create(
+            file=(f"{stem}-train.jsonl", to_jsonl(r.example for r in training_rows)), purpose="fine-tune"
+        )
+        validation_id = None
+        if validation_rows:
+            progress(0.4, f"Uploading {len(validation_rows)} validation examples…")
+            validation_file = client.files.create(
+                file=(f"{stem}-validation.jsonl", to_jsonl(r.example for r in validation_rows)), purpose="fine-tune"
+            )
+            validation_id = validation_file.id
+        progress(0.7, "Creating the fine-tuning job…")
+        job = client.fine_tuning.jobs.create(
+            model=settings.base_model,
+            training_file=training_file.id,
+            validation_file=validation_id or openai.omit,
+            method=cast(Method, {"type": "supervised", "supervised": {"hyperparameters": settings.hyperparameters()}}),
+            suffix=settings.suffix.strip() or openai.omit,
+            seed=settings.seed if settings.seed is not None else openai.omit,
+            metadata={"dataset": dataset.name[:500], "dataset_version": str(dataset.version_id)},
+        )
+    provenance_store.record_job(
+        Provenance(
+            provider=config.kind,
+            job_id=job.id,
+            dataset_id=dataset.id,
+            dataset_name=dataset.name,
+            version_id=dataset.version_id,
+            n_examples=len(chosen),
+            training_file=training_file.id,
+            validation_file=validation_id,
+            base_model=settings.base_model,
+            training_rows=tuple(row.id for row in training_rows),
+            validation_rows=tuple(row.id for row in validation_rows),
+            estimated_cost_usd=estimated_cost_usd,
+        )
+    )
+    progress(1.0, f"Started {job.id}.")
+    return job

@@ -1,0 +1,82 @@
+"""The parts of one watched fine-tuning job: its header, where it came from, progress, charts and events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import openai
+import pandas as pd
+import streamlit as st
+from openai.types.fine_tuning import FineTuningJob
+
+from lib.db.provenance_store import Provenance
+from lib.train import tracking
+from lib.train.providers import ProviderConfig
+from lib.train.tracking import FINISHED
+from lib.ui.charts import training_charts
+
+EVENTS_PER_PAGE = 20
+STATUS_ICONS = {
+    "succeeded": ":material/check_circle:",
+    "failed": ":material/error:",
+    "cancelled": ":material/cancel:",
+    "running": ":material/directions_run:",
+    "paused": ":material/pause_circle:",
+}
+
+
+def header(job: FineTuningJob) -> None:
+    icon = STATUS_ICONS.get(job.status, ":material/hourglass_top:")
+    cells = st.columns(4)
+    cells[0].metric("Status", job.status)
+    cells[1].metric("Duration", tracking.format_duration(tracking.duration_seconds(job)))
+    cells[2].metric("Trained tokens", f"{job.trained_tokens:,}" if job.trained_tokens else "–")
+    if job.estimated_finish and job.status not in FINISHED:
+        left = max(0, job.estimated_finish - int(datetime.now(UTC).timestamp()))
+        cells[3].metric("Estimated finish", f"in {tracking.format_duration(left)}")
+    else:
+        cells[3].metric("Base model", job.model)
+    if job.status == "failed" and job.error:
+        st.error(f"The job failed: {job.error.message}", icon=icon)
+    elif job.fine_tuned_model:
+        st.success(f"Tuned model: `{job.fine_tuned_model}`", icon=icon)
+
+
+def provenance_line(job: FineTuningJob, provenance: dict[str, Provenance]) -> None:
+    known = provenance.get(job.id)
+    if known is None:
+        st.caption(f"Made from: **{tracking.UNKNOWN_DATASET}** (started outside Tuning Studio) → `{job.training_file}`")
+        return
+    validation = f" + validation `{known.validation_file}`" if known.validation_file else ""
+    st.caption(
+        f"Made from: **{known.dataset_name}**, version {known.version_id} ({known.n_examples} examples) → "
+        f"file `{known.training_file}`{validation} → job `{job.id}` → model `{job.fine_tuned_model or '…'}`"
+    )
+
+
+def events_and_charts(job: FineTuningJob, client: openai.OpenAI, config: ProviderConfig) -> None:
+    events_key = f"jobs_events_{job.id}"
+    events = tracking.new_events(client, config, job.id, st.session_state.get(events_key, []))
+    st.session_state[events_key] = events
+    if done := tracking.progress(events):
+        step, total = done
+        st.progress(step / total, f"Step {step} of {total}")
+    points = tracking.metric_points(events)
+    if points:
+        loss, accuracy = training_charts(points)
+        chart_left, chart_right = st.columns(2)
+        chart_left.altair_chart(loss, width="stretch")
+        chart_right.altair_chart(accuracy, width="stretch")
+    pages = max(1, -(-len(events) // EVENTS_PER_PAGE))
+    st.markdown(f"**Events**, newest first · {len(events)} in {pages} pages")
+    page = st.number_input("Page", 1, pages, 1, key=f"jobs_events_page_{job.id}")
+    shown_events = events[(page - 1) * EVENTS_PER_PAGE : page * EVENTS_PER_PAGE]
+    st.dataframe(
+        pd.DataFrame(
+            [{"Time": tracking.timestamp(e.created_at), "Message": e.message} for e in shown_events],
+            columns=["Time", "Message"],
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={"Time": st.column_config.DatetimeColumn(format="HH:mm:ss")},
+    )
