@@ -36,7 +36,7 @@ cells = st.columns(3)
 temperature = cells[0].slider("Temperature", 0.0, 2.0, 0.0, 0.1, key="compare_temperature")
 max_tokens = cells[1].number_input("Max tokens", 1, 4096, 120, key="compare_max_tokens")
 seed = cells[2].number_input("Seed", 0, 2**31 - 1, 0, key="compare_seed")
-settings = evaluation.Settings(float(temperature), int(max_tokens), int(seed))
+settings = evaluation.RunSettings(float(temperature), int(max_tokens), int(seed))
 
 if st.button("Ask them", type="primary", icon=":material/send:", disabled=not user.strip()):
     prompt = [{"role": "system", "content": system}] if system.strip() else []

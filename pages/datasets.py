@@ -1,11 +1,14 @@
 """Datasets: create, rename, duplicate, delete; import files; export them."""
 
+from collections.abc import Sequence
+
 import pandas as pd
 import streamlit as st
 
 from lib.curate.formats import read_file
 from lib.curate.import_export import SAMPLE_NAME, approved, export, export_split, import_parsed, load_sample
 from lib.db import dataset_store
+from lib.db.dataset_store import Row
 from lib.errors import StudioError
 from lib.ui.widgets import cached_rows, current_dataset, flash, select_dataset, show_flash
 
@@ -86,12 +89,8 @@ if dataset is not None:
             include_errors = st.checkbox(
                 "Also import the examples with errors, to fix them here", value=False, disabled=n_errors == 0
             )
-            into_new = st.radio(
-                "Into",
-                [True, False],
-                horizontal=True,
-                format_func=lambda new: "a new dataset" if new else f"“{dataset.name}”",
-            )
+            targets = {True: "a new dataset", False: f"“{dataset.name}”"}
+            into_new = st.radio("Into", list(targets), horizontal=True, format_func=targets.__getitem__)
             new_name = st.text_input("New dataset name", value=uploaded.name.rsplit(".", 1)[0])
             if st.button("Import", type="primary"):
                 try:
@@ -104,7 +103,7 @@ if dataset is not None:
                     st.error(str(exc))
 
     with download:
-        rows = cached_rows(dataset.id, dataset.version_id)
+        rows: Sequence[Row] = cached_rows(dataset.id, dataset.version_id)
         approved_rows = approved(rows)
         if st.toggle(f"Only approved examples ({len(approved_rows)} of {len(rows)})"):
             rows = approved_rows

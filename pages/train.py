@@ -53,8 +53,11 @@ latest = version_id == dataset.version_id
 dataset = replace(dataset, version_id=version_id)
 rows = cached_rows(dataset.id, dataset.version_id)
 base_model = right.selectbox("Base model", models, key="train_model")
-choice = left.radio(
-    "Examples", list(ExampleChoice), key="train_examples", horizontal=True, format_func=EXAMPLE_LABELS.__getitem__
+choice = (
+    left.radio(
+        "Examples", list(EXAMPLE_LABELS), key="train_examples", horizontal=True, format_func=EXAMPLE_LABELS.__getitem__
+    )
+    or ExampleChoice.ALL_BUT_REJECTED
 )
 validation = left.slider(
     "Validation share", 0, 50, 10, step=5, format="%d%%", key="train_validation",

@@ -310,3 +310,63 @@ def test_pause_and_resume_a_running_job(client: openai.OpenAI) -> None:
     assert wait_for(client, job.id, {"succeeded", "failed"}).status == "succeeded"
     messages = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=100)]
     assert "Fine-tuning job paused" in messages and any(m.startswith("Fine-tuning job resumed") for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("change", "param"),
+    [
+        ({"messages": [{"role": 123, "content": "hi"}]}, "messages.0.role"),
+        ({"messages": [{"role": "wizard", "content": "hi"}]}, "messages.0.role"),
+        ({"messages": []}, "messages"),
+        ({"stop": [1, 2]}, "stop"),
+        ({"top_p": 0}, "top_p"),
+        ({"top_p": "x"}, "top_p"),
+        ({"seed": "abc"}, "seed"),
+        ({"seed": 2**70}, "seed"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"n": 5}, "n"),
+        ({"stream_options": "x"}, "stream_options"),
+    ],
+)
+def test_a_chat_request_out_of_range_is_a_400_naming_the_parameter(
+    client: openai.OpenAI, change: dict[str, Any], param: str
+) -> None:
+    body = {"model": TINY, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2} | change
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.post("/chat/completions", body=body, cast_to=ChatCompletion)
+    assert refused.value.status_code == 400 and refused.value.param == param
+    assert "Invalid value" in refused.value.message and "Traceback" not in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"method": "supervised"},
+        {"method": {"type": "supervised", "supervised": {"hyperparameters": {"batch_size": 0}}}},
+        {"hyperparameters": ["n_epochs"]},
+        {"hyperparameters": {"n_epochs": True}},
+        {"method": {"type": "supervised", "supervised": {}}, "hyperparameters": {"n_epochs": 2}},
+        {"seed": "abc"},
+    ],
+)
+def test_a_job_request_out_of_range_is_a_400(client: openai.OpenAI, change: dict[str, Any]) -> None:
+    uploaded = client.files.create(file=("elle.jsonl", TEN), purpose="fine-tune")
+    with pytest.raises(openai.BadRequestError):
+        body = {"model": TINY, "training_file": uploaded.id} | change
+        client.post("/fine_tuning/jobs", body=body, cast_to=FineTuningJob)
+
+
+def test_a_cancel_after_the_last_step_stays_cancelled(tmp_path: Path) -> None:
+    from lib.local import lifecycle
+    from lib.local.tuned_models import tuned_models
+
+    store = LocalStore(tmp_path / "local.db")
+    job = lifecycle.create(store, {"id": "ftjob-late", "model": TINY, "suffix": None})
+    assert store.transition(job["id"], ("validating_files",), status="queued")
+    assert lifecycle.start_next(store) is not None  # the worker took it: running
+    lifecycle.cancel(store, job["id"])  # the user cancels while the last step finishes
+    assert not lifecycle.succeed(store, job["id"], f"ft:{TINY}:local::late")  # the worker's success comes too late
+    assert store.get("jobs", job["id"])["status"] == "cancelled"  # type: ignore[index]
+    assert tuned_models(store) == {}  # and no model is offered
+    with pytest.raises(lifecycle.JobStateError, match="already cancelled"):
+        lifecycle.cancel(store, job["id"])

@@ -138,7 +138,7 @@ class FrozenList(list[Any]):
     """A list that refuses changes; ``copy.deepcopy`` gives a plain, editable list."""
 
     __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only  # type: ignore[assignment]
-    append = extend = insert = remove = pop = clear = sort = reverse = _read_only  # type: ignore[assignment]
+    append = extend = insert = remove = pop = clear = sort = reverse = _read_only
 
     def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
         return [copy.deepcopy(value, memo) for value in self]

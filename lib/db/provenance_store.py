@@ -76,9 +76,20 @@ def set_tuned_model(provider: str, job_id: str, model: str) -> None:
 
 
 def _provenance(row: tuple[Any, ...]) -> Provenance:
-    *fields, training_rows, validation_rows, cost = row
+    provider, job_id, dataset_id, dataset_name, version_id, n_examples, training_file, validation_file = row[:8]
+    base_model, fine_tuned_model, created_at, training_rows, validation_rows, cost = row[8:]
     return Provenance(
-        *fields,
+        provider,
+        job_id,
+        dataset_id,
+        dataset_name,
+        version_id,
+        n_examples,
+        training_file,
+        validation_file,
+        base_model,
+        fine_tuned_model,
+        created_at,
         training_rows=tuple(json.loads(training_rows or "[]")),
         validation_rows=tuple(json.loads(validation_rows or "[]")),
         estimated_cost_usd=cost,

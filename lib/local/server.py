@@ -96,17 +96,30 @@ def create_app(settings: ServerSettings) -> FastAPI:
     return app
 
 
+_TYPE_TAGS = {"str", "int", "float", "bool", "dict", "list", "none"}
+
+
+def _path(loc: Sequence[Any]) -> list[str]:
+    """A parameter's path ("messages.0.role") from pydantic's location, without union member tags ("list[str]")."""
+    return [
+        str(part)
+        for part in loc[1:]
+        if isinstance(part, int) or (str(part).isidentifier() and str(part) not in _TYPE_TAGS)
+    ]
+
+
 def _invalid(errors: Sequence[Any]) -> tuple[str, str | None]:
     """A request that does not fit its typed model, in one sentence, and the parameter at fault.
 
     Pydantic reports one error per member of a union ("auto" or a number): they share the field's path.
     """
     first = errors[0]
-    path = [str(part) for part in first["loc"][1:] if isinstance(part, int) or str(part).isidentifier()]
+    path = _path(first["loc"])
     where = ".".join(path) or None
-    same = [e for e in errors if [str(p) for p in e["loc"][1:] if isinstance(p, int) or str(p).isidentifier()] == path]
-    reasons = " or ".join(dict.fromkeys(e["msg"].removeprefix("Input should be ") for e in same))
-    given = f" {first['input']!r}" if first["type"] != "missing" and not isinstance(first.get("input"), dict) else ""
     if first["type"] == "missing":
         return f"Missing required parameter '{where}'.", where
+    reasons = " or ".join(
+        dict.fromkeys(e["msg"].removeprefix("Input should be ") for e in errors if _path(e["loc"]) == path)
+    )
+    given = "" if isinstance(first.get("input"), dict) else f" {first['input']!r}"
     return f"Invalid value{given} for '{where}': it should be {reasons}.", where

@@ -89,7 +89,7 @@ def fine_tuning_router(store: LocalStore, settings: ServerSettings) -> APIRouter
         if body.suffix is not None and ":" in body.suffix:
             raise APIError(400, "suffix must be text of up to 64 characters without ':'.", param="suffix")
         hyperparameters = asked.model_dump()
-        job = {
+        job: dict[str, Any] = {
             "object": "fine_tuning.job",
             "id": new_id("ftjob"),
             "created_at": now(),
