@@ -1,6 +1,11 @@
-"""``python -m lib validate FILE [--model MODEL] [--json]``: check a dataset file from a pipeline.
+"""Tuning Studio's command line, for pipelines:
 
-Exit status: 0 no errors, 1 errors found, 2 the arguments or the file cannot be used.
+- ``python -m lib validate FILE [--model MODEL] [--json]``: check a dataset file;
+- ``python -m lib scorecard RATINGS.csv --tuned NAME --baseline NAME [--margin 0.05] [--json]``: the verdict
+  from the Scorecard's "Ratings (CSV)" export;
+- ``python -m lib check --question Q --answer A [--pack elle] [--json]``: the automatic checks of one answer.
+
+Exit status: 0 fine, 1 errors found (validate), 2 the arguments or the file cannot be used.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from lib.curate.format_checks import error_lines, sort_findings
 from lib.curate.formats import ParsedFile, read_file
 from lib.db import price_store
 from lib.errors import StudioError
+from lib.judge.answer_checks import ELLE, PACKS
 from lib.price.pricing import ModelInfo, UnknownModelError, estimate, models, over_limit_finding, resolve
 from lib.price.tokens import Counter
 
@@ -26,6 +32,19 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("file", type=Path, help="the .jsonl or .csv file to check")
     validate.add_argument("--model", help="count tokens and price training for this model (e.g. gpt-4o-mini)")
     validate.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    card = commands.add_parser("scorecard", help="the scorecard and verdict of a ratings CSV")
+    card.add_argument("file", type=Path, help="the Scorecard's 'Ratings (CSV)' export")
+    card.add_argument("--tuned", required=True, help="the tuned model's contender name")
+    card.add_argument("--baseline", required=True, help="the contender it is judged against")
+    card.add_argument("--margin", type=float, default=0.05, help="equivalence margin (default 0.05)")
+    card.add_argument("--cost-tuned", type=float, help="tuned model's cost per 1,000 requests (USD)")
+    card.add_argument("--cost-baseline", type=float, help="baseline's cost per 1,000 requests (USD)")
+    card.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    check = commands.add_parser("check", help="the automatic checks of one answer")
+    check.add_argument("--question", required=True)
+    check.add_argument("--answer", required=True)
+    check.add_argument("--pack", default=ELLE.name, choices=sorted(PACKS), help="the answer-check pack")
+    check.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return parser
 
 
@@ -74,8 +93,58 @@ def _print_text(path: Path, summary: dict[str, Any]) -> None:
         )
 
 
+def _scorecard(args: argparse.Namespace) -> int:
+    from lib.judge.reports import no_nan, read_ratings_csv  # scipy and friends: only for this command
+    from lib.judge.scorecard import summary
+
+    if not 0 <= args.margin < 0.5:
+        print("error: --margin must be at least 0 and below 0.5", file=sys.stderr)
+        return 2
+    if (args.cost_tuned is None) != (args.cost_baseline is None):
+        print("error: give both --cost-tuned and --cost-baseline, or neither", file=sys.stderr)
+        return 2
+    try:
+        ratings, criteria = read_ratings_csv(args.file.read_bytes())
+    except (OSError, StudioError) as exc:
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(f"error: cannot use {args.file}: {message}", file=sys.stderr)
+        return 2
+    names = {label for r in ratings for label in (r.left, r.right)}
+    for option, name in (("--tuned", args.tuned), ("--baseline", args.baseline)):
+        if name not in names:
+            print(
+                f"error: {option} {name!r} is not a contender in the file: {', '.join(sorted(names))}", file=sys.stderr
+            )
+            return 2
+    costs = None if args.cost_tuned is None else (args.cost_tuned, args.cost_baseline)
+    found = summary(ratings, criteria, args.tuned, args.baseline, args.margin, costs)
+    if args.json:
+        print(json.dumps(no_nan(found), ensure_ascii=False, allow_nan=False))
+    else:
+        print(f"Verdict: {found['verdict']['decision']}")
+        for reason in found["verdict"]["reasons"]:
+            print(f"- {reason}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    checks = PACKS[args.pack]
+    found = checks.run(args.question, args.answer)
+    if args.json:
+        print(json.dumps(found))
+    else:
+        marks = {True: "yes", False: "no", None: "not stated"}
+        for key, label in checks.checks.items():
+            print(f"{label}: {marks[found[key]]}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "scorecard":
+        return _scorecard(args)
+    if args.command == "check":
+        return _check(args)
     try:
         model = resolve(args.model, models(price_store.price_overrides())) if args.model else None
     except UnknownModelError as exc:

@@ -8,7 +8,7 @@ from lib.db import provenance_store, run_store
 from lib.errors import StudioError
 from lib.judge import evaluation
 from lib.judge.evaluation import PromptSource
-from lib.ui.contenders import choose_contenders, offered_chat_models
+from lib.ui.contenders import choose_contenders, judging_settings, offered_chat_models
 from lib.ui.provider import require_client
 from lib.ui.widgets import cached_rows, current_dataset, flash, select_kept, show_flash
 
@@ -75,6 +75,7 @@ with new_run:
             "\n".join(evaluation.DEFAULT_RUBRIC),
             key="evaluate_rubric",
         )
+        checks, margin, repeat = judging_settings()
         name = st.text_input("Name of the run", f"Elle: {len(prompts)} prompts", key="evaluate_name")
         if st.button("Create the run and generate answers", type="primary", icon=":material/play_arrow:"):
             settings = evaluation.RunSettings(
@@ -84,6 +85,9 @@ with new_run:
                 [line.strip() for line in rubric_text.splitlines() if line.strip()] or evaluation.DEFAULT_RUBRIC,
                 dataset.id if dataset else None,
                 dataset.version_id if dataset else None,
+                checks,
+                margin,
+                repeat,
             )
             try:
                 run = evaluation.create_run(name, config, source_text, prompts, contenders, settings)

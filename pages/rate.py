@@ -4,7 +4,7 @@ import streamlit as st
 
 from lib.db import run_store
 from lib.errors import StudioError
-from lib.judge import evaluation
+from lib.judge import evaluation, rating, scorecard
 from lib.ui.contenders import answer_markdown
 from lib.ui.widgets import show_flash
 
@@ -33,8 +33,10 @@ if not reviewer.strip():
 run = by_id[run_id]
 if revealed := st.session_state.pop("rate_revealed", None):
     st.success(revealed, icon=":material/visibility:")
-assignment, done, total = evaluation.next_assignment(run, reviewer)
+assignment, done, total = rating.next_assignment(run, reviewer)
 st.progress(done / total if total else 1.0, f"{done} of {total} rated")
+if hint := scorecard.stop_hint(run, run_store.run_ratings(run.id), run_store.run_answers(run.id)):
+    st.info(hint, icon=":material/flag:")
 if assignment is None:
     st.success(f"All {total} items rated. Thank you, {reviewer}!")
     st.page_link("pages/scorecard.py", label="Open the scorecard", icon=":material/leaderboard:")
@@ -71,7 +73,7 @@ if submitted:
     try:
         if choice is None:
             raise StudioError("Choose A, B or tie.")
-        evaluation.rate(run, reviewer, assignment, choice, scores, note)
+        rating.rate(run, reviewer, assignment, choice, scores, note)
     except StudioError as error:
         st.error(str(error))
     else:

@@ -169,7 +169,7 @@ def test_rate_two_items_blind_then_open_the_scorecard(data_dir: Path) -> None:
     ]
     contenders = [Contender("base", "smollm2-135m-instruct"), Contender("tuned", "ft:smollm2-135m-instruct:local::1")]
     run = evaluation.create_run(
-        "Elle check", ProviderConfig("local"), "two questions", items, contenders, RunSettings()
+        "Elle check", ProviderConfig("local"), "two questions", items, contenders, RunSettings(repeat_share=0.0)
     )
     for position in (1, 2):
         run_store.save_answer(run.id, StoredAnswer(position, "base", "Prose about it.", 10, 5, 0.2, 0.0))
@@ -184,6 +184,8 @@ def test_rate_two_items_blind_then_open_the_scorecard(data_dir: Path) -> None:
         expect(name).to_be_visible(timeout=20_000)
         name.fill("Ada")
         name.press("Enter")
+        # two items can never settle the verdict: Rate says so rather than asking for ratings that cannot help
+        expect(page.get_by_text("You can stop: even if every remaining item were rated")).to_be_visible(timeout=20_000)
         for done in (0, 1):
             expect(page.get_by_text(f"{done} of 2 rated")).to_be_visible(timeout=20_000)
             # names stay hidden until the rating is saved; then only the previous item's are revealed
@@ -199,6 +201,9 @@ def test_rate_two_items_blind_then_open_the_scorecard(data_dir: Path) -> None:
         expect(page.get_by_text("All 2 items rated. Thank you, Ada!")).to_be_visible(timeout=20_000)
         page.get_by_role("link", name="Open the scorecard").click()
         expect(page.get_by_text("Should we fine-tune?")).to_be_visible(timeout=20_000)
+        expect(page.get_by_text("Not enough evidence yet to say whether fine-tuning pays off.")).to_be_visible()
+        page.get_by_role("tab", name="Reviewers").click()
+        expect(page.get_by_text("Picks left: how often a reviewer chose")).to_be_visible()
         browser.close()
     ratings = run_store.run_ratings(run.id)
     assert [(r.reviewer, len(r.scores)) for r in ratings] == [("Ada", 2), ("Ada", 2)]

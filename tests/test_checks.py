@@ -1,55 +1,106 @@
-"""Automatic checks of Elle's answers: limerick form, the element named, its symbol and atomic number."""
+"""Automatic checks of Elle's answers: limerick form by sound, the element named, its symbol and atomic number."""
 
 import json
 
-from lib.judge import answer_checks
+import pytest
+
+from lib.judge import answer_checks, elle_checks, rhymes
 from lib.paths import PROJECT_DIR
 
 
+def check(question: str, answer: str) -> tuple[bool | None, ...]:
+    found = elle_checks.check_answer(question, answer)
+    return found["limerick_form"], found["element_named"], found["symbol_right"], found["number_right"]
+
+
 def test_the_periodic_table_file_is_complete() -> None:
-    table = answer_checks.elements()
+    table = elle_checks.elements()
     assert [e.number for e in table] == list(range(1, 119))
     assert (table[25].symbol, table[25].name) == ("Fe", "Iron")
-    assert answer_checks.element_in("Tell me about aluminium, please.") == table[12]  # British spelling too
+    assert elle_checks.element_in("Tell me about aluminium, please.") == table[12]  # British spelling too
 
 
-def test_every_sample_answer_has_its_facts_right() -> None:
+def test_every_sample_answer_has_its_facts_right_and_nearly_all_are_limericks() -> None:
     lines = (PROJECT_DIR / "data" / "limericks.jsonl").read_text().splitlines()
-    results = []
-    for line in lines:
-        messages = json.loads(line)["messages"]
-        results.append(answer_checks.check_answer(messages[1]["content"], messages[2]["content"]))
-    assert all(r.names_element and r.symbol_right and r.number_right for r in results)
-    assert sum(r.limerick for r in results) >= 35  # the five others end on near rhymes (home/alone)
+    results = [
+        check(json.loads(line)["messages"][1]["content"], json.loads(line)["messages"][2]["content"]) for line in lines
+    ]
+    assert all(named and symbol and number for _, named, symbol, number in results)
+    assert sum(bool(form) for form, *_ in results) >= 34  # the others end on near rhymes (home/alone, oven/eleven)
 
 
 def test_wrong_facts_and_prose_are_caught() -> None:
-    wrong = answer_checks.check_answer("Tell me about iron.", "Iron, Fe, number twenty-seven,\nis a metal.")
-    assert (wrong.symbol_right, wrong.number_right) == (True, False)
-    assert (
-        answer_checks.check_answer("Tell me about gold.", "Gold has the symbol Ag and atomic number 79.").symbol_right
-        is False
-    )
-    prose = answer_checks.check_answer("Tell me about iron.", "Iron is a metal that rusts in damp air.")
-    assert (prose.limerick, prose.names_element, prose.symbol_right, prose.number_right) == (False, True, None, None)
-    other = answer_checks.check_answer("Tell me about iron.", "Copper, Cu, twenty-nine,\n...")
-    assert other.names_element is False
+    assert check("Tell me about iron.", "Iron, Fe, number twenty-seven,\nis a metal.")[2:] == (True, False)
+    assert check("Tell me about gold.", "Gold has the symbol Ag and atomic number 79.")[2:] == (False, True)
+    assert check("Tell me about iron.", "Iron is a metal that rusts in damp air.") == (False, True, None, None)
+    assert check("Tell me about iron.", "Copper, Cu, twenty-nine,\n...")[1] is False
 
 
-def test_rhyme_heuristic() -> None:
-    assert answer_checks.rhymes("Hydrogen, H, number one,", "Is the fuel that keeps burning the sun.")
-    assert answer_checks.rhymes("that slice", "so precise") and answer_checks.rhymes("rays", "a glaze")
-    assert not answer_checks.rhymes("the cat", "the dog")
+@pytest.mark.parametrize(
+    ("question", "answer", "symbol", "number"),
+    [
+        ("Tell me about sodium.", "Sodium, Na, one of the alkali metals,", True, None),  # 'one of' is no number
+        ("Tell me about iron.", "Iron, Fe, a metal that rusts,", True, None),  # 'a' is no number
+        ("Tell me about iron.", "Iron, I'm told, is a metal,", None, None),  # 'I' is a pronoun, not iodine
+        ("Tell me about sodium.", "The symbol's not S but Na, you see,", True, None),
+        ("Tell me about sodium.", "Sodium is the eleventh element,", None, True),  # an ordinal
+        ("Tell me about iron.", "Iron, Fe, 26, is grand,", True, True),  # digits
+        ("Tell me about copper.", "Copper has twenty-nine protons,", None, True),  # words
+        ("Tell me about neon.", "Neon (Ne) will glow,", True, None),
+        ("Tell me about iron.", "Iron is I, fifty-three,", False, False),  # wrong facts, stated
+    ],
+)
+def test_facts_are_read_only_where_they_are_stated(question: str, answer: str, symbol: bool, number: bool) -> None:
+    assert check(question, answer)[2:] == (symbol, number)
+
+
+def test_the_element_asked_about_is_the_last_one_the_question_names() -> None:
+    assert elle_checks.element_in("Is neon like argon?") == elle_checks.elements()[17]
+    assert check("Is neon like argon?", "Argon, Ar, eighteen, is noble.")[1:] == (True, True, True)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "rhyme"),
+    [
+        ("cough", "though", False),
+        ("love", "move", False),
+        ("bead", "dead", False),
+        ("height", "white", True),
+        ("word", "bird", True),
+        ("thirty", "dirty", True),  # primary stress, not any stress
+        ("one", "sun", True),
+        ("slice", "precise", True),
+        ("all", "calls", True),  # a plural rhymes with its singular's sound
+        ("cat", "dog", False),
+    ],
+)
+def test_rhymes_are_heard_not_spelled(first: str, second: str, rhyme: bool) -> None:
+    assert rhymes.words_rhyme(first, second) is rhyme
+
+
+def test_look_alike_spellings_no_longer_fool_the_rhyme_check() -> None:
+    look_alikes = [("cough", "though"), ("love", "move"), ("bead", "dead"), ("height", "white"), ("word", "bird")]
+    said = [rhymes.words_rhyme(a, b) for a, b in look_alikes]
+    assert said == [False, False, False, True, True]  # precision and recall 1 on the pairs that fooled spelling
+
+
+def test_limerick_form() -> None:
     limerick = (
         "There once was a man from Peru,\nWho dreamed he was eating his shoe.\nHe woke with a fright\n"
         "In the middle of night\nTo find that his dream had come true."
     )
-    assert answer_checks.is_limerick(limerick)
-    assert not answer_checks.is_limerick("\n".join(limerick.splitlines()[:4]))
+    assert rhymes.is_limerick(limerick)
+    assert not rhymes.is_limerick("\n".join(limerick.splitlines()[:4]))
+    assert rhymes.words_rhyme("zyxquorp", "blorp")  # words the dictionary lacks fall back to spelling
 
 
-def test_numbers_in_words() -> None:
-    assert [answer_checks.parse_number(w) for w in ("26", "twenty-six", "a hundred and eighteen", "seventy")] == [
-        26, 26, 118, 70,
-    ]  # fmt: skip
-    assert answer_checks.parse_number("many") is None
+def test_numbers_in_words_and_ordinals() -> None:
+    words = ("26", "twenty-six", "a hundred and eighteen", "seventy", "eleventh", "twentieth", "first")
+    assert [elle_checks.parse_number(w) for w in words] == [26, 26, 118, 70, 11, 20, 1]
+    assert elle_checks.parse_number("many") is None and elle_checks.parse_number("a") is None
+
+
+def test_packs_are_chosen_by_name_and_a_run_without_one_has_no_checks() -> None:
+    assert answer_checks.pack("elle") is answer_checks.ELLE
+    assert answer_checks.pack(None) is None and answer_checks.pack("unknown") is None
+    assert set(answer_checks.ELLE.run("Tell me about iron.", "Iron.")) == set(answer_checks.ELLE.checks)

@@ -36,3 +36,47 @@ def test_unusable_arguments_exit_two_without_traceback(tmp_path: Path) -> None:
         result = run(*args)
         assert result.returncode == 2, args
         assert "Traceback" not in result.stderr and result.stderr.strip()
+
+
+def test_scorecard_reads_the_ratings_export_and_prints_the_verdict(tmp_path: Path) -> None:
+    rows = ["item,reviewer,A,B,winner,note,A: Form,B: Form"]
+    rows += [f"{i},Ada,tuned,3-shot,tuned,,5,2" for i in range(1, 21) if i <= 18]
+    rows += [f"{i},Ada,3-shot,tuned,3-shot,,4,2" for i in (19, 20)]
+    rows += [f"{i},bob,3-shot,tuned,tuned,,2,5" for i in range(1, 11)]  # a second reviewer of the same items
+    path = tmp_path / "ratings.csv"
+    path.write_text("\n".join(rows) + "\n")
+    result = run("scorecard", str(path), "--tuned", "tuned", "--baseline", "3-shot", "--json")
+    assert result.returncode == 0, result.stderr
+    card = json.loads(result.stdout)
+    [pair] = card["pairs"]
+    assert (pair["first"], pair["items"], pair["ratings"], pair["first_wins"]) == ("tuned", 20, 30, 28)
+    assert pair["win_rate"] == 0.9 and 0.69 < pair["low"] < pair["high"] < 0.98  # 20 items, not 30 ratings
+    assert card["verdict"]["decision"] == "fine-tune" and card["verdict"]["more_items_needed"] is None
+    assert {r["contender"] for r in card["ranking"]} == {"tuned", "3-shot"}
+    assert card["agreement"]["measure"] == "Cohen's kappa" and card["agreement"]["items"] == 10
+    assert {(r["contender"], r["criterion"]) for r in card["rubric"]} == {("tuned", "Form"), ("3-shot", "Form")}
+
+
+def test_scorecard_refuses_unusable_input_with_exit_two(tmp_path: Path) -> None:
+    path = tmp_path / "ratings.csv"
+    path.write_text("item,reviewer,A,B,winner\nx,Ada,tuned,base,tuned\n")
+    bad_item = run("scorecard", str(path), "--tuned", "tuned", "--baseline", "base")
+    assert bad_item.returncode == 2 and "Row 2, column item" in bad_item.stderr and "Traceback" not in bad_item.stderr
+    path.write_text("item,who\n1,Ada\n")
+    assert (
+        "lacks the column(s) reviewer, A, B, winner"
+        in run("scorecard", str(path), "--tuned", "a", "--baseline", "b").stderr
+    )
+    path.write_text("item,reviewer,A,B,winner\n1,Ada,tuned,base,tuned\n")
+    unknown = run("scorecard", str(path), "--tuned", "tuned", "--baseline", "few")
+    assert unknown.returncode == 2 and "'few' is not a contender" in unknown.stderr
+
+
+def test_check_prints_each_check_of_the_pack() -> None:
+    result = run(
+        "check", "--question", "Tell me about sodium.", "--answer", "Sodium, Na, one of the alkali metals", "--json"
+    )
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == {
+        "limerick_form": False, "element_named": True, "symbol_right": True, "number_right": None,
+    }  # fmt: skip

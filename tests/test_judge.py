@@ -16,7 +16,8 @@ from lib.curate.import_export import load_sample
 from lib.db import dataset_store, provenance_store, run_store
 from lib.db.provenance_store import Provenance
 from lib.db.run_store import EvalRun, StoredAnswer
-from lib.judge import answer_checks, evaluation, scorecard
+from lib.judge import elle_checks, evaluation, rating, reports, scorecard
+from lib.judge import verdict as verdicts
 from lib.judge.evaluation import Contender, Prompt, RunSettings
 from lib.train.providers import ProviderConfig
 from tests.local_server import running_server, tiny_settings
@@ -41,14 +42,14 @@ def local(server_url: str, monkeypatch: pytest.MonkeyPatch) -> openai.OpenAI:
 def small_run(contenders: list[Contender], prompts: int = 4) -> EvalRun:
     """A run whose answers are written directly (no model needed) for rating and scorecard tests."""
     items = [[{"role": "user", "content": f"Tell me about {name}."}] for name in ("iron", "neon", "gold", "tin")]
-    settings = RunSettings()
+    settings = RunSettings(repeat_share=0.0)  # repeats have their own test
     if any(c.shots for c in contenders):
         dataset = load_sample()
-        settings = RunSettings(shots_dataset=dataset.id, shots_version=dataset.version_id)
+        settings = RunSettings(shots_dataset=dataset.id, shots_version=dataset.version_id, repeat_share=0.0)
     prompt_set = [Prompt(f"test:{i}", messages) for i, messages in enumerate(items[:prompts], start=1)]
     run = evaluation.create_run("test", LOCAL, "test prompts", prompt_set, contenders, settings)
     for position, prompt in enumerate(items[:prompts], start=1):
-        element = answer_checks.element_in(prompt[0]["content"])
+        element = elle_checks.element_in(prompt[0]["content"])
         assert element is not None
         for c in contenders:
             right = f"{element.name}, {element.symbol}, number {element.number}, shines.\nIt is fine."
@@ -79,27 +80,27 @@ def test_generate_answers_every_prompt_with_every_contender_and_resumes(local: o
 
 def test_items_come_blind_in_a_reviewer_order_with_sides_drawn_per_reviewer() -> None:
     run = small_run([BASE, TUNED], prompts=4)
-    ada, bob = evaluation.assignments(run, "Ada"), evaluation.assignments(run, "Bob")
+    ada, bob = rating.assignments(run, "Ada"), rating.assignments(run, "Bob")
     assert sorted(a.position for a in ada) == [1, 2, 3, 4]
-    assert evaluation.assignments(run, " ada ") == ada  # the same reviewer gets the same order back
+    assert rating.assignments(run, " ada ") == ada  # the same reviewer gets the same order back
     pairs = {a.position: {a.left, a.right} for a in ada}
     assert pairs == {b.position: {b.left, b.right} for b in bob}  # same pair per item: reviewers comparable
-    many = [evaluation.assignments(run, f"reviewer {i}") for i in range(20)]
+    many = [rating.assignments(run, f"reviewer {i}") for i in range(20)]
     assert len({tuple(a.position for a in m) for m in many}) > 1  # orders differ
     assert len({m[0].left for m in many}) == 2  # both contenders appear on the left
 
 
 def test_rating_is_saved_and_a_reviewer_resumes_where_they_stopped() -> None:
     run = small_run([BASE, TUNED])
-    first, done, total = evaluation.next_assignment(run, "Ada")
+    first, done, total = rating.next_assignment(run, "Ada")
     assert first is not None and (done, total) == (0, 4)
-    evaluation.rate(run, "Ada", first, "A", {first.left: [5, 4, 3], first.right: [1, 2, 3]}, "nice")
-    upcoming, done, _ = evaluation.next_assignment(run, "ADA")
+    rating.rate(run, "Ada", first, "A", {first.left: [5, 4, 3], first.right: [1, 2, 3]}, "nice")
+    upcoming, done, _ = rating.next_assignment(run, "ADA")
     assert done == 1 and upcoming is not None and upcoming.position != first.position
     [saved] = run_store.run_ratings(run.id)
     assert (saved.winner, saved.scores[first.left], saved.note) == (first.left, [5, 4, 3], "nice")
     with pytest.raises(Exception, match="Score each answer 1 to 5"):
-        evaluation.rate(run, "Ada", upcoming, "B", {upcoming.left: [5, 4]}, "")
+        rating.rate(run, "Ada", upcoming, "B", {upcoming.left: [5, 4]}, "")
 
 
 def test_several_reviewers_rating_at_once_lose_nothing() -> None:
@@ -108,9 +109,9 @@ def test_several_reviewers_rating_at_once_lose_nothing() -> None:
 
     def review(name: str) -> None:
         try:
-            for item in evaluation.assignments(run, name):
+            for item in rating.assignments(run, name):
                 scores = {item.left: [3, 3, 3], item.right: [4, 4, 4]}
-                evaluation.rate(run, name, item, "B", scores)
+                rating.rate(run, name, item, "B", scores)
         except BaseException as error:
             errors.append(error)
 
@@ -127,10 +128,10 @@ def test_several_reviewers_rating_at_once_lose_nothing() -> None:
 def test_scorecard_verdict_agreement_and_exports() -> None:
     run = small_run([BASE, TUNED, FEW])
     for reviewer in ("Ada", "Bob"):
-        for item in evaluation.assignments(run, reviewer):
+        for item in rating.assignments(run, reviewer):
             winner = "tuned" if "tuned" in (item.left, item.right) else "3-shot"
             choice = "A" if item.left == winner else "B"
-            evaluation.rate(run, reviewer, item, choice, {item.left: [4, 4, 4], item.right: [2, 2, 2]})
+            rating.rate(run, reviewer, item, choice, {item.left: [4, 4, 4], item.right: [2, 2, 2]})
     card = scorecard.build(
         run, run_store.run_answers(run.id), run_store.run_ratings(run.id), run_store.run_items(run.id)
     )
@@ -140,39 +141,96 @@ def test_scorecard_verdict_agreement_and_exports() -> None:
     assert usage["tuned"]["symbol right"] == 1.0 and usage["base"]["symbol right"] == 0.0
     assert usage["3-shot"]["prompt tokens"] == 40
     pair = next(p for p in card.pairs if {p.first, p.second} == {"tuned", "3-shot"})
-    assert pair.ratings > 0
-    report = scorecard.report_html(card).decode()
+    assert pair.ratings == 2 * pair.items  # two reviewers per item, counted once per item
+    report = reports.report_html(card).decode()
     assert not any(tag in report for tag in ("<script", "<link", "src=", "href="))  # self-contained: fetches nothing
     assert report.count("<svg") == 2  # the win-rate and rubric charts, inline
-    assert card.verdict.headline in report
-    data = json.loads(scorecard.scorecard_json(card))
+    assert card.verdict.headline in report and "position bias" in report
+    data = json.loads(reports.scorecard_json(card))
     assert data["agreement"]["value"] == 1.0 and data["run"]["id"] == run.id
-    exported = scorecard.ratings_csv(run, run_store.run_ratings(run.id), run_store.run_answers(run.id))
+    assert data["verdict"]["decision"] == card.verdict.decision
+    exported = reports.ratings_csv(run, run_store.run_ratings(run.id), run_store.run_answers(run.id))
     table = pd.read_csv(io.BytesIO(exported))
     assert len(table) == 8 and set(table["reviewer"]) == {"Ada", "Bob"}
     assert set(table["A: Factually correct"]) | set(table["B: Factually correct"]) == {2, 4}
 
 
-def test_verdict_weighs_quality_and_running_cost() -> None:
-    def pairs(wins: int, n: int) -> list[scorecard.PairResult]:
-        ratings = [
-            run_store.Rating(1, "r", i, "tuned", "3-shot", "tuned" if i < wins else "3-shot", {}) for i in range(n)
-        ]
-        return scorecard.pair_results(["tuned", "3-shot"], ratings)
+def ratings_of(outcomes: list[tuple[int, str, str]]) -> list[run_store.Rating]:
+    """(item, reviewer, winner) -> ratings of tuned against 3-shot."""
+    return [run_store.Rating(1, who, item, "tuned", "3-shot", winner, {}) for item, who, winner in outcomes]
 
-    cheap = [
-        {"contender": "tuned", "cost per 1,000": 0.10, "prompt tokens": 30},
-        {"contender": "3-shot", "cost per 1,000": 0.50, "prompt tokens": 250},
-    ]
-    better = scorecard.verdict([TUNED, FEW], pairs(18, 20), cheap, training_cost=2.0)
-    assert better.fine_tune is True and better.headline.startswith("Yes: fine-tune.")
+
+def verdict_of(outcomes: list[tuple[int, str, str]], tuned_cost: float = 0.10) -> verdicts.Verdict:
+    [pair] = scorecard.pair_results(["tuned", "3-shot"], ratings_of(outcomes))
+    return verdicts.verdict(
+        "tuned", "3-shot", scorecard.oriented(pair, "tuned"), pair.ratings, 0.05, (tuned_cost, 0.50), (30, 250), 2.0
+    )
+
+
+def test_verdict_never_reads_not_significant_as_equivalent() -> None:
+    lost_all = verdict_of([(i, "r", "3-shot") for i in range(3)])  # lost 3 of 3, tuned is cheaper
+    assert lost_all.decision == verdicts.NOT_ENOUGH and lost_all.more_items_needed
+    seven_of_ten = verdict_of([(i, "r", "3-shot" if i < 7 else "tuned") for i in range(10)])
+    assert seven_of_ten.decision == verdicts.NOT_ENOUGH
+    twelve_of_twenty = verdict_of([(i, "r", "3-shot" if i < 12 else "tuned") for i in range(20)])
+    assert twelve_of_twenty.decision == verdicts.NOT_ENOUGH
+    assert "between 22% and 61%" in twelve_of_twenty.reasons[0]
+
+
+def test_reviewers_of_one_item_are_one_observation() -> None:
+    outcomes = [(i, who, "tuned" if i < 8 else "3-shot") for i in range(10) for who in ("Ada", "bob", "Cy")]
+    [pair] = scorecard.pair_results(["tuned", "3-shot"], ratings_of(outcomes))
+    assert (pair.items, pair.ratings) == (10, 30)
+    assert (pair.win_low, pair.win_high) == pytest.approx((0.49, 0.94), abs=0.005)  # per item, not n = 30
+    assert verdict_of(outcomes).decision == verdicts.NOT_ENOUGH  # was "Yes: fine-tune" with n = 30
+    same_name = [(0, "Ada", "tuned"), (0, " ada ", "3-shot")]  # one reviewer, one item: names match as everywhere
+    assert scorecard.pair_results(["tuned", "3-shot"], ratings_of(same_name))[0].items == 1
+
+
+def test_verdict_three_ways() -> None:
+    better = verdict_of([(i, "r", "tuned" if i < 18 else "3-shot") for i in range(20)])
+    assert better.decision == verdicts.FINE_TUNE and better.headline.startswith("Fine-tune:")
     assert "repaid after 5,000 requests" in " ".join(better.reasons)  # $2 / ($0.40 per 1,000)
-    assert "prompt tokens per request: tuned 30, 3-shot 250" in better.reasons[1]
-    worse = scorecard.verdict([TUNED, FEW], pairs(2, 20), cheap, training_cost=2.0)
-    assert worse.fine_tune is False and worse.headline == "No: 3-shot gives better answers."
-    even = scorecard.verdict([TUNED, FEW], pairs(10, 20), cheap, training_cost=2.0)
-    assert even.fine_tune is True and even.headline.startswith("Fine-tune for the cost")
-    assert scorecard.verdict([TUNED, FEW], pairs(0, 0), cheap, 0).fine_tune is None
+    worse = verdict_of([(i, "r", "tuned" if i < 2 else "3-shot") for i in range(20)])
+    assert worse.decision == verdicts.KEEP_BASELINE and "3-shot gives better answers" in worse.headline
+    even = [(i, "r", "tie") for i in range(800)]  # as good, within the margin
+    assert verdict_of(even).decision == verdicts.FINE_TUNE  # and cheaper
+    assert verdict_of(even, tuned_cost=0.90).decision == verdicts.KEEP_BASELINE  # as good, not cheaper
+    assert verdicts.verdict("tuned", "3-shot", [], 0).decision is None
+
+
+def test_rate_says_when_the_verdict_is_settled() -> None:
+    assert verdicts.settled_while_rating([1.0] * 18 + [0.0] * 2, 5, 0.05, True) == verdicts.FINE_TUNE
+    assert verdicts.settled_while_rating([1.0, 0.0], 100, 0.05, True) is None  # still open: keep rating
+    assert verdicts.settled_while_rating([1.0, 0.0], 1, 0.05, True) == verdicts.NOT_ENOUGH  # cannot be settled
+
+
+def test_repeated_items_come_back_swapped_and_count_once() -> None:
+    run = small_run([BASE, TUNED])
+    settings = dict(run.settings, repeat_share=0.5)
+    run = run_store.create_run("r", "local", "p", settings, run.contenders, [
+        (f"q:{i}", run_store.run_items(run.id)[i]) for i in (1, 2, 3, 4)
+    ])  # fmt: skip
+    for i in (1, 2, 3, 4):
+        for label in ("base", "tuned"):
+            run_store.save_answer(run.id, StoredAnswer(i, label, "x", 1, 1, 0.1, 0.0))
+    queue = rating.assignments(run, "Ada")
+    again = [a for a in queue if a.repeat]
+    assert len(queue) == 6 and len(again) == 2
+    for repeat in again:
+        first = next(a for a in queue if a.position == repeat.position and not a.repeat)
+        assert (repeat.left, repeat.right) == (first.right, first.left)  # sides swapped
+        assert queue.index(repeat) > queue.index(first)
+    while (item := rating.next_assignment(run, "Ada")[0]) is not None:
+        rating.rate(run, "Ada", item, "A", {item.left: [3, 3, 3], item.right: [3, 3, 3]})
+    assert len(run_store.run_ratings(run.id)) == 4 and len(run_store.run_ratings(run.id, repeats=True)) == 2
+    card = scorecard.build(
+        run, run_store.run_answers(run.id), run_store.run_ratings(run.id), run_store.run_items(run.id),
+        repeats=run_store.run_ratings(run.id, repeats=True),
+    )  # fmt: skip
+    [ada] = card.reviewers
+    assert ada["picks left"] == 1.0 and ada["repeated"] == 2 and ada["consistent"] == 0.0  # always left: biased
+    assert card.pairs[0].ratings == 4  # repeats never counted twice
 
 
 def test_rate_screen_hides_names_until_saved_then_moves_on() -> None:
@@ -182,7 +240,7 @@ def test_rate_screen_hides_names_until_saved_then_moves_on() -> None:
     assert "0 of 4 rated" in at.get("progress")[0].proto.text
     shown = " ".join(m.value for m in at.markdown)
     assert "tuned" not in shown and "base" not in shown  # blind
-    first, _, _ = evaluation.next_assignment(run, "Ada")
+    first, _, _ = rating.next_assignment(run, "Ada")
     assert first is not None
     key = f"{run.id}_{first.position}"
     for side in "AB":
@@ -202,7 +260,7 @@ def test_rate_screen_refuses_an_incomplete_rating_and_keeps_it() -> None:
     run = small_run([BASE, TUNED])
     at = open_page("pages/rate.py")
     at.text_input(key="rate_reviewer").input("Ada").run()
-    first, _, _ = evaluation.next_assignment(run, "Ada")
+    first, _, _ = rating.next_assignment(run, "Ada")
     assert first is not None
     at.radio(key=f"rate_{run.id}_{first.position}_choice").set_value("A")
     button(at, "Save rating").click().run()
@@ -213,9 +271,9 @@ def test_rate_screen_refuses_an_incomplete_rating_and_keeps_it() -> None:
 
 def test_scorecard_screen_shows_the_verdict_and_offers_three_exports() -> None:
     run = small_run([BASE, TUNED])
-    for item in evaluation.assignments(run, "Ada"):
+    for item in rating.assignments(run, "Ada"):
         choice = "A" if item.left == "tuned" else "B"
-        evaluation.rate(run, "Ada", item, choice, {item.left: [5, 5, 5], item.right: [1, 1, 1]})
+        rating.rate(run, "Ada", item, choice, {item.left: [5, 5, 5], item.right: [1, 1, 1]})
     at = open_page("pages/scorecard.py")
     assert not at.exception
     assert "Should we fine-tune?" in (at.success or at.warning or at.info)[0].value

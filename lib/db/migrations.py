@@ -147,10 +147,31 @@ def _record_decisions(conn: sqlite3.Connection) -> None:
     )
 
 
+def _add_repeat_ratings(conn: sqlite3.Connection) -> None:
+    """Second looks at a few items, sides swapped, kept apart from the ratings the scorecard counts."""
+    conn.execute(
+        """
+        CREATE TABLE repeat_ratings (
+            run_id INTEGER NOT NULL REFERENCES eval_runs(id) ON DELETE CASCADE,
+            reviewer TEXT NOT NULL COLLATE NOCASE,
+            position INTEGER NOT NULL,
+            left_contender TEXT NOT NULL,
+            right_contender TEXT NOT NULL,
+            winner TEXT NOT NULL,
+            scores TEXT NOT NULL,
+            note TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, reviewer, position)
+        )
+        """
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _create_tables,
     _add_price_overrides,
     _add_job_provenance,
     _add_evaluations,
     _record_decisions,
+    _add_repeat_ratings,
 ]

@@ -43,6 +43,7 @@ class Rating:
     scores: dict[str, list[int]]  # contender label -> one score per rubric criterion
     note: str = ""
     created_at: str = ""
+    repeat: bool = False  # a second look at an item with sides swapped: measures consistency, never counted twice
 
 
 def create_run(
@@ -138,17 +139,23 @@ def save_rating(rating: Rating) -> None:
     """Save (or replace) one reviewer's rating of one item, in its own transaction."""
     if not rating.reviewer.strip():
         raise RunError("Give your name before rating.")
+    table = "repeat_ratings" if rating.repeat else "ratings"
     with transaction() as conn:
         conn.execute(
-            "INSERT OR REPLACE INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (rating.run_id, rating.reviewer.strip(), rating.position, rating.left, rating.right, rating.winner,
              json.dumps(rating.scores), rating.note, rating.created_at or now()),
         )  # fmt: skip
 
 
-def run_ratings(run_id: int, reviewer: str | None = None) -> list[Rating]:
-    query = "SELECT * FROM ratings WHERE run_id = ?" + (" AND reviewer = ?" if reviewer is not None else "")
+def run_ratings(run_id: int, reviewer: str | None = None, repeats: bool = False) -> list[Rating]:
+    """A run's ratings (one per reviewer and item), or with ``repeats`` the second looks at repeated items.
+
+    Reviewer names match without regard to case or surrounding spaces, as everywhere in the app.
+    """
+    table = "repeat_ratings" if repeats else "ratings"
+    query = f"SELECT * FROM {table} WHERE run_id = ?" + (" AND reviewer = ?" if reviewer is not None else "")
     arguments: tuple[Any, ...] = (run_id,) if reviewer is None else (run_id, reviewer.strip())
     with connect() as conn:
         found = conn.execute(query + " ORDER BY created_at, reviewer, position", arguments).fetchall()
-    return [Rating(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8]) for r in found]
+    return [Rating(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8], repeats) for r in found]

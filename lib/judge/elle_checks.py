@@ -1,4 +1,4 @@
-"""Automatic checks of an Elle answer: is it a limerick, does it name the element, are its facts right.
+"""Elle's answer-check pack: is it a limerick (by sound), does it name the element, are its facts right.
 
 Heuristics, shown beside the reviewers' ratings, never instead of them. A fact the answer does not
 state is "not stated" (None), not wrong.
@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from lib.judge.rhymes import is_limerick
 from lib.paths import SAMPLE_DIR
 
 ELEMENTS_FILE = SAMPLE_DIR / "elements.csv"
@@ -28,18 +29,6 @@ class Element:
         return (self.name, self.also) if self.also else (self.name,)
 
 
-@dataclass(frozen=True)
-class CheckResult:
-    limerick: bool  # five lines rhyming AABBA
-    names_element: bool | None  # None: the question names no element
-    symbol_right: bool | None  # None: no symbol stated (or no element asked about)
-    number_right: bool | None  # None: no atomic number stated
-
-    def passed(self) -> int:
-        """How many checks passed (a fact not stated counts as not passed)."""
-        return sum(bool(v) for v in (self.limerick, self.names_element, self.symbol_right, self.number_right))
-
-
 @cache
 def elements() -> tuple[Element, ...]:
     with ELEMENTS_FILE.open(newline="", encoding="utf-8") as file:
@@ -47,7 +36,7 @@ def elements() -> tuple[Element, ...]:
 
 
 def element_in(text: str) -> Element | None:
-    """The first element named in ``text`` (by name, whole word, any case)."""
+    """The element a question asks about: the last one it names (by name, whole word, any case)."""
     lowered = text.lower()
     found = [
         (match.start(), element)
@@ -55,67 +44,7 @@ def element_in(text: str) -> Element | None:
         for name in element.names
         if (match := re.search(rf"\b{name.lower()}\b", lowered))
     ]
-    return min(found, key=lambda pair: pair[0])[1] if found else None
-
-
-# ---- rhyme ----------------------------------------------------------------------------------
-
-# Vowel spellings that sound alike at the end of an English word, by sound class.
-_VOWEL_CLASSES = [
-    {"o", "u", "oo", "ou", "ue", "ew", "ough", "wo", "oe"},
-    {"a", "ai", "ay", "ei", "ey", "ea", "eigh"},
-    {"e", "ee", "ea", "ie", "i", "y", "ey"},
-    {"i", "y", "ie", "igh", "ye", "uy"},
-    {"ow", "ou", "o", "oa", "oe"},
-]
-# Endings spelled differently that sound the same: tricks/six, slice/precise, design/fine.
-_SOUND_ALIKE_ENDINGS = [("cks", "x"), ("ks", "x"), ("ck", "k"), ("ce", "s"), ("gn", "n"), ("ph", "f")]
-
-
-def _last_word(line: str) -> str:
-    words = re.findall(r"[a-z']+", line.lower())
-    return words[-1].strip("'") if words else ""
-
-
-def _rhyme_parts(word: str) -> tuple[str, str]:
-    """(last vowel sound spelling, consonants after it), with a plural s and a silent final e dealt with."""
-    for spelled, sound in _SOUND_ALIKE_ENDINGS:
-        if word.endswith(spelled):
-            word = word[: -len(spelled)] + sound
-            break
-    else:
-        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1] + "z" if word[-2] in "aeiouy" else word[:-1]  # rays/glaze, calls/all
-    if len(word) > 2 and word.endswith("e") and word[-2] not in "aeiouy":
-        word = word[:-1]
-    head, body = (word[0], word[1:]) if word.startswith("y") else ("", word)  # a leading y is a consonant
-    match = re.search(r"([aeiouy]+(?:gh|w)?)([^aeiouy]*)$", body)
-    if not match:
-        return "", head + body
-    tail = re.sub(r"(.)\1", r"\1", match.group(2))  # glass/gas, hill/nil
-    return match.group(1), tail
-
-
-def rhymes(first: str, second: str) -> bool:
-    """Whether two line-ending words rhyme, by spelling (a heuristic: 'one' and 'sun' rhyme, 'cat' and 'dog' do not)."""
-    a, b = _last_word(first), _last_word(second)
-    if not a or not b:
-        return False
-    if a == b or (len(a) > 2 and len(b) > 2 and a[-3:] == b[-3:]):
-        return True
-    (vowel_a, tail_a), (vowel_b, tail_b) = _rhyme_parts(a), _rhyme_parts(b)
-    if tail_a != tail_b:
-        return False
-    return vowel_a == vowel_b or any(vowel_a in c and vowel_b in c for c in _VOWEL_CLASSES)
-
-
-def is_limerick(text: str) -> bool:
-    """Five lines, rhyming AABBA."""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    if len(lines) != 5:
-        return False
-    one, two, three, four, five = lines
-    return rhymes(one, two) and rhymes(one, five) and rhymes(three, four)
+    return max(found, key=lambda pair: pair[0])[1] if found else None
 
 
 # ---- facts ----------------------------------------------------------------------------------
@@ -125,70 +54,112 @@ _UNITS += "seventeen eighteen nineteen"
 _NUMBER_WORDS = {word: n for n, word in enumerate(_UNITS.split())}
 _TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _NUMBER_WORDS |= {word: 10 * n for n, word in enumerate(_TENS, start=2)}
-_NUMBER_PATTERN = r"(\d{1,3}|(?:(?:a|one)[ -])?hundred(?:[ -](?:and[ -])?[a-z]+(?:-[a-z]+)?)?|[a-z]+(?:-[a-z]+)?)"
+_ORDINALS = {"first": 1, "second": 2, "third": 3, "fifth": 5, "eighth": 8, "ninth": 9, "twelfth": 12}
+_ORDINALS |= {f"{word}th": n for word, n in _NUMBER_WORDS.items() if n and word not in ("five", "eight", "nine")}
+_ORDINALS |= {word[:-1] + "ieth": n for word, n in _NUMBER_WORDS.items() if word.endswith("ty")}
+_ORDINALS |= {"hundredth": 100}
+_WORD = r"[a-z]+(?:-[a-z]+)*"
+# A number in digits or words: '26', 'twenty-six', 'a hundred and eighteen', 'one hundred eighteen'.
+_NUMBER = rf"(\d{{1,3}}|(?:(?:a|one)[ -])?hundred(?:[ -](?:and[ -])?{_WORD})?|{_WORD})"
 
 
 def parse_number(words: str) -> int | None:
-    """'26', 'twenty-six', 'a hundred and eighteen' → the number; None if it is not one."""
+    """'26', 'twenty-six', 'a hundred and eighteen', 'eleventh' → the number; None if it is not one ('a')."""
     words = words.strip().lower()
     if words.isdigit():
         return int(words)
-    total = 0
-    for part in re.split(r"[ -]+", words):
-        if part in ("a", "and"):
+    parts = [part for part in re.split(r"[ -]+", words) if part]
+    if parts[:1] == ["a"]:
+        parts = parts[1:]  # 'a hundred'
+    total, seen = 0, False
+    for part in parts:
+        if part == "and" and seen:
             continue
-        if part == "hundred":
+        if part in ("hundred", "hundredth"):
             total = max(total, 1) * 100
         elif part in _NUMBER_WORDS:
             total += _NUMBER_WORDS[part]
+        elif part in _ORDINALS:
+            total += _ORDINALS[part]
         else:
             return None
-    return total if words else None
+        seen = True
+    return total if seen else None
+
+
+def _symbols() -> frozenset[str]:
+    return frozenset(element.symbol for element in elements())
 
 
 def _introduction(text: str, element: Element) -> re.Match[str] | None:
-    """Elle's opening: 'Iron, Fe, number twenty-six', 'Zinc, that is Zn, thirty', 'Neon (Ne), 10'."""
+    """Elle's opening names the element, then its symbol: 'Iron, Fe, …', 'Lead is Pb, …', 'Neon (Ne) …'.
+
+    A symbol stands alone: capitalised, followed by a comma, a bracket, a full stop or a number, and never
+    a word in its own right ('Iron, I'm told', 'Iron, a metal').
+    """
     names = "|".join(element.names)
     return re.search(
-        rf"\b(?:{names})\b,?(?:\s+(?:that\s+)?is)?[,\s(]+([A-Za-z]{{1,2}})\b[),]*\s*(?:(?:atomic\s+)?number\s+)?{_NUMBER_PATTERN}?",
+        rf"\b(?i:{names})\b\s*(?:,\s*(?:that\s+is\s+|i\.e\.\s*)?|\s+is\s+|\(\s*)([A-Z][a-z]?)(?=\s*[,;).]|\s+(?:number\s+)?\d|\s*$)",
         text,
-        re.IGNORECASE,
     )
 
 
-def stated_number(text: str, element: Element | None = None) -> int | None:
-    """The atomic number an answer states ('number twenty-six', 'Fe, 26'), if any."""
-    for match in re.finditer(rf"\bnumber\s+(?:is\s+)?{_NUMBER_PATTERN}", text.lower()):
-        number = parse_number(match.group(1))
-        if number is not None:
-            return number
-    if element and (opening := _introduction(text, element)) and opening.group(2):
-        return parse_number(opening.group(2))
-    return None
-
-
 def stated_symbol(text: str, element: Element) -> str | None:
-    """The symbol an answer gives: after 'symbol', or right after the element's name ('Iron, Fe, ...')."""
-    match = re.search(r"\bsymbol\s+(?:is\s+)?[\"'“(]?([A-Z][a-z]?)\b", text)
-    if match:
-        return match.group(1)
+    """The symbol an answer gives: after 'symbol' ('symbol is Na', 'symbol's not S but Na'), or in the opening."""
+    after_symbol = re.search(
+        r"\bsymbol(?:'s|\s+is)?\s+(?:not\s+[A-Z][a-z]?\s*,?\s+but\s+)?[\"'“(]?([A-Z][a-z]?)\b", text
+    )
+    if after_symbol and after_symbol.group(1) in _symbols():
+        return after_symbol.group(1)
     opening = _introduction(text, element)
-    if opening and opening.group(1)[0].isupper() and opening.group(1)[1:] in ("", opening.group(1)[1:].lower()):
+    if opening and opening.group(1) in _symbols():
         return opening.group(1)
     return None
 
 
-def check_answer(question: str, answer: str) -> CheckResult:
-    """All automatic checks of one answer to one question."""
+def stated_number(text: str, element: Element | None = None) -> int | None:
+    """The atomic number an answer states, in digits, words or as an ordinal; never a pronoun or article.
+
+    'number twenty-six', 'atomic number is 26', 'Fe, 26', 'the eleventh element', '29 protons'.
+    """
+    lowered = text.lower()
+    patterns = [
+        rf"\bnumber\s+(?:is\s+|of\s+)?{_NUMBER}",
+        rf"\b({_WORD})\s+(?:element|in\s+the\s+(?:periodic\s+)?table)\b",
+        rf"{_NUMBER}\s+protons\b",
+    ]
+    for pattern in patterns:
+        for match in re.finditer(pattern, lowered):
+            found = match.group(1)
+            if pattern == patterns[1] and found not in _ORDINALS:
+                continue
+            number = parse_number(found)
+            if number is not None:
+                return number
+    if element and (opening := _introduction(text, element)):
+        after = text[opening.end() :]
+        words = re.match(
+            rf"\s*[,;]?\s*{_NUMBER}(?!\s+of\b)(?=\s*[,;.!?)]|\s*$|\s+(?:and|with|is|he|she|it)\b)", after.lower()
+        )
+        if words:
+            return parse_number(words.group(1))
+    return None
+
+
+def check_answer(question: str, answer: str) -> dict[str, bool | None]:
+    """Elle's checks of one answer: limerick form, the element named, its symbol and atomic number.
+
+    The element checked is the one the question asks about (the last one it names). A fact the answer
+    does not state is None (not stated), never False.
+    """
     element = element_in(question)
     if element is None:
-        return CheckResult(is_limerick(answer), None, None, None)
-    named = any(re.search(rf"\b{name}\b", answer, re.IGNORECASE) for name in element.names)
+        return {"limerick_form": is_limerick(answer), "element_named": None, "symbol_right": None, "number_right": None}
     symbol = stated_symbol(answer, element)
     number = stated_number(answer, element)
-    return CheckResult(
-        is_limerick(answer),
-        named,
-        None if symbol is None else symbol == element.symbol,
-        None if number is None else number == element.number,
-    )
+    return {
+        "limerick_form": is_limerick(answer),
+        "element_named": any(re.search(rf"\b{name}\b", answer, re.IGNORECASE) for name in element.names),
+        "symbol_right": None if symbol is None else symbol == element.symbol,
+        "number_right": None if number is None else number == element.number,
+    }

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from itertools import combinations
 from typing import Any, cast
 
 import openai
@@ -19,7 +17,7 @@ from lib.curate.formats import read_jsonl
 from lib.db import dataset_store, price_store, run_store
 from lib.db.dataset_store import Row
 from lib.db.provenance_store import Provenance
-from lib.db.run_store import EvalRun, Rating, StoredAnswer
+from lib.db.run_store import EvalRun, StoredAnswer
 from lib.errors import RunError, StudioError
 from lib.paths import SAMPLE_DIR
 from lib.price import pricing
@@ -53,6 +51,9 @@ class RunSettings:
     rubric: list[str] = field(default_factory=lambda: list(DEFAULT_RUBRIC))
     shots_dataset: int | None = None  # where a few-shot contender's examples come from
     shots_version: int | None = None
+    checks: str | None = "elle"  # the answer-check pack (lib.judge.answer_checks); None: no automatic checks
+    margin: float = 0.05  # the verdict's equivalence margin around an even split
+    repeat_share: float = 0.1  # share of items each reviewer sees a second time, sides swapped
 
 
 def default_label(model: str, shots: int) -> str:
@@ -247,61 +248,3 @@ def generate(
             count += 1
             progress(count, total)
     return count
-
-
-# ---- who rates what -------------------------------------------------------------------------
-
-
-def _seed(*parts: object) -> int:
-    return int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:8], "big")
-
-
-@dataclass(frozen=True)
-class Assignment:
-    position: int
-    left: str
-    right: str
-
-
-def pair_for(run: EvalRun, position: int) -> tuple[str, str]:
-    """The pair of contenders compared on an item: the same for every reviewer, so reviewers can be compared."""
-    pairs = list(combinations([c["label"] for c in run.contenders], 2))
-    offset = _seed(run.id, "pairs") % len(pairs)
-    return pairs[(position + offset) % len(pairs)]
-
-
-def assignments(run: EvalRun, reviewer: str) -> list[Assignment]:
-    """A reviewer's items in their own random order, each pair's sides drawn per item and reviewer."""
-    positions = sorted(run_store.run_items(run.id))
-    key = reviewer.strip().casefold()
-    random.Random(_seed(run.id, key)).shuffle(positions)
-    result = []
-    for position in positions:
-        first, second = pair_for(run, position)
-        if _seed(run.id, key, position) % 2:
-            first, second = second, first
-        result.append(Assignment(position, first, second))
-    return result
-
-
-def next_assignment(run: EvalRun, reviewer: str) -> tuple[Assignment | None, int, int]:
-    """The reviewer's next unrated item (None when done), how many they rated and how many there are."""
-    rated = {r.position for r in run_store.run_ratings(run.id, reviewer)}
-    queue = assignments(run, reviewer)
-    upcoming = next((a for a in queue if a.position not in rated), None)
-    return upcoming, len(rated), len(queue)
-
-
-def rate(
-    run: EvalRun, reviewer: str, assignment: Assignment, choice: str, scores: dict[str, list[int]], note: str = ""
-) -> Rating:
-    """Save a rating: ``choice`` is "A" (left), "B" (right) or "tie"."""
-    winner = {"A": assignment.left, "B": assignment.right}.get(choice, TIE)
-    rubric = settings_of(run).rubric
-    for label in (assignment.left, assignment.right):
-        marks = scores.get(label, [])
-        if len(marks) != len(rubric) or any(not 1 <= m <= 5 for m in marks):
-            raise RunError(f"Score each answer 1 to 5 on all {len(rubric)} criteria.")
-    rating = Rating(run.id, reviewer, assignment.position, assignment.left, assignment.right, winner, scores, note)
-    run_store.save_rating(rating)
-    return rating

@@ -1,57 +1,61 @@
-"""The scorecard of an evaluation run: who wins, by how much, how sure we are, what it costs, and the verdict."""
+"""The scorecard of an evaluation run: who wins, by how much, how sure we are, what it costs, and the verdict.
+
+The item is the unit of every interval: when several reviewers rate one item, their ratings are
+averaged per item first (they judged the same pair of answers), so three reviewers of ten items are
+ten observations, not thirty. Repeated items (a reviewer's second look, sides swapped) measure
+consistency and are never counted twice.
+"""
 
 from __future__ import annotations
 
-import html
-import io
-import json
-from collections import Counter, defaultdict
+import math
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from itertools import combinations
 from typing import Any
 
-import pandas as pd
-
-from lib.db import provenance_store
+from lib.db import provenance_store, run_store
 from lib.db.run_store import EvalRun, Rating, StoredAnswer
 from lib.judge import stats
-from lib.judge.answer_checks import check_answer
+from lib.judge.answer_checks import CheckPack, pack
 from lib.judge.evaluation import TIE, Contender, contenders_of, question_of, settings_of
+from lib.judge.rating import pair_for, reviewer_key
+from lib.judge.verdict import NOT_ENOUGH, Verdict, settled_while_rating, verdict
 
 
 @dataclass(frozen=True)
 class PairResult:
     first: str
     second: str
+    items: int  # items rated for this pair: the unit of the interval
     ratings: int
-    wins: int  # for ``first``
+    wins: int  # ratings ``first`` won
     ties: int
     losses: int
-    win_rate: float  # ties count half
+    win_rate: float  # mean over items of first's score (win 1, tie 0.5, loss 0); NaN when not rated
     win_low: float
     win_high: float
-
-
-@dataclass(frozen=True)
-class Verdict:
-    fine_tune: bool | None  # None: not enough to say
-    headline: str
-    reasons: list[str]
+    item_scores: tuple[float, ...] = ()  # first's score per item, averaged over the item's reviewers
 
 
 @dataclass(frozen=True)
 class Scorecard:
     run: EvalRun
     pairs: list[PairResult]
-    rubric: list[dict[str, Any]]  # contender, criterion, mean, low, high, n
-    ranking: list[dict[str, Any]]  # contender, strength (Bradley-Terry), rank
-    agreement: dict[str, Any]  # measure, value, items
-    reviewers: list[dict[str, Any]]
-    usage: list[dict[str, Any]]  # contender, answers, tokens, latency, cost, cost per 1,000, automatic checks
+    rubric: list[dict[str, Any]]  # contender, criterion, mean, low, high, n (items)
+    ranking: list[dict[str, Any]]  # rank, contender, strength, low, high, chance to beat an average contender
+    agreement: dict[str, Any]  # measure, value, items, reviewers, pairs, scores
+    reviewers: list[dict[str, Any]]  # ratings, ties, position bias, consistency on repeated items
+    usage: list[dict[str, Any]]  # tokens, latency, cost, cost per 1,000, automatic checks
     verdict: Verdict
+    tuned: str | None = None
+    baseline: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         found = asdict(self)
+        for pair in found["pairs"]:
+            pair.pop("item_scores")
         found["run"] = {
             "id": self.run.id,
             "name": self.run.name,
@@ -64,145 +68,167 @@ class Scorecard:
         return found
 
 
+def _score(rating: Rating, contender: str) -> float:
+    return 1.0 if rating.winner == contender else 0.5 if rating.winner == TIE else 0.0
+
+
+def _by_item(ratings: Sequence[Rating]) -> dict[int, list[Rating]]:
+    """Each item's ratings, one per reviewer (names matched as everywhere: case and spaces aside)."""
+    found: dict[int, dict[str, Rating]] = defaultdict(dict)
+    for r in ratings:
+        found[r.position][reviewer_key(r.reviewer)] = r
+    return {item: list(by_reviewer.values()) for item, by_reviewer in sorted(found.items())}
+
+
 def pair_results(contenders: list[str], ratings: list[Rating]) -> list[PairResult]:
+    """Win rates per pair with 95% Wilson intervals over items (ties count half)."""
     results = []
+    items = _by_item(ratings)
     for first, second in combinations(contenders, 2):
         relevant = [r for r in ratings if {r.left, r.right} == {first, second}]
+        scores = tuple(
+            sum(_score(r, first) for r in mine) / len(mine)
+            for mine in ([r for r in rated if {r.left, r.right} == {first, second}] for rated in items.values())
+            if mine
+        )
         wins = sum(r.winner == first for r in relevant)
         ties = sum(r.winner == TIE for r in relevant)
-        losses = len(relevant) - wins - ties
-        score = wins + ties / 2
-        low, high = stats.wilson(score, len(relevant))
-        rate = score / len(relevant) if relevant else float("nan")
-        results.append(PairResult(first, second, len(relevant), wins, ties, losses, rate, low, high))
+        low, high = stats.wilson(sum(scores), len(scores))
+        rate = sum(scores) / len(scores) if scores else math.nan
+        results.append(
+            PairResult(first, second, len(scores), len(relevant), wins, ties, len(relevant) - wins - ties,
+                       rate, low, high, scores)
+        )  # fmt: skip
     return results
 
 
 def pair_rows(pairs: list[PairResult]) -> list[dict[str, Any]]:
     """The pairwise results as a table, in words."""
     return [
-        {"A": p.first, "B": p.second, "ratings": p.ratings, "A wins": p.wins, "ties": p.ties, "B wins": p.losses,
-         "A win rate": p.win_rate, "95% low": p.win_low, "95% high": p.win_high}
+        {"A": p.first, "B": p.second, "items": p.items, "ratings": p.ratings, "A wins": p.wins, "ties": p.ties,
+         "B wins": p.losses, "A win rate": p.win_rate, "95% low": p.win_low, "95% high": p.win_high}
         for p in pairs
     ]  # fmt: skip
 
 
 def rubric_means(contenders: list[str], rubric: list[str], ratings: list[Rating]) -> list[dict[str, Any]]:
+    """Mean rubric scores with 95% t intervals over items (each item's score averaged over its reviewers)."""
     rows = []
+    items = _by_item(ratings)
     for label in contenders:
         for index, criterion in enumerate(rubric):
-            values = [float(r.scores[label][index]) for r in ratings if label in r.scores]
-            mean, low, high = stats.mean_interval(values)
-            rows.append(
-                {"contender": label, "criterion": criterion, "mean": mean, "low": low, "high": high, "n": len(values)}
-            )
+            per_item = []
+            for rated in items.values():
+                marks = [r.scores[label][index] for r in rated if len(r.scores.get(label, [])) > index]
+                if marks:
+                    per_item.append(sum(marks) / len(marks))
+            mean, low, high = stats.mean_interval(per_item)
+            rows.append({"contender": label, "criterion": criterion, "mean": mean, "low": low, "high": high,
+                         "n": len(per_item)})  # fmt: skip
     return rows
 
 
 def ranking(contenders: list[str], ratings: list[Rating]) -> list[dict[str, Any]]:
-    outcomes = [(r.left, r.right, 1.0 if r.winner == r.left else 0.5 if r.winner == TIE else 0.0) for r in ratings]
-    strength = stats.bradley_terry(outcomes, contenders) if outcomes else {c: 1.0 for c in contenders}
-    ordered = sorted(contenders, key=lambda c: -strength[c])
-    # Strengths have a geometric mean of 1, so s / (s + 1) is the chance of beating an average contender.
-    return [
-        {"rank": i, "contender": c, "strength": strength[c], "chance to beat an average contender": s / (s + 1)}
-        for i, (c, s) in enumerate(((c, strength[c]) for c in ordered), start=1)
-    ]
+    """Bradley-Terry strengths (regularised) with 95% intervals from a bootstrap over items."""
+    by_item = {item: [(r.left, r.right, _score(r, r.left)) for r in rated] for item, rated in _by_item(ratings).items()}
+    outcomes = [o for found in by_item.values() for o in found]
+    strength = stats.bradley_terry(outcomes, contenders)
+    intervals = stats.bradley_terry_intervals(by_item, contenders)
+    ordered = sorted(contenders, key=lambda c: -(strength[c] or 0.0))
+    rows = []
+    for rank, c in enumerate(ordered, start=1):
+        s = strength[c]
+        rows.append(
+            {"rank": rank, "contender": c, "strength": math.nan if s is None else s, "low": intervals[c][0],
+             "high": intervals[c][1], "chance to beat an average contender": math.nan if s is None else s / (s + 1)}
+        )  # fmt: skip
+    return rows
 
 
-def agreement(ratings: list[Rating]) -> dict[str, Any]:
-    """Cohen's kappa for two reviewers, Krippendorff's alpha for more, over the items several reviewers rated."""
-    by_item: dict[int, dict[str, str]] = defaultdict(dict)
-    for r in ratings:
-        by_item[r.position][r.reviewer.casefold()] = r.winner
-    reviewers = sorted({name for labels in by_item.values() for name in labels})
-    shared = {item: labels for item, labels in by_item.items() if len(labels) > 1}
+def agreement(ratings: list[Rating], contenders: list[str], rubric: list[str]) -> dict[str, Any]:
+    """How far reviewers agree on the winner (Cohen's kappa for two, Krippendorff's alpha, nominal, for more),
+    on the 1-5 scores (Krippendorff's alpha, ordinal), and for every pair of reviewers (kappa)."""
+    names = {reviewer_key(r.reviewer): r.reviewer.strip() for r in ratings}
+    winners = {item: {reviewer_key(r.reviewer): r.winner for r in rated} for item, rated in _by_item(ratings).items()}
+    shared = {item: labels for item, labels in winners.items() if len(labels) > 1}
+    reviewers = sorted(names)
+    pairs = []
+    for a, b in combinations(reviewers, 2):
+        both = [labels for labels in shared.values() if a in labels and b in labels]
+        if both:
+            kappa = stats.cohen_kappa([x[a] for x in both], [x[b] for x in both])
+            pairs.append({"reviewers": f"{names[a]} & {names[b]}", "kappa": kappa, "items": len(both)})
+    scores = {
+        (item, label, index): {reviewer_key(r.reviewer): r.scores[label][index] for r in rated if label in r.scores}
+        for item, rated in _by_item(ratings).items()
+        for label in contenders
+        for index in range(len(rubric))
+    }
+    score_alpha = stats.krippendorff_alpha(scores, "ordinal", [1, 2, 3, 4, 5])
+    found: dict[str, Any] = {"items": len(shared), "reviewers": len(reviewers), "pairs": pairs, "scores": score_alpha}
     if len(reviewers) < 2 or not shared:
-        return {"measure": "none", "value": None, "items": 0, "reviewers": len(reviewers)}
+        return found | {"measure": "none", "value": None}
     if len(reviewers) == 2:
-        first, second = reviewers
-        both = [labels for labels in shared.values() if first in labels and second in labels]
-        value = stats.cohen_kappa([b[first] for b in both], [b[second] for b in both])
-        return {"measure": "Cohen's kappa", "value": value, "items": len(both), "reviewers": 2}
-    value = stats.krippendorff_alpha({item: list(labels.values()) for item, labels in shared.items()})
-    return {"measure": "Krippendorff's alpha", "value": value, "items": len(shared), "reviewers": len(reviewers)}
+        return found | {"measure": "Cohen's kappa", "value": pairs[0]["kappa"] if pairs else None}
+    return found | {"measure": "Krippendorff's alpha", "value": stats.krippendorff_alpha(shared)}
 
 
-def reviewer_table(ratings: list[Rating]) -> list[dict[str, Any]]:
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for r in ratings:
-        counts[r.reviewer][r.winner if r.winner == TIE else "decided"] += 1
-    return [{"reviewer": name, "ratings": sum(c.values()), "ties": c[TIE]} for name, c in sorted(counts.items())]
+def reviewer_table(ratings: list[Rating], repeats: list[Rating]) -> list[dict[str, Any]]:
+    """Per reviewer: ratings, ties, how often they picked the left answer (position bias), and consistency."""
+    first_look = {(reviewer_key(r.reviewer), r.position): r for r in ratings}
+    rows = []
+    for key in sorted({reviewer_key(r.reviewer) for r in [*ratings, *repeats]}):
+        mine = [r for r in ratings if reviewer_key(r.reviewer) == key]
+        decided = [r for r in mine if r.winner != TIE]
+        left = sum(r.winner == r.left for r in decided)
+        low, high = stats.wilson(left, len(decided))
+        again = [r for r in repeats if reviewer_key(r.reviewer) == key and (key, r.position) in first_look]
+        same = sum(first_look[(key, r.position)].winner == r.winner for r in again)
+        rows.append(
+            {"reviewer": (mine or again)[0].reviewer.strip(), "ratings": len(mine),
+             "ties": sum(r.winner == TIE for r in mine),
+             "picks left": left / len(decided) if decided else math.nan, "left 95% low": low, "left 95% high": high,
+             "repeated": len(again), "consistent": same / len(again) if again else math.nan}
+        )  # fmt: skip
+    return rows
 
 
-def usage_table(contenders: list[str], answers: list[StoredAnswer], questions: dict[int, str]) -> list[dict[str, Any]]:
+def usage_table(
+    contenders: list[str], answers: list[StoredAnswer], questions: dict[int, str], checks: CheckPack | None
+) -> list[dict[str, Any]]:
+    """Mean tokens, latency and cost per answer, and the share of answers passing each automatic check."""
     rows = []
     for label in contenders:
         mine = [a for a in answers if a.contender == label]
         n = max(1, len(mine))
-        checked = [check_answer(questions.get(a.position, ""), a.text) for a in mine]
-        rows.append(
-            {
-                "contender": label,
-                "answers": len(mine),
-                "prompt tokens": sum(a.prompt_tokens for a in mine) / n,
-                "completion tokens": sum(a.completion_tokens for a in mine) / n,
-                "latency s": sum(a.latency_s for a in mine) / n,
-                "cost per answer": sum(a.cost_usd for a in mine) / n,
-                "cost per 1,000": 1000 * sum(a.cost_usd for a in mine) / n,
-                "limerick form": sum(c.limerick for c in checked) / n,
-                "element named": sum(bool(c.names_element) for c in checked) / n,
-                "symbol right": sum(bool(c.symbol_right) for c in checked) / n,
-                "number right": sum(bool(c.number_right) for c in checked) / n,
-            }
-        )
+        row = {
+            "contender": label,
+            "answers": len(mine),
+            "prompt tokens": sum(a.prompt_tokens for a in mine) / n,
+            "completion tokens": sum(a.completion_tokens for a in mine) / n,
+            "latency s": sum(a.latency_s for a in mine) / n,
+            "cost per answer": sum(a.cost_usd for a in mine) / n,
+            "cost per 1,000": 1000 * sum(a.cost_usd for a in mine) / n,
+        }
+        if checks is not None:
+            results = [checks.run(questions.get(a.position, ""), a.text) for a in mine]
+            row |= {label: sum(bool(r[key]) for r in results) / n for key, label in checks.checks.items()}
+        rows.append(row)
     return rows
 
 
-def verdict(
-    contenders: list[Contender], pairs: list[PairResult], usage: list[dict[str, Any]], training_cost: float
-) -> Verdict:
-    """Should we fine-tune? The tuned model against the few-shot baseline (or the base model when there is none)."""
-    tuned = next((c for c in contenders if c.kind == "tuned"), None)
-    rival = next((c for c in contenders if c.kind == "few-shot"), None) or next(
-        (c for c in contenders if c.kind == "base"), None
+def default_rivals(contenders: Sequence[Contender]) -> tuple[str | None, str | None]:
+    """The tuned model and the baseline it is judged against: few-shot by default, else the base model."""
+    tuned = next((c.label for c in contenders if c.kind == "tuned"), None)
+    baseline = next((c.label for c in contenders if c.kind == "few-shot"), None) or next(
+        (c.label for c in contenders if c.kind == "base"), None
     )
-    if tuned is None or rival is None:
-        return Verdict(None, "Add a tuned model and a base or few-shot contender to get a verdict.", [])
-    pair = next(p for p in pairs if {p.first, p.second} == {tuned.label, rival.label})
-    if pair.ratings == 0:
-        return Verdict(None, "Not rated yet: the verdict needs ratings of the tuned model against its rival.", [])
-    flip = pair.first != tuned.label
-    rate, low, high = (
-        (1 - pair.win_rate, 1 - pair.win_high, 1 - pair.win_low)
-        if flip
-        else (pair.win_rate, pair.win_low, pair.win_high)
-    )
-    quality = "better" if low > 0.5 else "worse" if high < 0.5 else "about as good"
-    cost = {row["contender"]: row["cost per 1,000"] for row in usage}
-    prompt_tokens = {row["contender"]: row["prompt tokens"] for row in usage}
-    saving = cost[rival.label] - cost[tuned.label]  # per 1,000 requests
-    reasons = [
-        f"Quality: {tuned.label} wins {rate:.0%} against {rival.label} (95% interval {low:.0%}–{high:.0%}, "
-        f"{pair.ratings} ratings, ties count half): {quality}.",
-        f"Running cost per 1,000 requests: {tuned.label} ${cost[tuned.label]:,.4f}, "
-        f"{rival.label} ${cost[rival.label]:,.4f}; prompt tokens per request: {tuned.label} "
-        f"{prompt_tokens[tuned.label]:,.0f}, {rival.label} {prompt_tokens[rival.label]:,.0f}.",
-    ]
-    if saving > 0:
-        break_even = training_cost / saving * 1000
-        reasons.append(f"Training (${training_cost:,.2f}) is repaid after {break_even:,.0f} requests.")
-    elif training_cost > 0 or saving < 0:
-        reasons.append("The tuned model does not cost less per request, so training is never repaid in money.")
-    if quality == "better":
-        if saving >= 0:
-            return Verdict(True, "Yes: fine-tune. Better answers, and no dearer per request.", reasons)
-        return Verdict(True, "Fine-tune if better answers are worth the higher running cost.", reasons)
-    if quality == "worse":
-        return Verdict(False, f"No: {rival.label} gives better answers.", reasons)
-    if saving > 0:
-        return Verdict(True, "Fine-tune for the cost: answers are about as good and cheaper per request.", reasons)
-    return Verdict(False, f"No: answers are about as good, and {rival.label} costs no more.", reasons)
+    return tuned, baseline
+
+
+def oriented(pair: PairResult, contender: str) -> tuple[float, ...]:
+    """A pair's item scores from ``contender``'s side."""
+    return pair.item_scores if pair.first == contender else tuple(1 - s for s in pair.item_scores)
 
 
 def build(
@@ -211,21 +237,38 @@ def build(
     ratings: list[Rating],
     items: dict[int, list[dict[str, Any]]],
     training_cost: float = 0.0,
+    repeats: list[Rating] | None = None,
+    baseline: str | None = None,
 ) -> Scorecard:
     contenders = contenders_of(run)
+    settings = settings_of(run)
     labels = [c.label for c in contenders]
     questions = {position: question_of(prompt) for position, prompt in items.items()}
     pairs = pair_results(labels, ratings)
-    usage = usage_table(labels, answers, questions)
+    usage = usage_table(labels, answers, questions, pack(settings.checks))
+    tuned, default_baseline = default_rivals(contenders)
+    baseline = baseline if baseline in labels and baseline != tuned else default_baseline
+    if tuned is None or baseline is None:
+        found = Verdict(None, "Add a tuned model and a base or few-shot contender to get a verdict.")
+    else:
+        pair = next(p for p in pairs if {p.first, p.second} == {tuned, baseline})
+        cost = {row["contender"]: row["cost per 1,000"] for row in usage}
+        prompt = {row["contender"]: row["prompt tokens"] for row in usage}
+        found = verdict(
+            tuned, baseline, oriented(pair, tuned), pair.ratings, settings.margin,
+            (cost[tuned], cost[baseline]), (prompt[tuned], prompt[baseline]), training_cost,
+        )  # fmt: skip
     return Scorecard(
         run=run,
         pairs=pairs,
-        rubric=rubric_means(labels, settings_of(run).rubric, ratings),
+        rubric=rubric_means(labels, settings.rubric, ratings),
         ranking=ranking(labels, ratings),
-        agreement=agreement(ratings),
-        reviewers=reviewer_table(ratings),
+        agreement=agreement(ratings, labels, settings.rubric),
+        reviewers=reviewer_table(ratings, repeats or []),
         usage=usage,
-        verdict=verdict(contenders, pairs, usage, training_cost),
+        verdict=found,
+        tuned=tuned,
+        baseline=baseline,
     )
 
 
@@ -238,113 +281,65 @@ def estimated_training_cost(run: EvalRun) -> float:
     return made.estimated_cost_usd or 0.0 if made else 0.0
 
 
-# ---- exports ------------------------------------------------------------------------------
-
-
-def ratings_csv(run: EvalRun, ratings: list[Rating], answers: list[StoredAnswer]) -> bytes:
-    """Every rating with both answers and every score, one row each."""
-    text = {(a.position, a.contender): a.text for a in answers}
-    rubric = settings_of(run).rubric
-    rows = []
-    for r in ratings:
-        row = {
-            "run": run.id,
-            "item": r.position,
-            "reviewer": r.reviewer,
-            "A": r.left,
-            "B": r.right,
-            "winner": r.winner,
-            "note": r.note,
-            "rated_at": r.created_at,
-            "answer A": text.get((r.position, r.left), ""),
-            "answer B": text.get((r.position, r.right), ""),
-        }
-        for side, label in (("A", r.left), ("B", r.right)):
-            for criterion, score in zip(rubric, r.scores.get(label, []), strict=False):
-                row[f"{side}: {criterion}"] = score
-        rows.append(row)
-    buffer = io.StringIO()
-    pd.DataFrame(rows).to_csv(buffer, index=False)
-    return buffer.getvalue().encode()
-
-
-def _no_nan(value: Any) -> Any:
-    """JSON has no NaN: an undefined figure (nothing rated yet) is written as null."""
-    if isinstance(value, float) and value != value:
+def stop_hint(run: EvalRun, ratings: list[Rating], answers: list[StoredAnswer]) -> str | None:
+    """What Rate tells reviewers once more ratings can no longer change the verdict (None: keep rating)."""
+    tuned, baseline = default_rivals(contenders_of(run))
+    if tuned is None or baseline is None:
         return None
-    if isinstance(value, dict):
-        return {k: _no_nan(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_no_nan(v) for v in value]
-    return value
-
-
-def scorecard_json(card: Scorecard) -> bytes:
-    return json.dumps(_no_nan(card.to_dict()), indent=2, default=str, allow_nan=False).encode()
-
-
-def _bar_svg(rows: list[tuple[str, float, float, float]], maximum: float, unit: str = "") -> str:
-    """A horizontal bar chart with 95% interval whiskers, as inline SVG (the report needs no script or network)."""
-    width, bar, gap, label_width = 560, 18, 10, 190
-    height = len(rows) * (bar + gap) + gap
-    scale = (width - label_width - 60) / (maximum or 1)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">']
-    for i, (label, value, low, high) in enumerate(rows):
-        y = gap + i * (bar + gap)
-        parts.append(f'<text x="0" y="{y + 13}" font-size="12">{html.escape(label[:30])}</text>')
-        parts.append(
-            f'<rect x="{label_width}" y="{y}" width="{max(0.0, value) * scale:.1f}" height="{bar}" fill="#4c78a8"/>'
-        )
-        parts.append(
-            f'<line x1="{label_width + low * scale:.1f}" x2="{label_width + high * scale:.1f}" '
-            f'y1="{y + bar / 2}" y2="{y + bar / 2}" stroke="#222" stroke-width="2"/>'
-        )
-        parts.append(
-            f'<text x="{label_width + max(value, high) * scale + 6:.1f}" y="{y + 13}" font-size="12">'
-            f"{value:.2f}{unit}</text>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _table(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "<p>None yet.</p>"
-    frame = pd.DataFrame(rows)
-    return frame.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, classes="table")
-
-
-def report_html(card: Scorecard) -> bytes:
-    """A self-contained HTML report: tables and inline SVG charts, no scripts, nothing fetched."""
-    run = card.run
-    pairs = pair_rows(card.pairs)
-    wins_chart = _bar_svg(
-        [(f"{p.first} vs {p.second}", p.win_rate, p.win_low, p.win_high) for p in card.pairs if p.ratings], 1.0
+    [pair] = pair_results([tuned, baseline], [r for r in ratings if {r.left, r.right} == {tuned, baseline}])
+    rated = {r.position for r in ratings}
+    remaining = sum(
+        1 for position in run_store.run_items(run.id) if set(pair_for(run, position)) == {tuned, baseline}
+        and position not in rated
+    )  # fmt: skip
+    cost = {row["contender"]: row["cost per 1,000"] for row in usage_table([tuned, baseline], answers, {}, None)}
+    settled = settled_while_rating(
+        oriented(pair, tuned), remaining, settings_of(run).margin, cost[tuned] < cost[baseline]
     )
-    score_chart = _bar_svg(
-        [(f"{r['contender']}: {r['criterion']}", r["mean"], r["low"], r["high"]) for r in card.rubric if r["n"]], 5.0
+    if settled is None:
+        return None
+    if settled == NOT_ENOUGH:
+        return (
+            "You can stop: even if every remaining item were rated, there would not be enough evidence for a "
+            "verdict. A larger prompt set would settle it."
+        )
+    return f"You can stop: the verdict is settled ({settled}); further ratings cannot change it with 95% confidence."
+
+
+def summary(
+    ratings: list[Rating],
+    criteria: list[str],
+    tuned: str,
+    baseline: str,
+    margin: float,
+    cost_per_1000: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    """The scorecard of a ratings file as plain JSON-ready values (``python -m lib scorecard``)."""
+    labels = list(dict.fromkeys(label for r in ratings for label in (r.left, r.right)))
+    pairs = pair_results(labels, ratings)
+    pair = next((p for p in pairs if {p.first, p.second} == {tuned, baseline}), None)
+    found = verdict(
+        tuned, baseline, oriented(pair, tuned) if pair else (), pair.ratings if pair else 0, margin, cost_per_1000
     )
-    agree = card.agreement
-    agreement_text = (
-        f"{agree['measure']}: {agree['value']:.2f} over {agree['items']} items rated by several reviewers"
-        if agree["value"] is not None
-        else "Not enough overlapping ratings to measure agreement."
-    )
-    body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>Scorecard: {html.escape(run.name)}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}}
-table{{border-collapse:collapse;margin:0.5em 0 1.5em}}
-td,th{{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left}}
-.verdict{{font-size:1.3em;padding:0.6em 1em;background:#eef4fb;border-left:4px solid #4c78a8}}</style></head><body>
-<h1>Scorecard: {html.escape(run.name)}</h1>
-<p>Run {run.id}, created {html.escape(run.created_at)} on the {html.escape(run.provider)} provider;
-prompts: {html.escape(run.prompt_source)}; settings: {html.escape(json.dumps(run.settings))}.</p>
-<p class="verdict">{html.escape(card.verdict.headline)}</p>
-<ul>{"".join(f"<li>{html.escape(r)}</li>" for r in card.verdict.reasons)}</ul>
-<h2>Who wins (ties count half; 95% Wilson intervals)</h2>{_table(pairs)}{wins_chart}
-<h2>Rubric scores (1–5, 95% intervals)</h2>{_table(card.rubric)}{score_chart}
-<h2>Ranking (Bradley–Terry)</h2>{_table(card.ranking)}
-<h2>Agreement between reviewers</h2><p>{html.escape(agreement_text)}</p>{_table(card.reviewers)}
-<h2>Tokens, latency, cost and automatic checks per answer</h2>{_table(card.usage)}
-</body></html>"""
-    return body.encode()
+    agree = agreement(ratings, labels, criteria)
+    return {
+        "pairs": [
+            {
+                "first": p.first,
+                "second": p.second,
+                "items": p.items,
+                "ratings": p.ratings,
+                "first_wins": p.wins,
+                "ties": p.ties,
+                "second_wins": p.losses,
+                "win_rate": p.win_rate,
+                "low": p.win_low,
+                "high": p.win_high,
+            }
+            for p in pairs
+        ],
+        "ranking": [{k: row[k] for k in ("contender", "strength", "low", "high")} for row in ranking(labels, ratings)],
+        "agreement": {"measure": agree["measure"], "value": agree["value"], "items": agree["items"]},
+        "rubric": rubric_means(labels, criteria, ratings),
+        "verdict": {"decision": found.decision, "more_items_needed": found.more_items_needed, "reasons": found.reasons},
+    }

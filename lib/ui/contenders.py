@@ -7,7 +7,7 @@ import re
 import openai
 import streamlit as st
 
-from lib.judge.answer_checks import check_answer
+from lib.judge.answer_checks import ELLE, PACKS, CheckPack
 from lib.judge.evaluation import Answer, Contender, default_label
 from lib.train.providers import ProviderConfig, chat_models
 
@@ -47,15 +47,31 @@ def answer_markdown(text: str) -> str:
     return escaped.replace("\n", "  \n")
 
 
-def show_answer(question: str, answer: Answer) -> None:
+def show_answer(question: str, answer: Answer, pack: CheckPack | None = ELLE) -> None:
     st.markdown(answer_markdown(answer.text))
     st.caption(
         f"{answer.prompt_tokens} prompt + {answer.completion_tokens} completion tokens · "
         f"{answer.latency_s:.2f} s · ${answer.cost_usd:.5f}"
     )
-    checked = check_answer(question, answer.text)
-    marks = {True: ":material/check:", False: ":material/close:", None: "–"}
-    st.caption(
-        f"Limerick form {marks[checked.limerick]} · element named {marks[checked.names_element]} · "
-        f"symbol {marks[checked.symbol_right]} · atomic number {marks[checked.number_right]}"
+    if pack is not None:
+        checked = pack.run(question, answer.text)
+        marks = {True: ":material/check:", False: ":material/close:", None: "–"}
+        st.caption(" · ".join(f"{label.capitalize()} {marks[checked[key]]}" for key, label in pack.checks.items()))
+
+
+def judging_settings() -> tuple[str | None, float, float]:
+    """A new run's answer-check pack, the verdict's equivalence margin and the share of items shown twice."""
+    cells = st.columns(3)
+    packs: dict[str | None, str] = {None: "No automatic checks", **{name: p.title for name, p in PACKS.items()}}
+    checks = cells[0].selectbox(
+        "Answer checks", list(packs), index=1, format_func=packs.__getitem__, key="evaluate_checks"
     )
+    margin = cells[1].slider(
+        "Equivalence margin", 0, 20, 5, format="%d%%", key="evaluate_margin",
+        help="How close to an even split counts as 'as good' in the verdict.",
+    )  # fmt: skip
+    repeat = cells[2].slider(
+        "Items shown twice", 0, 30, 10, format="%d%%", key="evaluate_repeat",
+        help="Each reviewer sees this share of items a second time, sides swapped, to measure consistency.",
+    )  # fmt: skip
+    return checks, margin / 100, repeat / 100

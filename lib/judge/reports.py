@@ -1,0 +1,175 @@
+"""A scorecard's exports: the ratings (CSV), the scorecard (JSON) and a self-contained HTML report."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from typing import Any
+
+import pandas as pd
+
+from lib.db.run_store import EvalRun, Rating, StoredAnswer
+from lib.errors import RunError
+from lib.judge.evaluation import TIE, settings_of
+from lib.judge.scorecard import Scorecard, pair_rows
+
+
+def ratings_csv(run: EvalRun, ratings: list[Rating], answers: list[StoredAnswer]) -> bytes:
+    """Every rating with both answers and every score, one row each."""
+    text = {(a.position, a.contender): a.text for a in answers}
+    rubric = settings_of(run).rubric
+    rows = []
+    for r in ratings:
+        row = {
+            "run": run.id,
+            "item": r.position,
+            "reviewer": r.reviewer,
+            "A": r.left,
+            "B": r.right,
+            "winner": r.winner,
+            "note": r.note,
+            "rated_at": r.created_at,
+            "answer A": text.get((r.position, r.left), ""),
+            "answer B": text.get((r.position, r.right), ""),
+        }
+        for side, label in (("A", r.left), ("B", r.right)):
+            for criterion, score in zip(rubric, r.scores.get(label, []), strict=False):
+                row[f"{side}: {criterion}"] = score
+        rows.append(row)
+    buffer = io.StringIO()
+    pd.DataFrame(rows).to_csv(buffer, index=False)
+    return buffer.getvalue().encode()
+
+
+def no_nan(value: Any) -> Any:
+    """JSON has no NaN: an undefined figure (nothing rated yet) is written as null."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [no_nan(v) for v in value]
+    return value
+
+
+def scorecard_json(card: Scorecard) -> bytes:
+    return json.dumps(no_nan(card.to_dict()), indent=2, default=str, allow_nan=False).encode()
+
+
+def _bar_svg(rows: list[tuple[str, float, float, float]], maximum: float, unit: str = "") -> str:
+    """A horizontal bar chart with 95% interval whiskers, as inline SVG (the report needs no script or network)."""
+    width, bar, gap, label_width = 560, 18, 10, 190
+    height = len(rows) * (bar + gap) + gap
+    scale = (width - label_width - 60) / (maximum or 1)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">']
+    for i, (label, value, low, high) in enumerate(rows):
+        y = gap + i * (bar + gap)
+        parts.append(f'<text x="0" y="{y + 13}" font-size="12">{html.escape(label[:30])}</text>')
+        parts.append(
+            f'<rect x="{label_width}" y="{y}" width="{max(0.0, value) * scale:.1f}" height="{bar}" fill="#4c78a8"/>'
+        )
+        if low == low and high == high:  # no whisker where the interval is undefined (NaN)
+            parts.append(
+                f'<line x1="{label_width + low * scale:.1f}" x2="{label_width + high * scale:.1f}" '
+                f'y1="{y + bar / 2}" y2="{y + bar / 2}" stroke="#222" stroke-width="2"/>'
+            )
+        parts.append(
+            f'<text x="{label_width + max(value, high) * scale + 6:.1f}" y="{y + 13}" font-size="12">'
+            f"{value:.2f}{unit}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "<p>None yet.</p>"
+    frame = pd.DataFrame(rows)
+    return frame.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, classes="table", na_rep="undefined")
+
+
+def report_html(card: Scorecard) -> bytes:
+    """A self-contained HTML report: tables and inline SVG charts, no scripts, nothing fetched."""
+    run = card.run
+    pairs = pair_rows(card.pairs)
+    wins_chart = _bar_svg(
+        [(f"{p.first} vs {p.second}", p.win_rate, p.win_low, p.win_high) for p in card.pairs if p.ratings], 1.0
+    )
+    score_chart = _bar_svg(
+        [(f"{r['contender']}: {r['criterion']}", r["mean"], r["low"], r["high"]) for r in card.rubric if r["n"]], 5.0
+    )
+    agree = card.agreement
+    agreement_text = (
+        f"{agree['measure']}: {agree['value']:.2f} over {agree['items']} items rated by several reviewers"
+        if agree["value"] is not None
+        else "Agreement is undefined: it needs items rated by two or more reviewers who do not all give one answer."
+    )
+    more = card.verdict.more_items_needed
+    more_text = f"<p>About {more:,} more rated items would most likely settle it.</p>" if more else ""
+    decision = f"<strong>{html.escape(card.verdict.decision)}</strong>: " if card.verdict.decision else ""
+    body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Scorecard: {html.escape(run.name)}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}}
+table{{border-collapse:collapse;margin:0.5em 0 1.5em}}
+td,th{{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left}}
+.verdict{{font-size:1.3em;padding:0.6em 1em;background:#eef4fb;border-left:4px solid #4c78a8}}</style></head><body>
+<h1>Scorecard: {html.escape(run.name)}</h1>
+<p>Run {run.id}, created {html.escape(run.created_at)} on the {html.escape(run.provider)} provider;
+prompts: {html.escape(run.prompt_source)}; settings: {html.escape(json.dumps(run.settings))}.</p>
+<p class="verdict">{decision}{html.escape(card.verdict.headline)}</p>
+<ul>{"".join(f"<li>{html.escape(r)}</li>" for r in card.verdict.reasons)}</ul>{more_text}
+<h2>Who wins (ties count half; 95% Wilson intervals over items)</h2>{_table(pairs)}{wins_chart}
+<h2>Rubric scores (1–5, 95% t intervals over items)</h2>{_table(card.rubric)}{score_chart}
+<h2>Ranking (Bradley–Terry, 95% bootstrap intervals over items)</h2>{_table(card.ranking)}
+<h2>Agreement between reviewers</h2><p>{html.escape(agreement_text)}</p>{_table(card.agreement["pairs"])}
+<h2>Reviewers: position bias and consistency on repeated items</h2>{_table(card.reviewers)}
+<h2>Tokens, latency, cost and automatic checks per answer</h2>{_table(card.usage)}
+</body></html>"""
+    return body.encode()
+
+
+REQUIRED_COLUMNS = ("item", "reviewer", "A", "B", "winner")
+
+
+def read_ratings_csv(data: bytes) -> tuple[list[Rating], list[str]]:
+    """The app's "Ratings (CSV)" export read back: the ratings and the rubric's criteria.
+
+    Required columns: item, reviewer, A, B, winner; optional scores as "A: <criterion>" and "B: <criterion>".
+    Raises RunError naming the row and column of the first problem.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RunError("The ratings file is not UTF-8 text: export it again from the Scorecard.") from exc
+    reader = csv.DictReader(io.StringIO(text))
+    columns = reader.fieldnames or []
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        needed = ", ".join(REQUIRED_COLUMNS)
+        raise RunError(f"The ratings file lacks the column(s) {', '.join(missing)}; it needs {needed}.")
+    criteria = [c.removeprefix("A: ") for c in columns if c.startswith("A: ") and f"B: {c[3:]}" in columns]
+    ratings = []
+    for row_number, row in enumerate(reader, start=2):
+        try:
+            item = int(row["item"])
+        except (TypeError, ValueError):
+            raise RunError(f"Row {row_number}, column item: {row['item']!r} is not an item number.") from None
+        left, right, winner = (row["A"] or "").strip(), (row["B"] or "").strip(), (row["winner"] or "").strip()
+        if not left or not right or not (row["reviewer"] or "").strip():
+            raise RunError(f"Row {row_number}: reviewer, A and B must not be empty.")
+        if winner not in (left, right, TIE):
+            raise RunError(f"Row {row_number}, column winner: {winner!r} is neither A ({left}), B ({right}) nor tie.")
+        scores: dict[str, list[int]] = {}
+        for side, label in (("A", left), ("B", right)):
+            marks = [row.get(f"{side}: {criterion}") or "" for criterion in criteria]
+            if all(marks):
+                try:
+                    scores[label] = [int(float(mark)) for mark in marks]
+                except ValueError:
+                    raise RunError(f"Row {row_number}: the {side} scores must be numbers 1 to 5.") from None
+        ratings.append(Rating(0, row["reviewer"].strip(), item, left, right, winner, scores, row.get("note") or ""))
+    if not ratings:
+        raise RunError("The ratings file has no ratings.")
+    return ratings, criteria
