@@ -64,6 +64,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python -m bench.tokens
 	$(BIN)/python -m bench.train
 	$(BIN)/python -m bench.generate
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -140,7 +140,16 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; an unexpected failure is said in one line and exits 2, never as a traceback."""
     args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except Exception as exc:  # the last guard: a pipeline reads exit 1 as "errors found", so it must not be that
+        print(f"error: {args.command} failed unexpectedly: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "scorecard":
         return _scorecard(args)
     if args.command == "check":

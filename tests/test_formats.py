@@ -1,10 +1,11 @@
 import json
+from pathlib import Path
 
 import pytest
 
 from lib.curate.formats import read_csv, read_file, read_jsonl, split, to_csv, to_jsonl
 from lib.errors import DatasetError
-from lib.paths import SAMPLE_DIR
+from lib.paths import PROJECT_DIR, SAMPLE_DIR
 
 GOOD = {
     "messages": [
@@ -111,3 +112,75 @@ def test_split_is_repeatable_and_complete() -> None:
     assert len(valid) == 20 and sorted(train + valid) == items
     assert split(items, 0.2, seed=7) == (train, valid)
     assert split(items, 0.2, seed=8)[1] != valid
+
+
+def _hostile_corpus() -> dict[str, bytes]:
+    """Files as attackers and bad luck write them; each holds good lines that must be kept."""
+    import gzip
+    import random
+
+    good = json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]})
+    other = json.dumps({"messages": [{"role": "user", "content": "r"}, {"role": "assistant", "content": "b"}]})
+    rng = random.Random(13)
+    surrogate = '{"messages": [{"role": "user", "content": "\\ud800"}]}'
+    corpus = {
+        "huge integer": f'{{"messages": [], "n": {"9" * 5000}}}\n{good}\n{other}\n'.encode(),
+        "lone surrogate in content": f"{surrogate}\n{good}\n{other}".encode(),
+        "lone surrogate in a key": f'{{"\\udfff": 1}}\n{good}\n{other}'.encode(),
+        "NaN, Infinity and 1e400": f'{{"x": NaN}}\n{{"x": -Infinity}}\n{{"x": 1e400}}\n{good}\n{other}'.encode(),
+        "UTF-16 with a BOM": f"\ufeff{good}\n{other}\n".encode("utf-16-le"),
+        "UTF-16 big-endian with a BOM": f"\ufeff{good}\n{other}\n".encode("utf-16-be"),
+        "UTF-32 with a BOM": f"\ufeff{good}\n{other}\n".encode("utf-32-le"),
+        "UTF-16 without a BOM": f"{good}\n{other}\n".encode("utf-16-le"),
+        "pretty-printed JSON array": json.dumps([json.loads(good), json.loads(other)], indent=2).encode(),
+        "deep nesting": ("[" * 100_000 + "]" * 100_000 + f"\n{good}\n{other}").encode(),
+        "random bytes": bytes(rng.randrange(256) for _ in range(2000)) + f"\n{good}\n{other}".encode(),
+        "NUL bytes": b"\x00\x00\x00\n" + f"{good}\n{other}".encode(),
+        "invalid UTF-8": b"\xff\xfe\xfd\n" + f"{good}\n{other}".encode(),
+    }
+    return corpus | {"gzip": gzip.compress(f"{good}\n{other}".encode())}
+
+
+@pytest.mark.parametrize(("name", "data"), list(_hostile_corpus().items()))
+def test_the_jsonl_reader_is_total_on_hostile_files(name: str, data: bytes) -> None:
+    parsed = read_jsonl(data)  # never raises
+    for finding in parsed.findings:
+        assert finding.line is None or finding.line >= 1
+    if name == "gzip":
+        assert parsed.findings[0].code == "compressed_file" and not parsed.examples
+        return
+    kept = [example["messages"][0]["content"] for _, example in parsed.valid_examples()]
+    assert kept[-2:] == ["q", "r"], name  # every good line is kept
+    written = to_jsonl(example for _, example in parsed.importable_examples(include_errors=True))
+    for line in written.decode("utf-8").splitlines():  # whatever was kept is written back as valid JSON
+        json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} written back"))
+    if name.startswith("UTF") or name == "pretty-printed JSON array":
+        assert any(f.line is None and f.severity == "warning" for f in parsed.findings)  # says what it did
+
+
+def test_csv_cells_of_any_length_sniffed_delimiters_and_duplicate_columns() -> None:
+    long = "x" * 200_000
+    assert read_csv(f"user,assistant\n{long},b\n".encode()).examples[0][1]["messages"][0]["content"] == long
+    semicolons = read_csv(b"system;user;assistant\ns;u;a\n")
+    assert [m["content"] for m in semicolons.examples[0][1]["messages"]] == ["s", "u", "a"]
+    with pytest.raises(DatasetError, match=r"'user' \(columns 1, 3\)"):
+        read_csv(b"user,assistant,user\na,b,c\n")
+    assert read_csv("\ufeffuser,assistant\nq,a\n".encode("utf-16-le")).examples  # UTF-16 from a spreadsheet
+    with pytest.raises(DatasetError, match="gzip"):
+        read_csv(__import__("gzip").compress(b"user,assistant\n"))
+
+
+def test_the_cli_exits_two_never_with_a_traceback_on_hostile_files(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    for name, data in _hostile_corpus().items():
+        path = tmp_path / "hostile.jsonl"
+        path.write_bytes(data)
+        result = subprocess.run(
+            [sys.executable, "-m", "lib", "validate", str(path), "--json"], capture_output=True, cwd=PROJECT_DIR
+        )
+        assert result.returncode in (0, 1, 2), name
+        assert b"Traceback" not in result.stderr, (name, result.stderr[-500:])
+        if result.returncode != 2:
+            json.loads(result.stdout)  # a report a pipeline can read

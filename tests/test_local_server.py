@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
+import httpx2
 import openai
 import pytest
 from jsonschema import Draft202012Validator
@@ -370,3 +371,116 @@ def test_a_cancel_after_the_last_step_stays_cancelled(tmp_path: Path) -> None:
     assert tuned_models(store) == {}  # and no model is offered
     with pytest.raises(lifecycle.JobStateError, match="already cancelled"):
         lifecycle.cancel(store, job["id"])
+
+
+def test_only_requests_for_this_server_from_no_other_site_are_served(base_url: str) -> None:
+    models = f"{base_url}/models"
+    with httpx2.Client() as http:
+        assert http.get(models).status_code == 200
+        rebound = http.get(models, headers={"Host": "evil.example:8765"})  # DNS rebinding: another name, our address
+        assert rebound.status_code == 403 and rebound.json()["error"]["code"] == "forbidden_host"
+        cross_site = http.post(f"{base_url}/files", headers={"Origin": "https://evil.example"}, files={"x": b"1"})
+        assert cross_site.status_code == 403 and cross_site.json()["error"]["code"] == "forbidden_origin"
+        assert http.get(models, headers={"Host": "localhost", "Origin": "http://127.0.0.1:8501"}).status_code == 200
+
+
+def test_a_client_that_leaves_a_stream_does_not_hold_the_model(client: openai.OpenAI, base_url: str) -> None:
+    body = {"model": TINY, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2000, "stream": True,
+            "temperature": 1.0, "seed": 3}  # fmt: skip
+    with httpx2.Client(timeout=30) as http:
+        with http.stream("POST", f"{base_url}/chat/completions", json=body) as response:
+            lines = (line for line in response.iter_lines() if line.startswith("data: "))
+            assert [next(lines) for _ in range(2)]
+        started = time.monotonic()
+        answer = client.chat.completions.create(model=TINY, messages=[{"role": "user", "content": "hi"}], max_tokens=3)
+        assert answer.choices[0].message.content is not None
+        assert time.monotonic() - started < 10  # the model was released when the first client left
+
+
+def test_a_dead_worker_fails_its_job_truthfully_and_a_new_one_runs_the_queue(tmp_path: Path) -> None:
+    import multiprocessing
+    import os
+    import signal
+
+    others = {p.pid for p in multiprocessing.active_children()}  # other tests' servers have workers too
+    with running_server(tiny_settings(tmp_path)) as url:
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        uploaded = client.files.create(file=("elle.jsonl", TEN), purpose="fine-tune")
+        long = client.fine_tuning.jobs.create(model=TINY, training_file=uploaded.id, hyperparameters={"n_epochs": 50})
+        wait_for(client, long.id, {"running"})
+        [worker] = [p for p in multiprocessing.active_children() if p.name == "studio-trainer" and p.pid not in others]
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGKILL)  # what the out-of-memory killer does
+        failed = wait_for(client, long.id, {"failed", "succeeded"}, timeout=30)
+        assert failed.status == "failed" and failed.error and "stopped unexpectedly" in failed.error.message
+        short = client.fine_tuning.jobs.create(model=TINY, training_file=uploaded.id, hyperparameters={"n_epochs": 1})
+        assert wait_for(client, short.id, {"succeeded", "failed"}).status == "succeeded"  # a new worker took it
+
+
+def test_startup_never_depends_on_a_users_file(tmp_path: Path) -> None:
+    settings = tiny_settings(tmp_path, start_worker=False)
+    with running_server(settings) as url:
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        uploaded = client.files.create(file=("elle.jsonl", TEN), purpose="fine-tune")
+        job = client.fine_tuning.jobs.create(model=TINY, training_file=uploaded.id)
+    store = LocalStore(settings.store_path)
+    store.update("jobs", job.id, status="validating_files")  # as if the server stopped while validating
+    (settings.files_dir / uploaded.id).write_bytes(b'{"messages": [], "n": ' + b"9" * 5000 + b"}\n")  # hostile
+    with running_server(settings) as url:  # starts all the same
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        failed = client.fine_tuning.jobs.retrieve(job.id)
+        assert failed.status == "failed" and failed.error and "more than 4,300 digits" in failed.error.message
+
+
+def test_an_error_in_the_middle_of_a_stream_is_sent_as_an_error_event() -> None:
+    import queue
+    import threading
+
+    from lib.local.routers.chat import _produce
+
+    def failing() -> Iterator[str]:
+        yield "data: {}\n\n"
+        raise RuntimeError("decoder broke")
+
+    out: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+    _produce(failing(), out, threading.Event())
+    sent = [out.get() for _ in range(3)]
+    assert sent[0] == "data: {}\n\n" and sent[2] is None  # then the stream closes
+    assert sent[1] is not None and json.loads(sent[1].removeprefix("data: "))["error"]["message"].endswith(
+        "decoder broke"
+    )
+
+
+def test_a_failed_upload_leaves_no_partial_file_and_failed_jobs_offer_no_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lib.local import files
+    from lib.local.tuned_models import tuned_models
+
+    settings = tiny_settings(tmp_path)
+    store = LocalStore(settings.store_path)
+
+    def disk_full(self: Path, target: Path) -> Path:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "replace", disk_full)
+    with pytest.raises(OSError):
+        files.save_file(store, settings, TEN, "elle.jsonl", "fine-tune")
+    assert list(settings.files_dir.iterdir()) == [] and store.page("files", None, 10)[0] == []
+    store.insert("jobs", {"id": "ftjob-x", "status": "failed"}, status="failed")
+    checkpoint = {"id": "ftckpt-1", "fine_tuning_job_id": "ftjob-x", "created_at": 1,
+                  "fine_tuned_model_checkpoint": f"ft:{TINY}:local::x:ckpt-step-3"}  # fmt: skip
+    store.insert("checkpoints", checkpoint, job_id="ftjob-x", model=checkpoint["fine_tuned_model_checkpoint"], path="p")
+    assert tuned_models(store) == {}
+
+
+def test_the_app_keeps_one_private_key_for_the_server_it_starts(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STUDIO_LOCAL_API_KEY", raising=False)
+    key = local_client.api_key()
+    path = data_dir / "local" / "api-key"
+    assert len(key) >= 24 and path.read_text() == key and path.stat().st_mode & 0o077 == 0  # only the user reads it
+    assert local_client.api_key() == key  # the same key after a restart
+    monkeypatch.setenv("STUDIO_LOCAL_API_KEY", "given")
+    assert local_client.api_key() == "given"

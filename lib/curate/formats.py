@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import random
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -23,6 +24,7 @@ CSV_COLUMNS = ("system", "user", "assistant")
 CSV_EXTRA_COLUMNS = ("status", "tags", "note")
 
 T = TypeVar("T")
+csv.field_size_limit(2**31 - 1)  # a long answer is a long cell: never refuse one (the default is 131,072)
 
 
 @dataclass
@@ -63,11 +65,85 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+_BOMS = [  # longest first: the UTF-32 LE mark begins with the UTF-16 LE one
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+]
+_GZIP, _ZIP = b"\x1f\x8b", b"PK\x03\x04"
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def as_utf8(data: bytes) -> tuple[bytes, list[Finding]]:
+    """The file's bytes as UTF-8, whatever Unicode encoding its byte-order mark names; a note of what was done.
+
+    A compressed file cannot be read as text: that is one error finding for the whole file.
+    """
+    if data.startswith(_GZIP) or data.startswith(_ZIP):
+        kind = "gzip" if data.startswith(_GZIP) else "zip"
+        message = f"This is a {kind}-compressed file: unpack it first and upload the .jsonl or .csv inside."
+        return b"", [Finding(None, "compressed_file", "error", message)]
+    head = data[:400]
+    mostly_zeros = bool(head) and head.count(0) * 4 >= len(head)  # JSON or CSV text in UTF-16/32: many zero bytes
+    for mark, encoding in _BOMS:
+        if data.startswith(mark) and (encoding == "utf-8" or mostly_zeros):
+            if encoding == "utf-8":
+                return data[len(mark) :], []
+            text = data[len(mark) :].decode(encoding, errors="replace")
+            note = f"The file was saved as {encoding.upper()}; it was read as such (UTF-8 is the usual choice)."
+            return text.encode("utf-8", errors="surrogatepass"), [Finding(None, "converted_encoding", "warning", note)]
+    if head and head.count(0) * 3 >= len(head):  # UTF-16 without a mark: every other byte is zero
+        encoding = "utf-16-le" if head[1:2] == b"\x00" else "utf-16-be"
+        text = data.decode(encoding, errors="replace")
+        note = f"The file looks like {encoding.upper()} without a byte-order mark; it was read as such."
+        return text.encode("utf-8", errors="surrogatepass"), [Finding(None, "converted_encoding", "warning", note)]
+    return data, []
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is too large a number to keep")
+    return value
+
+
+def _parse_line(text: str) -> Any:
+    """One line's JSON value; refuses what would not survive being written back (NaN, Infinity, 1e400)."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if any("\ud800" <= ch <= "\udfff" for ch in item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def read_jsonl(data: bytes) -> ParsedFile:
-    """Parse JSONL bytes line by line (BOM, CRLF, blank lines and a missing final newline are fine)."""
+    """Parse JSONL bytes line by line; total: any bytes give findings with line numbers and keep every good line.
+
+    BOMs (UTF-8/16/32), CRLF, blank lines and a missing final newline are fine; a JSON array is read
+    element by element (with a note that JSON Lines has one example per line).
+    """
     parsed = ParsedFile()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    data, notes = as_utf8(data)
+    parsed.findings.extend(notes)
+    if data.lstrip()[:1] == b"[" and (array := _json_array(data)) is not None:
+        return _read_array(parsed, array)
     for number, raw in enumerate(data.split(b"\n"), start=1):
         raw = raw.rstrip(b"\r")
         if not raw.strip():
@@ -80,20 +156,57 @@ def read_jsonl(data: bytes) -> ParsedFile:
             parsed.findings.append(Finding(number, "invalid_utf8", "error", message))
             continue
         try:
-            value = json.loads(text)
+            value = _parse_line(text)
         except json.JSONDecodeError as exc:
             message = f"Not valid JSON: {exc.msg} (column {exc.colno})."
             parsed.findings.append(Finding(number, "invalid_json", "error", message))
             continue
+        except ValueError as exc:  # an integer of over 4,300 digits, NaN, Infinity, 1e400
+            message = f"Not valid JSON for a training file: {exc}."
+            if "digits" in str(exc):
+                message = "Not valid JSON for a training file: a number has more than 4,300 digits."
+            parsed.findings.append(Finding(number, "invalid_json", "error", message))
+            continue
         except RecursionError:
-            value = None
             parsed.findings.append(_too_deep(number))
             continue
         brackets = text.count("[") + text.count("{")  # cheap bound on the depth: walk only when it could be too deep
         if brackets > MAX_DEPTH and _depth(value) > MAX_DEPTH:
             parsed.findings.append(_too_deep(number))
             continue
+        if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+            message = "Holds a lone surrogate escape (such as \\ud800), which is not a character: remove it."
+            parsed.findings.append(Finding(number, "invalid_text", "error", message))
+            continue
         parsed.examples.append((number, value))
+    parsed.findings = sort_findings([*parsed.findings, *check_examples(parsed.examples)])
+    return parsed
+
+
+def _json_array(data: bytes) -> list[Any] | None:
+    """The file as one JSON array, if that is what it is (a pretty-printed export)."""
+    try:
+        value = _parse_line(data.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, list) else None
+
+
+def _read_array(parsed: ParsedFile, array: list[Any]) -> ParsedFile:
+    note = (
+        f"This is a JSON array, not JSON Lines (one example per line): its {len(array)} elements were read as "
+        "examples, numbered by their position in the array."
+    )
+    parsed.findings.append(Finding(None, "json_array", "warning", note))
+    for number, value in enumerate(array, start=1):
+        parsed.lines_read += 1
+        if _depth(value) > MAX_DEPTH:
+            parsed.findings.append(_too_deep(number))
+        elif _has_lone_surrogate(value):
+            message = "Holds a lone surrogate escape (such as \\ud800), which is not a character: remove it."
+            parsed.findings.append(Finding(number, "invalid_text", "error", message))
+        else:
+            parsed.examples.append((number, value))
     parsed.findings = sort_findings([*parsed.findings, *check_examples(parsed.examples)])
     return parsed
 
@@ -108,25 +221,50 @@ def to_jsonl(examples: Iterable[Example]) -> bytes:
 
 
 def read_csv(data: bytes) -> ParsedFile:
-    """Parse a system,user,assistant CSV (status, tags, note optional); rows numbered as in a spreadsheet."""
+    """Parse a system,user,assistant CSV (status, tags, note optional); rows numbered as in a spreadsheet.
+
+    Comma, semicolon or tab separated (sniffed from the header); cells of any length.
+    """
+    data, notes = as_utf8(data)
+    if notes and notes[0].severity == "error":
+        raise DatasetError(notes[0].message)
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DatasetError(f"The CSV is not valid UTF-8 (byte {exc.start + 1}): save it as UTF-8.") from exc
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
+    first_line = text.split("\n", 1)[0]
+    delimiter = max(",;\t", key=first_line.count) if first_line else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise DatasetError(f"The CSV's header row cannot be read: {exc}.") from exc
     if header is None:
         raise DatasetError("The CSV is empty: it needs a header row with system,user,assistant.")
     columns = [name.strip().lower() for name in header]
+    twice = sorted({name for name in columns if name and columns.count(name) > 1})
+    if twice:
+        where = ", ".join(
+            f"'{n}' (columns {', '.join(str(i + 1) for i, c in enumerate(columns) if c == n)})" for n in twice
+        )
+        raise DatasetError(f"The CSV has a column more than once: {where}. Keep one of each.")
     missing = [name for name in ("user", "assistant") if name not in columns]
     if missing:
         found = ", ".join(header) or "nothing"
         raise DatasetError(
             f"The CSV needs columns system,user,assistant; missing {', '.join(missing)} (found {found})."
         )
-    parsed = ParsedFile()
+    parsed = ParsedFile(findings=list(notes))
     row_number = 1
-    for row in reader:
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a quote never closed: the rest of the file is one cell
+            parsed.findings.append(Finding(row_number + 1, "invalid_csv", "error", f"Cannot be read as CSV: {exc}."))
+            break
         row_number += 1
         if not any(cell.strip() for cell in row):
             continue

@@ -1,10 +1,13 @@
-"""python -m lib.local [--host 127.0.0.1] [--port 8765] [--api-key KEY]: the local OpenAI-compatible server."""
+"""python -m lib.local [--host 127.0.0.1] [--port 8765] [--api-key-file FILE]: the local OpenAI-compatible server.
+
+The key can also come from STUDIO_LOCAL_API_KEY (the app passes its own key that way)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from lib.errors import StudioError
 from lib.local.config import ServerSettings
@@ -15,7 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lib.local", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--api-key", default=os.environ.get("STUDIO_LOCAL_API_KEY"), help="require this bearer key")
+    parser.add_argument(
+        "--api-key-file", type=Path, help="require the bearer key in this file (or set STUDIO_LOCAL_API_KEY)"
+    )
+    parser.add_argument("--api-key", help=argparse.SUPPRESS)  # visible to other users in `ps`: prefer the above
     parser.add_argument(
         "--exit-with", type=int, metavar="PID", help="stop when process PID ends (the app that started it)"
     )
@@ -27,7 +33,16 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as exc:
         print(f"The local provider needs its packages: pip install -r requirements-local.txt ({exc})", file=sys.stderr)
         return 2
-    settings = ServerSettings(data_dir() / "local", host=args.host, port=args.port, api_key=args.api_key or None)
+    try:
+        key = (
+            args.api_key
+            or os.environ.get("STUDIO_LOCAL_API_KEY")
+            or (args.api_key_file.read_text().strip() if args.api_key_file else None)
+        )
+    except OSError as exc:
+        print(f"Cannot read the API key file {args.api_key_file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    settings = ServerSettings(data_dir() / "local", host=args.host, port=args.port, api_key=key or None)
     if args.exit_with:
         from lib.local.worker import exit_with
 

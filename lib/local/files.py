@@ -29,13 +29,25 @@ def save_file(
         "status": "processed",
     }
     settings.files_dir.mkdir(parents=True, exist_ok=True)
-    file_path(settings, obj["id"]).write_bytes(content)
-    return store.insert("files", obj)
+    path = file_path(settings, obj["id"])
+    partial = path.with_suffix(".partial")
+    try:  # written whole or not at all: a full disk leaves no partial file behind
+        partial.write_bytes(content)
+        partial.replace(path)
+        return store.insert("files", obj)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+        raise
 
 
 def read_examples(settings: ServerSettings, file_id: str, minimum: int = MIN_EXAMPLES) -> tuple[list[Any], str | None]:
     """The examples of an uploaded JSONL file, or the first problem (with its line) when it has errors."""
-    parsed = read_jsonl(file_path(settings, file_id).read_bytes())
+    try:
+        data = file_path(settings, file_id).read_bytes()
+    except OSError as exc:
+        return [], f"The file cannot be read: {exc.strerror or exc}."
+    parsed = read_jsonl(data)
     errors = [f for f in parsed.findings if f.severity == "error" and f.line in error_lines(parsed.findings)]
     if errors:
         first = errors[0]

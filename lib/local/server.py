@@ -6,6 +6,7 @@ official ``openai`` SDK works unchanged with ``base_url="http://127.0.0.1:8765/v
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -26,7 +27,9 @@ from lib.local.routers.fine_tuning import fine_tuning_router
 from lib.local.routers.models import models_router
 from lib.local.serving import Engine
 from lib.local.store import LocalStore
-from lib.local.worker import start_worker
+from lib.local.worker import Supervisor
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
@@ -38,24 +41,38 @@ def create_app(settings: ServerSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         lifecycle.recover(store)
-        for job in store.jobs_with_status("validating_files"):
-            lifecycle.validate(store, settings, job["id"])
-        worker = None
+        for job in store.jobs_with_status("validating_files"):  # never let a user's file stop the server starting
+            try:
+                lifecycle.validate(store, settings, job["id"])
+            except Exception as exc:
+                log.exception("validating %s at startup failed", job["id"])
+                lifecycle.fail(store, job["id"], "invalid_training_file", f"The file could not be validated: {exc}")
+        supervisor = None
         if settings.start_worker:
             for model_id, preparer in settings.base_models.items():  # the one-time GGUF conversion, before serving
                 model_folder(settings.models_dir, model_id, preparer)
-            worker = start_worker(settings)
+            supervisor = Supervisor(settings)
+        app.state.supervisor = supervisor
         yield
         engine.close()
-        if worker is not None:
-            worker.terminate()
-            worker.join(timeout=10)
+        if supervisor is not None:
+            supervisor.stop()
 
     app = FastAPI(title="Tuning Studio local provider", lifespan=lifespan)
     app.state.settings, app.state.store, app.state.engine = settings, store, engine
 
+    own_hosts = {"127.0.0.1", "localhost", "[::1]", "::1", settings.host.lower()}
+
     @app.middleware("http")
     async def authenticate(request: Request, call_next: Any) -> Response:
+        # Any web page the user opens can send requests to 127.0.0.1 (and, by DNS rebinding, read the
+        # answers): serve only requests addressed to this server's own name, and none sent by another site.
+        host = _hostname(request.headers.get("host", ""))
+        if host not in own_hosts:
+            return error_body(403, f"Requests for host '{host}' are not served here.", code="forbidden_host")
+        origin = request.headers.get("origin")
+        if origin is not None and _hostname(origin.split("://", 1)[-1]) not in own_hosts:
+            return error_body(403, "Requests from web pages of other sites are refused.", code="forbidden_origin")
         if settings.api_key:
             given = request.headers.get("authorization", "")
             if not secrets.compare_digest(given.encode(), f"Bearer {settings.api_key}".encode()):
@@ -94,6 +111,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
     ):
         app.include_router(router, prefix="/v1")
     return app
+
+
+def _hostname(netloc: str) -> str:
+    """'127.0.0.1:8765' -> '127.0.0.1', '[::1]:8765' -> '[::1]', 'LocalHost' -> 'localhost'."""
+    netloc = netloc.strip().lower().split("/", 1)[0]
+    if netloc.startswith("["):
+        return netloc.split("]", 1)[0] + "]"
+    return netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
 
 
 _TYPE_TAGS = {"str", "int", "float", "bool", "dict", "list", "none"}

@@ -15,7 +15,10 @@ def tuned_models(store: LocalStore) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for job in store.jobs_with_status("succeeded"):
         found[job["fine_tuned_model"]] = {"base": job["model"], "created": job["finished_at"], "job": job["id"]}
+    failed = {job["id"] for job in store.jobs_with_status("failed")}
     for checkpoint in store.all("checkpoints"):
+        if checkpoint["fine_tuning_job_id"] in failed:
+            continue  # a failed job's checkpoints are not offered as models
         model = checkpoint["fine_tuned_model_checkpoint"]  # ft:{base}:local:{suffix}:{id}:ckpt-step-N
         found[model] = {
             "base": model.split(":")[1],

@@ -109,7 +109,10 @@ class JobRunner:
         def on_epoch_end(epoch: int, step: int, model: Any) -> None:
             checkpoint_model = f"{tuned_model_id(job)}:ckpt-step-{step}"
             path = out_dir / f"ckpt-step-{step}"
-            model.save_pretrained(path)
+            partial = out_dir / f"ckpt-step-{step}.partial"
+            model.save_pretrained(partial)  # complete or not a checkpoint: only a whole folder is renamed
+            shutil.rmtree(path, ignore_errors=True)
+            partial.rename(path)
             obj = {
                 "object": "fine_tuning.job.checkpoint",
                 "id": new_id("ftckpt"),
@@ -175,3 +178,36 @@ def start_worker(settings: ServerSettings) -> multiprocessing.process.BaseProces
     process = context.Process(target=worker_main, args=(settings, os.getpid()), daemon=True, name="studio-trainer")
     process.start()
     return process
+
+
+WORKER_DIED = "The training process stopped unexpectedly (killed, possibly out of memory). Create the job again."
+
+
+class Supervisor:
+    """Keeps a worker process alive: when it dies (the out-of-memory killer, a crash), its running job fails
+    with a true message within seconds and a new worker takes the queue."""
+
+    def __init__(self, settings: ServerSettings, check_every: float = 1.0) -> None:
+        self.settings, self.check_every = settings, check_every
+        self.store = LocalStore(settings.store_path)
+        self.worker = start_worker(settings)
+        self.restarts = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True, name="worker-supervisor")
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.check_every):
+            if self.worker.is_alive():
+                continue
+            for job in self.store.jobs_with_status("running"):
+                lifecycle.fail(self.store, job["id"], "worker_died", WORKER_DIED)
+            if not self._stop.is_set():
+                self.restarts += 1
+                self.worker = start_worker(self.settings)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.worker.terminate()
+        self.worker.join(timeout=10)

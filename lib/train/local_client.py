@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import secrets
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -34,10 +35,29 @@ def base_url() -> str:
     return os.environ.get("STUDIO_LOCAL_URL", f"http://127.0.0.1:{DEFAULT_PORT}/v1")
 
 
+def api_key() -> str:
+    """The local server's key: STUDIO_LOCAL_API_KEY, else one kept in the data folder (made on first use, 0600).
+
+    The app starts the server with this key in its environment, so no other program or web page can use
+    the server without reading the user's own files.
+    """
+    if key := os.environ.get("STUDIO_LOCAL_API_KEY"):
+        return key
+    path = data_dir() / "local" / "api-key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(24)
+        path.touch(mode=0o600)
+        path.write_text(key)
+        return key
+
+
 def client(timeout: float = 600, max_retries: int = 0, http_client: httpx2.Client | None = None) -> openai.OpenAI:
     return openai.OpenAI(
         base_url=base_url(),
-        api_key=os.environ.get("STUDIO_LOCAL_API_KEY") or "local",
+        api_key=api_key(),
         timeout=timeout,
         max_retries=max_retries,
         http_client=http_client,
@@ -69,8 +89,9 @@ def start() -> subprocess.Popen[Any]:
     log_path().parent.mkdir(parents=True, exist_ok=True)
     port = base_url().rsplit(":", 1)[-1].split("/")[0]
     command = [sys.executable, "-m", "lib.local", "--port", port, "--exit-with", str(os.getpid())]
+    environment = os.environ | {"STUDIO_LOCAL_API_KEY": api_key()}  # never on the command line: `ps` shows it
     with log_path().open("ab") as log:
-        return subprocess.Popen(command, cwd=PROJECT_DIR, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, cwd=PROJECT_DIR, stdout=log, stderr=subprocess.STDOUT, env=environment)
 
 
 def log_path() -> Path:

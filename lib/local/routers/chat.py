@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import logging
+import queue
+import threading
+from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+import anyio
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -17,6 +21,7 @@ from lib.local.store import LocalStore, new_id, now
 from lib.local.tuned_models import adapter_path, tuned_models
 
 MAX_ANSWER_TOKENS = 4096
+log = logging.getLogger(__name__)
 
 
 class ChatMessage(BaseModel):
@@ -57,7 +62,7 @@ def chat_router(store: LocalStore, settings: ServerSettings, engine: Engine) -> 
     router = APIRouter()
 
     @router.post("/chat/completions", response_model=None)
-    def chat_completions(body: ChatRequest) -> dict[str, Any] | StreamingResponse:
+    def chat_completions(body: ChatRequest, request: Request) -> dict[str, Any] | StreamingResponse:
         model = body.model
         messages = [m.model_dump(exclude_none=True) for m in body.messages]
         if model in settings.base_models:
@@ -78,9 +83,8 @@ def chat_router(store: LocalStore, settings: ServerSettings, engine: Engine) -> 
         completion_id, created = new_id("chatcmpl"), now()
         if body.stream:
             usage = bool(body.stream_options and body.stream_options.include_usage)
-            return StreamingResponse(
-                _stream(answer, len(ids), model, completion_id, created, usage), media_type="text/event-stream"
-            )
+            chunks = _stream(answer, len(ids), model, completion_id, created, usage)
+            return StreamingResponse(_relay(chunks, request), media_type="text/event-stream")
         pieces = list(answer)
         completion_tokens = pieces[-1].tokens
         return {
@@ -106,6 +110,38 @@ def chat_router(store: LocalStore, settings: ServerSettings, engine: Engine) -> 
     return router
 
 
+def _produce(chunks: Iterator[str], out: queue.SimpleQueue[str | None], gone: threading.Event) -> None:
+    """Decode in a thread of its own, stopping at the next token once the client is gone; an error becomes an
+    error event, so the stream never ends silently. Closing the generator here releases the model at once."""
+    try:
+        for chunk in chunks:
+            if gone.is_set():
+                break
+            out.put(chunk)
+    except Exception as exc:
+        log.exception("a streamed answer failed")
+        error = {"message": f"The local server failed while answering: {exc}", "type": "server_error"}
+        out.put(f"data: {json.dumps({'error': error | {'param': None, 'code': None}})}\n\n")
+    finally:
+        if isinstance(chunks, Generator):
+            chunks.close()
+        out.put(None)
+
+
+async def _relay(chunks: Iterator[str], request: Request) -> AsyncIterator[str]:
+    """The chunks as the client reads them; when it disconnects (or the response is cancelled) decoding stops."""
+    out: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+    gone = threading.Event()
+    threading.Thread(target=_produce, args=(chunks, out, gone), daemon=True, name="chat-stream").start()
+    try:
+        while (chunk := await anyio.to_thread.run_sync(out.get, abandon_on_cancel=True)) is not None:
+            yield chunk
+            if await request.is_disconnected():
+                return
+    finally:
+        gone.set()
+
+
 def _stream(
     answer: Iterator[Piece], prompt_tokens: int, model: str, completion_id: str, created: int, usage: bool
 ) -> Iterator[str]:
@@ -122,12 +158,16 @@ def _stream(
 
     yield chunk({"role": "assistant", "content": ""}, None)
     completion_tokens = 0
-    for piece in answer:
-        completion_tokens = piece.tokens
-        if piece.text:
-            yield chunk({"content": piece.text}, None)
-        if piece.finish_reason:
-            yield chunk({}, piece.finish_reason)
+    try:
+        for piece in answer:
+            completion_tokens = piece.tokens
+            if piece.text:
+                yield chunk({"content": piece.text}, None)
+            if piece.finish_reason:
+                yield chunk({}, piece.finish_reason)
+    finally:
+        if isinstance(answer, Generator):
+            answer.close()  # releases the model's lock even when the stream is abandoned
     if usage:
         counts = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
         yield chunk(None, None, usage=counts | {"total_tokens": prompt_tokens + completion_tokens})

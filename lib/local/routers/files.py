@@ -28,7 +28,11 @@ def files_router(store: LocalStore, settings: ServerSettings) -> APIRouter:
     async def create_file(file: Annotated[UploadFile, File()], purpose: Annotated[str, Form()]) -> dict[str, Any]:
         if purpose not in PURPOSES:
             raise APIError(400, f"Invalid purpose '{purpose}'. Use one of: {', '.join(PURPOSES)}.", param="purpose")
-        return save_file(store, settings, await file.read(), file.filename or "upload.jsonl", purpose)
+        try:
+            return save_file(store, settings, await file.read(), file.filename or "upload.jsonl", purpose)
+        except OSError as exc:  # nothing is left behind: the upload can simply be tried again
+            message = f"The file could not be stored: {exc.strerror or exc}. Free some disk space and upload it again."
+            raise APIError(500, message) from exc
 
     @router.get("/files")
     def list_files(
