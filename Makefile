@@ -65,6 +65,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python -m bench.train
 	$(BIN)/python -m bench.generate
 	$(BIN)/python -m bench.soak
+	$(BIN)/python -m bench.idle
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,5 +1,6 @@
 """Datasets: create, rename, duplicate, delete; import files; export them."""
 
+import hashlib
 from collections.abc import Sequence
 
 import pandas as pd
@@ -10,7 +11,7 @@ from lib.curate.import_export import SAMPLE_NAME, approved, export, export_split
 from lib.db import dataset_store
 from lib.db.dataset_store import Row
 from lib.errors import StudioError
-from lib.ui.widgets import cached_rows, current_dataset, flash, select_dataset, show_flash
+from lib.ui.widgets import cached_rows, current_dataset, finding_rows, flash, select_dataset, show_flash
 
 st.title("Datasets")
 show_flash()
@@ -85,17 +86,26 @@ if dataset is not None:
             n_errors = len({f.line for f in parsed.errors})
             st.write(f"**{parsed.lines_read}** examples read, **{len(parsed.valid_examples())}** without errors.")
             if parsed.findings:
-                st.dataframe(pd.DataFrame([f.to_dict() for f in parsed.findings]), hide_index=True, width="stretch")
+                st.dataframe(pd.DataFrame(finding_rows(parsed.findings)), hide_index=True, width="stretch")
             include_errors = st.checkbox(
                 "Also import the examples with errors, to fix them here", value=False, disabled=n_errors == 0
             )
             targets = {True: "a new dataset", False: f"“{dataset.name}”"}
             into_new = st.radio("Into", list(targets), horizontal=True, format_func=targets.__getitem__)
-            new_name = st.text_input("New dataset name", value=uploaded.name.rsplit(".", 1)[0])
-            if st.button("Import", type="primary"):
+            new_name = st.text_input("New dataset name", value=uploaded.name.rsplit(".", 1)[0]) if into_new else ""
+            file_key = hashlib.sha256(uploaded.getvalue()).hexdigest()
+            imported = st.session_state.setdefault("datasets_imported", {})  # file -> where it went, this session
+            again = False
+            if file_key in imported:
+                st.success(f"This file was imported into '{imported[file_key]}'.", icon=":material/check:")
+                again = st.checkbox("Import it once more (its examples would then be there twice)")
+            if st.button("Import", type="primary", disabled=file_key in imported and not again) and (
+                file_key not in imported or again
+            ):  # a double click sends the click twice: the second finds the file imported and does nothing
                 try:
                     into = dataset_store.create_dataset(new_name) if into_new else dataset
                     count = import_parsed(into.id, parsed, include_errors, uploaded.name)
+                    imported[file_key] = into.name
                     select_dataset(into.id)
                     flash(f"Imported {count} examples into '{into.name}'.")
                     st.rerun()

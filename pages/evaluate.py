@@ -75,7 +75,7 @@ with new_run:
             "\n".join(evaluation.DEFAULT_RUBRIC),
             key="evaluate_rubric",
         )
-        checks, margin, repeat = judging_settings()
+        checks, margin, repeat, guideline = judging_settings()
         name = st.text_input("Name of the run", f"Elle: {len(prompts)} prompts", key="evaluate_name")
         if st.button("Create the run and generate answers", type="primary", icon=":material/play_arrow:"):
             settings = evaluation.RunSettings(
@@ -88,6 +88,7 @@ with new_run:
                 checks,
                 margin,
                 repeat,
+                guideline,
             )
             try:
                 run = evaluation.create_run(name, config, source_text, prompts, contenders, settings)
@@ -116,7 +117,8 @@ with runs_tab:
     answers = run_store.run_answers(run.id)
     items = run_store.run_items(run.id)
     expected = len(items) * len(run.contenders)
-    st.caption(f"Prompts: {run.prompt_source} · settings: {run.settings} · {len(answers)} of {expected} answers")
+    settings_text = evaluation.describe_settings(evaluation.settings_of(run))
+    st.caption(f"Prompts: {run.prompt_source} · {settings_text} · {len(answers)} of {expected} answers")
     if len(answers) < expected and st.button("Generate the missing answers", icon=":material/play_arrow:"):
         bar = st.progress(0.0)
         try:

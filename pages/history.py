@@ -17,7 +17,7 @@ versions = dataset_store.versions(dataset.id)
 st.dataframe(
     pd.DataFrame(
         [
-            {"version": v.id, "saved (UTC)": v.created_at, "change": v.summary, "examples": v.n_examples}
+            {"version": v.number, "saved (UTC)": v.created_at, "change": v.summary, "examples": v.n_examples}
             for v in versions
         ]
     ),
@@ -28,15 +28,16 @@ by_id = {v.id: v for v in versions}
 chosen = st.selectbox(
     "View version",
     list(by_id),
-    format_func=lambda i: f"#{i} · {by_id[i].created_at} · {by_id[i].summary}",
+    format_func=lambda i: f"#{by_id[i].number} · {by_id[i].created_at} · {by_id[i].summary}",
     key="history_version",
 )
 if chosen is not None:
     earlier = dataset_store.rows_at(dataset.id, chosen)
-    st.write(f"Version {chosen} had **{len(earlier)}** examples.")
+    number = by_id[chosen].number
+    st.write(f"Version {number} had **{len(earlier)}** examples.")
     st.dataframe(to_frame(list(enumerate(earlier, start=1))), hide_index=True, width="stretch")
     latest = versions[0].id
-    if st.button(f"Restore version {chosen}", type="primary", disabled=chosen == latest):
+    if st.button(f"Restore version {number}", type="primary", disabled=chosen == latest):
         dataset_store.restore(dataset.id, chosen)
-        flash(f"Restored version {chosen}. Undo reverts the restore.")
+        flash(f"Restored version {number}. Undo reverts the restore.")
         st.rerun()

@@ -1,5 +1,7 @@
 """Jobs: the provider's fine-tuning jobs, and one job watched live (status, events, loss chart, checkpoints)."""
 
+import contextlib
+
 import pandas as pd
 import streamlit as st
 
@@ -30,12 +32,24 @@ if not jobs:
 provenance = provenance_store.job_provenance(config.kind)
 statuses = st.multiselect("Status", STATUSES, key="jobs_status", placeholder="all")
 shown = [job for job in jobs if not statuses or job.status in statuses]
-st.dataframe(
-    pd.DataFrame(tracking.job_table(shown, provenance)),
-    hide_index=True,
-    width="stretch",
-    column_config={"Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
-)
+
+
+@st.fragment(run_every=REFRESH_SECONDS if any(job.status not in FINISHED for job in shown) else None)
+def jobs_table(shown_ids: list[str]) -> None:
+    """The jobs list, refreshed with the job view while any of them runs, so both say the same."""
+    fresh = shown
+    with contextlib.suppress(StudioError):  # on a failed refresh the last list stays
+        latest = {job.id: job for job in tracking.list_jobs(client, config)}
+        fresh = [latest.get(job_id, job) for job_id, job in zip(shown_ids, shown, strict=True)]
+    st.dataframe(
+        pd.DataFrame(tracking.job_table(fresh, provenance)),
+        hide_index=True,
+        width="stretch",
+        column_config={"Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+    )
+
+
+jobs_table([job.id for job in shown])
 if not shown:
     st.info("No job has the chosen status.")
     st.stop()

@@ -33,7 +33,8 @@ if not reviewer.strip():
 run = by_id[run_id]
 if revealed := st.session_state.pop("rate_revealed", None):
     st.success(revealed, icon=":material/visibility:")
-assignment, done, total = rating.next_assignment(run, reviewer)
+skipped: list[int] = st.session_state.setdefault(f"rate_skipped_{run.id}_{rating.reviewer_key(reviewer)}", [])
+assignment, done, total = rating.next_assignment(run, reviewer, skipped)
 st.progress(done / total if total else 1.0, f"{done} of {total} rated")
 if hint := scorecard.stop_hint(run, run_store.run_ratings(run.id), run_store.run_answers(run.id)):
     st.info(hint, icon=":material/flag:")
@@ -48,6 +49,8 @@ if assignment.left not in answers or assignment.right not in answers:
     st.warning("This item's answers are not generated yet: finish the run on Evaluate first.")
     st.stop()
 question = evaluation.question_of(prompt)
+with st.expander("How to rate", expanded=done == 0):
+    st.markdown(evaluation.guideline_of(evaluation.settings_of(run)))
 st.markdown(f"**Prompt:** {question}")
 rubric = evaluation.settings_of(run).rubric
 item_key = f"{run.id}_{assignment.position}"  # fresh widgets for every item
@@ -56,7 +59,7 @@ with st.form(f"rate_form_{item_key}", border=False):
     scores: dict[str, list[int]] = {}
     for column, side, label in ((columns[0], "A", assignment.left), (columns[1], "B", assignment.right)):
         with column:
-            st.subheader(f"Answer {side}")
+            st.subheader(f"Answer {side}", anchor=False)  # no link anchor: one tab stop fewer
             st.markdown(answer_markdown(answers[label]))
             picked = [
                 st.radio(criterion, SCORES, index=None, horizontal=True, key=f"rate_{item_key}_{side}_{i}")
@@ -66,9 +69,16 @@ with st.form(f"rate_form_{item_key}", border=False):
     choice = st.radio(
         "Which answer is better?", ["A", "B", "tie"], index=None, horizontal=True, key=f"rate_{item_key}_choice"
     )
-    note = st.text_input("Note (optional)", key=f"rate_{item_key}_note", help="Enter saves the rating")
-    submitted = st.form_submit_button("Save rating", type="primary", icon=":material/save:", shortcut="Ctrl+Enter")
-    st.caption("Keyboard: Tab moves to the next question, arrow keys pick, Ctrl+Enter saves.")
+    note = st.text_input("Note (optional)", key=f"rate_{item_key}_note")  # no help icon: it took a tab stop
+    buttons = st.columns([1, 1, 4])
+    submitted = buttons[0].form_submit_button(
+        "Save rating", type="primary", icon=":material/save:", shortcut="Ctrl+Enter"
+    )
+    skip = buttons[1].form_submit_button("Skip for now", icon=":material/skip_next:")
+    st.caption("Keyboard: Tab moves to the next question, arrow keys pick, Enter or Ctrl+Enter saves.")
+if skip:
+    skipped[:] = [p for p in skipped if p != assignment.position] + [assignment.position]
+    st.rerun()
 if submitted:
     try:
         if choice is None:

@@ -13,8 +13,8 @@ from lib.train import launch, local_client
 from lib.train.launch import ExampleChoice, LaunchSettings
 from lib.train.providers import ProviderConfig, base_models
 from lib.train.tracking import format_duration
+from lib.ui import widgets
 from lib.ui.provider import local_throughput, require_client
-from lib.ui.widgets import cached_counts, cached_findings, cached_rows, require_dataset, show_flash, user_prices
 
 
 @st.cache_data(ttl=60, show_spinner="Asking the provider for its models…")
@@ -24,9 +24,9 @@ def offered_models(fingerprint: str, _client: openai.OpenAI, _config: ProviderCo
 
 EXAMPLE_LABELS = {ExampleChoice.ALL_BUT_REJECTED: "All but rejected", ExampleChoice.APPROVED_ONLY: "Approved only"}
 
-dataset = require_dataset()
+dataset = widgets.require_dataset()
 st.title(f"Train · {dataset.name}")
-show_flash()
+widgets.show_flash()
 config, client = require_client()
 try:
     models = offered_models(config.fingerprint, client, config)
@@ -51,7 +51,7 @@ version_id = left.selectbox(
 )
 latest = version_id == dataset.version_id
 dataset = replace(dataset, version_id=version_id)
-rows = cached_rows(dataset.id, dataset.version_id)
+rows = widgets.cached_rows(dataset.id, dataset.version_id)
 base_model = right.selectbox("Base model", models, key="train_model")
 choice = (
     left.radio(
@@ -64,17 +64,19 @@ validation = left.slider(
     help="Held out of training to measure the validation loss; the same seed gives the same split.",
 )  # fmt: skip
 suffix = left.text_input("Suffix", key="train_suffix", max_chars=40, help="Part of the tuned model's name")
-epochs = right.number_input("Epochs", 1, 50, None, key="train_epochs", placeholder="auto")
-batch_size = right.number_input("Batch size", 1, 256, None, key="train_batch_size", placeholder="auto")
-multiplier = right.number_input(
-    "Learning-rate multiplier", 0.01, 10.0, None, step=0.1, key="train_lr", placeholder="auto"
+epochs, epochs_ok = widgets.optional_number(right, "Epochs", "train_epochs", 1, 50)
+batch_size, batch_ok = widgets.optional_number(right, "Batch size", "train_batch_size", 1, 256)
+multiplier, multiplier_ok = widgets.optional_number(
+    right, "Learning-rate multiplier", "train_lr", 0.01, 10, whole=False
 )
-seed = right.number_input(
-    "Seed", 0, 2**31 - 1, None, key="train_seed", placeholder="random", help="Same seed, same run"
+seed, seed_ok = widgets.optional_number(
+    right, "Seed", "train_seed", 0, 2**31 - 1, blank="random", help="Same seed, same run"
 )
+numbers_ok = epochs_ok and batch_ok and multiplier_ok and seed_ok
 settings = LaunchSettings(
-    base_model, choice, validation / 100, epochs, batch_size, multiplier, suffix, None if seed is None else int(seed)
-)
+    base_model, choice, validation / 100, None if epochs is None else int(epochs),
+    None if batch_size is None else int(batch_size), multiplier, suffix, None if seed is None else int(seed),
+)  # fmt: skip
 
 chosen = launch.chosen_rows(rows, choice)
 training_rows, validation_rows = launch.split_rows(chosen, settings)
@@ -83,25 +85,32 @@ cells = st.columns(4)
 cells[0].metric("Training examples", len(training_rows))
 cells[1].metric("Validation examples", len(validation_rows))
 if config.kind == "local":
-    counts = launch.training_counts(rows, cached_counts(dataset.id, dataset.version_id, "o200k_base"), settings)
-    n_epochs = epochs or auto_epochs(len(counts))
-    speed, _ = local_throughput()
+    counts = launch.training_counts(rows, widgets.cached_counts(dataset.id, dataset.version_id, "o200k_base"), settings)
+    n_epochs = settings.n_epochs or auto_epochs(len(counts))
+    speed, measured = local_throughput()
     seconds = local_client.training_seconds(n_epochs * sum(c.total for c in counts), speed)
     cells[2].metric("Epochs", n_epochs)
-    cells[3].metric("Training time", f"about {format_duration(seconds)}", help=f"at {speed:,.0f} tokens/s; free")
+    basis = "this machine's last jobs" if measured else "a benchmark machine (no job here yet)"
+    cells[3].metric(
+        "Training time (estimate)", f"about {format_duration(seconds)}",
+        help=f"At {speed:,.0f} tokens/s, measured on {basis}, with the machine otherwise idle; free. "
+        "While the job runs, Jobs refines the finish time from the job's own steps.",
+    )  # fmt: skip
 estimated_cost = None
 if config.kind != "local":
     try:
-        info = pricing.resolve(base_model, user_prices())
-        counts = launch.training_counts(rows, cached_counts(dataset.id, dataset.version_id, info.encoding), settings)
-        estimate = pricing.estimate(counts, info, epochs)
+        info = pricing.resolve(base_model, widgets.user_prices())
+        counts = launch.training_counts(
+            rows, widgets.cached_counts(dataset.id, dataset.version_id, info.encoding), settings
+        )
+        estimate = pricing.estimate(counts, info, settings.n_epochs)
         estimated_cost = estimate.cost_usd
         cells[2].metric("Billed tokens", f"{estimate.billed_tokens:,}", help=f"{estimate.epochs} epochs")
         cells[3].metric("Training cost", f"${estimate.cost_usd:,.2f}", help="At the prices on Tokens and cost")
     except StudioError:
         cells[2].caption(f"No price is listed for {base_model}.")
 
-errors = launch.blocking_findings(rows, choice, cached_findings(dataset.id, dataset.version_id))
+errors = launch.blocking_findings(rows, choice, widgets.cached_findings(dataset.id, dataset.version_id))
 if errors:
     st.error(f"{len(errors)} errors in the chosen examples: fix them before launch.", icon=":material/block:")
     for finding in errors[:10]:
@@ -126,7 +135,7 @@ if config.kind == "azure":
         "On Azure a tuned model answers only after you deploy it (Azure portal or AI Foundry).", icon=":material/info:"
     )
 
-ready = not errors and len(training_rows) >= MIN_EXAMPLES
+ready = not errors and len(training_rows) >= MIN_EXAMPLES and numbers_ok
 if st.button("Upload and start training", type="primary", icon=":material/rocket_launch:", disabled=not ready):
     bar = st.progress(0.0, "Checking the examples…")
 

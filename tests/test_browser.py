@@ -132,6 +132,39 @@ def test_curate_the_sample_like_a_person(app_url: str, tmp_path: Path) -> None:
         browser.close()
 
 
+def test_a_double_clicked_import_imports_once_and_the_dataset_choice_stays(app_url: str, tmp_path: Path) -> None:
+    three = tmp_path / "three.jsonl"
+    three.write_text("".join(
+        json.dumps({"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]})
+        + "\n" for i in range(3)
+    ))  # fmt: skip
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        expect = sync_api.expect
+        page.goto(app_url)
+        page.get_by_role("button", name="Load the Elle sample").click()
+        expect(page.get_by_text("Loaded the Elle sample.")).to_be_visible(timeout=20_000)
+        page.get_by_role("tab", name="Import").click()
+        page.locator('input[type="file"]').set_input_files(str(three))
+        expect(page.get_by_text("3 examples read")).to_be_visible(timeout=20_000)
+        wait_until_idle(page)
+        page.get_by_role("button", name="Import", exact=True).dblclick()
+        expect(page.get_by_text("Imported 3 examples into 'three'.")).to_be_visible(timeout=20_000)
+        wait_until_idle(page)
+        page.get_by_role("tab", name="Import").click()
+        expect(page.get_by_text("This file was imported into 'three'.")).to_be_visible(timeout=20_000)
+        # the new dataset is the one chosen, and it stays chosen on a page without the chooser and back
+        page.get_by_role("link", name="Examples").click()
+        expect(page.get_by_role("heading", name="Examples · three")).to_be_visible(timeout=20_000)
+        expect(page.get_by_text("3 of 3 examples")).to_be_visible()  # imported once, not twice
+        page.get_by_role("link", name="Scorecard").click()
+        expect(page.get_by_role("heading", name="Scorecard")).to_be_visible(timeout=20_000)
+        page.get_by_role("link", name="Examples").click()
+        expect(page.get_by_role("heading", name="Examples · three")).to_be_visible(timeout=20_000)
+        browser.close()
+
+
 def test_train_on_the_sample_and_watch_the_job_succeed(data_dir: Path, tmp_path: Path) -> None:
     with (
         running_server(tiny_settings(tmp_path / "local")) as local_url,

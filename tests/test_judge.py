@@ -363,3 +363,31 @@ def test_scorecard_reads_the_training_cost_train_recorded() -> None:
     checkpoint = [asdict(Contender("tuned", f"{tuned}:ckpt-step-20")), contenders[1].__dict__]
     run = run_store.create_run("r", "openai", "p", {}, checkpoint, [("x", [{"role": "user", "content": "q"}])])
     assert scorecard.estimated_training_cost(run) == 0.42  # a checkpoint of the same job
+
+
+def test_a_skipped_item_comes_back_when_nothing_else_is_left() -> None:
+    run = small_run([BASE, TUNED])
+    first, _, _ = rating.next_assignment(run, "Ada")
+    assert first is not None
+    later, _, _ = rating.next_assignment(run, "Ada", [first.position])
+    assert later is not None and later.position != first.position
+    for _ in range(3):  # rate everything else
+        item, _, _ = rating.next_assignment(run, "Ada", [first.position])
+        assert item is not None and item.position != first.position
+        rating.rate(run, "Ada", item, "tie", {item.left: [3, 3, 3], item.right: [3, 3, 3]})
+    again, done, total = rating.next_assignment(run, "Ada", [first.position])
+    assert again == first and (done, total) == (3, 4)
+
+
+def test_rate_screen_skips_an_item_and_shows_the_guideline() -> None:
+    run = small_run([BASE, TUNED])
+    at = open_page("pages/rate.py")
+    at.text_input(key="rate_reviewer").input("Ada").run()
+    assert "Pick the answer that serves the person asking better" in " ".join(m.value for m in at.markdown)
+    first, _, _ = rating.next_assignment(run, "Ada")
+    assert first is not None
+    shown = next(m.value for m in at.markdown if m.value.startswith("**Prompt:**"))
+    button(at, "Skip for now").click().run()
+    assert not at.exception
+    now = next(m.value for m in at.markdown if m.value.startswith("**Prompt:**"))
+    assert now != shown and "0 of 4 rated" in at.get("progress")[0].proto.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import time
@@ -484,3 +485,40 @@ def test_the_app_keeps_one_private_key_for_the_server_it_starts(
     assert local_client.api_key() == key  # the same key after a restart
     monkeypatch.setenv("STUDIO_LOCAL_API_KEY", "given")
     assert local_client.api_key() == "given"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MB file system of the test's own (tmpfs), to fill up; skipped where mounting is not allowed."""
+    import os
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True)
+    if os.geteuid() != 0 or done.returncode != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_refuses_uploads_cleanly_and_reads_go_on(small_disk: Path) -> None:
+    settings = tiny_settings(small_disk, start_worker=False)
+    with running_server(settings) as url:
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        kept = client.files.create(file=("elle.jsonl", TEN), purpose="fine-tune")
+        filler = small_disk / "filler"
+        with filler.open("wb", buffering=0) as out:
+            for size in (65536, 4096, 1):  # fill to the last byte
+                with contextlib.suppress(OSError):
+                    while out.write(b"\0" * size):
+                        pass
+        with pytest.raises(openai.InternalServerError, match="Free some disk space"):
+            client.files.create(file=("big.jsonl", TEN * 50), purpose="fine-tune")
+        assert sorted(p.name for p in settings.files_dir.iterdir()) == [kept.id]  # nothing partial left behind
+        assert [f.id for f in client.files.list()] == [kept.id]  # reads go on
+        assert client.files.content(kept.id).read() == TEN
+        filler.unlink()
+        assert client.files.create(file=("again.jsonl", TEN), purpose="fine-tune").id  # and work comes back

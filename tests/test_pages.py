@@ -148,11 +148,11 @@ def test_conversation_json_editor_refuses_bad_json_and_keeps_the_example() -> No
 
 def test_history_shows_versions_and_restores_one() -> None:
     dataset = load_sample()
-    first_version = dataset_store.versions(dataset.id)[0].id
+    first_version = dataset_store.versions(dataset.id)[0]
     dataset_store.delete_rows(dataset.id, [r.id for r in dataset_store.rows(dataset.id)[:5]])
     at = open_page("pages/history.py")
-    at.selectbox(key="history_version").select(first_version).run()
-    button(at, f"Restore version {first_version}").click().run()
+    at.selectbox(key="history_version").select(first_version.id).run()
+    button(at, f"Restore version {first_version.number}").click().run()
     assert len(dataset_store.rows(dataset.id)) == 40 and not at.exception
 
 
@@ -209,3 +209,18 @@ def test_sidebar_explains_what_to_install_without_the_local_packages(monkeypatch
     at = open_page()
     assert "**Local provider**: not installed" in at.sidebar.markdown[0].value
     assert "pip install -r requirements-local.txt" in at.sidebar.caption[0].value
+
+
+def test_the_chosen_dataset_survives_moving_between_pages() -> None:
+    first = dataset_store.create_dataset("A first")
+    second = dataset_store.create_dataset("B second")
+    dataset_store.add_rows(first.id, [NewRow(single_turn("", "q", "a"))])
+    at = open_page("pages/examples.py")
+    assert at.sidebar.selectbox(key="sidebar_dataset").value == first.id  # the first by name, to begin with
+    at.sidebar.selectbox(key="sidebar_dataset").set_value(second.id).run()
+    assert at.title[0].value.endswith("B second")
+    at.switch_page("pages/scorecard.py").run()  # a page without the dataset chooser
+    at.switch_page("pages/history.py").run()
+    assert not at.exception and at.sidebar.selectbox(key="sidebar_dataset").value == second.id
+    at.switch_page("pages/examples.py").run()
+    assert at.sidebar.selectbox(key="sidebar_dataset").value == second.id and at.title[0].value.endswith("B second")

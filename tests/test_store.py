@@ -74,7 +74,16 @@ def test_every_change_is_a_version_and_old_versions_can_be_viewed_and_restored()
     dataset_store.restore(dataset_id, after_add)
     assert users(dataset_id) == ["q0", "q1", "q2"]
     assert [row.id for row in dataset_store.rows(dataset_id)] == [row.id for row in rows]
-    assert dataset_store.versions(dataset_id)[0].summary == f"Restored version {after_add}"
+    assert dataset_store.versions(dataset_id)[0].summary == "Restored version 2"  # created, then 3 added
+
+
+def test_versions_are_numbered_within_their_dataset() -> None:
+    first, second = make("A"), make("B")  # their versions interleave in the shared table
+    dataset_store.update_rows(first, {dataset_store.rows(first)[0].id: {"note": "x"}})
+    assert [v.number for v in dataset_store.versions(first)] == [3, 2, 1]
+    assert [v.number for v in dataset_store.versions(second)] == [2, 1]
+    undone = dataset_store.undo(first)
+    assert undone is not None and undone.number == 4 and undone.summary == "Undone: Edited 1 example"
 
 
 def test_undo_goes_back_step_by_step_and_brings_deleted_rows_back() -> None:

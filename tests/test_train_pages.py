@@ -14,6 +14,7 @@ from lib.curate.import_export import load_sample
 from lib.db import dataset_store, provenance_store
 from lib.db.dataset_store import NewRow
 from lib.paths import PROJECT_DIR
+from lib.train.launch import ExampleChoice
 from tests.local_server import running_server, tiny_settings
 from tests.test_local_server import wait_for
 from tests.test_pages import button, open_page
@@ -40,9 +41,9 @@ def metric(at: AppTest, label: str) -> str:
 
 
 def launch(at: AppTest, epochs: int = 1, suffix: str = "elle") -> None:
-    at.number_input(key="train_epochs").set_value(epochs)
+    at.text_input(key="train_epochs").input(str(epochs))
     at.text_input(key="train_suffix").input(suffix)
-    at.number_input(key="train_seed").set_value(7)
+    at.text_input(key="train_seed").input("7")
     at.run()
     button(at, "Upload and start training").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -53,7 +54,7 @@ def test_launch_shows_the_estimate_then_the_job_runs_to_a_tuned_model(local: ope
     at = open_page("pages/train.py")
     assert at.selectbox(key="train_model").options == [TINY]  # the provider's base models, not its tuned ones
     assert (metric(at, "Training examples"), metric(at, "Validation examples")) == ("36", "4")
-    assert metric(at, "Training time").startswith("about ")
+    assert metric(at, "Training time (estimate)").startswith("about ")
     launch(at)
 
     [(job_id, made)] = provenance_store.job_provenance("local").items()
@@ -106,10 +107,27 @@ def test_a_dataset_with_errors_cannot_be_launched_and_links_to_the_row(local: op
     assert not button(at, "Upload and start training").disabled
 
     at = open_page("pages/train.py")
-    at.radio(key="train_examples").set_value("Approved only").run()
+    at.radio(key="train_examples").set_value(ExampleChoice.APPROVED_ONLY).run()
     assert not at.error  # the faulty row is not chosen now, but too few examples are
     assert "at least 10 examples" in at.warning[0].value
     assert button(at, "Upload and start training").disabled
+
+
+def test_an_invalid_number_is_said_next_to_its_field_and_blocks_the_launch(local: openai.OpenAI) -> None:
+    load_sample()
+    at = open_page("pages/train.py")
+    assert not button(at, "Upload and start training").disabled
+    for key, text, said in [
+        ("train_batch_size", "0", "Batch size must be from 1 to 256"),
+        ("train_lr", "-1", "Learning-rate multiplier must be from 0.01 to 10"),
+        ("train_seed", "abc", "“abc” is not a whole number"),
+    ]:
+        at.text_input(key=key).input(text).run()
+        assert any(said in e.value for e in at.error), [e.value for e in at.error]
+        assert button(at, "Upload and start training").disabled  # never launched with a replaced value
+        assert at.text_input(key=key).value == text  # what was typed stays, to be corrected
+        at.text_input(key=key).input("").run()
+    assert not at.error and not button(at, "Upload and start training").disabled
 
 
 def test_cancel_asks_for_confirmation_and_stops_the_job(local: openai.OpenAI) -> None:

@@ -98,7 +98,8 @@ def test_job_table_names_the_dataset_or_says_it_is_unknown() -> None:
     made = Provenance("local", "ftjob-a", 1, "Elle limericks", 7, 40, "file-1", None, "smollm2-135m-instruct")
     rows = tracking.job_table([job("ftjob-a", "succeeded", 95), job("ftjob-b", "running")], {"ftjob-a": made})
     assert rows[0]["Dataset"] == "Elle limericks (version 7)"
-    assert (rows[0]["Duration"], rows[0]["Trained tokens"]) == ("1 min 35 s", 1234)
+    assert (rows[0]["Duration"], rows[0]["Trained tokens"]) == ("1 min 35 s", "1,234")
+    assert rows[1]["Trained tokens"] == "–"  # not "None" while it trains
     assert rows[1]["Dataset"] == "unknown dataset"
 
 

@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from lib.curate.examples import ROLES, is_preference
+from lib.openai_rules import MIN_EXAMPLES
 
 Severity = Literal["error", "warning"]
 
-MIN_EXAMPLES = 10
 MESSAGE_KEYS = {"role", "content", "name", "weight", "function_call", "tool_calls", "tool_call_id"}
 EXAMPLE_KEYS = {"messages", "tools", "functions", "parallel_tool_calls"}
 PREFERENCE_KEYS = {"input", "preferred_output", "non_preferred_output"}
@@ -171,7 +171,8 @@ def check_examples(numbered: Iterable[tuple[int, Any]]) -> list[Finding]:
             _warning(
                 None,
                 "too_few_examples",
-                f"{count} examples: fine-tuning needs at least {MIN_EXAMPLES}; 50 to 100 is where gains usually show.",
+                f"{count} examples could be read: fine-tuning needs at least {MIN_EXAMPLES}; 50 to 100 is where "
+                "gains usually show.",
             )
         )
     return sort_findings(findings)

@@ -58,6 +58,7 @@ class Version:
     summary: str
     n_examples: int
     undoes: int | None = None
+    number: int = 0  # 1, 2, 3 ... within its dataset (ids are shared by all datasets)
 
 
 @dataclass
@@ -255,7 +256,13 @@ def _apply(
     n_examples = conn.execute("SELECT COUNT(*) FROM examples WHERE dataset_id = ?", (dataset_id,)).fetchone()[0]
     conn.execute("UPDATE versions SET n_examples = ? WHERE id = ?", (n_examples, version_id))
     conn.execute("UPDATE datasets SET updated_at = ? WHERE id = ?", (stamp, dataset_id))
-    return Version(version_id, dataset_id, stamp, summary, n_examples, undoes)
+    return Version(version_id, dataset_id, stamp, summary, n_examples, undoes, _number(conn, dataset_id, version_id))
+
+
+def _number(conn: sqlite3.Connection, dataset_id: int, version_id: int) -> int:
+    """A version's number within its dataset."""
+    query = "SELECT COUNT(*) FROM versions WHERE dataset_id = ? AND id <= ?"
+    return int(conn.execute(query, (dataset_id, version_id)).fetchone()[0])
 
 
 def _dump(record: dict[str, Any] | None) -> str | None:
@@ -278,7 +285,8 @@ def versions(dataset_id: int) -> list[Version]:
     """Every version of a dataset, newest first."""
     with connect() as conn:
         _get_dataset(conn, dataset_id)
-        return [Version(*r) for r in conn.execute(_VERSIONS_QUERY, (dataset_id,))]
+        found = conn.execute(_VERSIONS_QUERY, (dataset_id,)).fetchall()
+    return [Version(r[0], r[1], r[2], r[3], r[4], r[5], len(found) - i) for i, r in enumerate(found)]
 
 
 def _state_at(conn: sqlite3.Connection, dataset_id: int, version_id: int) -> dict[int, dict[str, Any]]:
@@ -320,7 +328,7 @@ def restore(dataset_id: int, version_id: int) -> Version:
         current = {row.id: _record(row) for row in _rows(conn, dataset_id)}
         changes = [_Change(i, current.get(i), target.get(i)) for i in sorted(current.keys() | target.keys())]
         changes = [c for c in changes if c.before != c.after]
-        return _apply(conn, dataset_id, f"Restored version {version_id}", changes)
+        return _apply(conn, dataset_id, f"Restored version {_number(conn, dataset_id, version_id)}", changes)
 
 
 def undoable(dataset_id: int) -> Version | None:
@@ -332,7 +340,7 @@ def undoable(dataset_id: int) -> Version | None:
 def _undoable(conn: sqlite3.Connection, dataset_id: int) -> Version | None:
     undone: set[int] = set()
     for row in conn.execute(_VERSIONS_QUERY, (dataset_id,)):
-        version = Version(*row)
+        version = Version(*row)  # its number is not needed here
         if version.undoes is not None:
             undone.add(version.undoes)
         elif version.id not in undone:
@@ -352,4 +360,4 @@ def undo(dataset_id: int) -> Version | None:
             "SELECT example_id, before, after FROM changes WHERE version_id = ? ORDER BY rowid DESC", (target.id,)
         ).fetchall()
         changes = [_Change(example_id, _load(after), _load(before)) for example_id, before, after in logged]
-        return _apply(conn, dataset_id, f"Undid: {target.summary}", changes, undoes=target.id)
+        return _apply(conn, dataset_id, f"Undone: {target.summary}", changes, undoes=target.id)

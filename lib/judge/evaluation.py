@@ -54,6 +54,19 @@ class RunSettings:
     checks: str | None = "elle"  # the answer-check pack (lib.judge.answer_checks); None: no automatic checks
     margin: float = 0.05  # the verdict's equivalence margin around an even split
     repeat_share: float = 0.1  # share of items each reviewer sees a second time, sides swapped
+    guideline: str = ""  # shown to reviewers above every item; empty: one made from the rubric
+
+
+def guideline_of(settings: RunSettings) -> str:
+    """What reviewers read before rating: the run's own guideline, or one made from its rubric."""
+    if settings.guideline.strip():
+        return settings.guideline.strip()
+    criteria = "; ".join(c.lower() for c in settings.rubric)
+    return (
+        "Read the prompt, then both answers. Pick the answer that serves the person asking better (a tie when "
+        f"neither does), and score each answer from 1 (poor) to 5 (excellent) on: {criteria}. Judge the answers, "
+        "not their length; if you are unsure, skip the item and come back to it later."
+    )
 
 
 def default_label(model: str, shots: int) -> str:
@@ -187,6 +200,16 @@ def shots_for(settings: RunSettings) -> list[Any]:
     if settings.shots_dataset is None or settings.shots_version is None:
         return []
     return [row.example for row in dataset_store.rows_at(settings.shots_dataset, settings.shots_version)]
+
+
+def describe_settings(settings: RunSettings) -> str:
+    """A run's settings as a person reads them."""
+    checks = "no automatic checks" if settings.checks is None else f"checks: {settings.checks}"
+    return (
+        f"temperature {settings.temperature:g} · up to {settings.max_tokens} tokens · seed {settings.seed} · "
+        f"rubric: {'; '.join(settings.rubric)} · {checks} · margin {settings.margin:.0%} · "
+        f"{settings.repeat_share:.0%} of items shown twice"
+    )
 
 
 def contenders_of(run: EvalRun) -> list[Contender]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -65,10 +66,11 @@ def assignments(run: EvalRun, reviewer: str) -> list[Assignment]:
     return queue
 
 
-def next_assignment(run: EvalRun, reviewer: str) -> tuple[Assignment | None, int, int]:
+def next_assignment(run: EvalRun, reviewer: str, skipped: Sequence[int] = ()) -> tuple[Assignment | None, int, int]:
     """The reviewer's next item (None when done), how many they have done and how many there are.
 
-    A repeat is offered only once the item's first rating is in.
+    A repeat is offered only once the item's first rating is in. Items the reviewer ``skipped`` (by
+    position, oldest first) come back only when nothing else is left.
     """
     rated = {r.position for r in run_store.run_ratings(run.id, reviewer)}
     repeated = {r.position for r in run_store.run_ratings(run.id, reviewer, repeats=True)}
@@ -77,7 +79,10 @@ def next_assignment(run: EvalRun, reviewer: str) -> tuple[Assignment | None, int
     def waiting(a: Assignment) -> bool:
         return a.position in rated and a.position not in repeated if a.repeat else a.position not in rated
 
-    upcoming = next((a for a in queue if waiting(a)), None)
+    later = set(skipped)
+    upcoming = next((a for a in queue if waiting(a) and a.position not in later), None)
+    if upcoming is None:  # only skipped items are left: the one skipped first comes back first
+        upcoming = next((a for p in skipped for a in queue if a.position == p and waiting(a)), None)
     done = sum(1 for a in queue if a.position in (repeated if a.repeat else rated))
     return upcoming, done, len(queue)
 

@@ -60,13 +60,16 @@ def scorecard_json(card: Scorecard) -> bytes:
 
 def _bar_svg(rows: list[tuple[str, float, float, float]], maximum: float, unit: str = "") -> str:
     """A horizontal bar chart with 95% interval whiskers, as inline SVG (the report needs no script or network)."""
-    width, bar, gap, label_width = 560, 18, 10, 190
+    longest = max((len(label) for label, *_ in rows), default=10)
+    label_width = min(420, 7 * longest + 12)  # about 7 px a character at 12 px: labels never run into the bars
+    width, bar, gap = label_width + 370, 18, 10
     height = len(rows) * (bar + gap) + gap
     scale = (width - label_width - 60) / (maximum or 1)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">']
     for i, (label, value, low, high) in enumerate(rows):
         y = gap + i * (bar + gap)
-        parts.append(f'<text x="0" y="{y + 13}" font-size="12">{html.escape(label[:30])}</text>')
+        name = html.escape(label)
+        parts.append(f'<text x="0" y="{y + 13}" font-size="12"><title>{name}</title>{html.escape(label[:58])}</text>')
         parts.append(
             f'<rect x="{label_width}" y="{y}" width="{max(0.0, value) * scale:.1f}" height="{bar}" fill="#4c78a8"/>'
         )

@@ -45,13 +45,17 @@ class LocalStore:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")  # kept in the file: set once, so a full disk still allows reads
             conn.executescript(SCHEMA)
+        # One connection held open for the store's life keeps the WAL index (-shm) allocated: without it each
+        # new connection must grow that file first, which fails on a full disk and would fail every read too.
+        self._keeper = sqlite3.connect(self.path, check_same_thread=False)
+        self._keeper.execute("SELECT COUNT(*) FROM files").fetchone()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=30000")
             yield conn
         finally:

@@ -133,7 +133,7 @@ def job_table(jobs: Sequence[FineTuningJob], provenance: dict[str, Provenance]) 
                 "Dataset": f"{known.dataset_name} (version {known.version_id})" if known else UNKNOWN_DATASET,
                 "Created": timestamp(job.created_at),
                 "Duration": format_duration(duration_seconds(job)),
-                "Trained tokens": job.trained_tokens,
+                "Trained tokens": f"{job.trained_tokens:,}" if job.trained_tokens else "–",
                 "Tuned model": job.fine_tuned_model or "",
             }
         )

@@ -81,7 +81,8 @@ def interval_chart(
     frame = pd.DataFrame(list(rows))
     scale = alt.Scale(domain=list(domain))
     height = 36 * len(frame) + 20
-    base = alt.Chart(frame).encode(y=alt.Y(f"{label}:N", title=None, sort=None))
+    axis = alt.Axis(labelLimit=420)  # full names: "smollm2-135m-instruct (3-shot)" is not cut short
+    base = alt.Chart(frame).encode(y=alt.Y(f"{label}:N", title=None, sort=None, axis=axis))
     bars = base.mark_rule(strokeWidth=2).encode(x=alt.X("low:Q", scale=scale, title=value), x2="high:Q")
     points = base.mark_point(filled=True, size=80).encode(
         x=alt.X(f"{value}:Q", scale=scale), tooltip=[label, alt.Tooltip(f"{value}:Q", format=".2f"), "low", "high"]

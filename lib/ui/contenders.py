@@ -59,8 +59,9 @@ def show_answer(question: str, answer: Answer, pack: CheckPack | None = ELLE) ->
         st.caption(" · ".join(f"{label.capitalize()} {marks[checked[key]]}" for key, label in pack.checks.items()))
 
 
-def judging_settings() -> tuple[str | None, float, float]:
-    """A new run's answer-check pack, the verdict's equivalence margin and the share of items shown twice."""
+def judging_settings() -> tuple[str | None, float, float, str]:
+    """A new run's answer-check pack, the verdict's equivalence margin, the share of items shown twice, and the
+    guideline reviewers read (empty: one made from the rubric)."""
     cells = st.columns(3)
     packs: dict[str | None, str] = {None: "No automatic checks", **{name: p.title for name, p in PACKS.items()}}
     checks = cells[0].selectbox(
@@ -74,4 +75,8 @@ def judging_settings() -> tuple[str | None, float, float]:
         "Items shown twice", 0, 30, 10, format="%d%%", key="evaluate_repeat",
         help="Each reviewer sees this share of items a second time, sides swapped, to measure consistency.",
     )  # fmt: skip
-    return checks, margin / 100, repeat / 100
+    guideline = st.text_area(
+        "Guideline for reviewers (optional)", key="evaluate_guideline",
+        placeholder="Empty: reviewers read a short guideline made from the rubric.",
+    )  # fmt: skip
+    return checks, margin / 100, repeat / 100, guideline

@@ -33,7 +33,10 @@ def header(job: FineTuningJob) -> None:
     cells[2].metric("Trained tokens", f"{job.trained_tokens:,}" if job.trained_tokens else "–")
     if job.estimated_finish and job.status not in FINISHED:
         left = max(0, job.estimated_finish - int(datetime.now(UTC).timestamp()))
-        cells[3].metric("Estimated finish", f"in {tracking.format_duration(left)}")
+        cells[3].metric(
+            "Estimated finish", f"in {tracking.format_duration(left)}",
+            help="From the time this job's own steps have taken so far; it is refined at every step.",
+        )  # fmt: skip
     else:
         cells[3].metric("Base model", job.model)
     if job.status == "failed" and job.error:

@@ -160,9 +160,10 @@ def provider_sidebar() -> None:
 
 def _local_sidebar() -> None:
     status = local_status()
-    icon = {"ready": ":material/check_circle:", "starting": ":material/hourglass_top:"}.get(
-        status.state, ":material/error:"
-    )
+    if status.state == "starting":
+        _starting(status)
+        return
+    icon = {"ready": ":material/check_circle:"}.get(status.state, ":material/error:")
     st.markdown(f"{icon} **Local provider**: {status.state}", help=status.detail)
     if status.state in ("not installed", "stopped"):
         st.caption(status.detail)
@@ -176,3 +177,11 @@ def _local_sidebar() -> None:
             st.success(providers.check_connection(provider_client(config), config))
         except ProviderError as error:
             st.error(str(error))
+
+
+@st.fragment(run_every=2.0)
+def _starting(status: LocalStatus) -> None:
+    """While the local server starts, look again every 2 s; once it answers, the whole page runs again."""
+    if local_status().state != "starting":
+        st.rerun()  # the page's own content depends on the provider: rerun all of it, not only this part
+    st.markdown(f":material/hourglass_top: **Local provider**: {status.state}", help=status.detail)

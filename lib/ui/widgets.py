@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -19,23 +19,30 @@ from lib.price.tokens import Counter, ExampleTokens
 
 
 def current_dataset() -> Dataset | None:
-    """The sidebar's dataset chooser; the choice is kept in ``st.session_state.dataset_id``."""
+    """The sidebar's dataset chooser. The choice lives in ``dataset_chosen``, plain session state that,
+    unlike a widget's own key, survives moving to a page without the chooser and back."""
     datasets = dataset_store.list_datasets()
     if not datasets:
         st.sidebar.caption("No dataset yet.")
         return None
     by_id = {d.id: d for d in datasets}
-    if "dataset_choice" in st.session_state:  # set by select_dataset() during the previous run
-        st.session_state["dataset_id"] = st.session_state.pop("dataset_choice")
-    if st.session_state.get("dataset_id") not in by_id:
-        st.session_state["dataset_id"] = datasets[0].id
-    dataset_id = st.sidebar.selectbox(
+    chosen = st.session_state.pop("dataset_choice", st.session_state.get("dataset_chosen"))
+    if chosen not in by_id:
+        chosen = datasets[0].id
+    st.session_state["dataset_chosen"] = chosen
+    st.session_state["sidebar_dataset"] = chosen
+
+    def remember() -> None:
+        st.session_state["dataset_chosen"] = st.session_state["sidebar_dataset"]
+
+    st.sidebar.selectbox(
         "Dataset",
         list(by_id),
         format_func=lambda i: f"{by_id[i].name} ({by_id[i].n_examples})",
-        key="dataset_id",
+        key="sidebar_dataset",
+        on_change=remember,
     )
-    return by_id[dataset_id]
+    return by_id[chosen]
 
 
 def select_dataset(dataset_id: int | None) -> None:
@@ -81,6 +88,45 @@ def cached_counts(dataset_id: int, version_id: int, encoding_name: str) -> tuple
 @st.cache_resource(max_entries=16, show_spinner=False)
 def cached_request_tokens(dataset_id: int, version_id: int, encoding_name: str) -> RequestTokens:
     return request_tokens([row.example for row in cached_rows(dataset_id, version_id)], Counter(encoding_name))
+
+
+def finding_rows(findings: Sequence[Finding]) -> list[dict[str, Any]]:
+    """Findings as a table a person reads: 'whole file' where a finding has no line."""
+    return [
+        {"line": "whole file" if f.line is None else str(f.line), "severity": f.severity, "problem": f.message,
+         "field": f.field, "code": f.code}
+        for f in findings
+    ]  # fmt: skip
+
+
+def optional_number(
+    container: Any,
+    label: str,
+    key: str,
+    low: float,
+    high: float,
+    whole: bool = True,
+    blank: str = "auto",
+    help: str | None = None,
+) -> tuple[float | None, bool]:
+    """A number field that may be left empty ({blank}); what it holds is never silently replaced.
+
+    Returns (the number or None when empty, whether the text is usable); a problem is said right
+    under the field, so the action it feeds can be blocked.
+    """
+    text = container.text_input(label, key=key, placeholder=blank, help=help).strip()
+    if not text:
+        return None, True
+    try:
+        value = float(text.replace(",", "")) if not whole else int(text.replace(",", ""))
+    except ValueError:
+        kind = "a whole number" if whole else "a number"
+        container.error(f"“{text}” is not {kind}. Leave it empty for {blank}.", icon=":material/error:")
+        return None, False
+    if not low <= value <= high:
+        container.error(f"{label} must be from {low:g} to {high:g} (or empty for {blank}).", icon=":material/error:")
+        return None, False
+    return value, True
 
 
 def user_prices() -> dict[str, ModelInfo]:

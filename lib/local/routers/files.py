@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
@@ -30,8 +31,9 @@ def files_router(store: LocalStore, settings: ServerSettings) -> APIRouter:
             raise APIError(400, f"Invalid purpose '{purpose}'. Use one of: {', '.join(PURPOSES)}.", param="purpose")
         try:
             return save_file(store, settings, await file.read(), file.filename or "upload.jsonl", purpose)
-        except OSError as exc:  # nothing is left behind: the upload can simply be tried again
-            message = f"The file could not be stored: {exc.strerror or exc}. Free some disk space and upload it again."
+        except (OSError, sqlite3.Error) as exc:  # nothing is left behind: the upload can simply be tried again
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            message = f"The file could not be stored: {reason}. Free some disk space and upload it again."
             raise APIError(500, message) from exc
 
     @router.get("/files")
