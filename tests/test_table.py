@@ -72,3 +72,23 @@ def test_conversation_turns_move_remove_add_and_weights() -> None:
     }
     assert set_message(messages, 2, "assistant", "a1", trained=True)[2]["weight"] == 1
     assert "weight" not in set_message(messages, 2, "user", "a1", trained=None)[2]
+
+
+def test_cached_examples_are_read_only_and_copies_are_editable() -> None:
+    import copy
+    import pickle
+
+    import pytest
+
+    from lib.curate.examples import frozen, with_table_fields
+
+    shared = frozen(single_turn("s", "q", "a"))
+    with pytest.raises(TypeError, match="read-only"):
+        shared["messages"][1]["content"] = "changed by one user for everyone"
+    with pytest.raises(TypeError):
+        shared["messages"].append({"role": "user", "content": "x"})
+    edited = with_table_fields(shared, user="mine")  # an edit works on a copy
+    assert edited["messages"][1]["content"] == "mine" and shared["messages"][1]["content"] == "q"
+    mine = copy.deepcopy(shared)
+    mine["messages"].append({"role": "user", "content": "x"})
+    assert pickle.loads(pickle.dumps(shared)) == single_turn("s", "q", "a")

@@ -133,6 +133,9 @@ class FrozenDict(dict[str, Any]):
     def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
         return {key: copy.deepcopy(value, memo) for key, value in self.items()}
 
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled (or copied) as a plain dict
+        return (dict, (dict(self),))
+
 
 class FrozenList(list[Any]):
     """A list that refuses changes; ``copy.deepcopy`` gives a plain, editable list."""
@@ -142,6 +145,9 @@ class FrozenList(list[Any]):
 
     def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
         return [copy.deepcopy(value, memo) for value in self]
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled (or copied) as a plain list
+        return (list, (list(self),))
 
 
 def frozen(value: Any) -> Any:
