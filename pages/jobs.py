@@ -9,7 +9,7 @@ from lib.db import provenance_store
 from lib.errors import StudioError
 from lib.train import tracking
 from lib.train.tracking import FINISHED, STATUSES
-from lib.ui.job_view import events_and_charts, header, provenance_line
+from lib.ui.job_view import checkpoints_view, events_and_charts, header, provenance_line
 from lib.ui.provider import require_client
 from lib.ui.widgets import flash, select_kept, show_flash
 
@@ -75,8 +75,7 @@ def job_view(job_id: str) -> None:
         provenance_line(job, provenance)
         events_and_charts(job, client, config)
         if found := tracking.checkpoints(client, config, job_id):
-            st.markdown("**Checkpoints** (each answers as a model)")
-            st.dataframe(pd.DataFrame(tracking.checkpoint_table(found)), hide_index=True, width="stretch")
+            checkpoints_view(found)
     except StudioError as error:
         st.error(str(error), icon=":material/cloud_off:")
         return

@@ -107,3 +107,19 @@ def test_durations_read_like_a_person_would_say_them() -> None:
     assert [tracking.format_duration(s) for s in (9, 60, 3599, 3600 * 2 + 61)] == [
         "9 s", "1 min 00 s", "59 min 59 s", "2 h 01 min",
     ]  # fmt: skip
+
+
+def test_the_best_checkpoint_is_the_one_with_the_lowest_validation_loss() -> None:
+    from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
+
+    def checkpoint(step: int, valid_loss: float | None) -> FineTuningJobCheckpoint:
+        return FineTuningJobCheckpoint.model_validate(
+            {"id": f"ftckpt-{step}", "object": "fine_tuning.job.checkpoint", "created_at": step,
+             "fine_tuned_model_checkpoint": f"ft:m:local::x:ckpt-step-{step}", "fine_tuning_job_id": "ftjob-x",
+             "step_number": step, "metrics": {"step": step, "train_loss": 1.0, "valid_loss": valid_loss}}
+        )  # fmt: skip
+
+    rising = [checkpoint(30, 2.99), checkpoint(20, 2.73), checkpoint(10, 2.77)]  # newest first, as the API lists
+    best = tracking.best_checkpoint(rising)
+    assert best is not None and best.step_number == 20  # not the last, worst one
+    assert tracking.best_checkpoint([checkpoint(10, None)]) is None  # no validation data: nothing to choose by

@@ -163,3 +163,9 @@ def checkpoint_table(found: Sequence[FineTuningJobCheckpoint]) -> list[dict[str,
             }
         )
     return rows
+
+
+def best_checkpoint(found: Sequence[FineTuningJobCheckpoint]) -> FineTuningJobCheckpoint | None:
+    """The checkpoint with the lowest validation loss (None when no checkpoint has one)."""
+    measured = [c for c in found if c.metrics.valid_loss is not None]
+    return min(measured, key=lambda c: (c.metrics.valid_loss, -c.step_number)) if measured else None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import openai
 import pandas as pd
 import streamlit as st
 from openai.types.fine_tuning import FineTuningJob
+from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
 
 from lib.db.provenance_store import Provenance
 from lib.train import tracking
@@ -83,3 +85,22 @@ def events_and_charts(job: FineTuningJob, client: openai.OpenAI, config: Provide
         width="stretch",
         column_config={"Time": st.column_config.DatetimeColumn(format="HH:mm:ss")},
     )
+
+
+def checkpoints_view(found: Sequence[FineTuningJobCheckpoint]) -> None:
+    """The checkpoints, and the one with the lowest validation loss offered for comparison."""
+    st.markdown("**Checkpoints** (each answers as a model)")
+    st.dataframe(pd.DataFrame(tracking.checkpoint_table(found)), hide_index=True, width="stretch")
+    best = tracking.best_checkpoint(found)
+    last = max(found, key=lambda c: c.step_number)
+    if best is None or best.id == last.id or last.metrics.valid_loss is None or best.metrics.valid_loss is None:
+        return
+    st.info(
+        f"The lowest validation loss was at step {best.step_number} ({best.metrics.valid_loss:.3f}); by the last "
+        f"checkpoint it had risen to {last.metrics.valid_loss:.3f}: later epochs fitted the training examples "
+        f"more than they generalise. The best checkpoint is `{best.fine_tuned_model_checkpoint}`.",
+        icon=":material/trending_down:",
+    )
+    if st.button("Compare the best checkpoint", icon=":material/compare:", key=f"jobs_best_{best.id}"):
+        st.session_state["compare_pending_model"] = best.fine_tuned_model_checkpoint
+        st.switch_page("pages/compare.py")
