@@ -75,7 +75,7 @@ with st.form(f"rate_form_{item_key}", border=False):
         "Save rating", type="primary", icon=":material/save:", shortcut="Ctrl+Enter"
     )
     skip = buttons[1].form_submit_button("Skip for now", icon=":material/skip_next:")
-    st.caption("Keyboard: Tab moves to the next question, arrow keys pick, Enter or Ctrl+Enter saves.")
+    st.caption("Keyboard: Tab moves to the next question, arrow keys pick, Ctrl+Enter saves.")
 if skip:
     skipped[:] = [p for p in skipped if p != assignment.position] + [assignment.position]
     st.rerun()
