@@ -4,7 +4,7 @@ import streamlit as st
 
 from lib.errors import StudioError
 from lib.judge import evaluation
-from lib.ui.contenders import choose_contenders, offered_chat_models, show_answer
+from lib.ui.contenders import best_checkpoint_model, choose_contenders, offered_chat_models, show_answer
 from lib.ui.provider import require_client
 from lib.ui.widgets import cached_rows, current_dataset
 
@@ -21,9 +21,10 @@ if not models:
     st.warning(f"{config.name} has no model to answer yet.")
     st.stop()
 
-preferred = st.session_state.pop("compare_pending_model", None)  # from "Compare this model" on Jobs
-if preferred in models:
+pending = st.session_state.pop("compare_pending_model", None)  # from "Compare this model" on Jobs
+if pending in models:
     st.session_state.pop("compare_model_1", None)  # let the second contender take it
+preferred = pending or best_checkpoint_model(config.fingerprint, client, config)  # only a default
 count = st.radio("Contenders", [2, 3], horizontal=True, key="compare_count")
 contenders = choose_contenders("compare", models, count, preferred if preferred in models else None)
 dataset = current_dataset()

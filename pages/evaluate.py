@@ -8,7 +8,7 @@ from lib.db import provenance_store, run_store
 from lib.errors import StudioError
 from lib.judge import evaluation
 from lib.judge.evaluation import PromptSource
-from lib.ui.contenders import choose_contenders, judging_settings, offered_chat_models
+from lib.ui.contenders import best_checkpoint_model, choose_contenders, judging_settings, offered_chat_models
 from lib.ui.provider import require_client
 from lib.ui.widgets import cached_rows, current_dataset, flash, select_kept, show_flash
 
@@ -65,7 +65,8 @@ with new_run:
     st.caption(f"{len(prompts)} prompts.")
     if models:
         count = st.radio("Contenders", [2, 3], index=1 if len(models) > 1 else 0, horizontal=True, key="evaluate_count")
-        contenders = choose_contenders("evaluate", models, count)
+        best = best_checkpoint_model(config.fingerprint, client, config)
+        contenders = choose_contenders("evaluate", models, count, best if best in models else None)
         cells = st.columns(3)
         temperature = cells[0].slider("Temperature", 0.0, 2.0, 0.0, 0.1, key="evaluate_temperature")
         max_tokens = cells[1].number_input("Max tokens", 1, 4096, 120, key="evaluate_max_tokens")

@@ -123,3 +123,6 @@ def test_the_best_checkpoint_is_the_one_with_the_lowest_validation_loss() -> Non
     best = tracking.best_checkpoint(rising)
     assert best is not None and best.step_number == 20  # not the last, worst one
     assert tracking.best_checkpoint([checkpoint(10, None)]) is None  # no validation data: nothing to choose by
+    assert tracking.better_checkpoint(rising) == best  # offered first in Compare and Evaluate
+    falling = [checkpoint(30, 2.5), checkpoint(20, 2.73)]
+    assert tracking.better_checkpoint(falling) is None  # the last is the best: the tuned model itself

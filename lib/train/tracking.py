@@ -169,3 +169,12 @@ def best_checkpoint(found: Sequence[FineTuningJobCheckpoint]) -> FineTuningJobCh
     """The checkpoint with the lowest validation loss (None when no checkpoint has one)."""
     measured = [c for c in found if c.metrics.valid_loss is not None]
     return min(measured, key=lambda c: (c.metrics.valid_loss, -c.step_number)) if measured else None
+
+
+def better_checkpoint(found: Sequence[FineTuningJobCheckpoint]) -> FineTuningJobCheckpoint | None:
+    """The best checkpoint when it is better than the last one (the tuned model itself), else None."""
+    best = best_checkpoint(found)
+    last = max(found, key=lambda c: c.step_number, default=None)
+    if best is None or last is None or best.step_number == last.step_number or last.metrics.valid_loss is None:
+        return None
+    return best

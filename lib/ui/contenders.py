@@ -7,14 +7,28 @@ import re
 import openai
 import streamlit as st
 
+from lib.errors import StudioError
 from lib.judge.answer_checks import ELLE, PACKS, CheckPack
 from lib.judge.evaluation import Answer, Contender, default_label
+from lib.train import tracking
 from lib.train.providers import ProviderConfig, chat_models
 
 
 @st.cache_data(ttl=30, show_spinner="Asking the provider for its models…")
 def offered_chat_models(fingerprint: str, _client: openai.OpenAI, _config: ProviderConfig) -> list[str]:
     return chat_models(_client, _config)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def best_checkpoint_model(fingerprint: str, _client: openai.OpenAI, _config: ProviderConfig) -> str | None:
+    """The newest succeeded job's checkpoint with the lowest validation loss, when it beats the final model:
+    the tuned contender Compare and Evaluate offer first."""
+    try:
+        done = next((j for j in tracking.list_jobs(_client, _config, limit=20) if j.status == "succeeded"), None)
+        best = tracking.better_checkpoint(tracking.checkpoints(_client, _config, done.id)) if done else None
+    except StudioError:
+        return None
+    return best.fine_tuned_model_checkpoint if best else None
 
 
 def choose_contenders(prefix: str, models: list[str], count: int, preferred: str | None = None) -> list[Contender]:

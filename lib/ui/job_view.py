@@ -91,9 +91,9 @@ def checkpoints_view(found: Sequence[FineTuningJobCheckpoint]) -> None:
     """The checkpoints, and the one with the lowest validation loss offered for comparison."""
     st.markdown("**Checkpoints** (each answers as a model)")
     st.dataframe(pd.DataFrame(tracking.checkpoint_table(found)), hide_index=True, width="stretch")
-    best = tracking.best_checkpoint(found)
+    best = tracking.better_checkpoint(found)
     last = max(found, key=lambda c: c.step_number)
-    if best is None or best.id == last.id or last.metrics.valid_loss is None or best.metrics.valid_loss is None:
+    if best is None or best.metrics.valid_loss is None or last.metrics.valid_loss is None:
         return
     st.info(
         f"The lowest validation loss was at step {best.step_number} ({best.metrics.valid_loss:.3f}); by the last "
