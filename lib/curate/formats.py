@@ -175,8 +175,7 @@ def read_jsonl(data: bytes) -> ParsedFile:
             parsed.findings.append(_too_deep(number))
             continue
         if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
-            message = "Holds a lone surrogate escape (such as \\ud800), which is not a character: remove it."
-            parsed.findings.append(Finding(number, "invalid_text", "error", message))
+            parsed.findings.append(_lone_surrogate(number))
             continue
         parsed.examples.append((number, value))
     parsed.findings = sort_findings([*parsed.findings, *check_examples(parsed.examples)])
@@ -203,12 +202,16 @@ def _read_array(parsed: ParsedFile, array: list[Any]) -> ParsedFile:
         if _depth(value) > MAX_DEPTH:
             parsed.findings.append(_too_deep(number))
         elif _has_lone_surrogate(value):
-            message = "Holds a lone surrogate escape (such as \\ud800), which is not a character: remove it."
-            parsed.findings.append(Finding(number, "invalid_text", "error", message))
+            parsed.findings.append(_lone_surrogate(number))
         else:
             parsed.examples.append((number, value))
     parsed.findings = sort_findings([*parsed.findings, *check_examples(parsed.examples)])
     return parsed
+
+
+def _lone_surrogate(line: int) -> Finding:
+    message = "Holds a lone surrogate escape (such as \\ud800), which is not a character: remove it."
+    return Finding(line, "invalid_text", "error", message)
 
 
 def _too_deep(line: int) -> Finding:

@@ -149,7 +149,8 @@ def agreement(ratings: list[Rating], contenders: list[str], rubric: list[str]) -
     """How far reviewers agree on the winner (Cohen's kappa for two, Krippendorff's alpha, nominal, for more),
     on the 1-5 scores (Krippendorff's alpha, ordinal), and for every pair of reviewers (kappa)."""
     names = {reviewer_key(r.reviewer): r.reviewer.strip() for r in ratings}
-    winners = {item: {reviewer_key(r.reviewer): r.winner for r in rated} for item, rated in _by_item(ratings).items()}
+    items = _by_item(ratings)
+    winners = {item: {reviewer_key(r.reviewer): r.winner for r in rated} for item, rated in items.items()}
     shared = {item: labels for item, labels in winners.items() if len(labels) > 1}
     reviewers = sorted(names)
     pairs = []
@@ -160,7 +161,7 @@ def agreement(ratings: list[Rating], contenders: list[str], rubric: list[str]) -
             pairs.append({"reviewers": f"{names[a]} & {names[b]}", "kappa": kappa, "items": len(both)})
     scores = {
         (item, label, index): {reviewer_key(r.reviewer): r.scores[label][index] for r in rated if label in r.scores}
-        for item, rated in _by_item(ratings).items()
+        for item, rated in items.items()
         for label in contenders
         for index in range(len(rubric))
     }
@@ -286,7 +287,7 @@ def stop_hint(run: EvalRun, ratings: list[Rating], answers: list[StoredAnswer]) 
     tuned, baseline = default_rivals(contenders_of(run))
     if tuned is None or baseline is None:
         return None
-    [pair] = pair_results([tuned, baseline], [r for r in ratings if {r.left, r.right} == {tuned, baseline}])
+    [pair] = pair_results([tuned, baseline], ratings)
     rated = {r.position for r in ratings}
     remaining = sum(
         1 for position in run_store.run_items(run.id) if set(pair_for(run, position)) == {tuned, baseline}
