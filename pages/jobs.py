@@ -75,7 +75,7 @@ def job_view(job_id: str) -> None:
         provenance_line(job, provenance)
         events_and_charts(job, client, config)
         if found := tracking.checkpoints(client, config, job_id):
-            checkpoints_view(found)
+            checkpoints_view(job, found)
     except StudioError as error:
         st.error(str(error), icon=":material/cloud_off:")
         return

@@ -72,10 +72,12 @@ multiplier, multiplier_ok = widgets.optional_number(
 seed, seed_ok = widgets.optional_number(
     right, "Seed", "train_seed", 0, 2**31 - 1, blank="random", help="Same seed, same run"
 )
+patience = widgets.early_stopping_patience(right, validation > 0) if config.kind == "local" else None
 numbers_ok = epochs_ok and batch_ok and multiplier_ok and seed_ok
 settings = LaunchSettings(
     base_model, choice, validation / 100, None if epochs is None else int(epochs),
     None if batch_size is None else int(batch_size), multiplier, suffix, None if seed is None else int(seed),
+    patience,
 )  # fmt: skip
 
 chosen = launch.chosen_rows(rows, choice)
@@ -92,7 +94,7 @@ if config.kind == "local":
     cells[2].metric("Epochs", n_epochs)
     basis = "this machine's last jobs" if measured else "a benchmark machine (no job here yet)"
     cells[3].metric(
-        "Training time (estimate)", f"about {format_duration(seconds)}",
+        "Training time (estimate)", f"{'at most' if patience else 'about'} {format_duration(seconds)}",
         help=f"At {speed:,.0f} tokens/s, measured on {basis}, with the machine otherwise idle; free. "
         "While the job runs, Jobs refines the finish time from the job's own steps.",
     )  # fmt: skip

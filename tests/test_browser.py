@@ -181,10 +181,26 @@ def test_train_on_the_sample_and_watch_the_job_succeed(data_dir: Path, tmp_path:
 
         page.get_by_role("link", name="Train", exact=True).click()
         expect(page.get_by_text("Before you start")).to_be_visible(timeout=20_000)
+        launch = page.get_by_role("button", name="Upload and start training")
+        batch_size = page.get_by_role("textbox", name="Batch size")
+        batch_size.fill("0")
+        batch_size.press("Enter")  # an invalid number is said next to its field and blocks the launch
+        expect(page.get_by_text("Batch size must be from 1 to 256")).to_be_visible(timeout=20_000)
+        expect(launch).to_be_disabled()
+        batch_size.fill("")
+        batch_size.press("Enter")
+        expect(page.get_by_text("Batch size must be from 1 to 256")).to_be_hidden(timeout=20_000)
+        epochs = page.get_by_role("textbox", name="Epochs")
+        epochs.fill("2")
+        epochs.press("Enter")
+        wait_until_idle(page)
+        page.get_by_text("Stop when validation loss stops improving").click()
+        expect(page.get_by_text("Patience (epochs without improvement)")).to_be_visible(timeout=20_000)
         page.get_by_role("textbox", name="Suffix").fill("elle")
         page.get_by_role("textbox", name="Suffix").press("Enter")
-        page.wait_for_timeout(1000)
-        page.get_by_role("button", name="Upload and start training").click()
+        wait_until_idle(page)
+        expect(launch).to_be_enabled()
+        launch.click()
 
         expect(page.get_by_role("heading", name="Fine-tuning jobs")).to_be_visible(timeout=30_000)
         # no reload from here on: the job view refreshes itself while the job runs
@@ -192,6 +208,8 @@ def test_train_on_the_sample_and_watch_the_job_succeed(data_dir: Path, tmp_path:
         status = page.locator('[data-testid="stMetric"]').filter(has_text="Status")
         expect(status).to_contain_text("succeeded")
         expect(page.get_by_text("Download the result file (CSV)")).to_be_visible(timeout=20_000)
+        # the best checkpoint is named: early stopping kept the epoch with the lowest validation loss
+        expect(page.get_by_text("Early stopping kept the weights with the lowest validation loss")).to_be_visible()
         browser.close()
 
 
@@ -211,15 +229,22 @@ def test_rate_two_items_blind_then_open_the_scorecard(data_dir: Path) -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1200})
         expect = sync_api.expect
-        page.goto(url)
-        page.get_by_role("link", name="Rate").click()
+        page.goto(f"{url}/rate")  # a link a reviewer was sent, as the server's very first request
+        expect(page.get_by_role("link", name="Scorecard", exact=True)).to_be_visible(timeout=20_000)  # app's nav
+        expect(page.get_by_role("link", name="scorecard", exact=True)).to_have_count(0)  # not pages/ as files
         name = page.get_by_role("textbox", name="Your name")
         expect(name).to_be_visible(timeout=20_000)
         name.fill("Ada")
         name.press("Enter")
         # two items can never settle the verdict: Rate says so rather than asking for ratings that cannot help
         expect(page.get_by_text("You can stop: even if every remaining item were rated")).to_be_visible(timeout=20_000)
-        for done in (0, 1):
+        prompt = page.get_by_text("Prompt:")
+        expect(prompt).to_be_visible(timeout=20_000)
+        skipped = "neon" if "neon" in prompt.inner_text() else "iron"  # each reviewer has an order of their own
+        other = {"neon": "iron", "iron": "neon"}[skipped]
+        page.get_by_role("button", name="Skip for now").click()  # it comes back once the other one is rated
+        for done, asked in ((0, other), (1, skipped)):
+            expect(page.get_by_text(f"Tell me about {asked}.")).to_be_visible(timeout=20_000)
             expect(page.get_by_text(f"{done} of 2 rated")).to_be_visible(timeout=20_000)
             # names stay hidden until the rating is saved; then only the previous item's are revealed
             expect(page.get_by_text("tuned")).to_have_count(done)
@@ -238,6 +263,9 @@ def test_rate_two_items_blind_then_open_the_scorecard(data_dir: Path) -> None:
         page.get_by_role("tab", name="Reviewers").click()
         expect(page.get_by_text("Picks left: how often a reviewer chose")).to_be_visible()
         browser.close()
-    ratings = run_store.run_ratings(run.id)
-    assert [(r.reviewer, len(r.scores)) for r in ratings] == [("Ada", 2), ("Ada", 2)]
+    ratings = sorted(run_store.run_ratings(run.id), key=lambda r: r.created_at)
+    positions = {"neon": 1, "iron": 2}
+    assert [(r.reviewer, r.position, len(r.scores)) for r in ratings] == [
+        ("Ada", positions[other], 2), ("Ada", positions[skipped], 2),
+    ]  # fmt: skip
     assert all(r.scores[r.left] == [4, 4, 4] and r.winner == r.left for r in ratings)  # A was always picked

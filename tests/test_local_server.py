@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 from openai.types import FileObject, Model
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
+from openai.types.fine_tuning.job_create_params import Method
 from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
@@ -258,6 +259,26 @@ def test_a_small_validation_file_adds_validation_metrics(client: openai.OpenAI) 
     assert rows[10].startswith("10,") and rows[10].count(",") == 4 and not rows[10].endswith(",")
 
 
+def test_early_stopping_keeps_the_best_epoch_and_says_so(client: openai.OpenAI) -> None:
+    training = client.files.create(file=("elle.jsonl", TEN), purpose="fine-tune")
+    held_out = b"".join(SAMPLE.splitlines(keepends=True)[30:33])
+    validation = client.files.create(file=("held-out.jsonl", held_out), purpose="fine-tune")
+    hyperparameters = {"n_epochs": 3, "early_stopping_patience": 1}  # the local provider's own hyperparameter
+    job = client.fine_tuning.jobs.create(
+        model=TINY,
+        training_file=training.id,
+        validation_file=validation.id,
+        method=cast(Method, {"type": "supervised", "supervised": {"hyperparameters": hyperparameters}}),
+    )
+    done = wait_for(client, job.id, {"succeeded", "failed"})
+    assert done.status == "succeeded" and done.hyperparameters.model_extra == {"early_stopping_patience": 1}
+    events = client.fine_tuning.jobs.list_events(job.id, limit=100).data[::-1]  # oldest first
+    losses = [data(e)["valid_loss"] for e in events if e.type == "metrics" and "valid_loss" in data(e)]
+    best_epoch = losses.index(min(losses)) + 1
+    kept = f"The tuned model keeps the weights of epoch {best_epoch}, the lowest validation loss ({min(losses):.2f})"
+    assert kept in [e.message for e in events]
+
+
 def test_api_key_is_required_when_set(tmp_path: Path) -> None:
     with running_server(tiny_settings(tmp_path, api_key="s3cret", start_worker=False)) as url:
         with pytest.raises(openai.AuthenticationError):
@@ -349,6 +370,7 @@ def test_a_chat_request_out_of_range_is_a_400_naming_the_parameter(
         {"hyperparameters": {"n_epochs": True}},
         {"method": {"type": "supervised", "supervised": {}}, "hyperparameters": {"n_epochs": 2}},
         {"seed": "abc"},
+        {"method": {"type": "supervised", "supervised": {"hyperparameters": {"early_stopping_patience": 2}}}},
     ],
 )
 def test_a_job_request_out_of_range_is_a_400(client: openai.OpenAI, change: dict[str, Any]) -> None:

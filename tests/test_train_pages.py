@@ -130,6 +130,29 @@ def test_an_invalid_number_is_said_next_to_its_field_and_blocks_the_launch(local
     assert not at.error and not button(at, "Upload and start training").disabled
 
 
+def test_early_stopping_needs_validation_and_the_jobs_screen_says_the_best_epoch_was_kept(
+    local: openai.OpenAI,
+) -> None:
+    load_sample()
+    at = open_page("pages/train.py")
+    at.slider(key="train_validation").set_value(0).run()
+    assert at.checkbox(key="train_early_stop").disabled  # nothing to watch without validation examples
+    at.slider(key="train_validation").set_value(10).run()
+    at.checkbox(key="train_early_stop").check().run()
+    at.number_input(key="train_patience").set_value(1).run()
+    assert metric(at, "Training time (estimate)").startswith("at most ")
+    launch(at, epochs=3, suffix="early")
+
+    [job_id] = provenance_store.job_provenance("local")
+    assert local.fine_tuning.jobs.retrieve(job_id).hyperparameters.model_extra == {"early_stopping_patience": 1}
+    wait_for(local, job_id, {"succeeded"})
+    at.switch_page("pages/jobs.py").run()
+    assert at.selectbox(key="jobs_selected").value == job_id
+    kept = next(s.value for s in at.success if "Early stopping kept" in s.value)
+    assert str(local.fine_tuning.jobs.retrieve(job_id).fine_tuned_model) in kept
+    assert not any(b.label == "Compare the best checkpoint" for b in at.button)  # the tuned model is the best
+
+
 def test_cancel_asks_for_confirmation_and_stops_the_job(local: openai.OpenAI) -> None:
     load_sample()
     at = open_page("pages/train.py")

@@ -76,3 +76,28 @@ def test_validation_loss_is_reported_at_each_epoch_end(folder: Path) -> None:
     with_valid = [s for s in result.steps if s.valid_loss is not None]
     assert [s.step for s in with_valid] == [5, 10]
     assert all(0 <= (s.valid_mean_token_accuracy or 0) <= 1 for s in with_valid)
+
+
+def test_early_stopping_stops_when_validation_loss_stops_falling_and_keeps_the_best_epoch(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    losses = iter([2.77, 2.73, 2.99, 3.10, 3.20])  # the walk's job: best after epoch 2, then worse
+    monkeypatch.setattr("lib.local.trainer.evaluate", lambda *args: (next(losses), 0.5))
+    at_epoch_end: dict[int, dict[str, torch.Tensor]] = {}
+
+    def remember(epoch: int, step: int, model: Any) -> None:
+        at_epoch_end[epoch] = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    config = TrainingConfig(n_epochs=5, batch_size=5, early_stopping_patience=1)
+    model, result = train(fresh(folder), EXAMPLES, config, EXAMPLES[:2], Callbacks(on_epoch_end=remember))
+    assert (result.stopped_after_epoch, result.best_epoch, result.best_valid_loss) == (3, 2, 2.73)
+    assert len(result.steps) == 6 and sorted(at_epoch_end) == [1, 2, 3]  # epochs 4 and 5 never ran
+    kept = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    assert all(torch.equal(kept[n], at_epoch_end[2][n]) for n in kept)
+    assert not all(torch.equal(kept[n], at_epoch_end[3][n]) for n in kept)
+    assert result.trained_tokens == 3 * sum(len(encode(e, fresh(folder).tokenizer, 2048).input_ids) for e in EXAMPLES)
+
+
+def test_without_validation_examples_early_stopping_trains_every_epoch(folder: Path) -> None:
+    result = train(fresh(folder), EXAMPLES, TrainingConfig(n_epochs=2, batch_size=5, early_stopping_patience=1))[1]
+    assert len(result.steps) == 4 and result.best_epoch is None and result.stopped_after_epoch is None

@@ -126,3 +126,9 @@ def test_the_best_checkpoint_is_the_one_with_the_lowest_validation_loss() -> Non
     assert tracking.better_checkpoint(rising) == best  # offered first in Compare and Evaluate
     falling = [checkpoint(30, 2.5), checkpoint(20, 2.73)]
     assert tracking.better_checkpoint(falling) is None  # the last is the best: the tuned model itself
+    early_stopped = job("ftjob-x", "succeeded", 60).model_copy(update={"validation_file": "file-v"})
+    early_stopped.hyperparameters = early_stopped.hyperparameters.model_validate(
+        {"n_epochs": 3, "early_stopping_patience": 1}
+    )
+    assert tracking.keeps_best_epoch(early_stopped) and not tracking.keeps_best_epoch(job("ftjob-y", "succeeded", 60))
+    assert tracking.better_checkpoint(rising, early_stopped) is None  # its tuned model already has step 20's weights

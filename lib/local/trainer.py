@@ -38,6 +38,7 @@ class TrainingConfig:
     lora_rank: int = 16
     lora_alpha: int = 32
     max_length: int = 2048  # longer examples are cut (OpenAI cuts at the model's context limit too)
+    early_stopping_patience: int | None = None  # epochs without a lower validation loss before stopping
 
 
 @dataclass
@@ -81,6 +82,32 @@ class Result:
     trained_tokens: int = 0  # billed-style: every token of every example, times epochs
     seconds: float = 0.0
     tokens_per_second: float = 0.0  # real tokens processed per second of training
+    best_epoch: int | None = None  # with early stopping: the epoch whose weights the model keeps
+    best_valid_loss: float | None = None
+    stopped_after_epoch: int | None = None  # with early stopping: set when it stopped before the last epoch
+
+
+class BestWeights:
+    """Early stopping: remembers the adapter weights of the epoch with the lowest validation loss."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self.epoch: int | None = None
+        self.loss = math.inf
+        self.saved: dict[str, torch.Tensor] = {}
+
+    def should_stop(self, epoch: int, valid_loss: float, model: PeftModel) -> bool:
+        """Record this epoch's loss; True once ``patience`` epochs in a row did not lower it."""
+        if valid_loss < self.loss:
+            self.epoch, self.loss = epoch, valid_loss
+            self.saved = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+        return self.epoch is not None and epoch - self.epoch >= self.patience
+
+    def restore(self, model: PeftModel) -> None:
+        with torch.no_grad():
+            for name, parameter in model.named_parameters():
+                if name in self.saved:
+                    parameter.copy_(self.saved[name])
 
 
 def encode(example: Any, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Encoded:
@@ -188,7 +215,11 @@ def train(
     validation: Sequence[Any] = (),
     callbacks: Callbacks | None = None,
 ) -> tuple[PeftModel, Result]:
-    """LoRA-train ``loaded.model`` on chat examples; the base weights stay frozen and unchanged."""
+    """LoRA-train ``loaded.model`` on chat examples; the base weights stay frozen and unchanged.
+
+    With ``early_stopping_patience`` and validation examples, training stops once the validation loss
+    has not improved for that many epochs, and the returned model has the best epoch's weights.
+    """
     callbacks = callbacks or Callbacks()
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
@@ -205,8 +236,9 @@ def train(
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
     total_steps = steps_per_epoch * config.n_epochs
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / max(1, total_steps))
-    result = Result(trained_tokens=config.n_epochs * sum(len(e.input_ids) for e in train_set))
+    result = Result()
     start, step, real_tokens = time.perf_counter(), 0, 0
+    best = BestWeights(config.early_stopping_patience) if config.early_stopping_patience and valid_set else None
     for epoch in range(1, config.n_epochs + 1):
         for batch in batches(train_set, config.batch_size, rng):
             if callbacks.should_stop():
@@ -228,6 +260,15 @@ def train(
             result.steps.append(metrics)
             callbacks.on_step(metrics)
         callbacks.on_epoch_end(epoch, step, model)
+        valid_loss = result.steps[-1].valid_loss if result.steps else None
+        if best is not None and valid_loss is not None and best.should_stop(epoch, valid_loss, model):
+            if epoch < config.n_epochs:
+                result.stopped_after_epoch = epoch
+            break
+    result.trained_tokens = epoch * sum(len(e.input_ids) for e in train_set)
+    if best is not None and best.epoch is not None:
+        best.restore(model)
+        result.best_epoch, result.best_valid_loss = best.epoch, best.loss
     result.seconds = time.perf_counter() - start
     result.tokens_per_second = real_tokens / max(1e-9, result.seconds)
     model.eval()

@@ -73,12 +73,15 @@ class JobRunner:
             if asked["learning_rate_multiplier"] == "auto"
             else float(asked["learning_rate_multiplier"]),
             seed=int(job["seed"]),
+            early_stopping_patience=asked.get("early_stopping_patience"),
         )
         hyperparameters = {
             "n_epochs": config.n_epochs,
             "batch_size": config.batch_size,
             "learning_rate_multiplier": config.learning_rate_multiplier,
         }
+        if config.early_stopping_patience:
+            hyperparameters["early_stopping_patience"] = config.early_stopping_patience
         store.update("jobs", job_id, hyperparameters=hyperparameters, method=_method(hyperparameters))
         for old_id, old_path in store.checkpoint_paths(job_id):  # a resumed job trains again from its first step
             store.delete("checkpoints", old_id)
@@ -134,6 +137,8 @@ class JobRunner:
         except Stopped:
             lifecycle.stopped(store, job_id)
             return
+        for message in early_stopping_events(result, config):
+            lifecycle.event(store, job_id, message)
         model.save_pretrained(out_dir / "final")
         results = save_file(store, settings, result_csv(result.steps), f"{job_id}-results.csv", "fine-tune-results")
         lifecycle.succeed(
@@ -144,6 +149,23 @@ class JobRunner:
             result_files=[results["id"]],
             tokens_per_second=round(result.tokens_per_second, 1),
         )
+
+
+def early_stopping_events(result: Any, config: Any) -> list[str]:
+    """What early stopping did, in words, for the job's events."""
+    if result.best_epoch is None:
+        return []
+    said = []
+    if result.stopped_after_epoch is not None:
+        said.append(
+            f"Stopped early after epoch {result.stopped_after_epoch} of {config.n_epochs}: the validation loss "
+            f"had not improved for {config.early_stopping_patience} epoch(s)"
+        )
+    said.append(
+        f"The tuned model keeps the weights of epoch {result.best_epoch}, "
+        f"the lowest validation loss ({result.best_valid_loss:.2f})"
+    )
+    return said
 
 
 def _method(hyperparameters: dict[str, Any]) -> dict[str, Any]:

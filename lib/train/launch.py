@@ -42,13 +42,17 @@ class LaunchSettings:
     learning_rate_multiplier: float | None = None
     suffix: str = ""
     seed: int | None = None
+    early_stopping_patience: int | None = None  # the local provider's; needs validation examples
 
     def hyperparameters(self) -> dict[str, Any]:
-        return {
+        asked: dict[str, Any] = {
             "n_epochs": self.n_epochs or "auto",
             "batch_size": self.batch_size or "auto",
             "learning_rate_multiplier": self.learning_rate_multiplier or "auto",
         }
+        if self.early_stopping_patience:
+            asked["early_stopping_patience"] = self.early_stopping_patience
+        return asked
 
 
 def chosen_rows(rows: Sequence[Row], choice: ExampleChoice) -> list[Row]:
@@ -106,6 +110,8 @@ def launch(
     training_rows, validation_rows = split_rows(chosen, settings)
     if len(training_rows) < MIN_EXAMPLES:
         raise DatasetError(f"Training needs at least {MIN_EXAMPLES} examples; this choice has {len(training_rows)}.")
+    if settings.early_stopping_patience and not validation_rows:
+        raise DatasetError("Early stopping watches the validation loss: choose a validation share above 0 %.")
     stem = f"{dataset.name}-v{dataset.version_id}"
     with calling(config):
         progress(0.1, f"Uploading {len(training_rows)} training examples…")

@@ -171,8 +171,21 @@ def best_checkpoint(found: Sequence[FineTuningJobCheckpoint]) -> FineTuningJobCh
     return min(measured, key=lambda c: (c.metrics.valid_loss, -c.step_number)) if measured else None
 
 
-def better_checkpoint(found: Sequence[FineTuningJobCheckpoint]) -> FineTuningJobCheckpoint | None:
-    """The best checkpoint when it is better than the last one (the tuned model itself), else None."""
+def keeps_best_epoch(job: FineTuningJob) -> bool:
+    """Whether the job's tuned model already has its best epoch's weights (the local provider's early stopping)."""
+    extra = job.hyperparameters.model_extra or {}
+    return bool(job.validation_file and extra.get("early_stopping_patience"))
+
+
+def better_checkpoint(
+    found: Sequence[FineTuningJobCheckpoint], job: FineTuningJob | None = None
+) -> FineTuningJobCheckpoint | None:
+    """The best checkpoint when it is better than the tuned model itself, else None.
+
+    The tuned model is the last checkpoint's weights, unless early stopping kept the best epoch's.
+    """
+    if job is not None and keeps_best_epoch(job):
+        return None
     best = best_checkpoint(found)
     last = max(found, key=lambda c: c.step_number, default=None)
     if best is None or last is None or best.step_number == last.step_number or last.metrics.valid_loss is None:

@@ -25,7 +25,7 @@ def best_checkpoint_model(fingerprint: str, _client: openai.OpenAI, _config: Pro
     the tuned contender Compare and Evaluate offer first."""
     try:
         done = next((j for j in tracking.list_jobs(_client, _config, limit=20) if j.status == "succeeded"), None)
-        best = tracking.better_checkpoint(tracking.checkpoints(_client, _config, done.id)) if done else None
+        best = tracking.better_checkpoint(tracking.checkpoints(_client, _config, done.id), done) if done else None
     except StudioError:
         return None
     return best.fine_tuned_model_checkpoint if best else None

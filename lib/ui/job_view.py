@@ -87,11 +87,18 @@ def events_and_charts(job: FineTuningJob, client: openai.OpenAI, config: Provide
     )
 
 
-def checkpoints_view(found: Sequence[FineTuningJobCheckpoint]) -> None:
+def checkpoints_view(job: FineTuningJob, found: Sequence[FineTuningJobCheckpoint]) -> None:
     """The checkpoints, and the one with the lowest validation loss offered for comparison."""
     st.markdown("**Checkpoints** (each answers as a model)")
     st.dataframe(pd.DataFrame(tracking.checkpoint_table(found)), hide_index=True, width="stretch")
-    best = tracking.better_checkpoint(found)
+    if tracking.keeps_best_epoch(job) and (kept := tracking.best_checkpoint(found)) is not None:
+        st.success(
+            f"Early stopping kept the weights with the lowest validation loss (step {kept.step_number}, "
+            f"{kept.metrics.valid_loss:.3f}): the tuned model `{job.fine_tuned_model or '…'}` is the best checkpoint.",
+            icon=":material/verified:",
+        )
+        return
+    best = tracking.better_checkpoint(found, job)
     last = max(found, key=lambda c: c.step_number)
     if best is None or best.metrics.valid_loss is None or last.metrics.valid_loss is None:
         return

@@ -129,6 +129,21 @@ def optional_number(
     return value, True
 
 
+def early_stopping_patience(container: Any, has_validation: bool) -> int | None:
+    """The local provider's early stopping: None when off; it needs validation examples to watch."""
+    wanted = container.checkbox(
+        "Stop when validation loss stops improving",
+        key="train_early_stop",
+        disabled=not has_validation,
+        help="Training ends once the validation loss has not fallen for the chosen number of epochs, and the "
+        "tuned model keeps the weights of the epoch with the lowest validation loss."
+        + ("" if has_validation else " Needs a validation share above 0 %."),
+    )
+    if not wanted or not has_validation:
+        return None
+    return int(container.number_input("Patience (epochs without improvement)", 1, 10, 1, key="train_patience"))
+
+
 def user_prices() -> dict[str, ModelInfo]:
     """The listed models with the user's own prices (edited on Tokens and cost) applied."""
     return pricing.models(price_store.price_overrides())

@@ -25,6 +25,8 @@ class Hyperparameters(BaseModel):
     n_epochs: Auto | Annotated[StrictInt, Field(ge=1, le=50)] = "auto"
     batch_size: Auto | Annotated[StrictInt, Field(ge=1, le=256)] = "auto"
     learning_rate_multiplier: Auto | Annotated[float, Field(gt=0, le=100, strict=True)] = "auto"
+    # The local provider's own: stop once validation loss has not improved for this many epochs
+    early_stopping_patience: Annotated[StrictInt, Field(ge=1, le=10)] | None = None
 
 
 class Supervised(BaseModel):
@@ -88,7 +90,10 @@ def fine_tuning_router(store: LocalStore, settings: ServerSettings) -> APIRouter
         asked = (method.supervised.hyperparameters if method.supervised else body.hyperparameters) or Hyperparameters()
         if body.suffix is not None and ":" in body.suffix:
             raise APIError(400, "suffix must be text of up to 64 characters without ':'.", param="suffix")
-        hyperparameters = asked.model_dump()
+        if asked.early_stopping_patience is not None and not body.validation_file:
+            message = "early_stopping_patience needs a validation_file: it watches the validation loss."
+            raise APIError(400, message, param="hyperparameters.early_stopping_patience")
+        hyperparameters = asked.model_dump(exclude_none=True)
         job: dict[str, Any] = {
             "object": "fine_tuning.job",
             "id": new_id("ftjob"),
