@@ -15,6 +15,7 @@ navigation = st.navigation(
             st.Page("pages/examples.py", title="Examples", icon=":material/table_edit:", url_path="examples"),
             st.Page("pages/conversation.py", title="Conversation", icon=":material/forum:", url_path="conversation"),
             st.Page("pages/history.py", title="History", icon=":material/history:", url_path="history"),
+            st.Page("pages/knowledge.py", title="Knowledge", icon=":material/menu_book:", url_path="knowledge"),
         ],
         "Price": [
             st.Page("pages/costs.py", title="Tokens and cost", icon=":material/payments:", url_path="costs"),

@@ -15,3 +15,7 @@ class PriceError(StudioError):
 
 class RunError(StudioError):
     """An evaluation run, answer or rating cannot be used (no prompts, unknown run, incomplete scores...)."""
+
+
+class KnowledgeError(StudioError):
+    """A knowledge source or file cannot be used (no passages, unknown source, duplicate name...)."""

@@ -1,10 +1,18 @@
-"""Compare: one prompt, two or three contenders, their answers side by side with tokens, latency and cost."""
+"""Compare: one prompt, two to five contenders, their answers side by side with tokens, latency, cost and the
+passages retrieval gave them."""
 
 import streamlit as st
 
 from lib.errors import StudioError
 from lib.judge import evaluation
-from lib.ui.contenders import best_checkpoint_model, choose_contenders, offered_chat_models, show_answer
+from lib.ui.contenders import (
+    best_checkpoint_model,
+    choose_contenders,
+    knowledge_choice,
+    offered_chat_models,
+    show_answer,
+    show_passages,
+)
 from lib.ui.provider import require_client
 from lib.ui.widgets import cached_rows, current_dataset
 
@@ -25,8 +33,9 @@ pending = st.session_state.pop("compare_pending_model", None)  # from "Compare t
 if pending in models:
     st.session_state.pop("compare_model_1", None)  # let the second contender take it
 preferred = pending or best_checkpoint_model(config.fingerprint, client, config)  # only a default
-count = st.radio("Contenders", [2, 3], horizontal=True, key="compare_count")
-contenders = choose_contenders("compare", models, count, preferred if preferred in models else None)
+knowledge = knowledge_choice("compare")
+count = st.radio("Contenders", [2, 3, 4, 5], horizontal=True, key="compare_count")
+contenders = choose_contenders("compare", models, count, preferred if preferred in models else None, bool(knowledge))
 dataset = current_dataset()
 if any(c.shots for c in contenders) and dataset is None:
     st.warning("A few-shot contender takes its examples from a dataset: create or load one first.")
@@ -37,29 +46,36 @@ cells = st.columns(3)
 temperature = cells[0].slider("Temperature", 0.0, 2.0, 0.0, 0.1, key="compare_temperature")
 max_tokens = cells[1].number_input("Max tokens", 1, 4096, 120, key="compare_max_tokens")
 seed = cells[2].number_input("Seed", 0, 2**31 - 1, 0, key="compare_seed")
-settings = evaluation.RunSettings(float(temperature), int(max_tokens), int(seed))
+settings = evaluation.RunSettings(
+    float(temperature), int(max_tokens), int(seed),
+    knowledge_source=knowledge.id if knowledge else None, knowledge_version=knowledge.version_id if knowledge else None,
+    knowledge_name=knowledge.name if knowledge else "",
+)  # fmt: skip
 
 if st.button("Ask them", type="primary", icon=":material/send:", disabled=not user.strip()):
     prompt = [{"role": "system", "content": system}] if system.strip() else []
     prompt.append({"role": "user", "content": user})
     examples = [row.example for row in cached_rows(dataset.id, dataset.version_id)] if dataset else []
-    results: list[tuple[str, evaluation.Answer | None, str]] = []
+    results: list[tuple[str, evaluation.Answer | None, str, list[dict]]] = []
     with st.spinner("Waiting for the answers…"):
         for contender in contenders:
             shots = evaluation.shot_pairs(examples, contender.shots, settings.seed) if contender.shots else []
+            messages, hits = evaluation.contender_messages(contender, prompt, shots, settings)
+            passages = [hit.to_dict() for hit in hits]
             try:
-                answer = evaluation.ask(client, config, contender, evaluation.request_messages(prompt, shots), settings)
-                results.append((contender.label, answer, ""))
+                answer = evaluation.ask(client, config, contender, messages, settings)
+                results.append((contender.label, answer, "", passages))
             except StudioError as error:
-                results.append((contender.label, None, str(error)))
+                results.append((contender.label, None, str(error), passages))
     st.session_state["compare_results"] = (user, results)
 
 if "compare_results" in st.session_state:
     question, results = st.session_state["compare_results"]
-    for column, (label, shown, problem) in zip(st.columns(len(results)), results, strict=True):
+    for column, (label, shown, problem, passages) in zip(st.columns(len(results)), results, strict=True):
         with column:
             st.subheader(label)
             if shown is None:
                 st.error(problem)
             else:
                 show_answer(question, shown)
+            show_passages(passages)

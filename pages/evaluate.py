@@ -8,7 +8,13 @@ from lib.db import provenance_store, run_store
 from lib.errors import StudioError
 from lib.judge import evaluation
 from lib.judge.evaluation import PromptSource
-from lib.ui.contenders import best_checkpoint_model, choose_contenders, judging_settings, offered_chat_models
+from lib.ui.contenders import (
+    best_checkpoint_model,
+    choose_contenders,
+    judging_settings,
+    knowledge_choice,
+    offered_chat_models,
+)
 from lib.ui.provider import require_client
 from lib.ui.widgets import cached_rows, current_dataset, flash, select_kept, show_flash
 
@@ -64,9 +70,12 @@ with new_run:
         source_text = evaluation.EVAL_FILE.name
     st.caption(f"{len(prompts)} prompts.")
     if models:
-        count = st.radio("Contenders", [2, 3], index=1 if len(models) > 1 else 0, horizontal=True, key="evaluate_count")
+        knowledge = knowledge_choice("evaluate")
+        count = st.radio(
+            "Contenders", [2, 3, 4, 5], index=1 if len(models) > 1 else 0, horizontal=True, key="evaluate_count"
+        )
         best = best_checkpoint_model(config.fingerprint, client, config)
-        contenders = choose_contenders("evaluate", models, count, best if best in models else None)
+        contenders = choose_contenders("evaluate", models, count, best if best in models else None, bool(knowledge))
         cells = st.columns(3)
         temperature = cells[0].slider("Temperature", 0.0, 2.0, 0.0, 0.1, key="evaluate_temperature")
         max_tokens = cells[1].number_input("Max tokens", 1, 4096, 120, key="evaluate_max_tokens")
@@ -90,6 +99,9 @@ with new_run:
                 margin,
                 repeat,
                 guideline,
+                knowledge.id if knowledge else None,
+                knowledge.version_id if knowledge else None,
+                knowledge.name if knowledge else "",
             )
             try:
                 run = evaluation.create_run(name, config, source_text, prompts, contenders, settings)
@@ -133,9 +145,11 @@ with runs_tab:
                 "item": a.position,
                 "contender": a.contender,
                 "answer": a.text,
+                "prompt tokens": a.prompt_tokens,
                 "tokens": a.completion_tokens,
                 "latency s": round(a.latency_s, 2),
                 "cost": a.cost_usd,
+                "passages": "; ".join(f"{p['file']} {p['origin']}" for p in a.passages),
             }
             for a in answers
         ]

@@ -5,7 +5,7 @@ import streamlit as st
 from lib.db import run_store
 from lib.errors import StudioError
 from lib.judge import evaluation, rating, scorecard
-from lib.ui.contenders import answer_markdown
+from lib.ui.contenders import answer_markdown, show_passages
 from lib.ui.widgets import show_flash
 
 SCORES = [1, 2, 3, 4, 5]
@@ -32,7 +32,11 @@ if not reviewer.strip():
 
 run = by_id[run_id]
 if revealed := st.session_state.pop("rate_revealed", None):
-    st.success(revealed, icon=":material/visibility:")
+    message, given = revealed
+    st.success(message, icon=":material/visibility:")
+    for label, passages in given.items():  # shown only now, so they could not give the contender away
+        st.caption(f"Retrieval gave **{label}** these passages:")
+        show_passages(passages)
 skipped: list[int] = st.session_state.setdefault(f"rate_skipped_{run.id}_{rating.reviewer_key(reviewer)}", [])
 assignment, done, total = rating.next_assignment(run, reviewer, skipped)
 st.progress(done / total if total else 1.0, f"{done} of {total} rated")
@@ -44,7 +48,8 @@ if assignment is None:
     st.stop()
 
 prompt = run_store.run_items(run.id)[assignment.position]
-answers = {a.contender: a.text for a in run_store.run_answers(run.id) if a.position == assignment.position}
+stored = {a.contender: a for a in run_store.run_answers(run.id) if a.position == assignment.position}
+answers = {label: a.text for label, a in stored.items()}
 if assignment.left not in answers or assignment.right not in answers:
     st.warning("This item's answers are not generated yet: finish the run on Evaluate first.")
     st.stop()
@@ -88,6 +93,7 @@ if submitted:
         st.error(str(error))
     else:
         st.session_state["rate_revealed"] = (
-            f"Saved. Item {assignment.position}: A was **{assignment.left}**, B was **{assignment.right}**."
+            f"Saved. Item {assignment.position}: A was **{assignment.left}**, B was **{assignment.right}**.",
+            {label: stored[label].passages for label in (assignment.left, assignment.right) if stored[label].passages},
         )
         st.rerun()

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from lib.db import run_store
-from lib.judge import reports, scorecard
+from lib.judge import approaches, reports, scorecard
 from lib.judge.evaluation import contenders_of
 from lib.judge.verdict import FINE_TUNE, KEEP_BASELINE
 from lib.ui.charts import interval_chart
@@ -53,7 +53,19 @@ cells[2].metric(
     "0: chance). Undefined with fewer than two reviewers per item, or when all give the same answer.",
 )
 
-wins, scores, usage, people = st.tabs(["Who wins", "Rubric", "Cost and checks", "Reviewers"])
+wins, ways, scores, usage, people = st.tabs(
+    ["Who wins", "Prompt, retrieve or fine-tune?", "Rubric", "Cost and checks", "Reviewers"]
+)
+with ways:
+    requests = st.number_input("Requests you expect", 1, None, 100_000, step=10_000, key="score_requests")
+    ranked = approaches.rank_run(run, answers, run_store.run_items(run.id), card.ranking, training_cost)
+    st.info(approaches.recommend(ranked, int(requests)), icon=":material/alt_route:")
+    st.dataframe(pd.DataFrame([r.as_dict(int(requests)) for r in ranked]), hide_index=True, width="stretch")
+    st.caption(
+        "Best quality first, with 95% intervals: reviewers' Bradley–Terry strength when every contender was rated, "
+        "else the share of automatic checks an answer passes. Prompt tokens grow with examples and passages; "
+        "the total adds the one-off training cost to the running cost at the volume above."
+    )
 with wins:
     st.dataframe(pd.DataFrame(scorecard.pair_rows(card.pairs)), hide_index=True, width="stretch")
     rated = [{"pair": f"{p.first} vs {p.second}", "win rate": p.win_rate, "low": p.win_low, "high": p.win_high}

@@ -167,6 +167,36 @@ def _add_repeat_ratings(conn: sqlite3.Connection) -> None:
     )
 
 
+def _add_knowledge(conn: sqlite3.Connection) -> None:
+    """Knowledge sources for retrieval, versioned like datasets; the passages each answer was given."""
+    execute_all(
+        conn,
+        """
+        CREATE TABLE knowledge_sources (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE knowledge_versions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            source_id INTEGER NOT NULL REFERENCES knowledge_sources(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            summary TEXT NOT NULL
+        );
+        CREATE TABLE knowledge_passages (
+            version_id INTEGER NOT NULL REFERENCES knowledge_versions(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            file TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (version_id, position)
+        );
+        ALTER TABLE eval_answers ADD COLUMN passages TEXT NOT NULL DEFAULT '[]'
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _create_tables,
     _add_price_overrides,
@@ -174,4 +204,5 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _add_evaluations,
     _record_decisions,
     _add_repeat_ratings,
+    _add_knowledge,
 ]

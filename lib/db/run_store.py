@@ -30,6 +30,7 @@ class StoredAnswer:
     completion_tokens: int
     latency_s: float
     cost_usd: float
+    passages: tuple[dict[str, Any], ...] = ()  # what retrieval put in the prompt: file, origin, text, score
 
 
 @dataclass(frozen=True)
@@ -119,20 +120,23 @@ def run_item_sources(run_id: int) -> dict[int, str]:
 def save_answer(run_id: int, answer: StoredAnswer) -> None:
     with transaction() as conn:
         conn.execute(
-            "INSERT OR REPLACE INTO eval_answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO eval_answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (run_id, answer.position, answer.contender, answer.text, answer.prompt_tokens,
-             answer.completion_tokens, answer.latency_s, answer.cost_usd),
+             answer.completion_tokens, answer.latency_s, answer.cost_usd, json.dumps(list(answer.passages))),
         )  # fmt: skip
 
 
 def run_answers(run_id: int) -> list[StoredAnswer]:
     with connect() as conn:
         found = conn.execute(
-            "SELECT position, contender, text, prompt_tokens, completion_tokens, latency_s, cost_usd "
+            "SELECT position, contender, text, prompt_tokens, completion_tokens, latency_s, cost_usd, passages "
             "FROM eval_answers WHERE run_id = ? ORDER BY position, contender",
             (run_id,),
         )
-        return [StoredAnswer(*row) for row in found]
+        return [
+            StoredAnswer(position, contender, text, prompt, completion, latency, cost, tuple(json.loads(passages)))
+            for position, contender, text, prompt, completion, latency, cost, passages in found
+        ]
 
 
 def save_rating(rating: Rating) -> None:

@@ -21,6 +21,8 @@ from lib.db.run_store import EvalRun, StoredAnswer
 from lib.errors import RunError, StudioError
 from lib.paths import SAMPLE_DIR
 from lib.price import pricing
+from lib.retrieve import search
+from lib.retrieve.search import Hit
 from lib.train.providers import ProviderConfig, calling
 
 EVAL_FILE = SAMPLE_DIR / "limericks-eval.jsonl"
@@ -35,12 +37,15 @@ class Contender:
     label: str
     model: str
     shots: int = 0
+    passages: int = 0  # passages retrieved from the run's knowledge source into its prompt
 
     @property
     def kind(self) -> str:
+        """The approach it stands for: base, few-shot, tuned, base + retrieval, tuned + retrieval."""
         if self.shots:
             return "few-shot"
-        return "tuned" if self.model.startswith("ft:") else "base"
+        model = "tuned" if self.model.startswith("ft:") else "base"
+        return f"{model} + retrieval" if self.passages else model
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,9 @@ class RunSettings:
     margin: float = 0.05  # the verdict's equivalence margin around an even split
     repeat_share: float = 0.1  # share of items each reviewer sees a second time, sides swapped
     guideline: str = ""  # shown to reviewers above every item; empty: one made from the rubric
+    knowledge_source: int | None = None  # where retrieval contenders' passages come from
+    knowledge_version: int | None = None
+    knowledge_name: str = ""
 
 
 def guideline_of(settings: RunSettings) -> str:
@@ -69,12 +77,15 @@ def guideline_of(settings: RunSettings) -> str:
     )
 
 
-def default_label(model: str, shots: int) -> str:
-    """A short name: 'gpt-4o-mini (3-shot)', or 'tuned elle:abc123' for 'ft:gpt-4o-mini:org:elle:abc123'."""
+def default_label(model: str, shots: int, passages: int = 0) -> str:
+    """A short name: 'gpt-4o-mini (3-shot)', 'gpt-4o-mini + 3 passages', or 'tuned elle:abc123' for
+    'ft:gpt-4o-mini:org:elle:abc123'."""
     name = model
     if model.startswith("ft:"):
         name = "tuned " + ":".join(part for part in model.split(":")[3:] if part)
-    return f"{name} ({shots}-shot)" if shots else name
+    if shots:
+        name = f"{name} ({shots}-shot)"
+    return f"{name} + {passages} passages" if passages else name
 
 
 def prompt_messages(example: Any) -> list[dict[str, Any]]:
@@ -195,6 +206,17 @@ def ask(
     )
 
 
+def contender_messages(
+    contender: Contender, prompt: list[dict[str, Any]], shots: list[dict[str, Any]], settings: RunSettings
+) -> tuple[list[dict[str, Any]], list[Hit]]:
+    """What a contender is sent for one prompt: few-shot pairs and retrieved passages added; and those passages."""
+    messages = request_messages(prompt, shots)
+    if not contender.passages or settings.knowledge_version is None:
+        return messages, []
+    hits = search.retrieve(settings.knowledge_version, question_of(prompt), contender.passages)
+    return search.with_passages(messages, hits, settings.knowledge_name or "the knowledge source"), hits
+
+
 def shots_for(settings: RunSettings) -> list[Any]:
     """The examples few-shot contenders draw from (the dataset version stored with the run)."""
     if settings.shots_dataset is None or settings.shots_version is None:
@@ -205,10 +227,11 @@ def shots_for(settings: RunSettings) -> list[Any]:
 def describe_settings(settings: RunSettings) -> str:
     """A run's settings as a person reads them."""
     checks = "no automatic checks" if settings.checks is None else f"checks: {settings.checks}"
+    knowledge = f" · passages from “{settings.knowledge_name}”" if settings.knowledge_version is not None else ""
     return (
         f"temperature {settings.temperature:g} · up to {settings.max_tokens} tokens · seed {settings.seed} · "
         f"rubric: {'; '.join(settings.rubric)} · {checks} · margin {settings.margin:.0%} · "
-        f"{settings.repeat_share:.0%} of items shown twice"
+        f"{settings.repeat_share:.0%} of items shown twice{knowledge}"
     )
 
 
@@ -237,6 +260,8 @@ def create_run(
         raise RunError(f"'{TIE}' cannot be a contender's name.")
     if any(c.shots for c in contenders) and settings.shots_dataset is None:
         raise RunError("A few-shot contender needs a dataset to take its examples from.")
+    if any(c.passages for c in contenders) and settings.knowledge_version is None:
+        raise RunError("A retrieval contender needs a knowledge source: add one on the Knowledge screen.")
     return run_store.create_run(
         name,
         config.kind,
@@ -266,8 +291,12 @@ def generate(
             if (position, contender.label) in done:
                 continue
             shots = shot_pairs(examples, contender.shots, settings.seed + position) if contender.shots else []
-            answer = ask(client, config, contender, request_messages(prompt, shots), settings)
-            run_store.save_answer(run.id, StoredAnswer(position=position, contender=contender.label, **asdict(answer)))
+            messages, hits = contender_messages(contender, prompt, shots, settings)
+            answer = ask(client, config, contender, messages, settings)
+            passages = tuple(hit.to_dict() for hit in hits)
+            run_store.save_answer(
+                run.id, StoredAnswer(position=position, contender=contender.label, **asdict(answer), passages=passages)
+            )
             count += 1
             progress(count, total)
     return count

@@ -1,12 +1,15 @@
-"""Choosing contenders (model + few-shot examples) and showing answers: shared by Compare and Evaluate."""
+"""Choosing contenders (model, few-shot examples, retrieved passages) and showing answers: Compare and Evaluate."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import openai
 import streamlit as st
 
+from lib.db import knowledge_store
+from lib.db.knowledge_store import Source
 from lib.errors import StudioError
 from lib.judge.answer_checks import ELLE, PACKS, CheckPack
 from lib.judge.evaluation import Answer, Contender, default_label
@@ -31,26 +34,59 @@ def best_checkpoint_model(fingerprint: str, _client: openai.OpenAI, _config: Pro
     return best.fine_tuned_model_checkpoint if best else None
 
 
-def choose_contenders(prefix: str, models: list[str], count: int, preferred: str | None = None) -> list[Contender]:
-    """``count`` columns, each a model and how many examples to put in its prompt (0: bare)."""
+def knowledge_choice(prefix: str) -> Source | None:
+    """The knowledge source retrieval contenders search (None: no retrieval)."""
+    found = {s.id: s for s in knowledge_store.sources() if s.n_passages}
+    if not found:
+        st.caption("Retrieval contenders need a knowledge source: add one on the Knowledge screen.")
+        return None
+    names: dict[int | None, str] = {None: "None: no retrieval"}
+    names |= {i: f"{s.name} ({s.n_passages} passages)" for i, s in found.items()}
+    chosen = st.selectbox(
+        "Knowledge source for retrieval", list(names), key=f"{prefix}_knowledge", format_func=names.__getitem__,
+        help="Contenders with passages get that many passages found by BM25 search for the question in their prompt.",
+    )  # fmt: skip
+    return found.get(chosen) if chosen is not None else None
+
+
+def choose_contenders(
+    prefix: str, models: list[str], count: int, preferred: str | None = None, retrieval: bool = False
+) -> list[Contender]:
+    """``count`` columns, each a model, how many examples to put in its prompt (0: bare), and, with
+    ``retrieval``, how many passages to retrieve into it."""
     base = next((m for m in models if not m.startswith("ft:")), models[0])
     tuned = preferred or next((m for m in reversed(models) if m.startswith("ft:") and ":ckpt-" not in m), base)
-    defaults = [(base, 0), (tuned, 0), (base, 3)]
+    defaults = [(base, 0, 0), (tuned, 0, 0), (base, 3, 0), (base, 0, 3), (tuned, 0, 3)]
     contenders = []
     for index, column in enumerate(st.columns(count)):
-        model_default, shots_default = defaults[index]
+        model_default, shots_default, passages_default = defaults[index]
         model = column.selectbox(
             f"Contender {index + 1}", models, index=models.index(model_default), key=f"{prefix}_model_{index}"
         )
-        shots = column.number_input(
+        shots = int(column.number_input(
             "Examples in its prompt", 0, 20, shots_default, key=f"{prefix}_shots_{index}",
             help="0: the bare prompt. More: a few-shot baseline with that many examples from the chosen dataset.",
-        )  # fmt: skip
-        label = column.text_input(
-            "Name", default_label(model, int(shots)), key=f"{prefix}_label_{index}_{model}_{shots}"
-        )
-        contenders.append(Contender(label.strip() or default_label(model, int(shots)), model, int(shots)))
+        ))  # fmt: skip
+        passages = 0
+        if retrieval:
+            passages = int(column.number_input(
+                "Passages retrieved", 0, 10, passages_default, key=f"{prefix}_passages_{index}",
+                help="How many passages from the knowledge source are added to its system prompt (0: none).",
+            ))  # fmt: skip
+        named = default_label(model, shots, passages)
+        label = column.text_input("Name", named, key=f"{prefix}_label_{index}_{model}_{shots}_{passages}")
+        contenders.append(Contender(label.strip() or named, model, shots, passages))
     return contenders
+
+
+def show_passages(passages: list[dict[str, Any]] | tuple[dict[str, Any], ...], expanded: bool = False) -> None:
+    """The passages retrieval put in a prompt, with where each came from and its score."""
+    if not passages:
+        return
+    with st.expander(f"Passages in its prompt ({len(passages)})", expanded=expanded):
+        for i, hit in enumerate(passages, start=1):
+            st.caption(f"[{i}] {hit['file']}, {hit['origin']} · score {hit['score']:.2f}")
+            st.text(hit["text"])
 
 
 def answer_markdown(text: str) -> str:

@@ -1,0 +1,178 @@
+"""Retrieval as a contender: knowledge files into passages, BM25 ranking, prompts with passages, and the verdict
+across prompt, retrieve and fine-tune."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import openai
+import pytest
+
+from lib.db import knowledge_store, run_store
+from lib.db.run_store import StoredAnswer
+from lib.errors import KnowledgeError, RunError
+from lib.judge import approaches, elle_checks, evaluation
+from lib.judge.answer_checks import ELLE
+from lib.judge.evaluation import Contender, RunSettings
+from lib.price.tokens import Counter
+from lib.retrieve import passages as reading
+from lib.retrieve import search
+from lib.train.providers import ProviderConfig
+from tests.local_server import running_server, tiny_settings
+from tests.tiny_model import TINY
+
+LOCAL = ProviderConfig("local")
+
+
+def test_a_csv_gives_one_passage_per_row_from_all_columns_or_the_chosen_one() -> None:
+    data = b"name,summary\nIron,A metal.\n,\nNeon,\n"
+    every = reading.read_csv(data, "notes.csv")
+    assert [(p.origin, p.text) for p in every.passages] == [
+        ("row 2", "name: Iron · summary: A metal."), ("row 4", "name: Neon"),
+    ]  # fmt: skip
+    chosen = reading.read_csv(data, "notes.csv", "summary")
+    assert [p.text for p in chosen.passages] == ["A metal."]
+    assert [(f.line, f.code) for f in chosen.findings] == [(4, "empty_passage")]  # row 3 is blank: no finding
+    with pytest.raises(KnowledgeError, match="no column “text”"):
+        reading.read_csv(data, "notes.csv", "text")
+
+
+def test_markdown_is_split_by_heading_with_its_path_and_long_sections_by_length() -> None:
+    long = "\n\n".join(f"Paragraph {i} " + "word " * 60 for i in range(10))
+    data = f"Intro line.\n# Metals\n## Iron\nIron rusts.\n## Gold\n{long}\n# Gases\nNeon glows.\n".encode()
+    read = reading.read_markdown(data, "guide.md")
+    texts = [p.text for p in read.passages]
+    assert texts[0] == "Intro line."
+    assert texts[1] == "Metals › Iron\nIron rusts."
+    gold = [p for p in read.passages if p.text.startswith("Metals › Gold")]
+    assert len(gold) > 1 and all(len(p.text) <= reading.MAX_CHARS for p in gold)
+    assert gold[0].origin == "line 5 (part 1)" and texts[-1] == "Gases\nNeon glows."
+
+
+def test_jsonl_keeps_every_good_line_and_names_the_bad_ones() -> None:
+    lines = [json.dumps({"text": "Iron is Fe."}), "{not json", json.dumps({"title": "Neon", "number": 10}), "{}"]
+    read = reading.read_jsonl("\n".join(lines).encode(), "facts.jsonl")
+    assert [p.text for p in read.passages] == ["Iron is Fe.", "title: Neon · number: 10"]
+    assert [(f.line, f.severity) for f in read.findings] == [(2, "error"), (4, "warning")]
+
+
+def test_a_file_with_no_passage_changes_nothing_and_says_why() -> None:
+    source = knowledge_store.create_source("Empty")
+    with pytest.raises(KnowledgeError, match="gave no passage: line 1: Not valid JSON"):
+        reading.add_upload(source.id, "bad.jsonl", b"{oops")
+    with pytest.raises(KnowledgeError, match="CSV, Markdown"):
+        reading.add_upload(source.id, "slides.pdf", b"%PDF")
+    assert knowledge_store.source(source.id).n_passages == 0 and len(knowledge_store.versions(source.id)) == 1
+
+
+def test_sources_are_versioned_and_an_old_version_keeps_its_passages() -> None:
+    source = knowledge_store.create_source("Notes")
+    first = reading.add_upload(source.id, "a.txt", b"Iron rusts.")[0]
+    second = reading.add_upload(source.id, "b.txt", b"Neon glows.")[0]
+    replaced = reading.add_upload(source.id, "a.txt", b"Iron is element 26.")[0]
+    removed = knowledge_store.remove_file(source.id, "b.txt")
+    assert [p.text for p in knowledge_store.passages_at(first.version_id)] == ["Iron rusts."]
+    assert [p.text for p in knowledge_store.passages_at(second.version_id)] == ["Iron rusts.", "Neon glows."]
+    assert [p.text for p in knowledge_store.passages_at(replaced.version_id)] == ["Neon glows.", "Iron is element 26."]
+    assert [p.text for p in knowledge_store.passages_at(removed.version_id)] == ["Iron is element 26."]
+    summaries = [v.summary for v in knowledge_store.versions(source.id)]
+    assert summaries == ["Removed b.txt", "Replaced a.txt (1 passages)", "Added b.txt (1 passages)",
+                         "Added a.txt (1 passages)", "Created"]  # fmt: skip
+    with pytest.raises(KnowledgeError, match="already exists"):
+        knowledge_store.create_source(" notes ")
+
+
+def test_the_asked_elements_row_is_the_top_passage_for_every_evaluation_question() -> None:
+    source = reading.load_sample_source()
+    assert source.n_passages == 118
+    for prompt in evaluation.eval_file_prompts():
+        question = evaluation.question_of(prompt.messages)
+        element = elle_checks.element_in(question)
+        assert element is not None
+        [top, *_] = search.retrieve(source.version_id, question, 3)
+        assert f"name: {element.name}" in top.passage.text, question
+        assert top.passage.file == "elements.csv" and top.score > 0
+    assert search.retrieve(source.version_id, "and the of", 3) == []  # no shared word: nothing made up
+
+
+def test_passages_go_into_the_system_prompt_and_are_counted_in_its_tokens() -> None:
+    source = reading.load_sample_source()
+    prompt = [{"role": "system", "content": "Be Elle."}, {"role": "user", "content": "Tell me about neon."}]
+    settings = RunSettings(knowledge_source=source.id, knowledge_version=source.version_id, knowledge_name="Elements")
+    messages, hits = evaluation.contender_messages(Contender("rag", TINY, passages=2), prompt, [], settings)
+    assert 1 <= len(hits) <= 2 and messages[1] == prompt[1]  # only passages that share a word with the question
+    assert messages[0]["content"].startswith("Be Elle.\n\nPassages from “Elements”")
+    assert f"[1] {hits[0].passage.text}" in messages[0]["content"] and "Neon" in hits[0].passage.text
+    counter = Counter("o200k_base")
+    bare = counter.count({"messages": prompt}).total
+    added = counter.count({"messages": messages}).total - bare
+    assert added >= sum(counter.length(h.passage.text) for h in hits)
+    assert evaluation.contender_messages(Contender("bare", TINY), prompt, [], settings) == (prompt, [])
+    no_system = search.with_passages(prompt[1:], hits, "Elements")
+    assert no_system[0]["role"] == "system" and no_system[1:] == prompt[1:]
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_server(tiny_settings(tmp_path_factory.mktemp("local"), start_worker=False)) as url:
+        yield url
+
+
+def test_a_run_with_retrieval_contenders_stores_the_passages_with_each_answer(
+    server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STUDIO_LOCAL_URL", server_url)
+    client = openai.OpenAI(base_url=server_url, api_key="local", max_retries=0)
+    source = reading.load_sample_source()
+    contenders = [Contender("base", TINY), Contender("base + 3", TINY, passages=3)]
+    prompts = evaluation.eval_file_prompts()[:2]
+    with pytest.raises(RunError, match="needs a knowledge source"):
+        evaluation.create_run("r", LOCAL, "eval", prompts, contenders, RunSettings())
+    settings = RunSettings(max_tokens=4, knowledge_source=source.id, knowledge_version=source.version_id,
+                           knowledge_name=source.name)  # fmt: skip
+    run = evaluation.create_run("r", LOCAL, "eval", prompts, contenders, settings)
+    evaluation.generate(run, client, LOCAL)
+    answers = {(a.position, a.contender): a for a in run_store.run_answers(run.id)}
+    for position, prompt in enumerate(prompts, start=1):
+        bare, helped = answers[(position, "base")], answers[(position, "base + 3")]
+        assert bare.passages == () and 1 <= len(helped.passages) <= 3
+        element = elle_checks.element_in(evaluation.question_of(prompt.messages))
+        assert element is not None and f"name: {element.name}" in helped.passages[0]["text"]
+        assert helped.passages[0]["origin"].startswith("row ") and helped.passages[0]["score"] > 0
+        assert helped.prompt_tokens > bare.prompt_tokens + 20  # the passages are paid for in the prompt
+    assert "passages from “Elements (sample)”" in evaluation.describe_settings(evaluation.settings_of(run))
+
+
+def _answers(label: str, right: int, total: int, cost: float, prompt_tokens: int) -> list[StoredAnswer]:
+    found = []
+    for position in range(1, total + 1):
+        element = elle_checks.elements()[position - 1]
+        text = (f"{element.name}, {element.symbol}, number {element.number}" if position <= right
+                else f"{element.name}, Xx, number 0")  # fmt: skip
+        found.append(StoredAnswer(position, label, text, prompt_tokens, 30, 0.4, cost))
+    return found
+
+
+def test_the_verdict_across_approaches_picks_the_cheapest_of_the_best() -> None:
+    contenders = [Contender("base", "gpt-4o-mini"), Contender("3-shot", "gpt-4o-mini", 3),
+                  Contender("base + rag", "gpt-4o-mini", passages=3), Contender("tuned", "ft:gpt-4o-mini:o:elle:1"),
+                  Contender("tuned + rag", "ft:gpt-4o-mini:o:elle:1", passages=3)]  # fmt: skip
+    answers = (_answers("base", 2, 25, 0.0001, 40) + _answers("3-shot", 8, 25, 0.0003, 200)
+               + _answers("base + rag", 24, 25, 0.0002, 120) + _answers("tuned", 10, 25, 0.0002, 40)
+               + _answers("tuned + rag", 25, 25, 0.0004, 120))  # fmt: skip
+    questions = {p: f"Tell me about {elle_checks.elements()[p - 1].name.lower()}." for p in range(1, 26)}
+    ranked = approaches.rank(contenders, answers, questions, ELLE, [], training_cost=5.0)
+    assert [r.contender for r in ranked[:2]] == ["tuned + rag", "base + rag"]
+    assert ranked[0].measure == "checks passed" and ranked[0].low <= ranked[0].quality <= ranked[0].high
+    assert [r.approach for r in ranked][-1] == "bare prompt"
+    tuned = next(r for r in ranked if r.contender == "tuned + rag")
+    assert tuned.training_cost == 5.0 and round(tuned.cost_per_1000, 4) == 0.4
+    said = approaches.recommend(ranked, 100_000)
+    assert said.startswith("Use retrieval (base + rag): it is as good as fine-tuning + retrieval")
+    assert "$20.00 for 100,000 requests" in said
+    alone = approaches.rank(contenders[:2], answers, questions, ELLE, [], 0.0)
+    assert "Rate the answers" not in approaches.recommend(alone, 1000)
+    assert approaches.recommend(approaches.rank(contenders[:2], answers, questions, None, [], 0.0), 1000) == (
+        "Rate the answers, or choose answer checks, to rank the approaches."
+    )
