@@ -1,4 +1,4 @@
-"""Tokens and cost: what training on a dataset costs per model, and when it beats a few-shot prompt."""
+"""Tokens and cost: what training on a dataset costs per model, and how it compares with prompting and retrieval."""
 
 import pandas as pd
 import streamlit as st
@@ -9,7 +9,15 @@ from lib.price import pricing
 from lib.train import local_client
 from lib.ui.charts import break_even_chart, lengths_chart
 from lib.ui.provider import local_throughput
-from lib.ui.widgets import cached_counts, cached_request_tokens, flash, require_dataset, show_flash, user_prices
+from lib.ui.widgets import (
+    cached_counts,
+    cached_request_tokens,
+    flash,
+    passage_tokens,
+    require_dataset,
+    show_flash,
+    user_prices,
+)
 
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
 
@@ -51,7 +59,9 @@ if result.over_limit:
         "training cuts them short. Open one below to shorten it."
     )
 
-by_example, all_models, break_even, prices = st.tabs(["Examples", "All models", "Few-shot or fine-tune", "Prices"])
+by_example, all_models, break_even, prices = st.tabs(
+    ["Examples", "All models", "Prompt, retrieve or fine-tune", "Prices"]
+)
 
 with by_example:
     chart, limit_in_view = lengths_chart([c.total for c in counts], info.context_limit)
@@ -92,6 +102,16 @@ with break_even:
     st.altair_chart(break_even_chart(shot), width="stretch")
     if requests is None:
         st.info(f"At these prices the tuned model never costs less than {k}-shot prompting of the base model.")
+    st.markdown("**Every alternative at your volume**")
+    volume_cell, passages_cell, source_cell = st.columns(3)
+    volume = int(volume_cell.number_input("Requests", 1, None, 100_000, step=10_000, key="costs_volume"))
+    passages = int(passages_cell.number_input("Passages retrieved", 0, 10, 3, key="costs_passages"))
+    per_passage = passage_tokens(source_cell, info.encoding)
+    ways = pricing.alternatives(
+        cached_request_tokens(dataset.id, dataset.version_id, info.encoding), info, k, passages * per_passage,
+        result.cost_usd, volume,
+    )  # fmt: skip
+    st.dataframe(pd.DataFrame(ways), hide_index=True, width="stretch")
 
 with prices:
     st.caption(f"USD per 1M tokens. Listed: {pricing.price_list_source()}. Edit a cell to use your own price.")

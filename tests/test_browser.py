@@ -269,3 +269,38 @@ def test_rate_two_items_blind_then_open_the_scorecard(data_dir: Path) -> None:
         ("Ada", positions[other], 2), ("Ada", positions[skipped], 2),
     ]  # fmt: skip
     assert all(r.scores[r.left] == [4, 4, 4] and r.winner == r.left for r in ratings)  # A was always picked
+
+
+def test_add_a_knowledge_source_and_compare_with_a_retrieval_contender(data_dir: Path, tmp_path: Path) -> None:
+    with (
+        running_server(tiny_settings(tmp_path / "local", start_worker=False)) as local_url,
+        serving_app(data_dir, STUDIO_LOCAL_URL=local_url) as url,
+        sync_api.sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1200})
+        expect = sync_api.expect
+        page.goto(f"{url}/knowledge")
+        page.get_by_role("button", name="Load the elements sample").click()
+        expect(page.get_by_text("Loaded the elements sample.")).to_be_visible(timeout=20_000)
+        page.get_by_role("tab", name="Passages (118)").click()
+        question = page.get_by_role("textbox", name="Try a question")
+        question.fill("Tell me about neon.")
+        question.press("Enter")
+        top_hit = page.get_by_test_id("glide-cell-3-0")  # the table's first row, text column (drawn on a canvas)
+        expect(top_hit).to_have_text("number: 10 · symbol: Ne · name: Neon", timeout=20_000)
+
+        page.get_by_role("link", name="Compare").click()
+        expect(page.get_by_text("Knowledge source for retrieval")).to_be_visible(timeout=20_000)
+        page.get_by_role("combobox", name="Knowledge source for retrieval").click()
+        page.get_by_role("option", name="Elements (sample) (118 passages)").click()
+        wait_until_idle(page)
+        page.get_by_role("radiogroup", name="Contenders").get_by_text("4", exact=True).click()
+        wait_until_idle(page)
+        expect(page.get_by_text("Passages retrieved")).to_have_count(4)
+        page.get_by_role("button", name="Ask them").click()
+        expect(page.get_by_text("Passages in its prompt (1)")).to_be_visible(timeout=60_000)
+        page.get_by_text("Passages in its prompt (1)").click()
+        expect(page.get_by_text("elements.csv, row 11")).to_be_visible()
+        page.screenshot(path=str(tmp_path / "compare-retrieval.png"))
+        browser.close()

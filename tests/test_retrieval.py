@@ -176,3 +176,18 @@ def test_the_verdict_across_approaches_picks_the_cheapest_of_the_best() -> None:
     assert approaches.recommend(approaches.rank(contenders[:2], answers, questions, None, [], 0.0), 1000) == (
         "Rate the answers, or choose answer checks, to rank the approaches."
     )
+
+
+def test_tokens_and_cost_prices_every_alternative_at_the_users_volume() -> None:
+    from lib.price import pricing
+    from lib.price.pricing import RequestTokens
+
+    info = pricing.resolve("gpt-4o-mini-2024-07-18")
+    tokens = RequestTokens(prompt=50, shot=80, completion=60)
+    rows = {r["approach"]: r for r in pricing.alternatives(tokens, info, 3, 3 * 20, 12.5, 1_000_000)}
+    assert [r["prompt tokens"] for r in rows.values()] == [290, 110, 50, 110]  # shots and passages grow the prompt
+    few, rag = rows["prompt engineering"], rows["retrieval"]
+    assert few["USD per 1,000"] == pytest.approx((290 * info.base_input + 60 * info.base_output) / 1000)
+    assert rag["USD per 1,000"] < few["USD per 1,000"] and rag["one-off training USD"] == 0
+    tuned = rows["fine-tuning"]
+    assert tuned["USD for 1,000,000 requests"] == pytest.approx(12.5 + 1000 * tuned["USD per 1,000"])

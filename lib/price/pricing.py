@@ -236,6 +236,32 @@ def few_shot(tokens: RequestTokens, info: ModelInfo, k: int, training_cost: floa
     return FewShot(k, k * tokens.shot, tokens.prompt, tokens.completion, few, tuned, training_cost)
 
 
+def alternatives(
+    tokens: RequestTokens, info: ModelInfo, shots: int, passage_tokens: float, training_cost: float, requests: int
+) -> list[dict[str, Any]]:
+    """The running cost of each way of working at ``requests`` requests: prompt tokens grow with the examples of
+    a few-shot prompt and with retrieved passages (``passage_tokens`` per request); fine-tuning adds its one-off
+    training cost."""
+    ways = [
+        ("prompt engineering", f"base model, {shots}-shot", tokens.prompt + shots * tokens.shot, False),
+        ("retrieval", "base model + passages", tokens.prompt + passage_tokens, False),
+        ("fine-tuning", "tuned model, bare prompt", tokens.prompt, True),
+        ("fine-tuning + retrieval", "tuned model + passages", tokens.prompt + passage_tokens, True),
+    ]
+    rows = []
+    for approach, how, prompt, tuned in ways:
+        input_price, output_price = (
+            (info.tuned_input, info.tuned_output) if tuned else (info.base_input, info.base_output)
+        )
+        per_1000 = 1000 * (prompt * input_price + tokens.completion * output_price) / 1e6
+        one_off = training_cost if tuned else 0.0
+        rows.append(
+            {"approach": approach, "how": how, "prompt tokens": round(prompt), "USD per 1,000": per_1000,
+             "one-off training USD": one_off, f"USD for {requests:,} requests": one_off + per_1000 * requests / 1000}
+        )  # fmt: skip
+    return rows
+
+
 def length_histogram(totals: Sequence[int], bins: int = 30) -> list[dict[str, Any]]:
     """Counts of examples by length in equal-width bins from the shortest to the longest example."""
     if not totals:

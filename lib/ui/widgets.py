@@ -11,7 +11,7 @@ import streamlit as st
 from lib.curate.examples import frozen
 from lib.curate.format_checks import Finding
 from lib.curate.import_export import check_rows
-from lib.db import dataset_store, price_store
+from lib.db import dataset_store, knowledge_store, price_store
 from lib.db.dataset_store import Dataset, Row
 from lib.price import pricing
 from lib.price.pricing import ModelInfo, RequestTokens, request_tokens
@@ -88,6 +88,29 @@ def cached_counts(dataset_id: int, version_id: int, encoding_name: str) -> tuple
 @st.cache_resource(max_entries=16, show_spinner=False)
 def cached_request_tokens(dataset_id: int, version_id: int, encoding_name: str) -> RequestTokens:
     return request_tokens([row.example for row in cached_rows(dataset_id, version_id)], Counter(encoding_name))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def mean_passage_tokens(version_id: int, encoding_name: str) -> float:
+    """What one retrieved passage adds to a prompt, on average over a knowledge source version."""
+    found = knowledge_store.passages_at(version_id)
+    counter = Counter(encoding_name)
+    return sum(counter.length(f"[1] {p.text}\n") for p in found) / max(1, len(found))
+
+
+def passage_tokens(container: Any, encoding_name: str) -> float:
+    """Tokens per retrieved passage: measured on a chosen knowledge source, or the user's guess when none exists."""
+    by_id = {s.id: s for s in knowledge_store.sources() if s.n_passages}
+    if not by_id:
+        return float(container.number_input(
+            "Tokens per passage", 1, 5000, 60, key="costs_passage_tokens",
+            help="A guess: add a knowledge source on the Knowledge screen to measure it.",
+        ))  # fmt: skip
+    chosen = container.selectbox(
+        "Passages from", list(by_id), key="costs_knowledge", format_func=lambda i: by_id[i].name,
+        help="Its passages' mean length in tokens is what each retrieved passage adds to a prompt.",
+    )  # fmt: skip
+    return mean_passage_tokens(by_id[chosen].version_id, encoding_name)
 
 
 def finding_rows(findings: Sequence[Finding]) -> list[dict[str, Any]]:
