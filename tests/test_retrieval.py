@@ -191,3 +191,28 @@ def test_tokens_and_cost_prices_every_alternative_at_the_users_volume() -> None:
     assert rag["USD per 1,000"] < few["USD per 1,000"] and rag["one-off training USD"] == 0
     tuned = rows["fine-tuning"]
     assert tuned["USD for 1,000,000 requests"] == pytest.approx(12.5 + 1000 * tuned["USD per 1,000"])
+
+
+def test_reviewers_see_the_passages_only_after_they_rate() -> None:
+    from lib.judge import rating
+    from tests.test_judge import small_run
+    from tests.test_pages import button, open_page
+
+    run = small_run([Contender("base", TINY), Contender("tuned", f"ft:{TINY}:local::x")], prompts=1)
+    [answer, *_] = run_store.run_answers(run.id)
+    passage = {"file": "elements.csv", "origin": "row 27", "text": "number: 26 · symbol: Fe · name: Iron", "score": 2.1}
+    run_store.save_answer(run.id, StoredAnswer(answer.position, "base", "Iron, Fe.", 90, 30, 0.5, 0.0, (passage,)))
+    at = open_page("pages/rate.py")
+    at.text_input(key="rate_reviewer").input("Ada").run()
+    assert not any("symbol: Fe" in t.value for t in at.get("text"))  # it would tell which answer had help
+    first, _, _ = rating.next_assignment(run, "Ada")
+    assert first is not None
+    key = f"{run.id}_{first.position}"
+    for side in "AB":
+        for i in range(3):
+            at.radio(key=f"rate_{key}_{side}_{i}").set_value(3)
+    at.radio(key=f"rate_{key}_choice").set_value("tie")
+    button(at, "Save rating").click().run()
+    assert not at.exception
+    assert any("Retrieval gave **base** these passages" in c.value for c in at.caption)
+    assert any(t.value == "number: 26 · symbol: Fe · name: Iron" for t in at.get("text"))
