@@ -204,7 +204,7 @@ def test_reviewers_see_the_passages_only_after_they_rate() -> None:
     run_store.save_answer(run.id, StoredAnswer(answer.position, "base", "Iron, Fe.", 90, 30, 0.5, 0.0, (passage,)))
     at = open_page("pages/rate.py")
     at.text_input(key="rate_reviewer").input("Ada").run()
-    assert not any("symbol: Fe" in t.value for t in at.get("text"))  # it would tell which answer had help
+    assert not any("symbol: Fe" in t.value for t in at.text)  # it would tell which answer had help
     first, _, _ = rating.next_assignment(run, "Ada")
     assert first is not None
     key = f"{run.id}_{first.position}"
@@ -215,4 +215,4 @@ def test_reviewers_see_the_passages_only_after_they_rate() -> None:
     button(at, "Save rating").click().run()
     assert not at.exception
     assert any("Retrieval gave **base** these passages" in c.value for c in at.caption)
-    assert any(t.value == "number: 26 · symbol: Fe · name: Iron" for t in at.get("text"))
+    assert any(t.value == "number: 26 · symbol: Fe · name: Iron" for t in at.text)
