@@ -111,21 +111,15 @@ def add_file(source_id: int, file: str, passages: Sequence[Passage]) -> Source:
     if not passages:
         raise KnowledgeError(f"{file} has no passage to add.")
     with transaction() as conn:
-        latest = _sources(conn, "WHERE s.id = ?", (source_id,))
-        if not latest:
-            raise KnowledgeError(f"Knowledge source {source_id} no longer exists.")
-        kept = [p for p in _passages(conn, latest[0].version_id) if p.file != file]
-        verb = "Replaced" if len(kept) < latest[0].n_passages else "Added"
+        kept, had = _passages_without(conn, source_id, file)
+        verb = "Replaced" if len(kept) < had else "Added"
         _new_version(conn, source_id, f"{verb} {file} ({len(passages)} passages)", kept + list(passages))
     return source(source_id)
 
 
 def remove_file(source_id: int, file: str) -> Source:
     with transaction() as conn:
-        latest = _sources(conn, "WHERE s.id = ?", (source_id,))
-        if not latest:
-            raise KnowledgeError(f"Knowledge source {source_id} no longer exists.")
-        kept = [p for p in _passages(conn, latest[0].version_id) if p.file != file]
+        kept, _ = _passages_without(conn, source_id, file)
         _new_version(conn, source_id, f"Removed {file}", kept)
     return source(source_id)
 
@@ -135,6 +129,15 @@ def _passages(conn: sqlite3.Connection, version_id: int) -> list[Passage]:
         "SELECT file, origin, text FROM knowledge_passages WHERE version_id = ? ORDER BY position", (version_id,)
     )
     return [Passage(*row) for row in found]
+
+
+def _passages_without(conn: sqlite3.Connection, source_id: int, file: str) -> tuple[list[Passage], int]:
+    """The latest version's passages but those of ``file``, and how many it had in all."""
+    latest = _sources(conn, "WHERE s.id = ?", (source_id,))
+    if not latest:
+        raise KnowledgeError(f"Knowledge source {source_id} no longer exists.")
+    found = _passages(conn, latest[0].version_id)
+    return [p for p in found if p.file != file], len(found)
 
 
 def versions(source_id: int) -> list[SourceVersion]:
