@@ -223,6 +223,12 @@ def to_jsonl(examples: Iterable[Example]) -> bytes:
     return "".join(json.dumps(ex, ensure_ascii=False) + "\n" for ex in examples).encode("utf-8")
 
 
+def csv_delimiter(text: str) -> str:
+    """Comma, semicolon or tab: whichever the header line has most of (comma for an empty file)."""
+    first_line = text.split("\n", 1)[0]
+    return max(",;\t", key=first_line.count) if first_line else ","
+
+
 def read_csv(data: bytes) -> ParsedFile:
     """Parse a system,user,assistant CSV (status, tags, note optional); rows numbered as in a spreadsheet.
 
@@ -235,9 +241,7 @@ def read_csv(data: bytes) -> ParsedFile:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DatasetError(f"The CSV is not valid UTF-8 (byte {exc.start + 1}): save it as UTF-8.") from exc
-    first_line = text.split("\n", 1)[0]
-    delimiter = max(",;\t", key=first_line.count) if first_line else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(text))
     try:
         header = next(reader, None)
     except csv.Error as exc:

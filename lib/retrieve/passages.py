@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from lib.curate.format_checks import Finding
-from lib.curate.formats import as_utf8
+from lib.curate.formats import as_utf8, csv_delimiter
 from lib.db import knowledge_store
 from lib.db.knowledge_store import Passage, Source
 from lib.errors import KnowledgeError
@@ -51,16 +51,8 @@ def _text(data: bytes, file_name: str) -> str:
 def csv_columns(data: bytes, file_name: str = "file.csv") -> list[str]:
     """The header of a CSV, to choose its text column."""
     text = _text(data, file_name)
-    return [c.strip() for c in next(csv.reader(io.StringIO(_first_line(text)), delimiter=_delimiter(text)), [])]
-
-
-def _first_line(text: str) -> str:
-    return text.split("\n", 1)[0]
-
-
-def _delimiter(text: str) -> str:
-    first = _first_line(text)
-    return max(",;\t", key=first.count) if first else ","
+    header = text.split("\n", 1)[0]
+    return [c.strip() for c in next(csv.reader(io.StringIO(header), delimiter=csv_delimiter(text)), [])]
 
 
 def split_long(text: str, limit: int = MAX_CHARS) -> list[str]:
@@ -93,7 +85,7 @@ def split_long(text: str, limit: int = MAX_CHARS) -> list[str]:
 def read_csv(data: bytes, file_name: str, text_column: str = ALL_COLUMNS) -> ReadPassages:
     """One passage per row: the chosen column, or every column as "name: value" joined with " · "."""
     text = _text(data, file_name)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(text))
     header = [c.strip() for c in next(reader, [])]
     if not any(header):
         raise KnowledgeError(f"{file_name} is empty: a knowledge CSV needs a header row.")
