@@ -3,7 +3,9 @@
 - ``python -m lib validate FILE [--model MODEL] [--json]``: check a dataset file;
 - ``python -m lib scorecard RATINGS.csv --tuned NAME --baseline NAME [--margin 0.05] [--json]``: the verdict
   from the Scorecard's "Ratings (CSV)" export;
-- ``python -m lib check --question Q --answer A [--pack elle] [--json]``: the automatic checks of one answer.
+- ``python -m lib check --question Q --answer A [--pack elle] [--json]``: the automatic checks of one answer;
+- ``python -m lib ask --model M --user U [--system S] [--shots K] [--knowledge FILE] [--provider local] [--json]``:
+  one answer as Compare gives it, with its tokens, latency and the passages retrieved into its prompt.
 
 Exit status: 0 fine, 1 errors found (validate), 2 the arguments or the file cannot be used.
 """
@@ -21,6 +23,7 @@ from lib.curate.formats import ParsedFile, read_file
 from lib.db import price_store
 from lib.errors import StudioError
 from lib.judge.answer_checks import ELLE, PACKS
+from lib.paths import SAMPLE_DIR
 from lib.price.pricing import ModelInfo, UnknownModelError, estimate, models, over_limit_finding, resolve
 from lib.price.tokens import Counter
 
@@ -45,6 +48,19 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--answer", required=True)
     check.add_argument("--pack", default=ELLE.name, choices=sorted(PACKS), help="the answer-check pack")
     check.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    ask = commands.add_parser("ask", help="ask a model once, as Compare does")
+    ask.add_argument("--model", required=True, help="a base or tuned model (ft:...) of the provider")
+    ask.add_argument("--user", required=True, help="the question")
+    ask.add_argument("--system", default="", help="the system prompt")
+    ask.add_argument("--shots", type=int, default=0, help="question/answer pairs from --examples put in the prompt")
+    ask.add_argument("--examples", type=Path, default=SAMPLE_DIR / "limericks.jsonl", help="where shots come from")
+    ask.add_argument("--knowledge", type=Path, help="a CSV, Markdown, text or JSONL file to retrieve passages from")
+    ask.add_argument("--passages", type=int, default=3, help="how many passages to retrieve (default 3)")
+    ask.add_argument("--provider", default="local", choices=("local", "openai", "azure"),
+                     help="local (at STUDIO_LOCAL_URL), openai or azure")  # fmt: skip
+    ask.add_argument("--temperature", type=float, default=0.0)
+    ask.add_argument("--max-tokens", type=int, default=120)
+    ask.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return parser
 
 
@@ -139,6 +155,29 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ask(args: argparse.Namespace) -> int:
+    from lib.judge import asking  # the SDK and bm25s: only for this command
+
+    try:
+        question = asking.Question(
+            args.model, args.user, args.system, args.shots, args.examples, args.knowledge, args.passages,
+            args.provider, args.temperature, args.max_tokens,
+        )  # fmt: skip
+        found = asking.ask_once(question)
+    except (OSError, StudioError) as exc:
+        message = f"cannot use {exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else exc
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False))
+        return 0
+    print(found["answer"])
+    print(f"\n{found['prompt_tokens']} prompt + {found['completion_tokens']} completion tokens, {found['latency_s']} s")
+    for number, hit in enumerate(found["retrieved"], start=1):
+        print(f"[{number}] {hit['source']} (score {hit['score']}): {hit['text']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; an unexpected failure is said in one line and exits 2, never as a traceback."""
     args = _parser().parse_args(argv)
@@ -154,6 +193,8 @@ def _run(args: argparse.Namespace) -> int:
         return _scorecard(args)
     if args.command == "check":
         return _check(args)
+    if args.command == "ask":
+        return _ask(args)
     try:
         model = resolve(args.model, models(price_store.price_overrides())) if args.model else None
     except UnknownModelError as exc:

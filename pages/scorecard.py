@@ -59,8 +59,9 @@ wins, ways, scores, usage, people = st.tabs(
 with ways:
     requests = st.number_input("Requests you expect", 1, None, 100_000, step=10_000, key="score_requests")
     ranked = approaches.rank_run(run, answers, run_store.run_items(run.id), card.ranking, training_cost)
-    st.info(approaches.recommend(ranked, int(requests)), icon=":material/alt_route:")
-    st.dataframe(pd.DataFrame([r.as_dict(int(requests)) for r in ranked]), hide_index=True, width="stretch")
+    ways_found = approaches.summary(ranked, int(requests))
+    st.info(ways_found["recommendation"], icon=":material/alt_route:")
+    st.dataframe(pd.DataFrame(ways_found["rows"]), hide_index=True, width="stretch")
     st.caption(
         "Best quality first, with 95% intervals: reviewers' Bradley–Terry strength when every contender was rated, "
         "else the share of automatic checks an answer passes. Prompt tokens grow with examples and passages; "
@@ -97,9 +98,10 @@ with people:
         st.dataframe(pd.DataFrame(agree["pairs"]), hide_index=True)
 
 downloads = st.columns(3)
-downloads[0].download_button("Ratings (CSV)", reports.ratings_csv(run, ratings, answers),
-                             f"run-{run.id}-ratings.csv", "text/csv", icon=":material/download:")  # fmt: skip
-downloads[1].download_button("Scorecard (JSON)", reports.scorecard_json(card), f"run-{run.id}-scorecard.json",
+name = f"run-{run.id}"
+downloads[0].download_button("Ratings (CSV)", reports.ratings_csv(run, ratings, answers), f"{name}-ratings.csv",
+                             "text/csv", icon=":material/download:")  # fmt: skip
+downloads[1].download_button("Scorecard (JSON)", reports.scorecard_json(card, ways_found), f"{name}-scorecard.json",
                              "application/json", icon=":material/download:")  # fmt: skip
-downloads[2].download_button("Report (HTML)", reports.report_html(card), f"run-{run.id}-report.html",
+downloads[2].download_button("Report (HTML)", reports.report_html(card, ways_found), f"{name}-report.html",
                              "text/html", icon=":material/download:")  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import threading
@@ -16,7 +17,7 @@ from lib.curate.import_export import load_sample
 from lib.db import dataset_store, provenance_store, run_store
 from lib.db.provenance_store import Provenance
 from lib.db.run_store import EvalRun, StoredAnswer
-from lib.judge import elle_checks, evaluation, rating, reports, scorecard
+from lib.judge import approaches, elle_checks, evaluation, rating, reports, scorecard
 from lib.judge import verdict as verdicts
 from lib.judge.evaluation import Contender, Prompt, RunSettings
 from lib.train.providers import ProviderConfig
@@ -149,6 +150,14 @@ def test_scorecard_verdict_agreement_and_exports() -> None:
     data = json.loads(reports.scorecard_json(card))
     assert data["agreement"]["value"] == 1.0 and data["run"]["id"] == run.id
     assert data["verdict"]["decision"] == card.verdict.decision
+    ranked = approaches.rank_run(run, run_store.run_answers(run.id), run_store.run_items(run.id), card.ranking, 0)
+    ways = approaches.summary(ranked, 50_000)
+    report = reports.report_html(card, ways).decode()
+    assert "Prompt, retrieve or fine-tune? (priced at 50,000 requests)" in report
+    assert html.escape(ways["recommendation"]) in report and "fine-tuning" in report and "prompt engineering" in report
+    data = json.loads(reports.scorecard_json(card, ways))
+    assert [row["contender"] for row in data["approaches"]["rows"]] == [r.contender for r in ranked]
+    assert data["approaches"]["rows"][0]["contender"] == "tuned" and data["approaches"]["requests"] == 50_000
     exported = reports.ratings_csv(run, run_store.run_ratings(run.id), run_store.run_answers(run.id))
     table = pd.read_csv(io.BytesIO(exported))
     assert len(table) == 8 and set(table["reviewer"]) == {"Ada", "Bob"}

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import openai
 import pytest
 
+from lib import cli
 from lib.db import knowledge_store, run_store
 from lib.db.run_store import StoredAnswer
 from lib.errors import KnowledgeError, RunError
 from lib.judge import approaches, elle_checks, evaluation
 from lib.judge.answer_checks import ELLE
 from lib.judge.evaluation import Contender, RunSettings
+from lib.paths import SAMPLE_DIR
 from lib.price.tokens import Counter
 from lib.retrieve import passages as reading
 from lib.retrieve import search
@@ -142,6 +145,39 @@ def test_a_run_with_retrieval_contenders_stores_the_passages_with_each_answer(
         assert helped.passages[0]["origin"].startswith("row ") and helped.passages[0]["score"] > 0
         assert helped.prompt_tokens > bare.prompt_tokens + 20  # the passages are paid for in the prompt
     assert "passages from “Elements (sample)”" in evaluation.describe_settings(evaluation.settings_of(run))
+
+
+def test_ask_on_the_command_line_prints_the_answer_its_tokens_and_the_passages_it_was_given(
+    server_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def ask(*extra: str) -> tuple[int, str, str]:
+        status = cli.main(["ask", "--model", TINY, "--system", "Be Elle.", "--user", "Tell me about neon.",
+                           "--max-tokens", "4", *extra])  # fmt: skip
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    assert ask("--json")[0] == 2 and "does not answer at http://127.0.0.1:9/v1" in ask()[2]  # nothing listens
+    monkeypatch.setenv("STUDIO_LOCAL_URL", server_url)
+    status, out, _ = ask("--json")
+    bare = json.loads(out)
+    assert status == 0 and set(bare) == {"answer", "prompt_tokens", "completion_tokens", "latency_s", "retrieved"}
+    assert bare["retrieved"] == [] and 1 <= bare["completion_tokens"] <= 4 and bare["latency_s"] > 0
+    helped = json.loads(ask("--knowledge", str(SAMPLE_DIR / "elements.csv"), "--passages", "2", "--json")[1])
+    assert 1 <= len(helped["retrieved"]) <= 2 and "name: Neon" in helped["retrieved"][0]["text"]
+    assert helped["retrieved"][0]["source"].startswith("elements.csv, row ") and helped["retrieved"][0]["score"] > 0
+    assert helped["prompt_tokens"] > bare["prompt_tokens"] + 20  # the passages are in the prompt
+    shots = json.loads(ask("--shots", "2", "--json")[1])
+    assert shots["prompt_tokens"] > bare["prompt_tokens"] + 40  # two limerick pairs
+    status, out, _ = ask("--knowledge", str(SAMPLE_DIR / "elements.csv"))
+    assert status == 0 and "[1] elements.csv, row " in out and "prompt +" in out
+    (tmp_path / "empty.md").write_text("")
+    for extra, said in (
+        (("--knowledge", str(tmp_path / "empty.md")), "empty.md has no passage"),
+        (("--knowledge", str(tmp_path / "missing.csv")), "cannot use"),
+        (("--temperature", "3"), "--temperature must be between 0 and 2"),
+    ):
+        status, out, err = ask(*extra)
+        assert status == 2 and said in err and "Traceback" not in err and out == "", extra
 
 
 def _answers(label: str, right: int, total: int, cost: float, prompt_tokens: int) -> list[StoredAnswer]:

@@ -144,3 +144,9 @@ def recommend(rows: Sequence[ApproachRow], requests: int) -> str:
         f"Use {chosen.approach} ({chosen.contender}): it is as good as {others} on this run ({quality}; the "
         f"intervals overlap) and the cheapest and simplest of them, at {cost}."
     )
+
+
+def summary(rows: Sequence[ApproachRow], requests: int) -> dict[str, Any]:
+    """The ranking as the reports carry it: the volume it was priced at, the advice, and the table."""
+    return {"requests": requests, "recommendation": recommend(rows, requests),
+            "rows": [row.as_dict(requests) for row in rows]}  # fmt: skip

@@ -54,8 +54,10 @@ def no_nan(value: Any) -> Any:
     return value
 
 
-def scorecard_json(card: Scorecard) -> bytes:
-    return json.dumps(no_nan(card.to_dict()), indent=2, default=str, allow_nan=False).encode()
+def scorecard_json(card: Scorecard, ways: dict[str, Any] | None = None) -> bytes:
+    """The scorecard as JSON; with ``ways`` (approaches.summary), the ranking of prompt, retrieve and fine-tune."""
+    found = card.to_dict() | ({"approaches": ways} if ways else {})
+    return json.dumps(no_nan(found), indent=2, default=str, allow_nan=False).encode()
 
 
 def _bar_svg(rows: list[tuple[str, float, float, float]], maximum: float, unit: str = "") -> str:
@@ -93,7 +95,16 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return frame.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, classes="table", na_rep="undefined")
 
 
-def report_html(card: Scorecard) -> bytes:
+def _ways_html(ways: dict[str, Any] | None) -> str:
+    if not ways:
+        return ""
+    return (
+        f"<h2>Prompt, retrieve or fine-tune? (priced at {ways['requests']:,} requests)</h2>"
+        f'<p class="verdict">{html.escape(ways["recommendation"])}</p>{_table(ways["rows"])}'
+    )
+
+
+def report_html(card: Scorecard, ways: dict[str, Any] | None = None) -> bytes:
     """A self-contained HTML report: tables and inline SVG charts, no scripts, nothing fetched."""
     run = card.run
     pairs = pair_rows(card.pairs)
@@ -122,7 +133,7 @@ td,th{{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left}}
 <p>Run {run.id}, created {html.escape(run.created_at)} on the {html.escape(run.provider)} provider;
 prompts: {html.escape(run.prompt_source)}; settings: {html.escape(json.dumps(run.settings))}.</p>
 <p class="verdict">{decision}{html.escape(card.verdict.headline)}</p>
-<ul>{"".join(f"<li>{html.escape(r)}</li>" for r in card.verdict.reasons)}</ul>{more_text}
+<ul>{"".join(f"<li>{html.escape(r)}</li>" for r in card.verdict.reasons)}</ul>{more_text}{_ways_html(ways)}
 <h2>Who wins (ties count half; 95% Wilson intervals over items)</h2>{_table(pairs)}{wins_chart}
 <h2>Rubric scores (1–5, 95% t intervals over items)</h2>{_table(card.rubric)}{score_chart}
 <h2>Ranking (Bradley–Terry, 95% bootstrap intervals over items)</h2>{_table(card.ranking)}

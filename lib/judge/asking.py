@@ -1,0 +1,94 @@
+"""One question asked as Compare asks it, for scripts: ``python -m lib ask``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lib.curate.formats import read_file
+from lib.errors import KnowledgeError, RunError
+from lib.judge.evaluation import Contender, RunSettings, ask, request_messages, shot_pairs
+from lib.retrieve import passages as reading
+from lib.retrieve.search import Index, with_passages
+from lib.train import local_client
+from lib.train.providers import ENVIRONMENT, ProviderError, ProviderKind, from_settings, make_client
+
+
+@dataclass(frozen=True)
+class Question:
+    model: str
+    user: str
+    system: str = ""
+    shots: int = 0  # question/answer pairs from ``examples`` placed before the question
+    examples: Path | None = None
+    knowledge: Path | None = None  # a knowledge file; its best ``passages`` go into the system prompt
+    passages: int = 3
+    provider: ProviderKind = "local"
+    temperature: float = 0.0
+    max_tokens: int = 120
+
+
+def _check(question: Question) -> None:
+    if not question.user.strip():
+        raise RunError("--user is empty: give the question to ask.")
+    if question.shots < 0 or question.passages < 1:
+        raise RunError("--shots must be 0 or more and --passages 1 or more.")
+    if not 0 <= question.temperature <= 2:
+        raise RunError("--temperature must be between 0 and 2.")
+    if question.max_tokens < 1:
+        raise RunError("--max-tokens must be 1 or more.")
+    if question.shots and question.examples is None:
+        raise RunError("--shots needs --examples: a JSONL or CSV file of chat examples.")
+
+
+def _shots(path: Path, k: int) -> list[dict[str, Any]]:
+    parsed = read_file(path.name, path.read_bytes())
+    pairs = shot_pairs([example for _, example in parsed.valid_examples()], k, seed=0)
+    if not pairs:
+        raise RunError(f"{path.name} has no valid user/assistant example to use as a shot.")
+    return pairs
+
+
+def _index(path: Path) -> Index:
+    found = reading.read_file(path.read_bytes(), path.name)
+    if not found.passages:
+        why = found.findings[0].message if found.findings else "it is empty"
+        raise KnowledgeError(f"{path.name} has no passage to retrieve from: {why}")
+    return Index(found.passages)
+
+
+def ask_once(question: Question) -> dict[str, Any]:
+    """The answer, its tokens and latency, and the passages retrieved into its prompt."""
+    _check(question)
+    prompt = [{"role": "system", "content": question.system}] if question.system.strip() else []
+    prompt.append({"role": "user", "content": question.user})
+    shots = _shots(question.examples, question.shots) if question.shots and question.examples else []
+    messages = request_messages(prompt, shots)
+    hits = []
+    if question.knowledge is not None:
+        hits = _index(question.knowledge).search(question.user, question.passages)
+        messages = with_passages(messages, hits, question.knowledge.name)
+    config = from_settings(question.provider, {}, {})
+    if missing := config.missing():
+        variables = [v for k, v in ENVIRONMENT.items() if k.startswith(question.provider)]
+        raise ProviderError(f"{config.label} needs its {' and '.join(missing)}: set {', '.join(variables)}.")
+    if config.kind == "local" and not local_client.answers():
+        raise ProviderError(
+            f"The local server does not answer at {local_client.base_url()}: start it with `python -m lib.local` "
+            "(the app starts it too), or set STUDIO_LOCAL_URL to where it runs."
+        )
+    contender = Contender(question.model, question.model, question.shots, question.passages if hits else 0)
+    settings = RunSettings(temperature=question.temperature, max_tokens=question.max_tokens)
+    answer = ask(make_client(config), config, contender, messages, settings)
+    retrieved = [
+        {"text": hit.passage.text, "source": f"{hit.passage.file}, {hit.passage.origin}", "score": round(hit.score, 3)}
+        for hit in hits
+    ]
+    return {
+        "answer": answer.text,
+        "prompt_tokens": answer.prompt_tokens,
+        "completion_tokens": answer.completion_tokens,
+        "latency_s": round(answer.latency_s, 3),
+        "retrieved": retrieved,
+    }
