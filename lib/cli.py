@@ -5,7 +5,9 @@
   from the Scorecard's "Ratings (CSV)" export;
 - ``python -m lib check --question Q --answer A [--pack elle] [--json]``: the automatic checks of one answer;
 - ``python -m lib ask --model M --user U [--system S] [--shots K] [--knowledge FILE] [--provider local] [--json]``:
-  one answer as Compare gives it, with its tokens, latency and the passages retrieved into its prompt.
+  one answer as Compare gives it, with its tokens, latency and the passages retrieved into its prompt;
+- ``python -m lib doctor FILE [--eval EVALFILE] [--json]``: near-duplicates, contradictions, evaluation
+  overlap, personal data and outliers, by line.
 
 Exit status: 0 fine, 1 errors found (validate), 2 the arguments or the file cannot be used.
 """
@@ -48,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--answer", required=True)
     check.add_argument("--pack", default=ELLE.name, choices=sorted(PACKS), help="the answer-check pack")
     check.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    doctor = commands.add_parser("doctor", help="find bad examples: duplicates, contradictions, overlap, personal data")
+    doctor.add_argument("file", type=Path, help="the .jsonl or .csv file to examine")
+    doctor.add_argument("--eval", type=Path, help="an evaluation file whose prompts must not be in the training data")
+    doctor.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     ask = commands.add_parser("ask", help="ask a model once, as Compare does")
     ask.add_argument("--model", required=True, help="a base or tuned model (ft:...) of the provider")
     ask.add_argument("--user", required=True, help="the question")
@@ -178,6 +184,32 @@ def _ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from lib.curate import doctor  # datasketch and the personal-data rules: only for this command
+    from lib.judge.evaluation import prompt_messages, question_of
+
+    try:
+        parsed = read_file(args.file.name, args.file.read_bytes())
+        evaluation = read_file(args.eval.name, args.eval.read_bytes()) if args.eval else None
+    except (OSError, StudioError) as exc:
+        message = f"cannot use {exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else exc
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    prompts = []
+    if evaluation is not None:
+        where = args.eval.name
+        prompts = [(f"{where}:{line}", question_of(prompt_messages(e))) for line, e in evaluation.valid_examples()]
+    found = doctor.diagnose(parsed.valid_examples(), prompts)
+    if args.json:
+        print(json.dumps({"findings": [d.to_dict() for d in found]}, ensure_ascii=False))
+    else:
+        for diagnosis in found:
+            lines = ",".join(str(n) for n in diagnosis.lines)
+            print(f"{args.file}:{lines}: {diagnosis.severity} {diagnosis.code}: {diagnosis.message}")
+        print(f"{len(found)} findings, {sum(d.severity == 'error' for d in found)} errors")
+    return 1 if any(d.severity == "error" for d in found) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; an unexpected failure is said in one line and exits 2, never as a traceback."""
     args = _parser().parse_args(argv)
@@ -195,6 +227,8 @@ def _run(args: argparse.Namespace) -> int:
         return _check(args)
     if args.command == "ask":
         return _ask(args)
+    if args.command == "doctor":
+        return _doctor(args)
     try:
         model = resolve(args.model, models(price_store.price_overrides())) if args.model else None
     except UnknownModelError as exc:

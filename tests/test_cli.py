@@ -80,3 +80,22 @@ def test_check_prints_each_check_of_the_pack() -> None:
     assert json.loads(result.stdout) == {
         "limerick_form": False, "element_named": True, "symbol_right": True, "number_right": None,
     }  # fmt: skip
+
+
+def test_doctor_lists_each_finding_with_its_lines_and_exits_one_on_errors(tmp_path: Path) -> None:
+    from tests.test_doctor import planted
+
+    path = tmp_path / "planted.jsonl"
+    path.write_text("".join(json.dumps(example) + "\n" for _, example in planted()))
+    evaluation = tmp_path / "eval.jsonl"
+    question = {"messages": [{"role": "user", "content": "What is the boiling point of water at sea level?"}]}
+    evaluation.write_text(json.dumps(question) + "\n")
+    result = run("doctor", str(path), "--eval", str(evaluation), "--json")
+    assert result.returncode == 1, result.stderr
+    found = {(f["code"], tuple(f["lines"])): f for f in json.loads(result.stdout)["findings"]}
+    assert ("eval_overlap", (19,)) in found and "eval.jsonl:1" in found[("eval_overlap", (19,))]["message"]
+    assert ("near_duplicate", (1, 15, 16)) in found and found[("pii", (21,))]["severity"] == "error"
+    assert set(found[("pii", (20,))]) == {"code", "severity", "lines", "message"}
+    assert run("doctor", "data/limericks.jsonl", "--eval", "data/limericks-eval.jsonl").returncode == 0
+    missing = run("doctor", str(tmp_path / "missing.jsonl"))
+    assert missing.returncode == 2 and "cannot use" in missing.stderr and "Traceback" not in missing.stderr

@@ -1,0 +1,86 @@
+"""The dataset doctor: planted problems are found, decoys are not, and the sample is clean."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lib.curate import doctor, pii
+from lib.curate.formats import read_jsonl
+from lib.judge.evaluation import eval_file_prompts, question_of
+from lib.paths import SAMPLE_DIR
+
+SYSTEM = "You answer questions about countries in one sentence."
+COUNTRIES = [
+    ("France", "Paris"), ("Germany", "Berlin"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Portugal", "Lisbon"),
+    ("Austria", "Vienna"), ("Poland", "Warsaw"), ("Greece", "Athens"), ("Norway", "Oslo"), ("Sweden", "Stockholm"),
+    ("Finland", "Helsinki"), ("Ireland", "Dublin"), ("Hungary", "Budapest"), ("Denmark", "Copenhagen"),
+]  # fmt: skip
+
+
+def example(user: str, assistant: str, system: str = SYSTEM) -> dict[str, Any]:
+    return {"messages": [{"role": "system", "content": system}, {"role": "user", "content": user},
+                         {"role": "assistant", "content": assistant}]}  # fmt: skip
+
+
+def planted() -> list[tuple[int, dict[str, Any]]]:
+    rows = [example(f"What is the capital of {c}?", f"The capital of {c} is {city}.") for c, city in COUNTRIES]
+    rows += [
+        example("What is the capital of France?", "The capital of France is Paris."),  # 15: near-duplicate of 1
+        example("what is the capital of france", "the capital of France is Paris"),  # 16: and again
+        example("How many moons does Mars have?", "Mars has 2 moons, Phobos and Deimos."),  # 17
+        example("how many moons does Mars have", "Mars has 3 moons."),  # 18: contradicts 17
+        example("What's the boiling point of water at sea level?", "It boils at 100 degrees Celsius."),  # 19: eval
+        example("Who do I write to?", "Write to ada.lovelace@example.org or call +44 20 7946 0958."),  # 20: pii
+        example("Pay how?", "Card 4111 1111 1111 1111, IBAN GB82 WEST 1234 5698 7654 32, SSN 123-45-6789."),  # 21
+        example("Where is the server?", "It answers at 203.0.113.7."),  # 22: pii (an IP address)
+        example("Decoys?", "Version 1.2.3.4, SKU 4111-1111-1111-1112, order 1234567890123, year 2024."),  # 23
+        example("What is the capital of Malta?", "The capital of Malta is Valletta. " * 40),  # 24: long
+        example("What is the capital of Latvia?", '{"country": "Latvia", "capital": "Riga"}'),  # 25: JSON
+        example("What is the capital of Estonia?", "The capital of Estonia is Tallinn.", "Be terse."),  # 26
+    ]
+    return list(enumerate(rows, start=1))
+
+
+EVAL = [("eval.jsonl:1", "what is the boiling point of water at sea level"), ("eval.jsonl:2", "Capital of Peru?")]
+
+
+def by_code(found: list[doctor.Diagnosis]) -> dict[str, list[tuple[int, ...]]]:
+    codes: dict[str, list[tuple[int, ...]]] = {}
+    for diagnosis in found:
+        codes.setdefault(diagnosis.code, []).append(diagnosis.lines)
+    return codes
+
+
+def test_each_planted_problem_is_found_with_its_rows_and_no_decoy_is() -> None:
+    found = doctor.diagnose(planted(), EVAL)
+    codes = by_code(found)
+    assert codes["near_duplicate"] == [(1, 15, 16)]
+    assert codes["contradiction"] == [(17, 18)]
+    assert codes["eval_overlap"] == [(19,)]
+    assert codes["pii"] == [(20,), (21,), (22,)]
+    assert codes["outlier"] == [(24,), (25,), (26,)]
+    said = {d.lines: d.message for d in found}
+    assert "numbers" in said[(17, 18)] and "eval.jsonl:1" in said[(19,)]
+    assert "e-mail address" in said[(20,)] and "phone number" in said[(20,)]
+    assert all(kind in said[(21,)] for kind in ("payment card number", "IBAN", "national id number"))
+    assert "far longer" in said[(24,)] and "JSON where the others are prose" in said[(25,)]
+    assert "system prompt differs" in said[(26,)]
+    assert [d.severity for d in found][:4] == ["error"] * 4  # personal data and evaluation overlap first
+    assert next(d for d in found if d.code == "near_duplicate").keep == 1
+
+
+def test_decoys_are_not_personal_data() -> None:
+    decoys = ("Version 1.2.3.4 and v2.10.0.1 ship today", "SKU 4111-1111-1111-1112 fails Luhn",
+              "order 1234567890123", "call at 12:30:45", "ISBN 978-3-16-148410-0", "GB82 WEST 1234 5698 7654 33",
+              "localhost is 127.0.0.1", "room 123-45-678")  # fmt: skip
+    for text in decoys:
+        assert pii.find(text) == [], text
+    assert pii.redact("Mail ada@example.org, card 4111 1111 1111 1111.") == "Mail [email], card [card number]."
+
+
+def test_the_sample_is_healthy_and_does_not_overlap_its_evaluation_questions() -> None:
+    examples = read_jsonl((SAMPLE_DIR / "limericks.jsonl").read_bytes()).valid_examples()
+    prompts = [(p.source, question_of(p.messages)) for p in eval_file_prompts()]
+    assert doctor.diagnose(examples, prompts) == []
+    overlapping = [(41, example(prompts[0][1], "A limerick."))]
+    assert by_code(doctor.diagnose(overlapping, prompts)) == {"eval_overlap": [(41,)]}
