@@ -197,8 +197,8 @@ def _doctor(args: argparse.Namespace) -> int:
         return 2
     prompts = []
     if evaluation is not None:
-        where = args.eval.name
-        prompts = [(f"{where}:{line}", question_of(prompt_messages(e))) for line, e in evaluation.valid_examples()]
+        asked = evaluation.importable_examples(include_errors=True)  # a prompt without an answer is a prompt
+        prompts = [(f"{args.eval.name}:{line}", question_of(prompt_messages(e))) for line, e in asked]
     found = doctor.diagnose(parsed.valid_examples(), prompts)
     if args.json:
         print(json.dumps({"findings": [d.to_dict() for d in found]}, ensure_ascii=False))
