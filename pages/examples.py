@@ -1,4 +1,4 @@
-"""Examples: the table of a dataset's examples, with search, filters, bulk edits and the validation panel."""
+"""Examples: the table of a dataset's examples, with search, filters, bulk edits, validation and the doctor."""
 
 from typing import Any
 
@@ -9,6 +9,7 @@ from lib.curate.table import all_tags, edits_from_editor, filter_rows, page_coun
 from lib.db import dataset_store
 from lib.db.dataset_store import STATUSES
 from lib.errors import StudioError
+from lib.ui import doctor_view
 from lib.ui.widgets import cached_findings, cached_rows, flash, require_dataset, show_flash, undo_button
 
 PAGE_SIZE = 50
@@ -25,9 +26,10 @@ text = search.text_input("Search", key="examples_search", placeholder="words in 
 statuses = status.multiselect("Status", STATUSES, key="examples_status")
 chosen_tags = tags.multiselect("Tags", all_tags(rows), key="examples_tags")
 focus = st.session_state.get("examples_focus")
-if focus is not None and 1 <= focus <= len(rows):
-    shown = [(focus, rows[focus - 1])]
-    st.info(f"Showing row {focus} only.")
+focused = [n for n in ([focus] if isinstance(focus, int) else focus or []) if 1 <= n <= len(rows)]
+if focused:
+    shown = [(n, rows[n - 1]) for n in focused]
+    st.info(f"Showing row{'s' if len(focused) > 1 else ''} {', '.join(map(str, focused))} only.")
     if st.button("Show all rows"):
         del st.session_state["examples_focus"]
         st.rerun()
@@ -91,21 +93,24 @@ with st.expander(f"Bulk edit the {len(shown)} examples shown"):
         st.rerun()
 
 errors = [f for f in findings if f.severity == "error"]
-st.subheader(f"Validation · {len(errors)} errors, {len(findings) - len(errors)} warnings")
-if not findings:
-    st.success("No problems found.")
-for finding in [f for f in findings if f.line is None]:
-    st.warning(finding.message)
-located = [f for f in findings if f.line is not None]
-if located:
-    choice = st.selectbox(
-        "Findings (choose one to see its row)",
-        range(len(located)),
-        format_func=lambda i: (
-            f"Row {located[i].line} · {located[i].severity} · {located[i].code}: {located[i].message}"
-        ),
-        key="examples_finding",
-    )
-    if st.button("Show this row"):
-        st.session_state["examples_focus"] = located[choice].line
-        st.rerun()
+checks, doctor = st.tabs([f"Validation · {len(errors)} errors, {len(findings) - len(errors)} warnings", "Doctor"])
+with doctor:
+    doctor_view.panel(dataset)
+with checks:
+    if not findings:
+        st.success("No problems found.")
+    for finding in [f for f in findings if f.line is None]:
+        st.warning(finding.message)
+    located = [f for f in findings if f.line is not None]
+    if located:
+        choice = st.selectbox(
+            "Findings (choose one to see its row)",
+            range(len(located)),
+            format_func=lambda i: (
+                f"Row {located[i].line} · {located[i].severity} · {located[i].code}: {located[i].message}"
+            ),
+            key="examples_finding",
+        )
+        if st.button("Show this row"):
+            st.session_state["examples_focus"] = located[choice].line
+            st.rerun()

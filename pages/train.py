@@ -61,7 +61,8 @@ choice = (
 )
 validation = left.slider(
     "Validation share", 0, 50, 10, step=5, format="%d%%", key="train_validation",
-    help="Held out of training to measure the validation loss; the same seed gives the same split.",
+    help="Held out of training to measure the validation loss; the same seed gives the same split. "
+    "Rows tagged 'validation' are always held out.",
 )  # fmt: skip
 suffix = left.text_input("Suffix", key="train_suffix", max_chars=40, help="Part of the tuned model's name")
 epochs, epochs_ok = widgets.optional_number(right, "Epochs", "train_epochs", 1, 50)

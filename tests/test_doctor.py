@@ -84,3 +84,44 @@ def test_the_sample_is_healthy_and_does_not_overlap_its_evaluation_questions() -
     assert doctor.diagnose(examples, prompts) == []
     overlapping = [(41, example(prompts[0][1], "A limerick."))]
     assert by_code(doctor.diagnose(overlapping, prompts)) == {"eval_overlap": [(41,)]}
+
+
+def test_the_doctor_panel_redacts_keeps_one_and_moves_to_validation_as_undoable_edits() -> None:
+    from lib.curate.import_export import VALIDATION_TAG, split_rows
+    from lib.db import dataset_store
+    from lib.db.dataset_store import NewRow
+    from tests.test_pages import button, open_page
+
+    dataset = dataset_store.create_dataset("Planted")
+    eval_question = question_of(eval_file_prompts()[0].messages)
+    rows = [example for _, example in planted()] + [example(eval_question, "The capital of Nowhere is Here.")]
+    dataset_store.add_rows(dataset.id, [NewRow(e) for e in rows])
+    at = open_page("pages/examples.py")
+    finding = at.selectbox(key="doctor_finding")
+    assert "Row 20 · error · personal data" in finding.options[0]
+    button(at, "Redact row 20").click().run()
+    assert not at.exception
+    text = dataset_store.rows(dataset.id)[19].example["messages"][-1]["content"]
+    assert text == "Write to [email] or call [phone]."
+    assert "Undo: Redacted personal data in row 20" in button(at, "Undo").label
+
+    eval_row = len(rows)
+    finding = at.selectbox(key="doctor_finding")
+    finding.select(next(i for i, o in enumerate(finding.options) if o.startswith(f"Row {eval_row} "))).run()
+    button(at, f"Move row {eval_row} to validation").click().run()
+    latest = dataset_store.rows(dataset.id)
+    assert VALIDATION_TAG in latest[eval_row - 1].tags
+    training, validation = split_rows(latest, 0.0, 0)
+    assert [r.id for r in validation] == [latest[eval_row - 1].id] and len(training) == eval_row - 1
+
+    finding = at.selectbox(key="doctor_finding")
+    finding.select(next(i for i, o in enumerate(finding.options) if "near-duplicates" in o)).run()
+    button(at, "Keep row 1, remove rows 15, 16").click().run()
+    assert len(dataset_store.rows(dataset.id)) == eval_row - 2
+    button(at, "Undo").click().run()
+    assert len(dataset_store.rows(dataset.id)) == eval_row  # undo brings both back
+
+    finding = at.selectbox(key="doctor_finding")
+    finding.select(next(i for i, o in enumerate(finding.options) if "contradiction" in o)).run()
+    button(at, "Show rows 17, 18").click().run()
+    assert at.session_state["examples_focus"] == [17, 18] and "Showing rows 17, 18 only." in at.info[0].value

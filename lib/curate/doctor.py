@@ -303,6 +303,28 @@ def outliers(texts: Sequence[_Text]) -> list[Diagnosis]:
             for line, why in sorted(found.items())]  # fmt: skip
 
 
+def eval_overlap_of(examples: Iterable[tuple[int, Any]], eval_prompts: Sequence[tuple[str, str]]) -> list[Diagnosis]:
+    """Only the evaluation overlap of (line, example) pairs: for Evaluate's warning about a tuned model."""
+    return eval_overlaps(_texts(examples), eval_prompts)
+
+
+def redacted(example: Any) -> Any:
+    """A copy of ``example`` with the personal data of every message replaced by placeholders."""
+    copy = json.loads(json.dumps(example))
+    if not isinstance(copy, dict):
+        return copy
+    messages = [*copy.get("messages", []), *copy.get("input", {}).get("messages", []),
+                *copy.get("preferred_output", []), *copy.get("non_preferred_output", [])]  # fmt: skip
+    for message in messages:
+        if isinstance(message, dict) and isinstance(message.get("content"), str):
+            message["content"] = pii.redact(message["content"])
+        elif isinstance(message, dict) and isinstance(message.get("content"), list):
+            for part in message["content"]:
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    part["text"] = pii.redact(part["text"])
+    return copy
+
+
 def diagnose(examples: Iterable[tuple[int, Any]], eval_prompts: Sequence[tuple[str, str]] = ()) -> list[Diagnosis]:
     """Every finding of the doctor on (line, example) pairs, errors first, then by line."""
     texts = _texts(examples)

@@ -51,7 +51,21 @@ def export(rows: Sequence[Row], fmt: ExportFormat) -> bytes:
     return to_jsonl(row.example for row in rows)
 
 
+VALIDATION_TAG = "validation"  # a row tagged so is always held out for validation, never trained on
+
+
+def held_out(row: Row) -> bool:
+    return VALIDATION_TAG in (tag.strip() for tag in row.tags.split(","))
+
+
+def split_rows(rows: Sequence[Row], validation_fraction: float, seed: int) -> tuple[list[Row], list[Row]]:
+    """Training and validation rows: rows tagged 'validation' held out, the rest split repeatably."""
+    train, valid = split([row for row in rows if not held_out(row)], validation_fraction, seed)
+    pinned = [row for row in rows if held_out(row)]
+    return train, sorted([*valid, *pinned], key=lambda row: (row.position, row.id))
+
+
 def export_split(rows: Sequence[Row], validation_fraction: float, seed: int) -> tuple[bytes, bytes]:
     """Training and validation JSONL files from a repeatable split."""
-    train, valid = split(list(rows), validation_fraction, seed)
+    train, valid = split_rows(rows, validation_fraction, seed)
     return to_jsonl(r.example for r in train), to_jsonl(r.example for r in valid)

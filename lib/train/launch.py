@@ -11,8 +11,9 @@ import openai
 from openai.types.fine_tuning import FineTuningJob
 from openai.types.fine_tuning.job_create_params import Method
 
+from lib.curate import import_export
 from lib.curate.format_checks import Finding
-from lib.curate.formats import split, to_jsonl
+from lib.curate.formats import to_jsonl
 from lib.curate.import_export import check_rows
 from lib.db import provenance_store
 from lib.db.dataset_store import Dataset, Row
@@ -62,8 +63,9 @@ def chosen_rows(rows: Sequence[Row], choice: ExampleChoice) -> list[Row]:
 
 
 def split_rows(rows: Sequence[Row], settings: LaunchSettings) -> tuple[list[Row], list[Row]]:
-    """Training and validation rows: a repeatable split (the seed, or 0, fixes it)."""
-    return split(list(rows), settings.validation_fraction, settings.seed or 0)
+    """Training and validation rows: a repeatable split (the seed, or 0, fixes it); rows tagged 'validation'
+    are always held out."""
+    return import_export.split_rows(rows, settings.validation_fraction, settings.seed or 0)
 
 
 def training_counts(
