@@ -76,6 +76,8 @@ with new_run:
         )
         best = best_checkpoint_model(config.fingerprint, client, config)
         contenders = choose_contenders("evaluate", models, count, best if best in models else None, bool(knowledge))
+        for overlap in evaluation.training_overlap(config.kind, contenders, prompts):
+            st.warning(overlap, icon=":material/content_copy:")
         cells = st.columns(3)
         temperature = cells[0].slider("Temperature", 0.0, 2.0, 0.0, 0.1, key="evaluate_temperature")
         max_tokens = cells[1].number_input("Max tokens", 1, 4096, 120, key="evaluate_max_tokens")

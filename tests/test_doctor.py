@@ -125,3 +125,26 @@ def test_the_doctor_panel_redacts_keeps_one_and_moves_to_validation_as_undoable_
     finding.select(next(i for i, o in enumerate(finding.options) if "contradiction" in o)).run()
     button(at, "Show rows 17, 18").click().run()
     assert at.session_state["examples_focus"] == [17, 18] and "Showing rows 17, 18 only." in at.info[0].value
+
+
+def test_evaluate_warns_when_a_tuned_model_was_trained_on_its_prompts() -> None:
+    from lib.curate.import_export import load_sample
+    from lib.db import dataset_store, provenance_store
+    from lib.db.provenance_store import Provenance
+    from lib.judge.evaluation import Contender, training_overlap
+    from tests.tiny_model import TINY
+
+    dataset = load_sample()
+    rows = dataset_store.rows(dataset.id)
+    prompts = eval_file_prompts()
+    leaked = example(question_of(prompts[2].messages).upper(), "A limerick.")  # the same question, shouted
+    dataset_store.update_rows(dataset.id, {rows[4].id: {"example": leaked}})
+    version = dataset_store.get_dataset(dataset.id).version_id
+    tuned = f"ft:{TINY}:elle"
+    provenance_store.record_job(Provenance("local", "ftjob-1", dataset.id, dataset.name, version, 40, "file-1", None,
+                                           TINY, tuned, training_rows=tuple(r.id for r in rows)))  # fmt: skip
+    contenders = [Contender("tuned", tuned), Contender("base", TINY)]
+    [said] = training_overlap("local", contenders, prompts)
+    assert said.startswith(f"tuned was trained on 1 of these prompts (Elle limericks v{version})")
+    assert training_overlap("local", contenders, prompts[3:]) == []
+    assert training_overlap("openai", contenders, prompts) == []  # another provider's model of the same name

@@ -12,9 +12,10 @@ from typing import Any, cast
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
+from lib.curate import doctor
 from lib.curate.examples import conversation
 from lib.curate.formats import read_jsonl
-from lib.db import dataset_store, price_store, run_store
+from lib.db import dataset_store, price_store, provenance_store, run_store
 from lib.db.dataset_store import Row
 from lib.db.provenance_store import Provenance
 from lib.db.run_store import EvalRun, StoredAnswer
@@ -135,6 +136,25 @@ def held_out_prompts(made: Provenance) -> list[Prompt]:
     """The exact rows a training job held out for validation, read from its record (never re-derived)."""
     by_id = {row.id: row for row in dataset_store.rows_at(made.dataset_id, made.version_id)}
     return [Prompt(f"row:{i}", prompt_messages(by_id[i].example)) for i in made.validation_rows if i in by_id]
+
+
+def training_overlap(provider: str, contenders: Sequence[Contender], prompts: Sequence[Prompt]) -> list[str]:
+    """A warning for each tuned contender trained on some of these prompts: its answers to them flatter it."""
+    questions = [(p.source, question_of(p.messages)) for p in prompts]
+    said = []
+    for contender in contenders:
+        made = provenance_store.provenance_of_model(provider, contender.model)
+        if made is None or not made.training_rows:
+            continue
+        by_id = {row.id: row for row in dataset_store.rows_at(made.dataset_id, made.version_id)}
+        trained = [(n, by_id[i].example) for n, i in enumerate(made.training_rows, start=1) if i in by_id]
+        if found := doctor.eval_overlap_of(trained, questions):
+            said.append(
+                f"{contender.label} was trained on {len(found)} of these prompts ({made.dataset_name} "
+                f"v{made.version_id}): its answers to them flatter it. Remove them from the dataset with the "
+                "doctor on Examples and train again, or choose other prompts."
+            )
+    return said
 
 
 def shot_pairs(examples: Sequence[Any], k: int, seed: int) -> list[dict[str, Any]]:
