@@ -6,8 +6,8 @@ Trains SmolLM2-135M-Instruct on data/limericks.jsonl (40 examples), adds data/el
 source, and asks the 25 held-out questions of data/limericks-eval.jsonl to four contenders: base,
 base + retrieval, tuned, tuned + retrieval (greedy, 120 tokens). Prints each contender's automatic checks
 (limerick form, element named, symbol right, atomic number right), prompt tokens and latency, then the
-Scorecard's ranking of the approaches and its sentence. With --data, a folder kept between runs (the tuned
-model of an earlier run there is reused).
+Scorecard's ranking of the approaches and its sentence. With --data, a folder kept between runs: the tuned
+model and the answers of an earlier run there are reused.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import argparse
 import os
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +82,18 @@ def main() -> None:
                                knowledge_name=source.name)  # fmt: skip
         prompts = evaluation.eval_file_prompts()
         config = ProviderConfig("local")
-        run = evaluation.create_run("approaches", config, "eval_file", prompts, contenders, settings)
+        earlier = [
+            r
+            for r in run_store.list_runs()
+            if r.name == "approaches" and r.contenders == [asdict(c) for c in contenders]
+        ]
+        run = (
+            earlier[0]
+            if earlier
+            else evaluation.create_run("approaches", config, "eval_file", prompts, contenders, settings)
+        )
         start = time.perf_counter()
-        evaluation.generate(run, client, config)
+        evaluation.generate(run, client, config)  # only the answers an earlier run of this script did not give
         seconds = time.perf_counter() - start
         print(f"{len(prompts)} questions x {len(contenders)} contenders answered in {seconds:.0f} s")
     finally:

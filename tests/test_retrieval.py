@@ -89,6 +89,7 @@ def test_sources_are_versioned_and_an_old_version_keeps_its_passages() -> None:
 def test_the_asked_elements_row_is_the_top_passage_for_every_evaluation_question() -> None:
     source = reading.load_sample_source()
     assert source.n_passages == 118
+    assert reading.load_sample_source() == source  # loading it again gives the same source, nothing added
     for prompt in evaluation.eval_file_prompts():
         question = evaluation.question_of(prompt.messages)
         element = elle_checks.element_in(question)
@@ -252,3 +253,20 @@ def test_reviewers_see_the_passages_only_after_they_rate() -> None:
     assert not at.exception
     assert any("Retrieval gave **base** these passages" in c.value for c in at.caption)
     assert any(t.value == "number: 26 · symbol: Fe · name: Iron" for t in at.text)
+
+
+def test_approaches_checked_on_the_same_items_are_compared_item_by_item() -> None:
+    from lib.judge import stats
+
+    def row(label: str, kind: str, scores: list[float]) -> approaches.ApproachRow:
+        mean, low, high = stats.mean_interval(scores)
+        return approaches.ApproachRow(label, kind, mean, low, high, "checks passed", 0.0, 40, 1.0, 0.0,
+                                      tuple(enumerate(scores, start=1)))  # fmt: skip
+
+    spread = [i / 20 for i in range(20)]  # items differ a lot; the better approach is better on every one
+    best, bare = row("rag", "base + retrieval", [s + 0.1 for s in spread]), row("base", "base", spread)
+    assert bare.high > best.low  # their intervals overlap...
+    assert not approaches.as_good_as(bare, best)  # ...yet item by item the difference is clear
+    assert approaches.recommend([best, bare], 1000).startswith("Use retrieval (rag): its quality")
+    noisy = row("base", "base", [s + (0.1 if i % 2 else 0.05) for i, s in enumerate(spread)][::-1])
+    assert approaches.as_good_as(noisy, best)  # the same items, differences either way: no evidence

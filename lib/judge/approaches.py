@@ -2,8 +2,9 @@
 
 Quality is the reviewers' Bradley-Terry strength when every contender was rated, else the share of
 automatic checks an answer passes (averaged per answer: the answer is the unit of the interval).
-Approaches whose quality intervals overlap the best one's are as good as far as this run can tell;
-among them the cheapest at the user's request volume (training included) is the one to use.
+Approaches the run cannot tell from the best one (item by item for automatic checks, by overlapping
+intervals for reviewers' strengths) are as good as far as it can tell; among them the cheapest at
+the user's request volume (training included) is the one to use.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class ApproachRow:
     prompt_tokens: float
     latency_s: float
     training_cost: float  # one-off, USD (tuned models)
+    item_scores: tuple[tuple[int, float], ...] = ()  # (item, share of checks passed): compared item by item
 
     @property
     def approach(self) -> str:
@@ -60,14 +62,15 @@ class ApproachRow:
 
 def check_quality(
     answers: Sequence[StoredAnswer], questions: dict[int, str], checks: CheckPack
-) -> tuple[float, float, float]:
-    """(mean, low, high) of the share of checks each answer passes (checks that do not apply are left out)."""
-    shares = []
+) -> tuple[tuple[float, float, float], dict[int, float]]:
+    """(mean, low, high) of the share of checks each answer passes (checks that do not apply are left out),
+    and that share per item."""
+    shares = {}
     for answer in answers:
         results = [r for r in checks.run(questions.get(answer.position, ""), answer.text).values() if r is not None]
         if results:
-            shares.append(sum(results) / len(results))
-    return stats.mean_interval(shares)
+            shares[answer.position] = sum(results) / len(results)
+    return stats.mean_interval(list(shares.values())), shares
 
 
 def rank(
@@ -85,12 +88,13 @@ def rank(
     for contender in contenders:
         mine = [a for a in answers if a.contender == contender.label]
         n = max(1, len(mine))
+        per_item: dict[int, float] = {}
         if rated:
             row = by_label[contender.label]
             quality = (float(row["strength"]), float(row["low"]), float(row["high"]))
             measure = "reviewers' strength"
         elif checks is not None:
-            quality, measure = check_quality(mine, questions, checks), "checks passed"
+            (quality, per_item), measure = check_quality(mine, questions, checks), "checks passed"
         else:
             quality, measure = (math.nan, math.nan, math.nan), "unmeasured"
         rows.append(
@@ -103,6 +107,7 @@ def rank(
                 sum(a.prompt_tokens for a in mine) / n,
                 sum(a.latency_s for a in mine) / n,
                 training_cost if contender.kind.startswith("tuned") else 0.0,
+                tuple(sorted(per_item.items())),
             )
         )
     return sorted(rows, key=lambda r: -r.quality if not math.isnan(r.quality) else math.inf)
@@ -121,14 +126,28 @@ def rank_run(
     return rank(contenders_of(run), answers, questions, checks, strengths, training_cost)
 
 
+def as_good_as(row: ApproachRow, best: ApproachRow) -> bool:
+    """Whether this run shows no evidence that ``best`` is better than ``row``: the 95% interval of their
+    item-by-item differences reaches 0 when both were checked on the same items (a paired comparison, far
+    sharper than comparing two intervals), else their intervals overlap (reviewers' strengths)."""
+    if row is best:
+        return True
+    mine, theirs = dict(row.item_scores), dict(best.item_scores)
+    common = sorted(set(mine) & set(theirs))
+    if len(common) >= 2:
+        _, low, _ = stats.mean_interval([theirs[item] - mine[item] for item in common])
+        return not low > 0  # an undefined interval (NaN) is no evidence either
+    floor = best.low if not math.isnan(best.low) else best.quality
+    return (row.high if not math.isnan(row.high) else row.quality) >= floor
+
+
 def recommend(rows: Sequence[ApproachRow], requests: int) -> str:
     """Which approach to use and why, in one sentence (the lesson's decision, on this run's evidence)."""
     measured = [r for r in rows if not math.isnan(r.quality)]
     if len(measured) < 2:
         return "Rate the answers, or choose answer checks, to rank the approaches."
     best = measured[0]
-    floor = best.low if not math.isnan(best.low) else best.quality
-    as_good = [r for r in measured if (r.high if not math.isnan(r.high) else r.quality) >= floor]
+    as_good = [r for r in measured if as_good_as(r, best)]
     kinds = {r.contender: SIMPLER_FIRST.index(next(k for k, v in APPROACHES.items() if v == r.approach))
              if r.approach in APPROACHES.values() else len(SIMPLER_FIRST) for r in as_good}  # fmt: skip
     chosen = min(as_good, key=lambda r: (round(r.total_cost(requests), 2), kinds[r.contender], r.latency_s))
@@ -141,8 +160,8 @@ def recommend(rows: Sequence[ApproachRow], requests: int) -> str:
         )
     others = ", ".join(r.approach for r in as_good if r is not chosen)
     return (
-        f"Use {chosen.approach} ({chosen.contender}): it is as good as {others} on this run ({quality}; the "
-        f"intervals overlap) and the cheapest and simplest of them, at {cost}."
+        f"Use {chosen.approach} ({chosen.contender}): it is as good as {others} on this run ({quality}; no "
+        f"clear difference) and the cheapest and simplest of them, at {cost}."
     )
 
 

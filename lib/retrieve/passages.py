@@ -219,6 +219,9 @@ def add_upload(
 
 
 def load_sample_source() -> Source:
-    """Elle's knowledge source: one passage per element (number, symbol, name)."""
-    created = knowledge_store.create_source(SAMPLE_SOURCE)
+    """Elle's knowledge source: one passage per element (number, symbol, name); the one there if loaded before."""
+    found = next((s for s in knowledge_store.sources() if s.name == SAMPLE_SOURCE), None)
+    if found is not None and found.n_passages:
+        return found
+    created = found or knowledge_store.create_source(SAMPLE_SOURCE)
     return add_upload(created.id, SAMPLE_FILE.name, SAMPLE_FILE.read_bytes())[0]
