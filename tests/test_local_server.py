@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import gzip
 import json
 import time
@@ -159,6 +160,9 @@ def test_openai_tutorial_workflow_trains_and_serves_the_tuned_model(client: open
 
     results = client.files.content(job.result_files[0]).text.splitlines()
     assert results[0] == "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy" and len(results) == 41
+    losses = list(csv.reader(client.files.content(job.result_files[1]).text.splitlines()))  # the data map's figures
+    assert losses[0] == ["example", "epoch_1", "epoch_2", "epoch_3", "epoch_4"]
+    assert [int(line[0]) for line in losses[1:]] == list(range(1, 11)) and all(float(v) > 0 for v in losses[1][1:])
 
     models = {m.id for m in client.models.list()}
     assert {TINY, job.fine_tuned_model, checkpoints[-1]["fine_tuned_model_checkpoint"]} <= models

@@ -101,3 +101,17 @@ def test_early_stopping_stops_when_validation_loss_stops_falling_and_keeps_the_b
 def test_without_validation_examples_early_stopping_trains_every_epoch(folder: Path) -> None:
     result = train(fresh(folder), EXAMPLES, TrainingConfig(n_epochs=2, batch_size=5, early_stopping_patience=1))[1]
     assert len(result.steps) == 4 and result.best_epoch is None and result.stopped_after_epoch is None
+
+
+def test_each_examples_loss_is_recorded_in_every_epoch_for_the_data_map(folder: Path) -> None:
+    loaded = fresh(folder)
+    _, single = train(loaded, EXAMPLES, TrainingConfig(n_epochs=3, seed=1, batch_size=1))
+    assert sorted(single.example_losses) == list(range(10)) and all(len(v) == 3 for v in single.example_losses.values())
+    # batch size 1: a step's loss is its one example's loss
+    per_step = sorted(round(s.train_loss, 4) for s in single.steps if s.epoch == 2)
+    assert per_step == sorted(round(v[1], 4) for v in single.example_losses.values())
+    assert sum(v[-1] for v in single.example_losses.values()) < sum(v[0] for v in single.example_losses.values())
+    _, batched = train(fresh(folder), EXAMPLES, TrainingConfig(n_epochs=2, seed=1, batch_size=4))
+    steps = [s for s in batched.steps if s.epoch == 1]
+    assert len(steps) == 3 and all(len(v) == 2 for v in batched.example_losses.values())
+    assert all(v > 0 for values in batched.example_losses.values() for v in values)

@@ -12,7 +12,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -45,6 +45,7 @@ class TrainingConfig:
 class Encoded:
     input_ids: list[int]
     labels: list[int]  # IGNORE where the token is not trained on
+    index: int = -1  # its position among the training examples
 
     @property
     def trained(self) -> int:
@@ -85,6 +86,8 @@ class Result:
     best_epoch: int | None = None  # with early stopping: the epoch whose weights the model keeps
     best_valid_loss: float | None = None
     stopped_after_epoch: int | None = None  # with early stopping: set when it stopped before the last epoch
+    # the data map: each training example's mean token loss in every epoch, by its position (0-based)
+    example_losses: dict[int, list[float]] = field(default_factory=dict)
 
 
 class BestWeights:
@@ -183,16 +186,19 @@ def add_lora(loaded: Loaded, config: TrainingConfig) -> PeftModel:
 
 def _loss(
     model: PeftModel, ids: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor
-) -> tuple[torch.Tensor, int, int]:
-    """Mean cross-entropy over the trained positions, plus (correct, counted) for token accuracy."""
+) -> tuple[torch.Tensor, int, int, torch.Tensor]:
+    """Mean cross-entropy over the trained positions, (correct, counted) for token accuracy, and each row's
+    own mean loss (detached: the data map's figure, from the same forward pass)."""
     causal: Any = model.base_model.model  # the *ForCausalLM, with LoRA layers injected in place
     hidden = causal.model(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1]
     targets = labels[:, 1:]
     trained = targets != IGNORE
     logits = causal.lm_head(hidden[trained]).float()  # only where a label is: saves most of the 49k-vocab head
-    loss = torch.nn.functional.cross_entropy(logits, targets[trained])
+    token_losses = torch.nn.functional.cross_entropy(logits, targets[trained], reduction="none")
     correct = int((logits.argmax(-1) == targets[trained]).sum())
-    return loss, correct, int(trained.sum())
+    rows = trained.nonzero()[:, 0]
+    per_row = torch.zeros(len(ids), device=ids.device).index_add_(0, rows, token_losses.detach().float())
+    return token_losses.mean(), correct, int(trained.sum()), per_row / trained.sum(1).clamp(min=1)
 
 
 @torch.no_grad()
@@ -202,7 +208,7 @@ def evaluate(model: PeftModel, encoded: Sequence[Encoded], pad_id: int, device: 
     total_loss, correct, counted = 0.0, 0, 0
     for batch in batches(encoded, EVAL_BATCH_SIZE, random.Random(0)):
         ids, labels, mask = collate(batch, pad_id, device)
-        loss, right, n = _loss(model, ids, labels, mask)
+        loss, right, n, _ = _loss(model, ids, labels, mask)
         total_loss, correct, counted = total_loss + float(loss) * n, correct + right, counted + n
     model.train()
     return total_loss / max(1, counted), correct / max(1, counted)
@@ -225,7 +231,8 @@ def train(
     rng = random.Random(config.seed)
     tokenizer, device = loaded.tokenizer, next(loaded.model.parameters()).device
     pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
-    train_set = [e for e in (encode(x, tokenizer, config.max_length) for x in training) if e.trained]
+    train_set = [replace(encode(x, tokenizer, config.max_length), index=i) for i, x in enumerate(training)]
+    train_set = [e for e in train_set if e.trained]
     valid_set = [e for e in (encode(x, tokenizer, config.max_length) for x in validation) if e.trained]
     model = add_lora(loaded, config)
     model.train()
@@ -244,8 +251,10 @@ def train(
             if callbacks.should_stop():
                 raise Stopped()
             ids, labels, mask = collate(batch, pad_id, device)
-            loss, correct, counted = _loss(model, ids, labels, mask)
+            loss, correct, counted, per_example = _loss(model, ids, labels, mask)
             loss.backward()
+            for encoded, value in zip(batch, per_example.tolist(), strict=True):
+                result.example_losses.setdefault(encoded.index, []).append(value)
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)

@@ -40,6 +40,17 @@ def result_csv(steps: list[Any]) -> bytes:
     return out.getvalue().encode()
 
 
+def example_losses_csv(losses: dict[int, list[float]]) -> bytes:
+    """The data map's raw figures: each training example (1-based, in file order) and its loss per epoch."""
+    epochs = max((len(values) for values in losses.values()), default=0)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["example", *(f"epoch_{n}" for n in range(1, epochs + 1))])
+    for index in sorted(losses):
+        writer.writerow([index + 1, *(f"{value:.5f}" for value in losses[index])])
+    return out.getvalue().encode()
+
+
 class JobRunner:
     """Runs queued jobs one at a time; each job loads the base fresh (~0.6 s), as LoRA wraps it in place."""
 
@@ -141,12 +152,14 @@ class JobRunner:
             lifecycle.event(store, job_id, message)
         model.save_pretrained(out_dir / "final")
         results = save_file(store, settings, result_csv(result.steps), f"{job_id}-results.csv", "fine-tune-results")
+        per_example = example_losses_csv(result.example_losses)
+        examples = save_file(store, settings, per_example, f"{job_id}-example-losses.csv", "fine-tune-results")
         lifecycle.succeed(
             store,
             job_id,
             tuned_model_id(job),
             trained_tokens=result.trained_tokens,
-            result_files=[results["id"]],
+            result_files=[results["id"], examples["id"]],
             tokens_per_second=round(result.tokens_per_second, 1),
         )
 
