@@ -5,11 +5,11 @@ from typing import Any
 import streamlit as st
 
 from lib.curate.examples import with_table_fields
-from lib.curate.table import all_tags, edits_from_editor, filter_rows, page_count, to_frame
+from lib.curate.table import SIGNAL_COLUMNS, all_tags, edits_from_editor, filter_rows, page_count, to_frame
 from lib.db import dataset_store
 from lib.db.dataset_store import STATUSES
 from lib.errors import StudioError
-from lib.ui import doctor_view
+from lib.ui import data_map_view, doctor_view
 from lib.ui.widgets import cached_findings, cached_rows, flash, require_dataset, show_flash, undo_button
 
 PAGE_SIZE = 50
@@ -19,12 +19,15 @@ st.title(f"Examples · {dataset.name}")
 show_flash()
 rows = cached_rows(dataset.id, dataset.version_id)
 findings = cached_findings(dataset.id, dataset.version_id)
+trained = data_map_view.latest_signals(dataset)  # (job, row id -> signal) of the last job on this data
+signals = trained[1] if trained else None
 st.session_state.setdefault("examples_editor_generation", 0)
 
-search, status, tags = st.columns([3, 2, 2])
-text = search.text_input("Search", key="examples_search", placeholder="words in any message, tag or note")
-statuses = status.multiselect("Status", STATUSES, key="examples_status")
-chosen_tags = tags.multiselect("Tags", all_tags(rows), key="examples_tags")
+filters = st.columns([3, 2, 2, 2] if trained else [3, 2, 2])
+text = filters[0].text_input("Search", key="examples_search", placeholder="words in any message, tag or note")
+statuses = filters[1].multiselect("Status", STATUSES, key="examples_status")
+chosen_tags = filters[2].multiselect("Tags", all_tags(rows), key="examples_tags")
+group = data_map_view.signal_filter(filters[3], trained[0]) if trained else None
 focus = st.session_state.get("examples_focus")
 focused = [n for n in ([focus] if isinstance(focus, int) else focus or []) if 1 <= n <= len(rows)]
 if focused:
@@ -35,6 +38,8 @@ if focused:
         st.rerun()
 else:
     shown = filter_rows(rows, text, statuses, chosen_tags)
+    if group and signals is not None:
+        shown = [(n, row) for n, row in shown if row.id in signals and signals[row.id].group == group]
 pages = page_count(len(shown), PAGE_SIZE)
 if st.session_state.get("examples_page", 1) > pages:
     st.session_state["examples_page"] = pages
@@ -44,12 +49,12 @@ st.caption(f"{len(shown)} of {len(rows)} examples · every edit is saved at once
 
 editor_key = f"examples_editor_{st.session_state.examples_editor_generation}"
 st.data_editor(
-    to_frame(page_rows),
+    to_frame(page_rows, signals),
     key=editor_key,
     num_rows="dynamic",
     hide_index=True,
     width="stretch",
-    disabled=["row", "kind"],
+    disabled=["row", "kind", *SIGNAL_COLUMNS],
     column_config={
         "row": st.column_config.NumberColumn("Row", width="small"),
         "kind": st.column_config.TextColumn("Kind", width="small", help="Edit multi-turn examples on Conversation"),
@@ -59,6 +64,9 @@ st.data_editor(
         "status": st.column_config.SelectboxColumn("Status", options=list(STATUSES), default="draft"),
         "tags": st.column_config.TextColumn("Tags", help="Comma-separated"),
         "note": st.column_config.TextColumn("Note"),
+        "loss": st.column_config.NumberColumn("Loss", format="%.2f", help="Mean loss in the last job: how hard"),
+        "variability": st.column_config.NumberColumn("Variability", format="%.3f", help=data_map_view.EXPLAIN),
+        "signal": st.column_config.TextColumn("Signal", help=data_map_view.EXPLAIN),
     },
 )
 edits = edits_from_editor([row for _, row in page_rows], st.session_state.get(editor_key))

@@ -9,6 +9,7 @@ from lib.db import provenance_store
 from lib.errors import StudioError
 from lib.train import tracking
 from lib.train.tracking import FINISHED, STATUSES
+from lib.ui import data_map_view
 from lib.ui.job_view import checkpoints_view, events_and_charts, header, provenance_line
 from lib.ui.provider import require_client
 from lib.ui.widgets import flash, select_kept, show_flash
@@ -88,6 +89,8 @@ job = by_id[job_id]
 with st.expander("Timeline"):
     events = st.session_state.get(f"jobs_events_{job_id}", [])
     st.dataframe(pd.DataFrame(tracking.timeline(events)), hide_index=True, width="stretch")
+if job.status == "succeeded" and job_id in provenance:
+    data_map_view.job_map(client, config, provenance[job_id])
 if job.status in FINISHED:
     try:
         result = tracking.result_file(client, config, job) if job.status == "succeeded" else None

@@ -245,3 +245,40 @@ def test_train_screen_offers_to_try_again_when_the_local_server_is_down() -> Non
     at = first_run("pages/train.py")
     assert at.error[0].value.startswith("The local server does not answer at http://127.0.0.1:9/v1.")
     assert [b.label for b in at.button] == ["Try again"]
+
+
+def test_the_data_map_of_a_finished_job_on_jobs_and_as_columns_and_a_filter_on_examples(
+    local: openai.OpenAI,
+) -> None:
+    from lib.curate.table import to_frame
+    from lib.train import data_map
+    from lib.train.providers import ProviderConfig
+
+    dataset = load_sample()
+    at = open_page("pages/train.py")
+    launch(at, epochs=2, suffix="map")
+    [(job_id, made)] = provenance_store.job_provenance("local").items()
+    job = wait_for(local, job_id, {"succeeded"})
+    at.switch_page("pages/jobs.py").run()
+    assert not at.exception
+    assert len(at.get("vega_lite_chart")) == 3  # loss, token accuracy and the data map
+    [expander] = [e for e in at.expander if e.label.startswith("Data map")]
+    assert expander.label == "Data map: 36 examples of Elle limericks by what training said"
+
+    losses = data_map.fetch(local, ProviderConfig("local"), job)
+    assert losses is not None and sorted(losses) == list(range(1, 37)) and all(len(v) == 2 for v in losses.values())
+    signals = {s.row_id: s for s in data_map.signals(losses, made)}
+    assert set(signals) == set(made.training_rows)
+    assert {s.group for s in signals.values()} == {
+        data_map.HARD,
+        data_map.EASY,
+    }  # the tiny model's probabilities barely move
+    rows = dataset_store.rows(dataset.id)
+    frame = to_frame(list(enumerate(rows, start=1)), signals)
+    assert frame["signal"].tolist() == [signals[r.id].group if r.id in signals else "" for r in rows]
+
+    at.switch_page("pages/examples.py").run()
+    assert at.selectbox(key="examples_signal").options == ["all", *data_map.GROUPS]
+    at.selectbox(key="examples_signal").select(data_map.HARD).run()
+    hard = sum(s.group == data_map.HARD for s in signals.values())
+    assert f"{hard} of 40 examples" in " ".join(c.value for c in at.caption)

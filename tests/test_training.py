@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import httpx2
@@ -132,3 +133,21 @@ def test_the_best_checkpoint_is_the_one_with_the_lowest_validation_loss() -> Non
     )
     assert tracking.keeps_best_epoch(early_stopped) and not tracking.keeps_best_epoch(job("ftjob-y", "succeeded", 60))
     assert tracking.better_checkpoint(rising, early_stopped) is None  # its tuned model already has step 20's weights
+
+
+def test_the_data_map_groups_examples_by_confidence_and_variability() -> None:
+    from lib.train import data_map
+
+    csv_text = "example,epoch_1,epoch_2,epoch_3\n1,3.0,3.0,3.0\n2,0.1,0.1,0.1\n3,3.0,0.5,0.05\n4,2.5,2.6,2.5\n"
+    losses = data_map.read_losses((csv_text + "5,oops\n6,0.2,0.2,0.2\n").encode())
+    assert losses is not None and sorted(losses) == [1, 2, 3, 4, 6]  # a damaged line is left out, not the map
+    assert data_map.read_losses(b"step,train_loss\n1,2.0\n") is None  # the metrics file is not the map
+    made = Provenance(
+        "local", "ftjob-m", 1, "Elle", 2, 6, "file-1", None, "tiny", training_rows=(11, 12, 13, 14, 15, 16)
+    )
+    found = {s.row_id: s for s in data_map.signals(losses, made)}
+    assert found[13].group == data_map.AMBIGUOUS and found[13].variability > 0.3  # learned between epochs
+    assert (found[11].group, found[14].group) == (data_map.HARD, data_map.HARD)  # never learned
+    assert (found[12].group, found[16].group) == (data_map.EASY, data_map.EASY)  # always known
+    assert 15 not in found and found[11].mean_loss == 3.0
+    assert abs(found[12].confidence - math.exp(-0.1)) < 1e-9

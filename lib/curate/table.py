@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -13,15 +13,32 @@ from lib.db.dataset_store import NewRow, Row
 
 COLUMNS = ["row", "kind", "system", "user", "assistant", "status", "tags", "note"]
 EDITABLE = ["system", "user", "assistant", "status", "tags", "note"]
+SIGNAL_COLUMNS = ["loss", "variability", "signal"]
 
 
-def to_frame(numbered: Sequence[tuple[int, Row]]) -> pd.DataFrame:
-    """One line per example: its row number, kind, table fields and curation fields."""
+class Signal(Protocol):
+    """What training said about one example (lib.train.data_map.ExampleSignal)."""
+
+    @property
+    def mean_loss(self) -> float: ...
+    @property
+    def variability(self) -> float: ...
+    @property
+    def group(self) -> str: ...
+
+
+def to_frame(numbered: Sequence[tuple[int, Row]], signals: Mapping[int, Signal] | None = None) -> pd.DataFrame:
+    """One line per example: its row number, kind, table fields and curation fields; with ``signals`` (by row
+    id), the training signal of the last job too (empty for rows it did not train on)."""
     records = []
     for number, row in numbered:
         system, user, assistant = table_fields(row.example)
-        records.append([number, kind(row.example), system, user, assistant, row.status, row.tags, row.note])
-    return pd.DataFrame(records, columns=COLUMNS)
+        record: list[Any] = [number, kind(row.example), system, user, assistant, row.status, row.tags, row.note]
+        if signals is not None:
+            found = signals.get(row.id)
+            record += [found.mean_loss, found.variability, found.group] if found else [None, None, ""]
+        records.append(record)
+    return pd.DataFrame(records, columns=COLUMNS + (SIGNAL_COLUMNS if signals is not None else []))
 
 
 def tag_list(tags: str) -> list[str]:
