@@ -148,3 +148,12 @@ def test_evaluate_warns_when_a_tuned_model_was_trained_on_its_prompts() -> None:
     assert said.startswith(f"tuned was trained on 1 of these prompts (Elle limericks v{version})")
     assert training_overlap("local", contenders, prompts[3:]) == []
     assert training_overlap("openai", contenders, prompts) == []  # another provider's model of the same name
+
+
+def test_a_long_evaluation_prompt_reworded_a_little_is_still_found() -> None:
+    asked = "Which noble gas glows orange red inside old advertising signs on busy city streets at night?"
+    reworded = "Which noble gas glows orange red inside old advertising signs on busy city streets late at night?"
+    other = "Which noble gas glows blue violet inside old advertising signs on quiet country roads at dawn?"
+    prompts = [("eval.jsonl:7", asked)]
+    found = doctor.diagnose([(1, example(reworded, "Neon.")), (2, example(other, "Argon."))], prompts)
+    assert [(d.code, d.lines) for d in found] == [("eval_overlap", (1,))] and "eval.jsonl:7" in found[0].message

@@ -20,6 +20,7 @@ import math
 import re
 import statistics
 import unicodedata
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -115,10 +116,10 @@ def _shingles(text: str) -> set[str]:
     return set(found) | {f"{a} {b}" for a, b in itertools.pairwise(found)}
 
 
-def _minhash(shingles: set[str]) -> MinHash:
-    found = MinHash(num_perm=NUM_PERM, seed=1)
-    found.update_batch([s.encode() for s in shingles])
-    return found
+def _signatures(shingle_sets: Sequence[set[str]]) -> list[MinHash]:
+    """MinHash signatures, made in bulk (one set of permutations); crc32 is enough: every match is verified."""
+    return MinHash.bulk(([s.encode() for s in shingles] for shingles in shingle_sets), num_perm=NUM_PERM, seed=1,
+                        hashfunc=zlib.crc32)  # fmt: skip
 
 
 def jaccard(a: set[str], b: set[str]) -> float:
@@ -172,11 +173,11 @@ def _groups(pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
 def near_duplicates(texts: Sequence[_Text]) -> list[Diagnosis]:
     lsh = MinHashLSH(threshold=NEAR_DUPLICATE - 0.1, num_perm=NUM_PERM)
     pairs = []
-    for i, text in enumerate(texts):
+    for text in texts:
         text.shingles = _shingles(f"{text.user}\n{text.assistant}")
+    for i, (text, signature) in enumerate(zip(texts, _signatures([t.shingles for t in texts]), strict=True)):
         if not text.shingles:
             continue
-        signature = _minhash(text.shingles)
         for j in lsh.query(signature):
             other = texts[int(j)]
             if jaccard(text.shingles, other.shingles) >= NEAR_DUPLICATE and not _differ(
@@ -215,34 +216,29 @@ def eval_overlaps(texts: Sequence[_Text], eval_prompts: Sequence[tuple[str, str]
     """Training questions that are also evaluation prompts: the same content words, or (for long questions)
     near-identical wording. ``eval_prompts`` are (where, question) pairs."""
     exact: dict[frozenset[str], str] = {}
-    lsh = MinHashLSH(threshold=EVAL_NEAR - 0.1, num_perm=NUM_PERM)
-    long_ones: dict[str, tuple[set[str], str]] = {}
+    long_ones: dict[str, tuple[set[str], str]] = {}  # key in the LSH index -> (shingles, where)
     for n, (where, question) in enumerate(eval_prompts):
         key = content_words(question)
         if key:
             exact.setdefault(key, where)
         if len(key) >= 8:
-            shingles = _shingles(question)
-            long_ones[str(n)] = (shingles, where)
-            lsh.insert(str(n), _minhash(shingles))
-    found = []
-    for text in texts:
-        key = content_words(text.user)
-        matched = exact.get(key) if key else None
-        if matched is None and len(key) >= 8:
-            shingles = _shingles(text.user)
-            near = [
-                long_ones[k][1]
-                for k in lsh.query(_minhash(shingles))
-                if jaccard(shingles, long_ones[k][0]) >= EVAL_NEAR
-            ]
-            matched = near[0] if near else None
-        if matched is not None:
-            found.append(
-                Diagnosis("eval_overlap", "error", (text.line,), f"Asks what evaluation prompt {matched} asks"
-                          f": training on it inflates every verdict. Move it to validation or remove it.")
-            )  # fmt: skip
-    return found
+            long_ones[str(n)] = (_shingles(question), where)
+    matches = {text.line: exact[key] for text in texts if (key := content_words(text.user)) in exact}
+    unmatched = [text for text in texts if text.line not in matches and len(content_words(text.user)) >= 8]
+    if long_ones and unmatched:
+        lsh = MinHashLSH(threshold=EVAL_NEAR - 0.1, num_perm=NUM_PERM)
+        for name, signature in zip(long_ones, _signatures([s for s, _ in long_ones.values()]), strict=True):
+            lsh.insert(name, signature)
+        asked = [_shingles(text.user) for text in unmatched]
+        for text, shingles, signature in zip(unmatched, asked, _signatures(asked), strict=True):
+            near = [long_ones[k][1] for k in lsh.query(signature) if jaccard(shingles, long_ones[k][0]) >= EVAL_NEAR]
+            if near:
+                matches[text.line] = near[0]
+    return [
+        Diagnosis("eval_overlap", "error", (line,), f"Asks what evaluation prompt {where} asks: training on it "
+                  "inflates every verdict. Move it to validation or remove it.")
+        for line, where in sorted(matches.items())
+    ]  # fmt: skip
 
 
 def personal_data(texts: Sequence[_Text]) -> list[Diagnosis]:
