@@ -101,9 +101,15 @@ with st.expander(f"Bulk edit the {len(shown)} examples shown"):
         st.rerun()
 
 errors = [f for f in findings if f.severity == "error"]
-checks, doctor = st.tabs([f"Validation · {len(errors)} errors, {len(findings) - len(errors)} warnings", "Doctor"])
-with doctor:
-    doctor_view.panel(dataset)
+st.subheader(f"Validation · {len(errors)} errors, {len(findings) - len(errors)} warnings")
+checks, doctor = st.tabs(
+    ["Validation", "Doctor"],  # fixed labels: a label that changes would reset the open tab
+    key="examples_panel",
+    on_change="rerun",  # the doctor reads every example: only when its tab is open
+)
+if doctor.open:
+    with doctor:
+        doctor_view.panel(dataset)
 with checks:
     if not findings:
         st.success("No problems found.")

@@ -97,6 +97,9 @@ def test_the_doctor_panel_redacts_keeps_one_and_moves_to_validation_as_undoable_
     rows = [example for _, example in planted()] + [example(eval_question, "The capital of Nowhere is Here.")]
     dataset_store.add_rows(dataset.id, [NewRow(e) for e in rows])
     at = open_page("pages/examples.py")
+    assert not [s for s in at.selectbox if s.key == "doctor_finding"]  # the doctor waits until its tab is opened
+    at.session_state["examples_panel"] = "Doctor"
+    at.run()
     finding = at.selectbox(key="doctor_finding")
     assert "Row 20 · error · personal data" in finding.options[0]
     button(at, "Redact row 20").click().run()
