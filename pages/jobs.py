@@ -61,7 +61,8 @@ job_id = select_kept(
     "Job",
     list(by_id),
     "jobs_selected",
-    lambda i: f"{i} · {by_id[i].status} · {by_id[i].fine_tuned_model or by_id[i].model}",
+    # only what never changes: the browser keeps a choice's first label while the job runs on
+    lambda i: f"{i} · {by_id[i].model}{' · ' + by_id[i].suffix if by_id[i].suffix else ''}",
 )
 
 

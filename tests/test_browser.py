@@ -1,10 +1,11 @@
 """End to end in a real Chromium: curate the sample (edit, reload, export); train on it with the local provider;
-rate answers blind and open the scorecard."""
+rate answers blind and open the scorecard; the doctor and the data map."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -210,6 +211,15 @@ def test_train_on_the_sample_and_watch_the_job_succeed(data_dir: Path, tmp_path:
         expect(page.get_by_text("Download the result file (CSV)")).to_be_visible(timeout=20_000)
         # the best checkpoint is named: early stopping kept the epoch with the lowest validation loss
         expect(page.get_by_text("Early stopping kept the weights with the lowest validation loss")).to_be_visible()
+        # the data map: one point per trained example; a click opens that example's row on Examples
+        expect(page.get_by_text("Data map: 36 examples of Elle limericks by what training said")).to_be_visible()
+        data_map = page.locator('[data-testid="stExpander"]').filter(has_text="Data map")
+        point = data_map.locator(".mark-symbol path").first
+        expect(point).to_be_attached(timeout=20_000)
+        point.click(force=True)
+        expect(page.get_by_role("heading", name="Examples · Elle limericks")).to_be_visible(timeout=20_000)
+        expect(page.get_by_text(re.compile(r"Showing row \d+ only\."))).to_be_visible()
+        expect(page.get_by_text("Training signal of ftjob-")).to_be_visible()
         browser.close()
 
 
@@ -303,4 +313,29 @@ def test_add_a_knowledge_source_and_compare_with_a_retrieval_contender(data_dir:
         page.get_by_text("Passages in its prompt (1)").click()
         expect(page.get_by_text("elements.csv, row 11")).to_be_visible()
         page.screenshot(path=str(tmp_path / "compare-retrieval.png"))
+        browser.close()
+
+
+def test_the_doctor_finds_planted_problems_and_redacts_personal_data(data_dir: Path) -> None:
+    from lib.db import dataset_store
+    from lib.db.dataset_store import NewRow
+    from tests.test_doctor import planted
+
+    dataset = dataset_store.create_dataset("Planted")
+    dataset_store.add_rows(dataset.id, [NewRow(example) for _, example in planted()])
+    with serving_app(data_dir) as url, sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        expect = sync_api.expect
+        page.goto(f"{url}/examples")
+        expect(page.get_by_text("26 of 26 examples")).to_be_visible(timeout=20_000)
+        page.get_by_role("tab", name="Doctor").click()
+        expect(page.get_by_text("3 errors, 5 warnings")).to_be_visible(timeout=20_000)
+        expect(page.get_by_text("Holds personal data (1 e-mail address, 1 phone number)").first).to_be_visible()
+        page.get_by_role("button", name="Redact row 20").click()
+        expect(page.get_by_role("button", name="Undo: Redacted personal data in row 20")).to_be_visible(timeout=20_000)
+        expect(page.get_by_text("2 errors, 5 warnings")).to_be_visible()  # the doctor tab stays open
+        assert dataset_store.rows(dataset.id)[19].example["messages"][-1]["content"] == (
+            "Write to [email] or call [phone]."
+        )
         browser.close()
