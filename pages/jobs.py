@@ -1,6 +1,7 @@
 """Jobs: the provider's fine-tuning jobs, and one job watched live (status, events, loss chart, checkpoints)."""
 
 import contextlib
+import time
 
 import pandas as pd
 import streamlit as st
@@ -62,7 +63,7 @@ job_id = select_kept(
     list(by_id),
     "jobs_selected",
     # only what never changes: the browser keeps a choice's first label while the job runs on
-    lambda i: f"{i} · {by_id[i].model}{' · ' + by_id[i].suffix if by_id[i].suffix else ''}",
+    lambda i: f"{i} · {by_id[i].model} · created {time.strftime('%d %b %H:%M', time.localtime(by_id[i].created_at))}",
 )
 
 

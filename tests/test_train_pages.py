@@ -84,7 +84,7 @@ def test_launch_shows_the_estimate_then_the_job_runs_to_a_tuned_model(local: ope
     assert [d.proto.label for d in at.get("download_button")] == ["Download the result file (CSV)"]
     checkpoints = next(d.value for d in at.dataframe if "Step" in d.value.columns)
     assert checkpoints["Model"].iloc[0].startswith(f"{tuned}:ckpt-step-")
-    assert len(at.get("vega_lite_chart")) == 2  # loss and token accuracy
+    assert len(at.get("vega_lite_chart")) == 3  # loss, token accuracy and the data map
 
     button(at, "Compare this model").click().run()
     assert at.selectbox(key="compare_model_1").value == tuned  # the compare screen opens with it chosen
