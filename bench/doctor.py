@@ -60,7 +60,7 @@ def main() -> None:
         check_example(example, line)
     format_seconds = time.perf_counter() - start
 
-    texts = doctor._texts(numbered)
+    texts = doctor.example_texts(numbered)
     timings = {}
     for name, rule in (("pii", doctor.personal_data), ("contradiction", doctor.contradictions),
                        ("near_duplicate", doctor.near_duplicates), ("outlier", doctor.outliers)):  # fmt: skip

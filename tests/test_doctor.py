@@ -116,6 +116,8 @@ def test_the_doctor_panel_redacts_keeps_one_and_moves_to_validation_as_undoable_
     assert VALIDATION_TAG in latest[eval_row - 1].tags
     training, validation = split_rows(latest, 0.0, 0)
     assert [r.id for r in validation] == [latest[eval_row - 1].id] and len(training) == eval_row - 1
+    finding = at.selectbox(key="doctor_finding")
+    assert not any(o.startswith(f"Row {eval_row} ") for o in finding.options)  # held out now: no longer trained on
 
     finding = at.selectbox(key="doctor_finding")
     finding.select(next(i for i, o in enumerate(finding.options) if "near-duplicates" in o)).run()
@@ -160,3 +162,12 @@ def test_a_long_evaluation_prompt_reworded_a_little_is_still_found() -> None:
     prompts = [("eval.jsonl:7", asked)]
     found = doctor.diagnose([(1, example(reworded, "Neon.")), (2, example(other, "Argon."))], prompts)
     assert [(d.code, d.lines) for d in found] == [("eval_overlap", (1,))] and "eval.jsonl:7" in found[0].message
+
+
+def test_a_training_row_that_asks_a_validation_rows_question_is_found_not_the_validation_row() -> None:
+    rows = [(n, example(f"What is the capital of {c}?", f"The capital of {c} is {city}."))
+            for n, (c, city) in enumerate(COUNTRIES[:3], start=1)]  # fmt: skip
+    rows.append((4, example("what's the capital of germany", "Berlin.")))
+    found = doctor.diagnose(rows, held_out={2})
+    assert [(d.code, d.lines) for d in found if d.code == "eval_overlap"] == [("eval_overlap", (4,))]
+    assert "validation row 2" in found[0].message

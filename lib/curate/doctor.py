@@ -4,7 +4,8 @@
   pair verified by its exact Jaccard similarity), which overweight one example;
 - ``contradiction``: the same question (the same content words) answered with different facts
   (numbers, names, yes/no);
-- ``eval_overlap``: a training question that is also an evaluation prompt, which inflates every verdict;
+- ``eval_overlap``: a training question that is also an evaluation prompt or a validation row's question,
+  which inflates every verdict;
 - ``pii``: personal data (lib.curate.pii) that must not be uploaded to a provider;
 - ``outlier``: an answer far longer or shorter than the rest, in another format, or a system prompt
   unlike the dataset's usual one.
@@ -22,7 +23,7 @@ import statistics
 import unicodedata
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -71,7 +72,9 @@ class Diagnosis:
 
 
 @dataclass
-class _Text:
+class ExampleText:
+    """One example's system, user and assistant text (turns joined), as the rules read it."""
+
     line: int
     system: str
     user: str
@@ -88,14 +91,17 @@ def _content(message: dict[str, Any]) -> str:
     return ""
 
 
-def _texts(examples: Iterable[tuple[int, Any]]) -> list[_Text]:
+def example_texts(examples: Iterable[tuple[int, Any]]) -> list[ExampleText]:
+    """(line, example) pairs as the rules read them; an example the format checks reject reads as empty."""
     texts = []
     for line, example in examples:
         parts: dict[str, list[str]] = defaultdict(list)
         for message in conversation(example):
             if isinstance(message, dict):
                 parts[str(message.get("role"))].append(_content(message))
-        texts.append(_Text(line, "\n".join(parts["system"]), "\n".join(parts["user"]), "\n".join(parts["assistant"])))
+        texts.append(
+            ExampleText(line, "\n".join(parts["system"]), "\n".join(parts["user"]), "\n".join(parts["assistant"]))
+        )
     return texts
 
 
@@ -170,7 +176,7 @@ def _groups(pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
     return sorted((sorted(m) for m in members.values()), key=lambda m: m[0])
 
 
-def near_duplicates(texts: Sequence[_Text]) -> list[Diagnosis]:
+def near_duplicates(texts: Sequence[ExampleText]) -> list[Diagnosis]:
     lsh = MinHashLSH(threshold=NEAR_DUPLICATE - 0.1, num_perm=NUM_PERM)
     pairs = []
     for text in texts:
@@ -195,8 +201,8 @@ def near_duplicates(texts: Sequence[_Text]) -> list[Diagnosis]:
     return found
 
 
-def contradictions(texts: Sequence[_Text]) -> list[Diagnosis]:
-    by_question: dict[frozenset[str], list[_Text]] = defaultdict(list)
+def contradictions(texts: Sequence[ExampleText]) -> list[Diagnosis]:
+    by_question: dict[frozenset[str], list[ExampleText]] = defaultdict(list)
     for text in texts:
         if question := content_words(text.user):
             by_question[question].append(text)
@@ -212,7 +218,7 @@ def contradictions(texts: Sequence[_Text]) -> list[Diagnosis]:
     return found
 
 
-def eval_overlaps(texts: Sequence[_Text], eval_prompts: Sequence[tuple[str, str]]) -> list[Diagnosis]:
+def eval_overlaps(texts: Sequence[ExampleText], eval_prompts: Sequence[tuple[str, str]]) -> list[Diagnosis]:
     """Training questions that are also evaluation prompts: the same content words, or (for long questions)
     near-identical wording. ``eval_prompts`` are (where, question) pairs."""
     exact: dict[frozenset[str], str] = {}
@@ -241,7 +247,7 @@ def eval_overlaps(texts: Sequence[_Text], eval_prompts: Sequence[tuple[str, str]
     ]  # fmt: skip
 
 
-def personal_data(texts: Sequence[_Text]) -> list[Diagnosis]:
+def personal_data(texts: Sequence[ExampleText]) -> list[Diagnosis]:
     found = []
     for text in texts:
         kinds = Counter(m.kind for part in (text.system, text.user, text.assistant) for m in pii.find(part))
@@ -270,7 +276,7 @@ def answer_format(text: str) -> str:
     return "verse" if len(lines) >= 3 else "prose"
 
 
-def outliers(texts: Sequence[_Text]) -> list[Diagnosis]:
+def outliers(texts: Sequence[ExampleText]) -> list[Diagnosis]:
     if len(texts) < MIN_FOR_OUTLIERS:
         return []
     found: dict[int, list[str]] = defaultdict(list)
@@ -301,7 +307,7 @@ def outliers(texts: Sequence[_Text]) -> list[Diagnosis]:
 
 def eval_overlap_of(examples: Iterable[tuple[int, Any]], eval_prompts: Sequence[tuple[str, str]]) -> list[Diagnosis]:
     """Only the evaluation overlap of (line, example) pairs: for Evaluate's warning about a tuned model."""
-    return eval_overlaps(_texts(examples), eval_prompts)
+    return eval_overlaps(example_texts(examples), eval_prompts)
 
 
 def redacted(example: Any) -> Any:
@@ -321,12 +327,17 @@ def redacted(example: Any) -> Any:
     return copy
 
 
-def diagnose(examples: Iterable[tuple[int, Any]], eval_prompts: Sequence[tuple[str, str]] = ()) -> list[Diagnosis]:
-    """Every finding of the doctor on (line, example) pairs, errors first, then by line."""
-    texts = _texts(examples)
+def diagnose(
+    examples: Iterable[tuple[int, Any]], eval_prompts: Sequence[tuple[str, str]] = (), held_out: Collection[int] = ()
+) -> list[Diagnosis]:
+    """Every finding of the doctor on (line, example) pairs, errors first, then by line. ``held_out``: lines kept
+    for validation, whose questions the training lines must not ask either."""
+    texts = example_texts(examples)
+    validation = [(f"validation row {t.line}", t.user) for t in texts if t.line in held_out]
+    training = [t for t in texts if t.line not in held_out]
     found = [
         *personal_data(texts),
-        *eval_overlaps(texts, eval_prompts),
+        *eval_overlaps(training, [*eval_prompts, *validation]),
         *contradictions(texts),
         *near_duplicates(texts),
         *outliers(texts),

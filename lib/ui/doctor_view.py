@@ -8,7 +8,7 @@ import streamlit as st
 
 from lib.curate import doctor
 from lib.curate.doctor import Diagnosis
-from lib.curate.import_export import VALIDATION_TAG
+from lib.curate.import_export import VALIDATION_TAG, held_out
 from lib.db import dataset_store, run_store
 from lib.db.dataset_store import Dataset, Row, normalize_tags
 from lib.judge.evaluation import eval_file_prompts, question_of
@@ -39,7 +39,8 @@ def evaluation_prompts() -> tuple[tuple[str, str], ...]:
 @st.cache_data(max_entries=8, show_spinner="The doctor is reading the examples…")
 def cached_diagnoses(dataset_id: int, version_id: int, prompts: tuple[tuple[str, str], ...]) -> list[Diagnosis]:
     rows = cached_rows(dataset_id, version_id)
-    return doctor.diagnose(((n, row.example) for n, row in enumerate(rows, start=1)), prompts)
+    validation = {n for n, row in enumerate(rows, start=1) if held_out(row)}
+    return doctor.diagnose(((n, row.example) for n, row in enumerate(rows, start=1)), prompts, validation)
 
 
 def _rows(lines: Sequence[int]) -> str:
@@ -67,8 +68,8 @@ def _act(dataset: Dataset, rows: Sequence[Row], diagnosis: Diagnosis) -> None:
             flash(f"Removed {len(others)} near-duplicate(s). Undo brings them back.")
             st.rerun()
     if diagnosis.code == "eval_overlap":
-        held_out = f"Tags it '{VALIDATION_TAG}': Train always holds it out and never trains on it."
-        if cells[1].button(f"Move {_rows(lines)} to validation", key="doctor_validate", help=held_out):
+        tip = f"Tags it '{VALIDATION_TAG}': Train always holds it out and never trains on it."
+        if cells[1].button(f"Move {_rows(lines)} to validation", key="doctor_validate", help=tip):
             tagged = {rows[n - 1].id: {"tags": normalize_tags(f"{rows[n - 1].tags},{VALIDATION_TAG}")} for n in lines}
             dataset_store.update_rows(dataset.id, tagged, f"Moved {_rows(lines)} to validation")
             flash("Held out for validation: Train will not train on it.")
