@@ -115,3 +115,40 @@ def test_each_examples_loss_is_recorded_in_every_epoch_for_the_data_map(folder: 
     steps = [s for s in batched.steps if s.epoch == 1]
     assert len(steps) == 3 and all(len(v) == 2 for v in batched.example_losses.values())
     assert all(v > 0 for values in batched.example_losses.values() for v in values)
+
+
+def preference_pairs(n: int = 8) -> list[dict[str, Any]]:
+    """Elle's limerick preferred to a flat answer for the same question."""
+    return [
+        {"input": {"messages": e["messages"][:-1]}, "preferred_output": [e["messages"][-1]],
+         "non_preferred_output": [{"role": "assistant", "content": "I do not know much about that one."}]}
+        for e in EXAMPLES[:n]
+    ]  # fmt: skip
+
+
+def test_dpo_raises_the_chosen_over_rejected_margin_and_leaves_the_base_alone(folder: Path) -> None:
+    from lib.local import dpo
+
+    loaded = fresh(folder)
+    base_before = {name: p.detach().clone() for name, p in loaded.model.named_parameters()}
+    pairs = preference_pairs()
+    encoded = [dpo.encode_pair(p, loaded.tokenizer, 2048) for p in pairs]
+    labelled = loaded.tokenizer.decode([t for t, label in zip(encoded[0].chosen.input_ids, encoded[0].chosen.labels,
+                                                              strict=True) if label != IGNORE])  # fmt: skip
+    assert labelled.startswith(pairs[0]["preferred_output"][0]["content"])  # only the answer is scored
+    steps: list[dict[str, float]] = []
+    callbacks = Callbacks(on_step=lambda m: steps.append(m.extra))
+    config = TrainingConfig(n_epochs=3, batch_size=2, seed=1, learning_rate_multiplier=10)
+    model, result = dpo.train_dpo(loaded, pairs, config, beta=0.1, validation=pairs[:2], callbacks=callbacks)
+    with torch.no_grad():
+        after = dpo._forward(model, encoded, int(loaded.tokenizer.eos_token_id), torch.device("cpu"))
+        with model.disable_adapter():
+            before = dpo._forward(model, encoded, int(loaded.tokenizer.eos_token_id), torch.device("cpu"))
+    assert float((after[0] - after[1]).mean()) > float((before[0] - before[1]).mean()) + 1.0  # chosen gained
+    assert len(steps) == 12 and steps[-1]["train_reward_accuracy"] >= 0.5 and "train_reward_margin" in steps[0]
+    assert steps[-1]["train_reward_margin"] > steps[0]["train_reward_margin"]
+    assert "valid_reward_accuracy" in steps[3] and result.steps[3].valid_loss is not None
+    for name, parameter in model.named_parameters():
+        if "lora_" not in name:
+            original = name.replace("base_model.model.", "").replace(".base_layer", "")
+            assert torch.equal(parameter, base_before[original]), name

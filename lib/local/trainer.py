@@ -62,6 +62,7 @@ class StepMetrics:
     valid_loss: float | None = None
     valid_mean_token_accuracy: float | None = None
     tokens: int = 0  # real (unpadded) tokens in this step's batch
+    extra: dict[str, float] = field(default_factory=dict)  # a method's own figures (DPO: reward margin, accuracy)
 
 
 @dataclass
