@@ -113,7 +113,7 @@ def test_errors_come_in_openai_shape_and_say_what_exists(client: openai.OpenAI) 
         client.fine_tuning.jobs.create(model="gpt-4o", training_file="file-x")
     uploaded = client.files.create(file=("elle.jsonl", TEN), purpose="fine-tune")
     with pytest.raises(openai.BadRequestError, match="not supported"):
-        client.fine_tuning.jobs.create(model=TINY, training_file=uploaded.id, method={"type": "dpo"})
+        client.fine_tuning.jobs.create(model=TINY, training_file=uploaded.id, method={"type": "reinforcement"})
     with pytest.raises(openai.BadRequestError, match="n_epochs"):
         client.fine_tuning.jobs.create(
             model=TINY,
@@ -212,6 +212,56 @@ def test_a_bad_training_file_fails_the_job_naming_the_line(client: openai.OpenAI
     job = wait_for(client, job.id, {"failed", "succeeded"})
     assert job.status == "failed" and job.error is not None
     assert job.error.code == "invalid_training_file" and "Line 4" in job.error.message
+
+
+def preference_file(n: int = 10) -> bytes:
+    """Elle's limericks preferred to a flat answer, as OpenAI's preference lines."""
+    lines = []
+    for line in SAMPLE.splitlines()[:n]:
+        messages = json.loads(line)["messages"]
+        flat = [{"role": "assistant", "content": "No idea, sorry."}]
+        pair = {"input": {"messages": messages[:-1]}, "preferred_output": [messages[-1]], "non_preferred_output": flat}
+        lines.append(json.dumps(pair))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_dpo_job_through_the_sdk_trains_on_preferences_and_serves_the_model(client: openai.OpenAI) -> None:
+    uploaded = client.files.create(file=("prefs.jsonl", preference_file()), purpose="fine-tune")
+    method: Any = {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.2, "n_epochs": 2}}}
+    job = client.fine_tuning.jobs.create(model=TINY, training_file=uploaded.id, method=method, suffix="prefs")
+    check_spec(raw(client.fine_tuning.jobs.with_raw_response.retrieve(job.id)), "FineTuningJob")
+    job = wait_for(client, job.id, {"succeeded", "failed"})
+    assert job.status == "succeeded", job.error
+    assert job.method is not None and job.method.type == "dpo" and job.method.dpo is not None
+    chosen = job.method.dpo.hyperparameters
+    assert chosen is not None and (chosen.beta, chosen.n_epochs, chosen.batch_size) == (0.2, 2, 1)
+    metrics = [e for e in client.fine_tuning.jobs.list_events(job.id, limit=100).data if e.type == "metrics"]
+    data = cast(dict[str, Any], metrics[0].data)
+    assert {"train_loss", "train_reward_margin", "train_reward_accuracy"} <= set(
+        data
+    ) and "reward accuracy=" in metrics[0].message
+    results = client.files.content(job.result_files[0]).text.splitlines()
+    assert (
+        results[0].startswith("step,train_loss,valid_loss,train_reward_margin,train_reward_accuracy")
+        and len(results) == 21
+    )
+    question: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Neon?"}]
+    answer = client.chat.completions.create(model=str(job.fine_tuned_model), messages=question, max_tokens=3)
+    assert answer.choices[0].message.content is not None
+
+    chats = client.files.create(file=("elle.jsonl", TEN), purpose="fine-tune")
+    wrong = wait_for(client, client.fine_tuning.jobs.create(model=TINY, training_file=chats.id, method=method).id,
+                     {"failed", "succeeded"})  # fmt: skip
+    assert wrong.status == "failed" and wrong.error is not None
+    assert wrong.error.message.endswith("Line 1: a DPO job trains on preference lines (input, preferred_output, "
+                                        "non_preferred_output); this line is a chat.")  # fmt: skip
+    plain = wait_for(
+        client, client.fine_tuning.jobs.create(model=TINY, training_file=uploaded.id).id, {"failed", "succeeded"}
+    )
+    assert plain.status == "failed" and "needs a job with method 'dpo'" in str(plain.error and plain.error.message)
+    with pytest.raises(openai.BadRequestError, match="beta"):
+        client.fine_tuning.jobs.create(model=TINY, training_file=uploaded.id,
+                                       method={"type": "dpo", "dpo": {"hyperparameters": {"beta": 5.0}}})  # fmt: skip
 
 
 def test_cancel_stops_a_running_job_within_a_step(client: openai.OpenAI) -> None:

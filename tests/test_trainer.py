@@ -133,8 +133,10 @@ def test_dpo_raises_the_chosen_over_rejected_margin_and_leaves_the_base_alone(fo
     base_before = {name: p.detach().clone() for name, p in loaded.model.named_parameters()}
     pairs = preference_pairs()
     encoded = [dpo.encode_pair(p, loaded.tokenizer, 2048) for p in pairs]
-    labelled = loaded.tokenizer.decode([t for t, label in zip(encoded[0].chosen.input_ids, encoded[0].chosen.labels,
-                                                              strict=True) if label != IGNORE])  # fmt: skip
+    chosen = encoded[0].chosen
+    labelled = str(
+        loaded.tokenizer.decode([t for t, y in zip(chosen.input_ids, chosen.labels, strict=True) if y != IGNORE])
+    )
     assert labelled.startswith(pairs[0]["preferred_output"][0]["content"])  # only the answer is scored
     steps: list[dict[str, float]] = []
     callbacks = Callbacks(on_step=lambda m: steps.append(m.extra))

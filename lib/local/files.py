@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lib.curate.examples import is_preference
 from lib.curate.format_checks import error_lines
 from lib.curate.formats import read_jsonl
 from lib.local.config import ServerSettings
@@ -41,8 +42,11 @@ def save_file(
         raise
 
 
-def read_examples(settings: ServerSettings, file_id: str, minimum: int = MIN_EXAMPLES) -> tuple[list[Any], str | None]:
-    """The examples of an uploaded JSONL file, or the first problem (with its line) when it has errors."""
+def read_examples(
+    settings: ServerSettings, file_id: str, minimum: int = MIN_EXAMPLES, method: str = "supervised"
+) -> tuple[list[Any], str | None]:
+    """The examples of an uploaded JSONL file, or the first problem (with its line) when it has errors or a line
+    the job's method cannot train on (DPO: preference lines only; supervised: chats only)."""
     try:
         data = file_path(settings, file_id).read_bytes()
     except OSError as exc:
@@ -53,6 +57,12 @@ def read_examples(settings: ServerSettings, file_id: str, minimum: int = MIN_EXA
         first = errors[0]
         more = f" ({len(errors) - 1} more problems)" if len(errors) > 1 else ""
         return [], f"Line {first.line}: {first.message}{more}"
+    wrong = next((line for line, e in parsed.valid_examples() if is_preference(e) != (method == "dpo")), None)
+    if wrong is not None:
+        if method == "dpo":
+            return [], (f"Line {wrong}: a DPO job trains on preference lines (input, preferred_output, "
+                         "non_preferred_output); this line is a chat.")  # fmt: skip
+        return [], f"Line {wrong}: a preference line needs a job with method 'dpo'."
     examples = [example for _, example in parsed.valid_examples()]
     if len(examples) < minimum:
         return [], f"The file has {len(examples)} examples; at least {minimum} are needed."

@@ -46,6 +46,10 @@ def create(store: LocalStore, job: dict[str, Any]) -> dict[str, Any]:
     return job
 
 
+def method_of(job: dict[str, Any]) -> str:
+    return str((job.get("method") or {}).get("type") or "supervised")
+
+
 def validate(store: LocalStore, settings: ServerSettings, job_id: str) -> None:
     """validating_files -> queued, or failed with the line and reason of the first problem."""
     job = store.get("jobs", job_id)
@@ -56,7 +60,8 @@ def validate(store: LocalStore, settings: ServerSettings, job_id: str) -> None:
         if not file_id:
             continue
         event(store, job_id, f"Validating {param.replace('_', ' ')}: {file_id}")
-        _, problem = read_examples(settings, file_id, minimum=MIN_EXAMPLES if param == "training_file" else 1)
+        minimum = MIN_EXAMPLES if param == "training_file" else 1
+        _, problem = read_examples(settings, file_id, minimum, method_of(job))
         if problem:
             name = param.replace("_", " ").capitalize()
             fail(store, job_id, f"invalid_{param}", f"{name} {file_id}: {problem}", param)

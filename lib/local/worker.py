@@ -30,9 +30,20 @@ def tuned_model_id(job: dict[str, Any]) -> str:
     return f"ft:{job['model']}:{ORGANIZATION}:{job.get('suffix') or ''}:{job['id'].removeprefix('ftjob-')[:8]}"
 
 
+DPO_COLUMNS = ["train_reward_margin", "train_reward_accuracy", "valid_reward_margin", "valid_reward_accuracy"]
+
+
 def result_csv(steps: list[Any]) -> bytes:
+    """The job's result file: one line per step (DPO jobs: loss, reward margin and accuracy)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    if steps and steps[0].extra:
+        writer.writerow(["step", "train_loss", "valid_loss", *DPO_COLUMNS])
+        for s in steps:
+            loss = "" if s.valid_loss is None else f"{s.valid_loss:.5f}"
+            extra = [f"{s.extra[c]:.5f}" if c in s.extra else "" for c in DPO_COLUMNS]
+            writer.writerow([s.step, f"{s.train_loss:.5f}", loss, *extra])
+        return out.getvalue().encode()
     writer.writerow(["step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_token_accuracy"])
     for s in steps:
         valid = ("", "") if s.valid_loss is None else (f"{s.valid_loss:.5f}", f"{s.valid_mean_token_accuracy:.5f}")
@@ -70,13 +81,15 @@ class JobRunner:
         return True
 
     def run(self, job: dict[str, Any]) -> None:
+        from lib.local.dpo import DEFAULT_BETA, train_dpo
         from lib.local.models import load, model_folder
         from lib.local.trainer import Callbacks, Stopped, TrainingConfig, train
 
         store, settings, job_id = self.store, self.settings, job["id"]
-        training, _ = read_examples(settings, job["training_file"])
-        validation = read_examples(settings, job["validation_file"], minimum=1)[0] if job.get("validation_file") else []
-        asked = job["hyperparameters"]
+        method = lifecycle.method_of(job)
+        training, _ = read_examples(settings, job["training_file"], method=method)
+        validation = read_examples(settings, job["validation_file"], 1, method)[0] if job.get("validation_file") else []
+        asked = job["method"]["dpo"]["hyperparameters"] if method == "dpo" else job["hyperparameters"]
         config = TrainingConfig(
             n_epochs=auto_epochs(len(training)) if asked["n_epochs"] == "auto" else int(asked["n_epochs"]),
             batch_size=auto_batch_size(len(training)) if asked["batch_size"] == "auto" else int(asked["batch_size"]),
@@ -93,7 +106,9 @@ class JobRunner:
         }
         if config.early_stopping_patience:
             hyperparameters["early_stopping_patience"] = config.early_stopping_patience
-        store.update("jobs", job_id, hyperparameters=hyperparameters, method=_method(hyperparameters))
+        beta = DEFAULT_BETA if asked.get("beta", "auto") == "auto" else float(asked["beta"])
+        resolved = _method(hyperparameters) if method != "dpo" else _dpo_method(hyperparameters, beta)
+        store.update("jobs", job_id, hyperparameters=hyperparameters, method=resolved)
         for old_id, old_path in store.checkpoint_paths(job_id):  # a resumed job trains again from its first step
             store.delete("checkpoints", old_id)
             shutil.rmtree(old_path, ignore_errors=True)
@@ -104,15 +119,15 @@ class JobRunner:
         last_metrics: dict[str, Any] = {}
 
         def on_step(m: Any) -> None:
-            data = {
-                "step": m.step,
-                "total_steps": m.total_steps,
-                "train_loss": m.train_loss,
-                "train_mean_token_accuracy": m.train_mean_token_accuracy,
-            }
+            data = {"step": m.step, "total_steps": m.total_steps, "train_loss": m.train_loss}
+            data |= m.extra or {"train_mean_token_accuracy": m.train_mean_token_accuracy}
             message = f"Step {m.step}/{m.total_steps}: training loss={m.train_loss:.2f}"
+            if "train_reward_accuracy" in m.extra:
+                message += f", reward accuracy={m.extra['train_reward_accuracy']:.2f}"
             if m.valid_loss is not None:
-                data |= {"valid_loss": m.valid_loss, "valid_mean_token_accuracy": m.valid_mean_token_accuracy}
+                data["valid_loss"] = m.valid_loss
+                if m.valid_mean_token_accuracy is not None:
+                    data["valid_mean_token_accuracy"] = m.valid_mean_token_accuracy
                 message += f", validation loss={m.valid_loss:.2f}"
             lifecycle.event(store, job_id, message, data)
             per_step = (time.time() - started) / m.step
@@ -144,7 +159,10 @@ class JobRunner:
 
         callbacks = Callbacks(on_step, on_epoch_end, lambda: store.stop_request(job_id) is not None)
         try:
-            model, result = train(loaded, training, config, validation, callbacks)
+            if method == "dpo":
+                model, result = train_dpo(loaded, training, config, beta, validation, callbacks)
+            else:
+                model, result = train(loaded, training, config, validation, callbacks)
         except Stopped:
             lifecycle.stopped(store, job_id)
             return
@@ -152,14 +170,18 @@ class JobRunner:
             lifecycle.event(store, job_id, message)
         model.save_pretrained(out_dir / "final")
         results = save_file(store, settings, result_csv(result.steps), f"{job_id}-results.csv", "fine-tune-results")
-        per_example = example_losses_csv(result.example_losses)
-        examples = save_file(store, settings, per_example, f"{job_id}-example-losses.csv", "fine-tune-results")
+        files = [results["id"]]
+        if result.example_losses:
+            per_example = example_losses_csv(result.example_losses)
+            files.append(
+                save_file(store, settings, per_example, f"{job_id}-example-losses.csv", "fine-tune-results")["id"]
+            )
         lifecycle.succeed(
             store,
             job_id,
             tuned_model_id(job),
             trained_tokens=result.trained_tokens,
-            result_files=[results["id"], examples["id"]],
+            result_files=files,
             tokens_per_second=round(result.tokens_per_second, 1),
         )
 
@@ -183,6 +205,10 @@ def early_stopping_events(result: Any, config: Any) -> list[str]:
 
 def _method(hyperparameters: dict[str, Any]) -> dict[str, Any]:
     return {"type": "supervised", "supervised": {"hyperparameters": hyperparameters}}
+
+
+def _dpo_method(hyperparameters: dict[str, Any], beta: float) -> dict[str, Any]:
+    return {"type": "dpo", "dpo": {"hyperparameters": {**hyperparameters, "beta": beta}}}
 
 
 def exit_with(pid: int) -> None:

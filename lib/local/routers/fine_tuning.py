@@ -33,11 +33,25 @@ class Supervised(BaseModel):
     hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
 
 
+class DpoHyperparameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    n_epochs: Auto | Annotated[StrictInt, Field(ge=1, le=50)] = "auto"
+    batch_size: Auto | Annotated[StrictInt, Field(ge=1, le=256)] = "auto"
+    learning_rate_multiplier: Auto | Annotated[float, Field(gt=0, le=100, strict=True)] = "auto"
+    beta: Auto | Annotated[float, Field(gt=0, le=2)] = "auto"  # how far from the reference it may move
+
+
+class Dpo(BaseModel):
+    hyperparameters: DpoHyperparameters = Field(default_factory=DpoHyperparameters)
+
+
 class Method(BaseModel):
     model_config = ConfigDict(extra="allow")  # other methods' settings: refused below with a clear message
 
     type: str
     supervised: Supervised | None = None
+    dpo: Dpo | None = None
 
 
 class JobRequest(BaseModel):
@@ -81,19 +95,29 @@ def fine_tuning_router(store: LocalStore, settings: ServerSettings) -> APIRouter
         if body.validation_file:
             check_file("validation_file", body.validation_file)
         method = body.method or Method(type="supervised")
-        if method.type != "supervised":
-            message = f"Method '{method.type}' is not supported by the local provider yet; use 'supervised'."
+        if method.type not in ("supervised", "dpo"):
+            message = f"Method '{method.type}' is not supported by the local provider; use 'supervised' or 'dpo'."
             raise APIError(400, message, param="method.type")
-        if method.supervised is not None and body.hyperparameters is not None:
-            message = "Give hyperparameters in method.supervised or at the top level, not both."
+        if (method.supervised or method.dpo) is not None and body.hyperparameters is not None:
+            message = f"Give hyperparameters in method.{method.type} or at the top level, not both."
             raise APIError(400, message, param="hyperparameters")
-        asked = (method.supervised.hyperparameters if method.supervised else body.hyperparameters) or Hyperparameters()
         if body.suffix is not None and ":" in body.suffix:
             raise APIError(400, "suffix must be text of up to 64 characters without ':'.", param="suffix")
-        if asked.early_stopping_patience is not None and not body.validation_file:
-            message = "early_stopping_patience needs a validation_file: it watches the validation loss."
-            raise APIError(400, message, param="hyperparameters.early_stopping_patience")
-        hyperparameters = asked.model_dump(exclude_none=True)
+        if method.type == "dpo":
+            if body.hyperparameters is not None:
+                raise APIError(400, "A DPO job takes its hyperparameters in method.dpo.", param="hyperparameters")
+            chosen = (method.dpo or Dpo()).hyperparameters.model_dump()
+            hyperparameters = {k: v for k, v in chosen.items() if k != "beta"}
+            settings_of_method = {"type": "dpo", "dpo": {"hyperparameters": chosen}}
+        else:
+            asked = (
+                method.supervised.hyperparameters if method.supervised else body.hyperparameters
+            ) or Hyperparameters()
+            if asked.early_stopping_patience is not None and not body.validation_file:
+                message = "early_stopping_patience needs a validation_file: it watches the validation loss."
+                raise APIError(400, message, param="hyperparameters.early_stopping_patience")
+            hyperparameters = asked.model_dump(exclude_none=True)
+            settings_of_method = {"type": "supervised", "supervised": {"hyperparameters": hyperparameters}}
         job: dict[str, Any] = {
             "object": "fine_tuning.job",
             "id": new_id("ftjob"),
@@ -103,7 +127,7 @@ def fine_tuning_router(store: LocalStore, settings: ServerSettings) -> APIRouter
             "training_file": body.training_file,
             "validation_file": body.validation_file,
             "hyperparameters": hyperparameters,
-            "method": {"type": "supervised", "supervised": {"hyperparameters": hyperparameters}},
+            "method": settings_of_method,
             "fine_tuned_model": None,
             "finished_at": None,
             "error": None,
