@@ -8,6 +8,7 @@ from lib.judge import approaches, reports, scorecard
 from lib.judge.evaluation import contenders_of
 from lib.judge.verdict import FINE_TUNE, KEEP_BASELINE
 from lib.ui.charts import interval_chart
+from lib.ui.preference_view import make_preference_data
 
 st.title("Scorecard")
 runs = run_store.list_runs()
@@ -53,9 +54,11 @@ cells[2].metric(
     "0: chance). Undefined with fewer than two reviewers per item, or when all give the same answer.",
 )
 
-wins, ways, scores, usage, people = st.tabs(
-    ["Who wins", "Prompt, retrieve or fine-tune?", "Rubric", "Cost and checks", "Reviewers"]
+wins, ways, scores, usage, people, prefs = st.tabs(
+    ["Who wins", "Prompt, retrieve or fine-tune?", "Rubric", "Cost and checks", "Reviewers", "Preference data"]
 )
+with prefs:
+    make_preference_data(run, ratings, answers, run_store.run_items(run.id))
 with ways:
     requests = st.number_input("Requests you expect", 1, None, 100_000, step=10_000, key="score_requests")
     ranked = approaches.rank_run(run, answers, run_store.run_items(run.id), card.ranking, training_cost)

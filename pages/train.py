@@ -73,15 +73,17 @@ multiplier, multiplier_ok = widgets.optional_number(
 seed, seed_ok = widgets.optional_number(
     right, "Seed", "train_seed", 0, 2**31 - 1, blank="random", help="Same seed, same run"
 )
-patience = widgets.early_stopping_patience(right, validation > 0) if config.kind == "local" else None
-numbers_ok = epochs_ok and batch_ok and multiplier_ok and seed_ok
+chosen = launch.chosen_rows(rows, choice)
+method, beta, method_ok = widgets.training_method(right, chosen)
+watch = config.kind == "local" and method == "supervised"  # early stopping watches a supervised validation loss
+patience = widgets.early_stopping_patience(right, validation > 0) if watch else None
+numbers_ok = epochs_ok and batch_ok and multiplier_ok and seed_ok and method_ok
 settings = LaunchSettings(
     base_model, choice, validation / 100, None if epochs is None else int(epochs),
     None if batch_size is None else int(batch_size), multiplier, suffix, None if seed is None else int(seed),
-    patience,
+    patience, method, beta,
 )  # fmt: skip
 
-chosen = launch.chosen_rows(rows, choice)
 training_rows, validation_rows = launch.split_rows(chosen, settings)
 st.subheader("Before you start")
 cells = st.columns(4)

@@ -65,13 +65,16 @@ def test_a_fast_counter_that_disagrees_with_tiktoken_is_not_used(monkeypatch: py
     assert tokens._bpe_counter.__wrapped__("o200k_base") is None
 
 
-def test_preference_examples_count_the_input_and_the_preferred_output() -> None:
+def test_preference_examples_count_the_input_and_both_outputs() -> None:
+    rejected = "Go away, go away, go away."
     preference = {
         "input": {"messages": CHAT["messages"][:2]},
         "preferred_output": [CHAT["messages"][2]],
-        "non_preferred_output": [{"role": "assistant", "content": "Go away, go away, go away."}],
+        "non_preferred_output": [{"role": "assistant", "content": rejected}],
     }
-    assert Counter("o200k_base").count(preference) == ExampleTokens(total=25, trained=3)
+    both = Counter("o200k_base").count(preference)
+    extra = len(encoding("o200k_base").encode_ordinary(rejected))  # DPO trains on, and bills, both answers
+    assert both == ExampleTokens(total=25 + 3 + 1 + extra, trained=3 + extra)  # the chat alone: 25 and 3
 
 
 def test_untrained_assistant_turns_are_not_counted_as_trained() -> None:

@@ -148,6 +148,15 @@ def _text_of(value: Any) -> str | None:
     return None
 
 
+def _all_messages(example: Any) -> list[Any]:
+    """A chat's messages; a preference line's prompt and both outputs (each is trained on and billed: the
+    rule this counter uses for DPO, after OpenAI's DPO guide, where an example is a prompt with two answers)."""
+    if isinstance(example, dict) and "preferred_output" in example:
+        rejected = example.get("non_preferred_output")
+        return [*conversation(example), *(rejected if isinstance(rejected, list) else [])]
+    return conversation(example)
+
+
 class Counter:
     """Counts chat tokens as OpenAI's reference does, encoding each distinct string once."""
 
@@ -170,7 +179,7 @@ class Counter:
         lengths, measure, count = self._lengths, self.length, self._count
         plain = isinstance(example, dict) and "preferred_output" not in example
         messages = example.get("messages") if plain else None
-        for message in messages if isinstance(messages, list) else conversation(example):
+        for message in messages if isinstance(messages, list) else _all_messages(example):
             if not isinstance(message, dict):
                 continue
             total += TOKENS_PER_MESSAGE

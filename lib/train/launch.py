@@ -12,6 +12,7 @@ from openai.types.fine_tuning import FineTuningJob
 from openai.types.fine_tuning.job_create_params import Method
 
 from lib.curate import import_export
+from lib.curate.examples import is_preference
 from lib.curate.format_checks import Finding
 from lib.curate.formats import to_jsonl
 from lib.curate.import_export import check_rows
@@ -44,6 +45,15 @@ class LaunchSettings:
     suffix: str = ""
     seed: int | None = None
     early_stopping_patience: int | None = None  # the local provider's; needs validation examples
+    method: str = "supervised"  # "dpo" for preference data (method_for)
+    beta: float | None = None  # DPO: how far the tuned model may move from the reference (None: auto)
+
+    def method_body(self) -> dict[str, Any]:
+        """The job's ``method``: supervised with its hyperparameters, or DPO with beta too."""
+        if self.method == "dpo":
+            asked = {k: v for k, v in self.hyperparameters().items() if k != "early_stopping_patience"}
+            return {"type": "dpo", "dpo": {"hyperparameters": {**asked, "beta": self.beta or "auto"}}}
+        return {"type": "supervised", "supervised": {"hyperparameters": self.hyperparameters()}}
 
     def hyperparameters(self) -> dict[str, Any]:
         asked: dict[str, Any] = {
@@ -60,6 +70,17 @@ def chosen_rows(rows: Sequence[Row], choice: ExampleChoice) -> list[Row]:
     if choice == ExampleChoice.APPROVED_ONLY:
         return [row for row in rows if row.status == "approved"]
     return [row for row in rows if row.status != "rejected"]
+
+
+def method_for(rows: Sequence[Row]) -> str:
+    """ "dpo" when every row is a preference example, "supervised" when none is; a mix cannot be trained."""
+    preferences = sum(is_preference(row.example) for row in rows)
+    if preferences and preferences < len(rows):
+        raise DatasetError(
+            f"These examples mix {preferences} preference lines with {len(rows) - preferences} chats: a job trains "
+            "on one kind. Filter by kind on Examples, or put them in separate datasets."
+        )
+    return "dpo" if preferences else "supervised"
 
 
 def split_rows(rows: Sequence[Row], settings: LaunchSettings) -> tuple[list[Row], list[Row]]:
@@ -112,6 +133,8 @@ def launch(
     training_rows, validation_rows = split_rows(chosen, settings)
     if len(training_rows) < MIN_EXAMPLES:
         raise DatasetError(f"Training needs at least {MIN_EXAMPLES} examples; this choice has {len(training_rows)}.")
+    if method_for(chosen) != settings.method:
+        raise DatasetError(f"These examples need a {method_for(chosen)} job, not {settings.method}.")
     if settings.early_stopping_patience and not validation_rows:
         raise DatasetError("Early stopping watches the validation loss: choose a validation share above 0 %.")
     stem = f"{dataset.name}-v{dataset.version_id}"
@@ -132,7 +155,7 @@ def launch(
             model=settings.base_model,
             training_file=training_file.id,
             validation_file=validation_id or openai.omit,
-            method=cast(Method, {"type": "supervised", "supervised": {"hyperparameters": settings.hyperparameters()}}),
+            method=cast(Method, settings.method_body()),
             suffix=settings.suffix.strip() or openai.omit,
             seed=settings.seed if settings.seed is not None else openai.omit,
             metadata={"dataset": dataset.name[:500], "dataset_version": str(dataset.version_id)},

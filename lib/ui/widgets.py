@@ -13,9 +13,11 @@ from lib.curate.format_checks import Finding
 from lib.curate.import_export import check_rows
 from lib.db import dataset_store, knowledge_store, price_store
 from lib.db.dataset_store import Dataset, Row
+from lib.errors import DatasetError
 from lib.price import pricing
 from lib.price.pricing import ModelInfo, RequestTokens, request_tokens
 from lib.price.tokens import Counter, ExampleTokens
+from lib.train import launch
 
 
 def current_dataset() -> Dataset | None:
@@ -165,6 +167,28 @@ def early_stopping_patience(container: Any, has_validation: bool) -> int | None:
     if not wanted or not has_validation:
         return None
     return int(container.number_input("Patience (epochs without improvement)", 1, 10, 1, key="train_patience"))
+
+
+def training_method(container: Any, rows: Sequence[Row]) -> tuple[str, float | None, bool]:
+    """The method the chosen rows call for (DPO for preference pairs), DPO's beta, and whether it can launch."""
+    try:
+        method = launch.method_for(rows)
+    except DatasetError as error:
+        st.error(str(error), icon=":material/block:")
+        return "supervised", None, False
+    if method != "dpo":
+        return method, None, True
+    st.info(
+        "These are preference pairs: the job trains with **DPO** (direct preference optimization), raising the "
+        "preferred answer's probability over the other one's. OpenAI offers DPO for gpt-4.1, gpt-4.1-mini and "
+        "gpt-4.1-nano snapshots; the local provider for its base models.",
+        icon=":material/thumbs_up_down:",
+    )
+    beta, beta_ok = optional_number(
+        container, "Beta (DPO)", "train_beta", 0.01, 2, whole=False,
+        help="How far the tuned model may move from where it starts: lower moves further (auto: 0.1).",
+    )  # fmt: skip
+    return method, beta, beta_ok
 
 
 def user_prices() -> dict[str, ModelInfo]:

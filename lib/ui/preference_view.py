@@ -1,0 +1,48 @@
+"""Scorecard: the run's ratings made into preference data for DPO, a preferred answer corrected if need be."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from lib.db.run_store import EvalRun, Rating, StoredAnswer
+from lib.errors import StudioError
+from lib.judge import preferences
+from lib.ui.widgets import flash, select_dataset
+
+
+def make_preference_data(
+    run: EvalRun, ratings: Sequence[Rating], answers: Sequence[StoredAnswer], items: Mapping[int, list[dict[str, Any]]]
+) -> None:
+    found = preferences.from_ratings(ratings, answers, items)
+    st.markdown(
+        f"**{len(found.found)} rated pairs with a clear preference** (most of their reviewers chose the same answer); "
+        f"left out: {found.left_out()}. Each becomes a preference example: the prompt, the preferred answer and the "
+        "other one. Correct a preferred answer below to keep the better text instead."
+    )
+    if not found.found:
+        return
+    table = pd.DataFrame(
+        [{"item": p.position, "preferred": p.preferred, "over": p.other, "votes": f"{p.votes} of {p.reviewers}",
+          "preferred answer": p.preferred_text, "other answer": p.other_text} for p in found.found]
+    )  # fmt: skip
+    edited = st.data_editor(
+        table, key=f"preferences_{run.id}", hide_index=True, width="stretch",
+        disabled=["item", "preferred", "over", "votes", "other answer"],
+    )  # fmt: skip
+    corrected = {
+        i: str(text) for i, text in enumerate(edited["preferred answer"]) if str(text) != found.found[i].preferred_text
+    }
+    label = f"Make preference data ({len(found.found)} examples{f', {len(corrected)} corrected' if corrected else ''})"
+    if st.button(label, icon=":material/thumbs_up_down:", key=f"preferences_make_{run.id}"):
+        try:
+            dataset = preferences.make_dataset(run, found.found, corrected)
+        except StudioError as error:
+            st.error(str(error))
+            return
+        select_dataset(dataset.id)
+        flash(f"Made “{dataset.name}” with {dataset.n_examples} preference examples. Train a DPO job on it.")
+        st.switch_page("pages/train.py")
