@@ -8,6 +8,7 @@ from lib.curate.conversation import add_turn, messages_of, move, remove, set_mes
 from lib.curate.examples import ROLES, is_preference, single_turn, table_fields
 from lib.db import dataset_store
 from lib.db.dataset_store import NewRow
+from lib.ui.preference_view import edit_preference
 from lib.ui.widgets import cached_rows, flash, require_dataset, show_flash, undo_button
 
 dataset = require_dataset()
@@ -42,7 +43,8 @@ def restructure(messages: list, summary: str) -> None:
 
 
 if is_preference(row.example):
-    st.info("A preference example: edit it as JSON below.")
+    edit_preference(dataset, row, number)
+    undo_button(dataset, key="conversation_undo")
 else:
     messages = messages_of(row.example)
     prefix = f"conversation_{row.id}_{st.session_state.conversation_generation}"

@@ -89,3 +89,28 @@ def test_rate_make_preference_data_in_one_click_and_train_a_dpo_job_on_the_local
         assert job.status == "succeeded", job.error
         assert job.method is not None and job.method.type == "dpo" and job.method.dpo is not None
         assert job.method.dpo.hyperparameters is not None and job.method.dpo.hyperparameters.beta == 0.2
+
+
+def test_preference_examples_are_shown_and_edited_side_by_side_in_the_table_and_on_conversation() -> None:
+    from lib.curate.table import edits_from_editor, to_frame
+    from lib.db.dataset_store import NewRow
+    from tests.test_pages import open_page
+
+    pair = {"input": {"messages": [{"role": "user", "content": "Neon?"}]},
+            "preferred_output": [{"role": "assistant", "content": "Neon, Ne, number ten."}],
+            "non_preferred_output": [{"role": "assistant", "content": "A gas."}]}  # fmt: skip
+    dataset = dataset_store.create_dataset("Pairs")
+    dataset_store.add_rows(dataset.id, [NewRow(pair)])
+    [row] = dataset_store.rows(dataset.id)
+    frame = to_frame([(1, row)])
+    assert frame.loc[0, ["user", "assistant", "not_preferred"]].tolist() == ["Neon?", "Neon, Ne, number ten.", "A gas."]
+    edits = edits_from_editor([row], {"edited_rows": {0: {"not_preferred": "A noble gas, I think."}}})
+    assert edits.updates[row.id]["example"]["non_preferred_output"][0]["content"] == "A noble gas, I think."
+
+    at = open_page("pages/conversation.py")
+    rejected = f"preference_{row.id}_{dataset_store.get_dataset(dataset.id).version_id}_rejected"
+    assert at.text_area(key=rejected).value == "A gas."
+    at.text_area(key=rejected).input("Just a gas.").run()
+    [saved] = dataset_store.rows(dataset.id)
+    assert saved.example["non_preferred_output"] == [{"role": "assistant", "content": "Just a gas."}]
+    assert saved.example["preferred_output"] == pair["preferred_output"] and saved.example["input"] == pair["input"]

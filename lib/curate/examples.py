@@ -101,6 +101,24 @@ def with_table_fields(
     return updated
 
 
+def rejected_text(example: Any) -> str | None:
+    """A preference example's non-preferred answer (None for a chat)."""
+    if not is_preference(example):
+        return None
+    rejected = example.get("non_preferred_output")
+    return _text(_last(rejected, "assistant")) if isinstance(rejected, list) else ""
+
+
+def with_rejected(example: Any, text: str) -> Example:
+    """A copy of a preference example with its non-preferred answer replaced."""
+    updated = copy.deepcopy(example)
+    rejected = updated.get("non_preferred_output")
+    if not isinstance(rejected, list):
+        rejected = updated["non_preferred_output"] = []
+    _set_content(rejected, "assistant", text, first=False)
+    return updated
+
+
 def conversation_list(example: Example) -> Any:
     """The mutable list of prompt messages inside ``example`` (may be a non-list in bad data)."""
     if is_preference(example):

@@ -8,11 +8,20 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from lib.curate.examples import kind, single_turn, table_fields, with_table_fields
+from lib.curate.examples import (
+    is_preference,
+    kind,
+    rejected_text,
+    single_turn,
+    table_fields,
+    with_rejected,
+    with_table_fields,
+)
 from lib.db.dataset_store import NewRow, Row
 
 COLUMNS = ["row", "kind", "system", "user", "assistant", "status", "tags", "note"]
-EDITABLE = ["system", "user", "assistant", "status", "tags", "note"]
+EDITABLE = ["system", "user", "assistant", "not_preferred", "status", "tags", "note"]
+NOT_PREFERRED = "not_preferred"  # a column shown when the page holds preference examples
 SIGNAL_COLUMNS = ["loss", "variability", "signal"]
 
 
@@ -31,14 +40,18 @@ def to_frame(numbered: Sequence[tuple[int, Row]], signals: Mapping[int, Signal] 
     """One line per example: its row number, kind, table fields and curation fields; with ``signals`` (by row
     id), the training signal of the last job too (empty for rows it did not train on)."""
     records = []
+    pairs = any(is_preference(row.example) for _, row in numbered)
     for number, row in numbered:
         system, user, assistant = table_fields(row.example)
         record: list[Any] = [number, kind(row.example), system, user, assistant, row.status, row.tags, row.note]
+        if pairs:
+            record.insert(5, rejected_text(row.example))
         if signals is not None:
             found = signals.get(row.id)
             record += [found.mean_loss, found.variability, found.group] if found else [None, None, ""]
         records.append(record)
-    return pd.DataFrame(records, columns=COLUMNS + (SIGNAL_COLUMNS if signals is not None else []))
+    columns = COLUMNS[:5] + ([NOT_PREFERRED] if pairs else []) + COLUMNS[5:]
+    return pd.DataFrame(records, columns=columns + (SIGNAL_COLUMNS if signals is not None else []))
 
 
 def tag_list(tags: str) -> list[str]:
@@ -99,8 +112,11 @@ def edits_from_editor(shown: Sequence[Row], state: dict[str, Any] | None) -> Tab
         row = shown[int(position)]
         fields: dict[str, Any] = {k: _text(v) for k, v in changed.items() if k in EDITABLE}
         message_fields = {k: fields.pop(k) for k in ("system", "user", "assistant") if k in fields}
+        rejected = fields.pop(NOT_PREFERRED, None)
         if message_fields:
             fields["example"] = with_table_fields(row.example, **message_fields)
+        if rejected is not None and is_preference(row.example):
+            fields["example"] = with_rejected(fields.get("example", row.example), rejected)
         if "status" in fields and not fields["status"]:
             fields["status"] = "draft"
         edits.updates[row.id] = fields

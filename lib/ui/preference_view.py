@@ -1,4 +1,4 @@
-"""Scorecard: the run's ratings made into preference data for DPO, a preferred answer corrected if need be."""
+"""Preference (DPO) data on screen: made from a run's ratings on Scorecard, edited side by side on Conversation."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from lib.curate.examples import rejected_text, table_fields, with_rejected, with_table_fields
+from lib.db import dataset_store
+from lib.db.dataset_store import Dataset, Row
 from lib.db.run_store import EvalRun, Rating, StoredAnswer
 from lib.errors import StudioError
 from lib.judge import preferences
@@ -46,3 +49,18 @@ def make_preference_data(
         select_dataset(dataset.id)
         flash(f"Made “{dataset.name}” with {dataset.n_examples} preference examples. Train a DPO job on it.")
         st.switch_page("pages/train.py")
+
+
+def edit_preference(dataset: Dataset, row: Row, number: int) -> None:
+    """Conversation: a preference example's prompt, then its preferred and non-preferred answers side by side."""
+    system, user, preferred = table_fields(row.example)
+    key = f"preference_{row.id}_{dataset.version_id}"
+    new_system = st.text_area("System", system, key=f"{key}_system", height="content")
+    new_user = st.text_area("User", user, key=f"{key}_user", height="content")
+    left, right = st.columns(2)
+    new_preferred = left.text_area("Preferred answer", preferred, key=f"{key}_preferred", height=220)
+    new_rejected = right.text_area("Not preferred", rejected_text(row.example) or "", key=f"{key}_rejected", height=220)
+    changed = with_rejected(with_table_fields(row.example, new_system, new_user, new_preferred), new_rejected)
+    if changed != row.example:
+        dataset_store.update_rows(dataset.id, {row.id: {"example": changed}}, f"Edited the preference in row {number}")
+        st.toast("Saved.")
