@@ -103,7 +103,11 @@ def test_preference_examples_are_shown_and_edited_side_by_side_in_the_table_and_
     dataset_store.add_rows(dataset.id, [NewRow(pair)])
     [row] = dataset_store.rows(dataset.id)
     frame = to_frame([(1, row)])
-    assert frame.loc[0, ["user", "assistant", "not_preferred"]].tolist() == ["Neon?", "Neon, Ne, number ten.", "A gas."]
+    assert [frame.at[0, c] for c in ("user", "assistant", "not_preferred")] == [
+        "Neon?",
+        "Neon, Ne, number ten.",
+        "A gas.",
+    ]
     edits = edits_from_editor([row], {"edited_rows": {0: {"not_preferred": "A noble gas, I think."}}})
     assert edits.updates[row.id]["example"]["non_preferred_output"][0]["content"] == "A noble gas, I think."
 
