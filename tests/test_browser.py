@@ -1,5 +1,6 @@
 """End to end in a real Chromium: curate the sample (edit, reload, export); train on it with the local provider;
-rate answers blind and open the scorecard; the doctor and the data map."""
+rate answers blind and open the scorecard; the doctor and the data map; ratings to preference data to a DPO
+model evaluated against the supervised one."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -339,3 +340,63 @@ def test_the_doctor_finds_planted_problems_and_redacts_personal_data(data_dir: P
             "Write to [email] or call [phone]."
         )
         browser.close()
+
+
+def test_preference_data_from_ratings_trains_a_dpo_model_that_is_evaluated_against_the_supervised_one(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    import openai
+
+    from lib.db.run_store import Rating
+    from tests.test_local_server import TEN, wait_for
+    from tests.tiny_model import TINY
+
+    with running_server(tiny_settings(tmp_path / "local")) as local_url:
+        client = openai.OpenAI(base_url=local_url, api_key="local", max_retries=0)
+        uploaded = client.files.create(file=("ten.jsonl", TEN), purpose="fine-tune")
+        one_epoch: Any = {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1}}}
+        created = client.fine_tuning.jobs.create(model=TINY, training_file=uploaded.id, suffix="sft", method=one_epoch)
+        supervised = str(wait_for(client, created.id, {"succeeded"}).fine_tuned_model)
+        prompts = evaluation.eval_file_prompts()[:12]
+        contenders = [Contender("base", TINY), Contender("supervised", supervised)]
+        run = evaluation.create_run("Elle rated", ProviderConfig("local"), "eval", prompts, contenders,
+                                    RunSettings(repeat_share=0.0))  # fmt: skip
+        for position in range(1, 13):
+            run_store.save_answer(run.id, StoredAnswer(position, "base", "Prose.", 10, 2, 0.1, 0.0))
+            run_store.save_answer(run.id, StoredAnswer(position, "supervised", "A verse,\nterse.", 10, 5, 0.1, 0.0))
+            for reviewer in ("Ada", "Bo"):
+                run_store.save_rating(Rating(run.id, reviewer, position, "base", "supervised", "supervised", {}))
+        with serving_app(data_dir, STUDIO_LOCAL_URL=local_url) as url, sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1200})
+            expect = sync_api.expect
+            page.goto(f"{url}/scorecard")
+            page.get_by_role("tab", name="Preference data").click()
+            expect(page.get_by_text("12 rated pairs with a clear preference")).to_be_visible(timeout=20_000)
+            page.get_by_role("button", name="Make preference data (12 examples)").click()
+            expect(page.get_by_text("These are preference pairs: the job trains with")).to_be_visible(timeout=20_000)
+            epochs = page.get_by_role("textbox", name="Epochs")
+            epochs.fill("1")
+            epochs.press("Enter")
+            page.get_by_role("textbox", name="Suffix").fill("dpo")
+            page.get_by_role("textbox", name="Suffix").press("Enter")
+            wait_until_idle(page)
+            page.get_by_role("button", name="Upload and start training").click()
+            expect(page.get_by_text("Tuned model: ft:tiny-llama:local:dpo:")).to_be_visible(timeout=180_000)
+            preferred = next(j for j in client.fine_tuning.jobs.list().data if j.method and j.method.type == "dpo")
+            tuned = str(preferred.fine_tuned_model)
+
+            page.get_by_role("link", name="Evaluate").click()
+            page.get_by_role("radiogroup", name="Contenders").get_by_text("2", exact=True).click()
+            wait_until_idle(page)
+            for number, model in ((1, supervised), (2, tuned)):
+                page.get_by_role("combobox", name=f"Contender {number}").click()
+                page.get_by_role("option", name=model, exact=True).click()
+                wait_until_idle(page)
+            page.get_by_role("textbox", name="Name of the run").fill("DPO against supervised")
+            page.get_by_role("button", name="Create the run and generate answers").click()
+            expect(page.get_by_text("all answers are in")).to_be_visible(timeout=120_000)
+            browser.close()
+    [latest] = [r for r in run_store.list_runs() if r.name == "DPO against supervised"]
+    assert [c["model"] for c in latest.contenders] == [supervised, tuned]
+    assert len(run_store.run_answers(latest.id)) == 2 * len(evaluation.eval_file_prompts())
