@@ -1,5 +1,6 @@
 """Train: check a dataset version, see what training will cost, upload it and start a fine-tuning job."""
 
+import contextlib
 from dataclasses import replace
 
 import openai
@@ -14,6 +15,7 @@ from lib.train.launch import ExampleChoice, LaunchSettings
 from lib.train.providers import ProviderConfig, base_models
 from lib.train.tracking import format_duration
 from lib.ui import widgets
+from lib.ui.contenders import offered_chat_models
 from lib.ui.provider import local_throughput, require_client
 
 
@@ -74,12 +76,16 @@ seed, seed_ok = widgets.optional_number(
     right, "Seed", "train_seed", 0, 2**31 - 1, blank="random", help="Same seed, same run"
 )
 chosen = launch.chosen_rows(rows, choice)
-method, beta, method_ok = widgets.training_method(right, chosen)
+tuned: list[str] = []
+if launch.method_for_or_none(chosen) == "dpo":
+    with contextlib.suppress(StudioError):  # no tuned model to continue: DPO starts from the base model
+        tuned = offered_chat_models(config.fingerprint, client, config)
+method, beta, start, method_ok = widgets.training_method(right, chosen, base_model, tuned)
 watch = config.kind == "local" and method == "supervised"  # early stopping watches a supervised validation loss
 patience = widgets.early_stopping_patience(right, validation > 0) if watch else None
 numbers_ok = epochs_ok and batch_ok and multiplier_ok and seed_ok and method_ok
 settings = LaunchSettings(
-    base_model, choice, validation / 100, None if epochs is None else int(epochs),
+    start, choice, validation / 100, None if epochs is None else int(epochs),
     None if batch_size is None else int(batch_size), multiplier, suffix, None if seed is None else int(seed),
     patience, method, beta,
 )  # fmt: skip

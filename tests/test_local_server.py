@@ -259,6 +259,18 @@ def test_a_dpo_job_through_the_sdk_trains_on_preferences_and_serves_the_model(cl
         client, client.fine_tuning.jobs.create(model=TINY, training_file=uploaded.id).id, {"failed", "succeeded"}
     )
     assert plain.status == "failed" and "needs a job with method 'dpo'" in str(plain.error and plain.error.message)
+    one_epoch: Any = {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1}}}
+    sft = client.fine_tuning.jobs.create(model=TINY, training_file=chats.id, suffix="sft", method=one_epoch)
+    supervised = str(wait_for(client, sft.id, {"succeeded"}).fine_tuned_model)
+    with pytest.raises(openai.BadRequestError, match="trained further with method 'dpo'"):
+        client.fine_tuning.jobs.create(model=supervised, training_file=chats.id)
+    further = client.fine_tuning.jobs.create(model=supervised, training_file=uploaded.id, method=method, suffix="more")
+    further = wait_for(client, further.id, {"succeeded", "failed"})
+    assert further.status == "succeeded", further.error
+    assert further.model == supervised and str(further.fine_tuned_model).startswith(f"ft:{TINY}:local:more:")
+    assert str(further.fine_tuned_model) in {m.id for m in client.models.list()}
+    continued = client.chat.completions.create(model=str(further.fine_tuned_model), messages=question, max_tokens=3)
+    assert continued.choices[0].message.content is not None
     with pytest.raises(openai.BadRequestError, match="beta"):
         client.fine_tuning.jobs.create(model=TINY, training_file=uploaded.id,
                                        method={"type": "dpo", "dpo": {"hyperparameters": {"beta": 5.0}}})  # fmt: skip

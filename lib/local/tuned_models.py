@@ -9,19 +9,28 @@ from lib.local.config import ServerSettings
 from lib.local.store import LocalStore
 
 
+def base_of(model: str) -> str:
+    """The base model under a model id: itself, or the base named in a tuned id (ft:{base}:local:...)."""
+    return model.split(":")[1] if model.startswith("ft:") and model.count(":") >= 2 else model
+
+
 def tuned_models(store: LocalStore) -> dict[str, dict[str, Any]]:
     """Tuned models and checkpoints that can answer: model id -> {"base", "created", "job"}."""
     deleted = store.deleted_models()
     found: dict[str, dict[str, Any]] = {}
     for job in store.jobs_with_status("succeeded"):
-        found[job["fine_tuned_model"]] = {"base": job["model"], "created": job["finished_at"], "job": job["id"]}
+        found[job["fine_tuned_model"]] = {
+            "base": base_of(job["model"]),
+            "created": job["finished_at"],
+            "job": job["id"],
+        }
     failed = {job["id"] for job in store.jobs_with_status("failed")}
     for checkpoint in store.all("checkpoints"):
         if checkpoint["fine_tuning_job_id"] in failed:
             continue  # a failed job's checkpoints are not offered as models
         model = checkpoint["fine_tuned_model_checkpoint"]  # ft:{base}:local:{suffix}:{id}:ckpt-step-N
         found[model] = {
-            "base": model.split(":")[1],
+            "base": base_of(model),
             "created": checkpoint["created_at"],
             "job": checkpoint["fine_tuning_job_id"],
         }

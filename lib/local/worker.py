@@ -16,6 +16,7 @@ from lib.local import lifecycle
 from lib.local.config import ORGANIZATION, ServerSettings
 from lib.local.files import read_examples, save_file
 from lib.local.store import LocalStore, new_id, now
+from lib.local.tuned_models import adapter_path, base_of, tuned_models
 from lib.openai_rules import auto_epochs
 
 KEEP_CHECKPOINTS = 3
@@ -27,7 +28,7 @@ def auto_batch_size(n_examples: int) -> int:
 
 
 def tuned_model_id(job: dict[str, Any]) -> str:
-    return f"ft:{job['model']}:{ORGANIZATION}:{job.get('suffix') or ''}:{job['id'].removeprefix('ftjob-')[:8]}"
+    return f"ft:{base_of(job['model'])}:{ORGANIZATION}:{job.get('suffix') or ''}:{job['id'].removeprefix('ftjob-')[:8]}"
 
 
 DPO_COLUMNS = ["train_reward_margin", "train_reward_accuracy", "valid_reward_margin", "valid_reward_accuracy"]
@@ -80,6 +81,18 @@ class JobRunner:
             lifecycle.fail(self.store, job["id"], "training_error", f"Training stopped with an error: {exc}")
         return True
 
+    def tuned_start(self, job: dict[str, Any], loaded: Any) -> Any:
+        """The tuned model a job continues from, its adapter trainable (fp32, as a fresh one)."""
+        from peft import PeftModel
+
+        info = tuned_models(self.store)[job["model"]]
+        path = adapter_path(self.store, self.settings, job["model"], info)
+        model = PeftModel.from_pretrained(loaded.model, path, is_trainable=True)
+        for parameter in model.parameters():
+            if parameter.requires_grad:
+                parameter.data = parameter.data.float()
+        return model
+
     def run(self, job: dict[str, Any]) -> None:
         from lib.local.dpo import DEFAULT_BETA, train_dpo
         from lib.local.models import load, model_folder
@@ -113,7 +126,9 @@ class JobRunner:
             store.delete("checkpoints", old_id)
             shutil.rmtree(old_path, ignore_errors=True)
         lifecycle.event(store, job_id, "Fine-tuning job started")
-        loaded = load(model_folder(settings.models_dir, job["model"], settings.base_models[job["model"]]))
+        base = base_of(job["model"])
+        loaded = load(model_folder(settings.models_dir, base, settings.base_models[base]))
+        start = self.tuned_start(job, loaded) if job["model"] != base else None
         started = time.time()
         out_dir = settings.adapters_dir / job_id
         last_metrics: dict[str, Any] = {}
@@ -160,7 +175,7 @@ class JobRunner:
         callbacks = Callbacks(on_step, on_epoch_end, lambda: store.stop_request(job_id) is not None)
         try:
             if method == "dpo":
-                model, result = train_dpo(loaded, training, config, beta, validation, callbacks)
+                model, result = train_dpo(loaded, training, config, beta, validation, callbacks, start)
             else:
                 model, result = train(loaded, training, config, validation, callbacks)
         except Stopped:

@@ -83,6 +83,14 @@ def method_for(rows: Sequence[Row]) -> str:
     return "dpo" if preferences else "supervised"
 
 
+def method_for_or_none(rows: Sequence[Row]) -> str | None:
+    """method_for, or None for a mix of kinds."""
+    try:
+        return method_for(rows)
+    except DatasetError:
+        return None
+
+
 def split_rows(rows: Sequence[Row], settings: LaunchSettings) -> tuple[list[Row], list[Row]]:
     """Training and validation rows: a repeatable split (the seed, or 0, fixes it); rows tagged 'validation'
     are always held out."""

@@ -169,15 +169,18 @@ def early_stopping_patience(container: Any, has_validation: bool) -> int | None:
     return int(container.number_input("Patience (epochs without improvement)", 1, 10, 1, key="train_patience"))
 
 
-def training_method(container: Any, rows: Sequence[Row]) -> tuple[str, float | None, bool]:
-    """The method the chosen rows call for (DPO for preference pairs), DPO's beta, and whether it can launch."""
+def training_method(
+    container: Any, rows: Sequence[Row], base_model: str, tuned: Sequence[str]
+) -> tuple[str, float | None, str, bool]:
+    """The method the chosen rows call for (DPO for preference pairs), DPO's beta, the model to start from
+    (DPO may continue a model tuned from ``base_model``), and whether it can launch."""
     try:
         method = launch.method_for(rows)
     except DatasetError as error:
         st.error(str(error), icon=":material/block:")
-        return "supervised", None, False
+        return "supervised", None, base_model, False
     if method != "dpo":
-        return method, None, True
+        return method, None, base_model, True
     st.info(
         "These are preference pairs: the job trains with **DPO** (direct preference optimization), raising the "
         "preferred answer's probability over the other one's. OpenAI offers DPO for gpt-4.1, gpt-4.1-mini and "
@@ -188,7 +191,12 @@ def training_method(container: Any, rows: Sequence[Row]) -> tuple[str, float | N
         container, "Beta (DPO)", "train_beta", 0.01, 2, whole=False,
         help="How far the tuned model may move from where it starts: lower moves further (auto: 0.1).",
     )  # fmt: skip
-    return method, beta, beta_ok
+    starts = [base_model, *(m for m in tuned if m.startswith(f"ft:{base_model}:") and ":ckpt-" not in m)]
+    start = container.selectbox(
+        "Start from", starts, key="train_dpo_start",
+        help="DPO works best on a model already tuned on good answers (supervised): continue one of them.",
+    )  # fmt: skip
+    return method, beta, start, beta_ok
 
 
 def user_prices() -> dict[str, ModelInfo]:

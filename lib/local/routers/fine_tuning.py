@@ -13,6 +13,7 @@ from lib.local.config import ORGANIZATION, ServerSettings
 from lib.local.lifecycle import JobStateError
 from lib.local.routers.common import APIError, existing, list_page, page_limit
 from lib.local.store import LocalStore, new_id, now
+from lib.local.tuned_models import base_of, tuned_models
 
 Auto = Literal["auto"]
 
@@ -87,14 +88,16 @@ def fine_tuning_router(store: LocalStore, settings: ServerSettings) -> APIRouter
 
     @router.post("/fine_tuning/jobs")
     def create_job(body: JobRequest, background: BackgroundTasks) -> dict[str, Any]:
-        if body.model not in settings.base_models:
+        method = body.method or Method(type="supervised")
+        continued = body.model in tuned_models(store) and base_of(body.model) in settings.base_models
+        if body.model not in settings.base_models and not (continued and method.type == "dpo"):
             known = ", ".join(settings.base_models)
-            message = f"Model {body.model!r} cannot be fine-tuned here. Base models: {known}."
+            more = " A tuned model here can be trained further with method 'dpo'." if continued else ""
+            message = f"Model {body.model!r} cannot be fine-tuned here. Base models: {known}.{more}"
             raise APIError(400, message, param="model", code="model_not_available")
         check_file("training_file", body.training_file)
         if body.validation_file:
             check_file("validation_file", body.validation_file)
-        method = body.method or Method(type="supervised")
         if method.type not in ("supervised", "dpo"):
             message = f"Method '{method.type}' is not supported by the local provider; use 'supervised' or 'dpo'."
             raise APIError(400, message, param="method.type")
