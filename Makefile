@@ -63,8 +63,10 @@ bench: $(VENV)/.bench
 	$(BIN)/python -m bench.import_validate
 	$(BIN)/python -m bench.tokens
 	$(BIN)/python -m bench.train
+	$(BIN)/python -m bench.train_dpo
 	$(BIN)/python -m bench.generate
 	$(BIN)/python -m bench.soak
+	$(BIN)/python -m bench.doctor
 	$(BIN)/python -m bench.idle
 
 clean:

@@ -151,3 +151,11 @@ def test_the_data_map_groups_examples_by_confidence_and_variability() -> None:
     assert (found[12].group, found[16].group) == (data_map.EASY, data_map.EASY)  # always known
     assert 15 not in found and found[11].mean_loss == 3.0
     assert abs(found[12].confidence - math.exp(-0.1)) < 1e-9
+
+
+def test_a_dpo_jobs_reward_accuracy_is_charted_as_its_accuracy() -> None:
+    dpo = event(1, {"step": 1, "total_steps": 4, "train_loss": 0.69, "train_reward_accuracy": 0.5,
+                    "train_reward_margin": 0.01})  # fmt: skip
+    points = tracking.metric_points([FineTuningJobEvent.model_validate(dpo)])
+    assert [(p["metric"], p["kind"], p["value"]) for p in points] == [
+        ("Training loss", "loss", 0.69), ("Training reward accuracy (DPO)", "accuracy", 0.5)]  # fmt: skip

@@ -76,6 +76,8 @@ METRICS = {
     "valid_loss": ("Validation loss", "loss"),
     "train_mean_token_accuracy": ("Training token accuracy", "accuracy"),
     "valid_mean_token_accuracy": ("Validation token accuracy", "accuracy"),
+    "train_reward_accuracy": ("Training reward accuracy (DPO)", "accuracy"),  # the local provider's DPO jobs
+    "valid_reward_accuracy": ("Validation reward accuracy (DPO)", "accuracy"),
 }
 
 

@@ -56,7 +56,8 @@ def break_even_chart(shot: FewShot) -> alt.Chart:
 
 
 def training_charts(points: Sequence[dict[str, object]]) -> tuple[alt.Chart, alt.Chart]:
-    """Loss and token accuracy per step (training and validation), from ``tracking.metric_points``."""
+    """Loss and accuracy (token accuracy; DPO: reward accuracy) per step, training and validation, from
+    ``tracking.metric_points``."""
     frame = pd.DataFrame(list(points), columns=["step", "metric", "kind", "value"])
 
     def chart(kind: str, title: str) -> alt.Chart:
@@ -71,7 +72,8 @@ def training_charts(points: Sequence[dict[str, object]]) -> tuple[alt.Chart, alt
             )
         )
 
-    return chart("loss", "Loss"), chart("accuracy", "Token accuracy")
+    dpo = frame["metric"].str.contains("reward").any()
+    return chart("loss", "Loss"), chart("accuracy", "Reward accuracy" if dpo else "Token accuracy")
 
 
 def interval_chart(
