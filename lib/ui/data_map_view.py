@@ -28,10 +28,14 @@ EXPLAIN = (
 )
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, ttl=30, show_spinner=False)
 def _losses(fingerprint: str, job_id: str, _client: openai.OpenAI, _config: ProviderConfig) -> dict[int, list[float]]:
-    job = tracking.retrieve(_client, _config, job_id)
-    return (data_map.fetch(_client, _config, job) or {}) if job.status == "succeeded" else {}
+    """Kept 30 s, an unreachable provider's empty answer too: Examples must not wait on it at every click."""
+    try:
+        job = tracking.retrieve(_client, _config, job_id)
+        return (data_map.fetch(_client, _config, job) or {}) if job.status == "succeeded" else {}
+    except StudioError:
+        return {}
 
 
 def job_signals(client: openai.OpenAI, config: ProviderConfig, made: Provenance) -> dict[int, ExampleSignal]:
