@@ -81,3 +81,26 @@ def test_duplicates_and_too_few_examples_are_warnings() -> None:
     assert "line 1" in findings[1].message
     many = [(i, {"messages": [SYSTEM, {"role": "user", "content": str(i)}, ANSWER]}) for i in range(1, 11)]
     assert check_examples(many) == []
+
+
+def test_the_fast_path_says_exactly_what_the_full_checks_say() -> None:
+    from lib.curate.format_checks import check_example, full_checks
+
+    system, user, answer = {"role": "system", "content": "Be Elle."}, {"role": "user", "content": "Neon?"}, {
+        "role": "assistant", "content": "Neon glows."}  # fmt: skip
+    variants = [
+        [system, user, answer], [user, answer], [system, user], [system, answer, user], [system, user, answer, answer],
+        [system, {**user, "content": " "}, answer], [system, user, {**answer, "weight": 0}],
+        [system, user, {**answer, "weight": True}], [system, user, {**answer, "weight": 2}],
+        [system, {**user, "weight": 1}, answer], [system, {**user, "name": "ada"}, answer],
+        [system, {**user, "name": 3}, answer], [system, {**user, "extra": 1}, answer], [system, {"role": "tool",
+        "content": "x"}, answer], [system, user, {**answer, "content": None}], [system, user, {"role": "assistant"}],
+        [system, user, {**answer, "content": ["part"]}], [answer], [], [system, user, {**answer, "role": "bot"}],
+    ]  # fmt: skip
+    examples = [{"messages": v} for v in variants] + [
+        {"messages": [system, user, answer], "tools": []}, {"messages": [system, user, answer], "extra": 1},
+        {"messages": "no"}, {"prompt": "x"}, [1], None, {"messages": [1, user, answer]},
+    ]  # fmt: skip
+    for example in examples:
+        assert check_example(example, 7) == full_checks(example, 7), example
+    assert check_example({"messages": [system, user, answer]}, 1) == []  # and the plain good one is good

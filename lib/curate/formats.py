@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import msgspec
+
 from lib.curate.examples import Example, single_turn, table_fields
 from lib.curate.format_checks import Finding, check_examples, error_lines, sort_findings
 from lib.errors import DatasetError
@@ -73,7 +75,6 @@ _BOMS = [  # longest first: the UTF-32 LE mark begins with the UTF-16 LE one
     (b"\xff\xfe", "utf-16-le"),
 ]
 _GZIP, _ZIP = b"\x1f\x8b", b"PK\x03\x04"
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def as_utf8(data: bytes) -> tuple[bytes, list[Finding]]:
@@ -149,37 +150,51 @@ def read_jsonl(data: bytes) -> ParsedFile:
         if not raw.strip():
             continue
         parsed.lines_read += 1
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            message = f"Not valid UTF-8 (byte {exc.start + 1}): save the file as UTF-8."
-            parsed.findings.append(Finding(number, "invalid_utf8", "error", message))
-            continue
-        try:
-            value = _parse_line(text)
-        except json.JSONDecodeError as exc:
-            message = f"Not valid JSON: {exc.msg} (column {exc.colno})."
-            parsed.findings.append(Finding(number, "invalid_json", "error", message))
-            continue
-        except ValueError as exc:  # an integer of over 4,300 digits, NaN, Infinity, 1e400
-            message = f"Not valid JSON for a training file: {exc}."
-            if "digits" in str(exc):
-                message = "Not valid JSON for a training file: a number has more than 4,300 digits."
-            parsed.findings.append(Finding(number, "invalid_json", "error", message))
-            continue
-        except RecursionError:
-            parsed.findings.append(_too_deep(number))
-            continue
-        brackets = text.count("[") + text.count("{")  # cheap bound on the depth: walk only when it could be too deep
+        try:  # msgspec's C parser for the lines that are plain good JSON; any doubt goes the careful way
+            value = _FAST_DECODE(raw)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # bad bytes, NaN, 1e400, huge ints
+            value = _careful_line(parsed, number, raw)
+            if value is _UNREADABLE:
+                continue
+        brackets = raw.count(b"[") + raw.count(b"{")  # cheap bound on the depth: walk only when it could be too deep
         if brackets > MAX_DEPTH and _depth(value) > MAX_DEPTH:
             parsed.findings.append(_too_deep(number))
             continue
-        if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        if _SURROGATE_BYTES.search(raw) and _has_lone_surrogate(value):
             parsed.findings.append(_lone_surrogate(number))
             continue
         parsed.examples.append((number, value))
     parsed.findings = sort_findings([*parsed.findings, *check_examples(parsed.examples)])
     return parsed
+
+
+_UNREADABLE = object()
+_FAST_DECODE = msgspec.json.Decoder().decode
+_SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _careful_line(parsed: ParsedFile, number: int, raw: bytes) -> Any:
+    """One line read with the standard library, to say exactly what is wrong with it (a finding, and
+    _UNREADABLE), or its value where only the fast parser refused it."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        message = f"Not valid UTF-8 (byte {exc.start + 1}): save the file as UTF-8."
+        parsed.findings.append(Finding(number, "invalid_utf8", "error", message))
+        return _UNREADABLE
+    try:
+        return _parse_line(text)
+    except json.JSONDecodeError as exc:
+        message = f"Not valid JSON: {exc.msg} (column {exc.colno})."
+    except ValueError as exc:  # an integer of over 4,300 digits, NaN, Infinity, 1e400
+        message = f"Not valid JSON for a training file: {exc}."
+        if "digits" in str(exc):
+            message = "Not valid JSON for a training file: a number has more than 4,300 digits."
+    except RecursionError:
+        parsed.findings.append(_too_deep(number))
+        return _UNREADABLE
+    parsed.findings.append(Finding(number, "invalid_json", "error", message))
+    return _UNREADABLE
 
 
 def _json_array(data: bytes) -> list[Any] | None:
