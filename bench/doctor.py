@@ -12,6 +12,9 @@ import random
 import time
 from typing import Any
 
+from bench import machine
+from bench import seconds as report_seconds
+
 WORDS = [f"{a}{b}" for a in ("ka", "lo", "mi", "ne", "po", "ru", "sa", "ti", "vo", "ze") for b in
          ("ban", "cor", "dil", "fen", "gor", "hul", "jat", "kem", "lun", "mos", "nib", "pex", "quil", "rom",
           "sut", "tav", "ulm", "vex", "wid", "yor")]  # fmt: skip
@@ -71,6 +74,7 @@ def main() -> None:
     found = doctor.diagnose(numbered)
     total = time.perf_counter() - start
 
+    print(machine())
     print(f"{args.examples:,} examples")
     print(f"{'format checks (reference)':<28}{format_seconds:>8.2f} s")
     for name, seconds in timings.items():
@@ -80,6 +84,7 @@ def main() -> None:
         code: sum(d.code == code for d in found) for code in ("near_duplicate", "pii", "contradiction", "outlier")
     }
     print(f"found: {counts}; planted: {planted}")
+    report_seconds("doctor_all_rules", total)
 
 
 if __name__ == "__main__":

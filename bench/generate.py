@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import machine
 from lib.paths import PROJECT_DIR
 
 PROMPT = [
@@ -107,6 +108,7 @@ def main() -> None:
             results[arm].append(run())
     setup = f"served: llama.cpp Q8_0; PyTorch: {torch.get_num_threads()} threads, {base.model.dtype}"
     setup += f"; greedy, {args.tokens} tokens"
+    print(machine())
     print(f"SmolLM2-135M-Instruct, {setup}, median of {args.repeats}")
     print(f"{'':<26}{'first token':>12}{'decode tok/s':>14}")
     for arm, runs in results.items():

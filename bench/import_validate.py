@@ -16,6 +16,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from bench import machine, ratio
+
 SYSTEM = "Elle is a factual chatbot that answers questions about elements in the periodic table with a limerick"
 
 
@@ -97,11 +99,13 @@ def main() -> None:
     from lib.paths import PROJECT_DIR
 
     data = make_jsonl(args.examples)
+    print(machine())
     print(f"{args.examples:,} examples, {len(data) / 1e6:.1f} MB, median of {args.repeats}")
     baseline_s, _ = timed(lambda: cookbook_checks(data), args.repeats)
     ours_s, parsed = timed(lambda: read_jsonl(data), args.repeats)
     print(f"{'read + validate':<34}{'ours':>10}{'cookbook loop':>16}")
     print(f"{'':<34}{ours_s:>9.2f}s{baseline_s:>15.2f}s   ({len(parsed.findings):,} findings, each with its line)")
+    ratio("validate_vs_cookbook", baseline_s / ours_s)
 
     dataset = dataset_store.create_dataset("bench")
     import_s, _ = timed(lambda: import_export.import_parsed(dataset.id, parsed, True, "bench.jsonl"), 1)

@@ -12,6 +12,7 @@ import tempfile
 import time
 from typing import Any
 
+from bench import machine, ratio
 from bench.import_validate import make_jsonl
 
 
@@ -53,10 +54,12 @@ def main() -> None:
         base_total = cookbook_count(examples, enc)
         base_times.append(time.perf_counter() - start)
     ours, base = statistics.median(ours_times), statistics.median(base_times)
+    print(machine())
     print(f"{len(examples):,} examples, o200k_base, median of {args.repeats}")
     print(f"{'':<12}{'ours':>10}{'cookbook loop':>16}")
     print(f"{'time':<12}{ours:>9.2f}s{base:>15.2f}s   speed-up {base / ours:.1f}x (target >= 3x)")
     print(f"{'tokens':<12}{ours_total:>10,}{base_total:>16,}   {'identical' if ours_total == base_total else 'DIFFER'}")
+    ratio("tokens_vs_cookbook", base / ours)
 
 
 if __name__ == "__main__":

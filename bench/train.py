@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import machine, ratio, seconds
 from lib.paths import PROJECT_DIR
 
 ARMS = ("ours", "trl-default", "trl-tuned")
@@ -163,6 +164,7 @@ def main() -> None:
     def median(arm: str, key: str) -> float:
         return statistics.median(run[key] for run in runs[arm])
 
+    print(machine())
     print(f"\nTen limericks, {EPOCHS} epochs, batch 1, LoRA r={RANK}; median of {args.repeats}, one process per run")
     print(f"{'arm':<14}{'real tok/s':>12}{'wall s':>9}{'peak MB':>10}{'held-out loss':>15}")
     for arm in ARMS:
@@ -173,10 +175,13 @@ def main() -> None:
     ours = median("ours", "tokens_per_second")
     print(f"ours / trl-default: {ours / median('trl-default', 'tokens_per_second'):.2f}x (target >= 2x)")
     print(f"ours / trl-tuned:   {ours / median('trl-tuned', 'tokens_per_second'):.2f}x (target > 1x)")
+    ratio("train_vs_trl_default", ours / median("trl-default", "tokens_per_second"))
+    ratio("train_vs_trl_tuned", ours / median("trl-tuned", "tokens_per_second"))
     if not args.skip_server:
         jobs = server_job_seconds(args.repeats)
         runs_s = ", ".join(f"{t:.1f}" for t in jobs)
         print(f"server job created -> succeeded: median {statistics.median(jobs):.1f} s ({runs_s}) (target < 30 s)")
+        seconds("job_created_to_succeeded", statistics.median(jobs))
 
 
 if __name__ == "__main__":

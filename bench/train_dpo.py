@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import machine
+from bench import ratio as report_ratio
 from lib.paths import PROJECT_DIR
 
 ARMS = ("ours", "trl-default")
@@ -130,6 +132,7 @@ def main() -> None:
     def median(arm: str, key: str) -> float:
         return statistics.median(run[key] for run in runs[arm])
 
+    print(machine())
     print(f"\nTen preference pairs, {EPOCHS} epochs, batch 1, LoRA r={RANK}, beta {BETA}; median of {args.repeats}")
     print(f"{'arm':<14}{'real tok/s':>12}{'wall s':>9}{'peak MB':>10}{'held-out reward acc.':>22}")
     for arm in ARMS:
@@ -139,7 +142,7 @@ def main() -> None:
         )
     ratio = median("ours", "tokens_per_second") / median("trl-default", "tokens_per_second")
     print(f"ours / trl-default: {ratio:.2f}x (target > 1x, with no more memory)")
-    print(f"RATIO dpo_train_vs_trl_default {ratio:.3f}")
+    report_ratio("dpo_train_vs_trl_default", ratio)
 
 
 if __name__ == "__main__":
