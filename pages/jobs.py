@@ -11,6 +11,7 @@ from lib.errors import StudioError
 from lib.train import tracking
 from lib.train.tracking import FINISHED, STATUSES
 from lib.ui import data_map_view
+from lib.ui.contenders import best_checkpoint_model, offered_chat_models
 from lib.ui.job_view import checkpoints_view, events_and_charts, header, provenance_line
 from lib.ui.provider import require_client
 from lib.ui.widgets import flash, select_kept, show_flash
@@ -83,6 +84,8 @@ def job_view(job_id: str) -> None:
         st.error(str(error), icon=":material/cloud_off:")
         return
     if live and job.status in FINISHED:
+        offered_chat_models.clear()  # a new tuned model: Compare, Evaluate and Train offer it at once
+        best_checkpoint_model.clear()
         st.rerun()  # the whole page: the job list, the cancel button and the downloads change
 
 
