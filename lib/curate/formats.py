@@ -7,6 +7,7 @@ line number and every good line is kept.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import random
@@ -145,6 +146,20 @@ def read_jsonl(data: bytes) -> ParsedFile:
     parsed.findings.extend(notes)
     if data.lstrip()[:1] == b"[" and (array := _json_array(data)) is not None:
         return _read_array(parsed, array)
+    escapes = _SURROGATE_BYTES.search(data) is not None  # once for the file: rare, and then checked per line
+    collecting = gc.isenabled()
+    gc.disable()  # parsed JSON is never cyclic: the collector would only walk 50,000 fresh dicts again and again
+    try:
+        _read_lines(parsed, data, escapes)
+        parsed.findings = sort_findings([*parsed.findings, *check_examples(parsed.examples)])
+    finally:
+        if collecting:
+            gc.enable()
+    return parsed
+
+
+def _read_lines(parsed: ParsedFile, data: bytes, escapes: bool) -> None:
+    append = parsed.examples.append
     for number, raw in enumerate(data.split(b"\n"), start=1):
         raw = raw.rstrip(b"\r")
         if not raw.strip():
@@ -160,12 +175,10 @@ def read_jsonl(data: bytes) -> ParsedFile:
         if brackets > MAX_DEPTH and _depth(value) > MAX_DEPTH:
             parsed.findings.append(_too_deep(number))
             continue
-        if _SURROGATE_BYTES.search(raw) and _has_lone_surrogate(value):
+        if escapes and _SURROGATE_BYTES.search(raw) and _has_lone_surrogate(value):
             parsed.findings.append(_lone_surrogate(number))
             continue
-        parsed.examples.append((number, value))
-    parsed.findings = sort_findings([*parsed.findings, *check_examples(parsed.examples)])
-    return parsed
+        append((number, value))
 
 
 _UNREADABLE = object()
