@@ -3,9 +3,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 def machine() -> str:
@@ -29,3 +36,26 @@ def ratio(name: str, value: float) -> None:
 
 def seconds(name: str, value: float) -> None:
     print(f"SECONDS {name} {value:.3f}")
+
+
+def run_arms(module: str, arms: Sequence[str], repeats: int) -> dict[str, list[dict[str, Any]]]:
+    """Each training arm of ``module`` in a process of its own (``--arm A --folder F`` prints one JSON line),
+    interleaved, ``repeats`` times, on one prepared SmolLM2 folder; the figures of every run by arm."""
+    from lib.local.models import BASE_MODELS, SMOLLM2, model_folder
+    from lib.paths import PROJECT_DIR
+
+    folder = model_folder(Path(tempfile.mkdtemp(prefix="bench-models-")), SMOLLM2, BASE_MODELS[SMOLLM2])
+    runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arms}
+    for repeat in range(repeats):
+        for arm in arms:
+            command = [sys.executable, "-m", module, "--arm", arm, "--folder", str(folder)]
+            done = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_DIR)
+            if done.returncode != 0:
+                sys.exit(f"{arm} failed:\n{done.stderr[-3000:]}")
+            runs[arm].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(f"  run {repeat + 1} {arm}: {runs[arm][-1]['seconds']:.1f} s", flush=True)
+    return runs
+
+
+def median(runs: dict[str, list[dict[str, Any]]], arm: str, key: str) -> float:
+    return statistics.median(run[key] for run in runs[arm])

@@ -17,14 +17,13 @@ import argparse
 import json
 import resource
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench import machine, ratio, seconds
+from bench import machine, ratio, run_arms, seconds
+from bench import median as median_of
 from lib.paths import PROJECT_DIR
 
 ARMS = ("ours", "trl-default", "trl-tuned")
@@ -148,21 +147,10 @@ def main() -> None:
         print(json.dumps(run_arm(args.arm, args.folder)))
         return
 
-    from lib.local.models import BASE_MODELS, SMOLLM2, model_folder
-
-    folder = model_folder(Path(tempfile.mkdtemp(prefix="bench-models-")), SMOLLM2, BASE_MODELS[SMOLLM2])
-    runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS}
-    for repeat in range(args.repeats):
-        for arm in ARMS:
-            command = [sys.executable, "-m", "bench.train", "--arm", arm, "--folder", str(folder)]
-            done = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_DIR)
-            if done.returncode != 0:
-                sys.exit(f"{arm} failed:\n{done.stderr[-3000:]}")
-            runs[arm].append(json.loads(done.stdout.strip().splitlines()[-1]))
-            print(f"  run {repeat + 1} {arm}: {runs[arm][-1]['seconds']:.1f} s", flush=True)
+    runs = run_arms("bench.train", ARMS, args.repeats)
 
     def median(arm: str, key: str) -> float:
-        return statistics.median(run[key] for run in runs[arm])
+        return median_of(runs, arm, key)
 
     print(machine())
     print(f"\nTen limericks, {EPOCHS} epochs, batch 1, LoRA r={RANK}; median of {args.repeats}, one process per run")

@@ -22,7 +22,6 @@ from peft import PeftModel
 
 from lib.local.models import Loaded
 from lib.local.trainer import (
-    BASE_LEARNING_RATE,
     IGNORE,
     Callbacks,
     Encoded,
@@ -33,6 +32,7 @@ from lib.local.trainer import (
     add_lora,
     collate,
     encode,
+    optimizer_and_schedule,
 )
 
 DEFAULT_BETA = 0.1
@@ -140,13 +140,9 @@ def train_dpo(
     model = model if model is not None else add_lora(loaded, config)
     _references(model, pairs + valid, pad_id, device)
     model.train()
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        trainable, lr=BASE_LEARNING_RATE * config.learning_rate_multiplier, fused=device.type in ("cpu", "cuda")
-    )
     steps_per_epoch = math.ceil(len(pairs) / config.batch_size)
     total_steps = steps_per_epoch * config.n_epochs
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / max(1, total_steps))
+    optimizer, schedule = optimizer_and_schedule(model, config, total_steps, device)
     result = Result()
     start, step, real_tokens = time.perf_counter(), 0, 0
     for epoch in range(1, config.n_epochs + 1):

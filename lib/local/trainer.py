@@ -215,6 +215,17 @@ def evaluate(model: PeftModel, encoded: Sequence[Encoded], pad_id: int, device: 
     return total_loss / max(1, counted), correct / max(1, counted)
 
 
+def optimizer_and_schedule(
+    model: PeftModel, config: TrainingConfig, total_steps: int, device: torch.device
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """Fused AdamW on the adapter's weights, its learning rate falling linearly to zero at the last step."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        trainable, lr=BASE_LEARNING_RATE * config.learning_rate_multiplier, fused=device.type in ("cpu", "cuda")
+    )
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / max(1, total_steps))
+
+
 def train(
     loaded: Loaded,
     training: Sequence[Any],
@@ -237,13 +248,9 @@ def train(
     valid_set = [e for e in (encode(x, tokenizer, config.max_length) for x in validation) if e.trained]
     model = add_lora(loaded, config)
     model.train()
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        trainable, lr=BASE_LEARNING_RATE * config.learning_rate_multiplier, fused=device.type in ("cpu", "cuda")
-    )
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
     total_steps = steps_per_epoch * config.n_epochs
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / max(1, total_steps))
+    optimizer, schedule = optimizer_and_schedule(model, config, total_steps, device)
     result = Result()
     start, step, real_tokens = time.perf_counter(), 0, 0
     best = BestWeights(config.early_stopping_patience) if config.early_stopping_patience and valid_set else None
