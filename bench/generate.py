@@ -3,7 +3,8 @@
 Run: python -m bench.generate [--repeats 3] [--tokens 128]
 
 The tuned model is trained for one epoch on ten limericks, then served the way the server serves it
-(llama.cpp, Q8_0 GGUF with the adapter merged in). For comparison, in the same run: PyTorch
+(llama.cpp, Q8_0 GGUF with the adapter merged in). For comparison, in the same run: llama-cpp-python's
+own decoding loop on the same file (no serving code: the ceiling), PyTorch
 decoding (what served before), the tuned model with its adapter left unmerged (PEFT), and
 Hugging Face's generate() on the base model.
 """
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import machine
+from bench import machine, ratio
 from lib.paths import PROJECT_DIR
 
 PROMPT = [
@@ -44,6 +45,25 @@ def timed_decode(served: Any, tokens: int) -> tuple[float, float, int]:
             if produced == 0:
                 first = time.perf_counter() - start
             produced = piece.tokens
+    total = time.perf_counter() - start
+    return first, (produced - 1) / max(1e-9, total - first), produced
+
+
+def bare_llamacpp(served: Any, tokens: int) -> tuple[float, float, int]:
+    """The same GGUF decoded by llama-cpp-python's own loop (Llama.generate, greedy): the ceiling for serving."""
+    from lib.local.serving import prompt_ids
+
+    llm = served.fast.llm
+    ids = prompt_ids(served, PROMPT)
+    llm.reset()
+    start = time.perf_counter()
+    first, produced = 0.0, 0
+    for _ in llm.generate(ids, top_k=1, temp=0.0, reset=True):
+        produced += 1
+        if produced == 1:
+            first = time.perf_counter() - start
+        if produced >= tokens:
+            break
     total = time.perf_counter() - start
     return first, (produced - 1) / max(1e-9, total - first), produced
 
@@ -94,6 +114,7 @@ def main() -> None:
 
     arms = {
         "base (served)": lambda: timed_decode(served_base, args.tokens),
+        "base, bare llama.cpp loop": lambda: bare_llamacpp(served_base, args.tokens),
         "tuned (served)": lambda: timed_decode(served_tuned, args.tokens),
         "base, PyTorch": lambda: timed_decode(Served(base.tokenizer, eos, torch_model=base.model), args.tokens),
         "tuned, PyTorch merged": lambda: timed_decode(merged, args.tokens),
@@ -121,6 +142,8 @@ def main() -> None:
     verdict = f"{slower:.1f}% slower" if slower > 0 else f"{-slower:.1f}% faster"
     print(f"served tuned vs base: {verdict} (target: at most 10% slower)")
     print(f"served base: {base_speed:.1f} tok/s (target >= 50)")
+    bare_speed = statistics.median(r[1] for r in results["base, bare llama.cpp loop"])
+    ratio("served_vs_bare_llamacpp", base_speed / bare_speed)
 
 
 if __name__ == "__main__":
