@@ -22,7 +22,6 @@ from peft import PeftModel
 
 from lib.local.models import Loaded
 from lib.local.trainer import (
-    IGNORE,
     Callbacks,
     Encoded,
     Result,
@@ -32,6 +31,7 @@ from lib.local.trainer import (
     add_lora,
     collate,
     encode,
+    labelled_logits,
     optimizer_and_schedule,
 )
 
@@ -63,13 +63,8 @@ def _pairs(examples: Sequence[dict[str, Any]], tokenizer: Any, max_length: int) 
 
 def _log_probs(model: PeftModel, ids: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Each row's summed log-probability of its labelled tokens."""
-    causal: Any = model.base_model.model
-    hidden = causal.model(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1]
-    targets = labels[:, 1:]
-    trained = targets != IGNORE
-    logits = causal.lm_head(hidden[trained]).float()
-    token_log_probs = torch.log_softmax(logits, -1).gather(1, targets[trained].unsqueeze(1)).squeeze(1)
-    rows = trained.nonzero()[:, 0]
+    logits, targets, rows = labelled_logits(model, ids, labels, mask)
+    token_log_probs = torch.log_softmax(logits, -1).gather(1, targets.unsqueeze(1)).squeeze(1)
     return torch.zeros(len(ids), device=ids.device).index_add(0, rows, token_log_probs)
 
 

@@ -185,21 +185,29 @@ def add_lora(loaded: Loaded, config: TrainingConfig) -> PeftModel:
     return model
 
 
-def _loss(
+def labelled_logits(
     model: PeftModel, ids: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor
-) -> tuple[torch.Tensor, int, int, torch.Tensor]:
-    """Mean cross-entropy over the trained positions, (correct, counted) for token accuracy, and each row's
-    own mean loss (detached: the data map's figure, from the same forward pass)."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The logits at every labelled position, the tokens they should predict, and the row of each."""
     causal: Any = model.base_model.model  # the *ForCausalLM, with LoRA layers injected in place
     hidden = causal.model(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1]
     targets = labels[:, 1:]
     trained = targets != IGNORE
     logits = causal.lm_head(hidden[trained]).float()  # only where a label is: saves most of the 49k-vocab head
-    token_losses = torch.nn.functional.cross_entropy(logits, targets[trained], reduction="none")
-    correct = int((logits.argmax(-1) == targets[trained]).sum())
-    rows = trained.nonzero()[:, 0]
+    return logits, targets[trained], trained.nonzero()[:, 0]
+
+
+def _loss(
+    model: PeftModel, ids: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, int, int, torch.Tensor]:
+    """Mean cross-entropy over the trained positions, (correct, counted) for token accuracy, and each row's
+    own mean loss (detached: the data map's figure, from the same forward pass)."""
+    logits, targets, rows = labelled_logits(model, ids, labels, mask)
+    token_losses = torch.nn.functional.cross_entropy(logits, targets, reduction="none")
+    correct = int((logits.argmax(-1) == targets).sum())
     per_row = torch.zeros(len(ids), device=ids.device).index_add_(0, rows, token_losses.detach().float())
-    return token_losses.mean(), correct, int(trained.sum()), per_row / trained.sum(1).clamp(min=1)
+    counted = torch.bincount(rows, minlength=len(ids)).clamp(min=1)
+    return token_losses.mean(), correct, len(targets), per_row / counted
 
 
 @torch.no_grad()
