@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run serve test lint chromium bench clean
+.PHONY: run serve test lint chromium postgresql bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "note: Chromium is not installed and cannot be installed here; the browser test will be skipped"; fi
 
+## postgresql: Debian's PostgreSQL server for the store tests on PostgreSQL (skipped where it cannot be installed)
+postgresql:
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then exit 0; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	else echo "note: PostgreSQL is not installed and cannot be installed here; its half of the store tests will be skipped"; fi
+
 ## lint: ruff and mypy
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
@@ -51,7 +58,7 @@ lint: $(VENV)/.dev
 	$(BIN)/mypy
 
 ## test: set up .venv with everything the tests need, then lint and run the whole suite
-test: $(VENV)/.dev chromium lint
+test: $(VENV)/.dev chromium postgresql lint
 	$(BIN)/python -m pytest
 
 $(VENV)/.bench: $(VENV)/.local requirements-bench.txt

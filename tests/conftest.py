@@ -1,17 +1,61 @@
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import streamlit as st
 
+from lib.db import connection
+from tests import postgres
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store", choices=("sqlite", "postgresql"), default="sqlite",
+        help="the database every test uses (the store tests run on both either way)",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[postgres.Cluster]:
+    """A throwaway PostgreSQL server for the session; skipped where PostgreSQL is not installed, but never in CI."""
+    if postgres.binaries() is None:
+        message = (
+            "PostgreSQL is not installed: the PostgreSQL half of the store tests is skipped (`make test` installs it)"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    cluster = postgres.Cluster()
+    yield cluster
+    connection.forget_engines()
+    cluster.stop()
+
 
 @pytest.fixture(autouse=True)
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Every test gets its own empty data directory, empty Streamlit caches and no local server unless it starts one."""
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """Every test gets its own empty data directory and store, empty Streamlit caches and no local server unless it
+    starts one."""
     path = tmp_path / "studio-data"
     monkeypatch.setenv("STUDIO_DATA_DIR", str(path))
     monkeypatch.setenv("STUDIO_LOCAL_AUTOSTART", "0")  # a test starts a local server only on purpose
     monkeypatch.setenv("STUDIO_LOCAL_URL", "http://127.0.0.1:9/v1")  # nothing listens there
+    monkeypatch.delenv(connection.URL_VARIABLE, raising=False)
+    if request.config.getoption("--store") == "postgresql":
+        cluster: postgres.Cluster = request.getfixturevalue("postgres_cluster")
+        monkeypatch.setenv(connection.URL_VARIABLE, cluster.database())
     st.cache_data.clear()
     st.cache_resource.clear()
     yield path
+    connection.forget_engines()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> str:
+    """Runs a test once on SQLite and once on a fresh PostgreSQL database."""
+    if request.param == "postgresql":
+        cluster: postgres.Cluster = request.getfixturevalue("postgres_cluster")
+        monkeypatch.setenv(connection.URL_VARIABLE, cluster.database())
+    else:
+        monkeypatch.delenv(connection.URL_VARIABLE, raising=False)
+    return str(request.param)

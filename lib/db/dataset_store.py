@@ -8,12 +8,17 @@ earlier version can be rebuilt, restored, and the latest changes undone.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lib.db.connection import connect, now, transaction
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from lib.db.connection import connect, insert_id, now, transaction
+from lib.db.schema import changes as change_log
+from lib.db.schema import datasets, examples
+from lib.db.schema import versions as version_table
 from lib.errors import DatasetError
 
 STATUSES = ("draft", "approved", "rejected")
@@ -70,17 +75,21 @@ class _Change:
 
 # ---- datasets ---------------------------------------------------------------------------
 
-_DATASET_QUERY = """
-    SELECT d.id, d.name, d.created_at, d.updated_at,
-           (SELECT COUNT(*) FROM examples e WHERE e.dataset_id = d.id),
-           (SELECT COALESCE(MAX(v.id), 0) FROM versions v WHERE v.dataset_id = d.id)
-    FROM datasets d
-"""
+_DATASET_QUERY = select(
+    datasets.c.id,
+    datasets.c.name,
+    datasets.c.created_at,
+    datasets.c.updated_at,
+    select(func.count()).select_from(examples).where(examples.c.dataset_id == datasets.c.id).scalar_subquery(),
+    select(func.coalesce(func.max(version_table.c.id), 0))
+    .where(version_table.c.dataset_id == datasets.c.id)
+    .scalar_subquery(),
+)
 
 
 def list_datasets() -> list[Dataset]:
     with connect() as conn:
-        return [Dataset(*r) for r in conn.execute(_DATASET_QUERY + " ORDER BY d.name COLLATE NOCASE")]
+        return [Dataset(*r) for r in conn.execute(_DATASET_QUERY.order_by(func.lower(datasets.c.name)))]
 
 
 def get_dataset(dataset_id: int) -> Dataset:
@@ -88,59 +97,73 @@ def get_dataset(dataset_id: int) -> Dataset:
         return _get_dataset(conn, dataset_id)
 
 
-def _get_dataset(conn: sqlite3.Connection, dataset_id: int) -> Dataset:
-    row = conn.execute(_DATASET_QUERY + " WHERE d.id = ?", (dataset_id,)).fetchone()
+def _get_dataset(conn: Connection, dataset_id: int, lock: bool = False) -> Dataset:
+    """The dataset; with ``lock``, its row is held until the transaction ends, so writers to it go one at a time."""
+    if lock and conn.dialect.name == "postgresql":
+        conn.execute(select(datasets.c.id).where(datasets.c.id == dataset_id).with_for_update())
+    row = conn.execute(_DATASET_QUERY.where(datasets.c.id == dataset_id)).fetchone()
     if row is None:
         raise DatasetError(f"There is no dataset with id {dataset_id}: it may have been deleted.")
     return Dataset(*row)
 
 
-def _clean_name(conn: sqlite3.Connection, name: str, exclude: int | None = None) -> str:
+def _clean_name(conn: Connection, name: str, exclude: int | None = None) -> str:
     name = " ".join(name.split())
     if not name:
         raise DatasetError("A dataset needs a name.")
-    clash = conn.execute("SELECT id FROM datasets WHERE name = ? COLLATE NOCASE", (name,)).fetchone()
-    if clash and clash[0] != exclude:
-        raise DatasetError(f"A dataset named '{name}' already exists: choose another name.")
+    clash = conn.execute(select(datasets.c.id).where(func.lower(datasets.c.name) == name.lower())).scalar()
+    if clash is not None and clash != exclude:
+        raise DatasetError(_taken(name))
     return name
 
 
+def _taken(name: str) -> str:
+    return f"A dataset named '{name}' already exists: choose another name."
+
+
 def create_dataset(name: str) -> Dataset:
-    with transaction() as conn:
-        return _create(conn, name, "Created")
+    try:
+        with transaction() as conn:
+            return _create(conn, name, "Created")
+    except IntegrityError:  # another curator took the name a moment ago
+        raise DatasetError(_taken(" ".join(name.split()))) from None
 
 
-def _create(conn: sqlite3.Connection, name: str, summary: str) -> Dataset:
+def _create(conn: Connection, name: str, summary: str) -> Dataset:
     stamp = now()
-    cursor = conn.execute(
-        "INSERT INTO datasets (name, created_at, updated_at) VALUES (?, ?, ?)", (_clean_name(conn, name), stamp, stamp)
-    )
-    dataset_id = int(cursor.lastrowid or 0)
+    values = {"name": _clean_name(conn, name), "created_at": stamp, "updated_at": stamp}
+    dataset_id = insert_id(conn, insert(datasets).values(**values))
     _apply(conn, dataset_id, summary, [])
     return _get_dataset(conn, dataset_id)
 
 
 def rename_dataset(dataset_id: int, name: str) -> Dataset:
-    with transaction() as conn:
-        _get_dataset(conn, dataset_id)
-        clean = _clean_name(conn, name, exclude=dataset_id)
-        conn.execute("UPDATE datasets SET name = ?, updated_at = ? WHERE id = ?", (clean, now(), dataset_id))
-        return _get_dataset(conn, dataset_id)
+    try:
+        with transaction() as conn:
+            _get_dataset(conn, dataset_id, lock=True)
+            clean = _clean_name(conn, name, exclude=dataset_id)
+            conn.execute(update(datasets).where(datasets.c.id == dataset_id).values(name=clean, updated_at=now()))
+            return _get_dataset(conn, dataset_id)
+    except IntegrityError:
+        raise DatasetError(_taken(" ".join(name.split()))) from None
 
 
 def duplicate_dataset(dataset_id: int, name: str) -> Dataset:
-    with transaction() as conn:
-        source = _get_dataset(conn, dataset_id)
-        copy = _create(conn, name, f"Duplicated from '{source.name}'")
-        records = [_record(row) for row in _rows(conn, dataset_id)]
-        _apply(conn, copy.id, f"Copied {len(records)} examples", [_Change(None, None, r) for r in records])
-        return _get_dataset(conn, copy.id)
+    try:
+        with transaction() as conn:
+            source = _get_dataset(conn, dataset_id)
+            copy = _create(conn, name, f"Duplicated from '{source.name}'")
+            records = [_record(row) for row in _rows(conn, dataset_id)]
+            _apply(conn, copy.id, f"Copied {len(records)} examples", [_Change(None, None, r) for r in records])
+            return _get_dataset(conn, copy.id)
+    except IntegrityError:
+        raise DatasetError(_taken(" ".join(name.split()))) from None
 
 
 def delete_dataset(dataset_id: int) -> None:
     with transaction() as conn:
-        _get_dataset(conn, dataset_id)
-        conn.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,))
+        _get_dataset(conn, dataset_id, lock=True)
+        conn.execute(delete(datasets).where(datasets.c.id == dataset_id))
 
 
 # ---- examples -------------------------------------------------------------------------
@@ -166,9 +189,14 @@ def normalize_tags(tags: str) -> str:
     return ", ".join(seen)
 
 
-def _rows(conn: sqlite3.Connection, dataset_id: int) -> list[Row]:
-    query = "SELECT id, position, body, status, tags, note FROM examples WHERE dataset_id = ? ORDER BY position, id"
-    return [Row(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5]) for r in conn.execute(query, (dataset_id,))]
+def _rows(conn: Connection, dataset_id: int) -> list[Row]:
+    e = examples.c
+    query = (
+        select(e.id, e.position, e.body, e.status, e.tags, e.note)
+        .where(e.dataset_id == dataset_id)
+        .order_by(e.position, e.id)
+    )
+    return [Row(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5]) for r in conn.execute(query)]
 
 
 def rows(dataset_id: int) -> list[Row]:
@@ -180,10 +208,9 @@ def rows(dataset_id: int) -> list[Row]:
 
 def add_rows(dataset_id: int, new_rows: Iterable[NewRow], summary: str | None = None) -> Version:
     with transaction() as conn:
-        _get_dataset(conn, dataset_id)
-        start = conn.execute(
-            "SELECT COALESCE(MAX(position), 0) FROM examples WHERE dataset_id = ?", (dataset_id,)
-        ).fetchone()[0]
+        _get_dataset(conn, dataset_id, lock=True)
+        last = select(func.coalesce(func.max(examples.c.position), 0)).where(examples.c.dataset_id == dataset_id)
+        start = int(conn.execute(last).scalar_one())
         changes = [_Change(None, None, _record(row, start + i)) for i, row in enumerate(new_rows, start=1)]
         for change in changes:
             _check_status(change.after)
@@ -193,6 +220,7 @@ def add_rows(dataset_id: int, new_rows: Iterable[NewRow], summary: str | None = 
 def update_rows(dataset_id: int, updates: dict[int, dict[str, Any]], summary: str | None = None) -> Version:
     """Change fields (example, status, tags, note) of rows given by id."""
     with transaction() as conn:
+        _get_dataset(conn, dataset_id, lock=True)
         current = {row.id: row for row in _rows(conn, dataset_id)}
         changes = []
         for row_id, fields in updates.items():
@@ -209,6 +237,7 @@ def update_rows(dataset_id: int, updates: dict[int, dict[str, Any]], summary: st
 
 def delete_rows(dataset_id: int, row_ids: Iterable[int], summary: str | None = None) -> Version:
     with transaction() as conn:
+        _get_dataset(conn, dataset_id, lock=True)
         current = {row.id: row for row in _rows(conn, dataset_id)}
         changes = [_Change(i, _record(current[i])) for i in dict.fromkeys(row_ids) if i in current]
         return _apply(conn, dataset_id, summary or f"Deleted {_plural(len(changes), 'example')}", changes)
@@ -224,45 +253,53 @@ def _plural(n: int, noun: str) -> str:
 
 
 def _apply(
-    conn: sqlite3.Connection, dataset_id: int, summary: str, changes: list[_Change], undoes: int | None = None
+    conn: Connection, dataset_id: int, summary: str, changes: list[_Change], undoes: int | None = None
 ) -> Version:
     """Write changes to the examples and log them as a new version, in the caller's transaction."""
     stamp = now()
-    cursor = conn.execute(
-        "INSERT INTO versions (dataset_id, created_at, summary, n_examples, undoes) VALUES (?, ?, ?, 0, ?)",
-        (dataset_id, stamp, summary, undoes),
+    new_version = insert(version_table).values(
+        dataset_id=dataset_id, created_at=stamp, summary=summary, n_examples=0, undoes=undoes
     )
-    version_id = int(cursor.lastrowid or 0)
+    version_id = insert_id(conn, new_version)
+    e = examples.c
     log = []
-    for change in changes:
+    for seq, change in enumerate(changes):
         after = change.after
+        if after is not None:
+            fields = {
+                "position": after["position"],
+                "body": json.dumps(after["example"], ensure_ascii=False),
+                "status": after["status"],
+                "tags": after["tags"],
+                "note": after["note"],
+            }
         if change.before is None and after is not None:
-            cursor = conn.execute(
-                "INSERT INTO examples (id, dataset_id, position, body, status, tags, note) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: E501
-                (change.example_id, dataset_id, after["position"], json.dumps(after["example"], ensure_ascii=False),
-                 after["status"], after["tags"], after["note"]),
-            )  # fmt: skip
-            change.example_id = int(cursor.lastrowid or 0)
+            given_id = {} if change.example_id is None else {"id": change.example_id}  # undo puts it back as it was
+            change.example_id = insert_id(conn, insert(examples).values(dataset_id=dataset_id, **given_id, **fields))
         elif after is None:
-            conn.execute("DELETE FROM examples WHERE id = ? AND dataset_id = ?", (change.example_id, dataset_id))
+            conn.execute(delete(examples).where(e.id == change.example_id, e.dataset_id == dataset_id))
         else:
-            conn.execute(
-                "UPDATE examples SET position = ?, body = ?, status = ?, tags = ?, note = ? WHERE id = ? AND dataset_id = ?",  # noqa: E501
-                (after["position"], json.dumps(after["example"], ensure_ascii=False), after["status"], after["tags"],
-                 after["note"], change.example_id, dataset_id),
-            )  # fmt: skip
-        log.append((version_id, change.example_id, _dump(change.before), _dump(after)))
-    conn.executemany("INSERT INTO changes (version_id, example_id, before, after) VALUES (?, ?, ?, ?)", log)
-    n_examples = conn.execute("SELECT COUNT(*) FROM examples WHERE dataset_id = ?", (dataset_id,)).fetchone()[0]
-    conn.execute("UPDATE versions SET n_examples = ? WHERE id = ?", (n_examples, version_id))
-    conn.execute("UPDATE datasets SET updated_at = ? WHERE id = ?", (stamp, dataset_id))
+            conn.execute(update(examples).where(e.id == change.example_id, e.dataset_id == dataset_id).values(**fields))
+        log.append(
+            {"version_id": version_id, "example_id": change.example_id, "seq": seq,
+             "before": _dump(change.before), "after": _dump(after)}
+        )  # fmt: skip
+    if log:
+        conn.execute(insert(change_log), log)
+    n_examples = conn.execute(select(func.count()).select_from(examples).where(e.dataset_id == dataset_id)).scalar_one()
+    conn.execute(update(version_table).where(version_table.c.id == version_id).values(n_examples=n_examples))
+    conn.execute(update(datasets).where(datasets.c.id == dataset_id).values(updated_at=stamp))
     return Version(version_id, dataset_id, stamp, summary, n_examples, undoes, _number(conn, dataset_id, version_id))
 
 
-def _number(conn: sqlite3.Connection, dataset_id: int, version_id: int) -> int:
+def _number(conn: Connection, dataset_id: int, version_id: int) -> int:
     """A version's number within its dataset."""
-    query = "SELECT COUNT(*) FROM versions WHERE dataset_id = ? AND id <= ?"
-    return int(conn.execute(query, (dataset_id, version_id)).fetchone()[0])
+    v = version_table.c
+    return int(
+        conn.execute(
+            select(func.count()).select_from(version_table).where(v.dataset_id == dataset_id, v.id <= version_id)
+        ).scalar_one()
+    )
 
 
 def _dump(record: dict[str, Any] | None) -> str | None:
@@ -276,28 +313,31 @@ def _load(text: str | None) -> dict[str, Any] | None:
 # ---- versions, restore and undo ----------------------------------------------------------
 
 
-_VERSIONS_QUERY = """
-    SELECT id, dataset_id, created_at, summary, n_examples, undoes FROM versions WHERE dataset_id = ? ORDER BY id DESC
-"""
+def _versions_query(dataset_id: int) -> Any:
+    v = version_table.c
+    query = select(v.id, v.dataset_id, v.created_at, v.summary, v.n_examples, v.undoes)
+    return query.where(v.dataset_id == dataset_id).order_by(v.id.desc())
 
 
 def versions(dataset_id: int) -> list[Version]:
     """Every version of a dataset, newest first."""
     with connect() as conn:
         _get_dataset(conn, dataset_id)
-        found = conn.execute(_VERSIONS_QUERY, (dataset_id,)).fetchall()
+        found = conn.execute(_versions_query(dataset_id)).fetchall()
     return [Version(r[0], r[1], r[2], r[3], r[4], r[5], len(found) - i) for i, r in enumerate(found)]
 
 
-def _state_at(conn: sqlite3.Connection, dataset_id: int, version_id: int) -> dict[int, dict[str, Any]]:
+def _state_at(conn: Connection, dataset_id: int, version_id: int) -> dict[int, dict[str, Any]]:
     """The rows as they were right after ``version_id``: today's rows with later changes reversed."""
     state = {row.id: _record(row) for row in _rows(conn, dataset_id)}
-    later = conn.execute(
-        "SELECT c.example_id, c.before FROM changes c JOIN versions v ON v.id = c.version_id "
-        "WHERE v.dataset_id = ? AND v.id > ? ORDER BY v.id DESC, c.rowid DESC",
-        (dataset_id, version_id),
+    c, v = change_log.c, version_table.c
+    later = (
+        select(c.example_id, c.before)
+        .join(version_table, v.id == c.version_id)
+        .where(v.dataset_id == dataset_id, v.id > version_id)
+        .order_by(v.id.desc(), c.seq.desc())
     )
-    for example_id, before in later:
+    for example_id, before in conn.execute(later):
         if before is None:
             state.pop(example_id, None)
         else:
@@ -305,8 +345,9 @@ def _state_at(conn: sqlite3.Connection, dataset_id: int, version_id: int) -> dic
     return state
 
 
-def _check_version(conn: sqlite3.Connection, dataset_id: int, version_id: int) -> None:
-    found = conn.execute("SELECT 1 FROM versions WHERE id = ? AND dataset_id = ?", (version_id, dataset_id)).fetchone()
+def _check_version(conn: Connection, dataset_id: int, version_id: int) -> None:
+    v = version_table.c
+    found = conn.execute(select(v.id).where(v.id == version_id, v.dataset_id == dataset_id)).first()
     if found is None:
         raise DatasetError(f"Version {version_id} does not belong to this dataset.")
 
@@ -323,6 +364,7 @@ def rows_at(dataset_id: int, version_id: int) -> list[Row]:
 def restore(dataset_id: int, version_id: int) -> Version:
     """Make the dataset what it was at ``version_id``; recorded as a new version, so it can be undone."""
     with transaction() as conn:
+        _get_dataset(conn, dataset_id, lock=True)
         _check_version(conn, dataset_id, version_id)
         target = _state_at(conn, dataset_id, version_id)
         current = {row.id: _record(row) for row in _rows(conn, dataset_id)}
@@ -337,15 +379,15 @@ def undoable(dataset_id: int) -> Version | None:
         return _undoable(conn, dataset_id)
 
 
-def _undoable(conn: sqlite3.Connection, dataset_id: int) -> Version | None:
+def _undoable(conn: Connection, dataset_id: int) -> Version | None:
     undone: set[int] = set()
-    for row in conn.execute(_VERSIONS_QUERY, (dataset_id,)):
+    for row in conn.execute(_versions_query(dataset_id)).fetchall():
         version = Version(*row)  # its number is not needed here
         if version.undoes is not None:
             undone.add(version.undoes)
         elif version.id not in undone:
-            has_changes = conn.execute("SELECT 1 FROM changes WHERE version_id = ? LIMIT 1", (version.id,)).fetchone()
-            if has_changes:
+            has_changes = conn.execute(select(change_log.c.seq).where(change_log.c.version_id == version.id).limit(1))
+            if has_changes.first():
                 return version
     return None
 
@@ -353,11 +395,13 @@ def _undoable(conn: sqlite3.Connection, dataset_id: int) -> Version | None:
 def undo(dataset_id: int) -> Version | None:
     """Revert the latest change not yet undone; pressing again goes further back. None: nothing to undo."""
     with transaction() as conn:
+        _get_dataset(conn, dataset_id, lock=True)
         target = _undoable(conn, dataset_id)
         if target is None:
             return None
+        c = change_log.c
         logged = conn.execute(
-            "SELECT example_id, before, after FROM changes WHERE version_id = ? ORDER BY rowid DESC", (target.id,)
+            select(c.example_id, c.before, c.after).where(c.version_id == target.id).order_by(c.seq.desc())
         ).fetchall()
         changes = [_Change(example_id, _load(after), _load(before)) for example_id, before, after in logged]
         return _apply(conn, dataset_id, f"Undone: {target.summary}", changes, undoes=target.id)

@@ -6,11 +6,15 @@ it keeps, so an evaluation run can name the exact passages its answers were give
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from lib.db.connection import connect, now, transaction
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from lib.db.connection import connect, insert_id, now, transaction
+from lib.db.schema import knowledge_passages, knowledge_sources, knowledge_versions
 from lib.errors import KnowledgeError
 
 
@@ -38,17 +42,27 @@ class SourceVersion:
     n_passages: int
 
 
-def _sources(conn: sqlite3.Connection, where: str = "", arguments: tuple[object, ...] = ()) -> list[Source]:
-    found = conn.execute(
-        "SELECT s.id, s.name, s.updated_at, v.id, "
-        "(SELECT COUNT(*) FROM knowledge_passages p WHERE p.version_id = v.id) "
-        "FROM knowledge_sources s "
-        "JOIN knowledge_versions v ON v.id = (SELECT MAX(id) FROM knowledge_versions WHERE source_id = s.id) "
-        + where
-        + " ORDER BY s.name",
-        arguments,
+def _passage_count(version_id: Any) -> Any:
+    return (
+        select(func.count())
+        .select_from(knowledge_passages)
+        .where(knowledge_passages.c.version_id == version_id)
+        .scalar_subquery()
     )
-    return [Source(*row) for row in found]
+
+
+def _sources(conn: Connection, source_id: int | None = None) -> list[Source]:
+    s, v = knowledge_sources.c, knowledge_versions.c
+    newest = knowledge_versions.alias("newest")
+    latest = select(func.max(newest.c.id)).where(newest.c.source_id == s.id).scalar_subquery()
+    query = (
+        select(s.id, s.name, s.updated_at, v.id, _passage_count(v.id))
+        .select_from(knowledge_sources.join(knowledge_versions, v.id == latest))
+        .order_by(s.name)
+    )
+    if source_id is not None:
+        query = query.where(s.id == source_id)
+    return [Source(*row) for row in conn.execute(query)]
 
 
 def sources() -> list[Source]:
@@ -58,26 +72,23 @@ def sources() -> list[Source]:
 
 def source(source_id: int) -> Source:
     with connect() as conn:
-        found = _sources(conn, "WHERE s.id = ?", (source_id,))
+        found = _sources(conn, source_id)
     if not found:
         raise KnowledgeError(f"Knowledge source {source_id} no longer exists.")
     return found[0]
 
 
-def _new_version(conn: sqlite3.Connection, source_id: int, summary: str, passages: Sequence[Passage]) -> int:
+def _new_version(conn: Connection, source_id: int, summary: str, passages: Sequence[Passage]) -> int:
     stamp = now()
-    version_id = int(
-        conn.execute(
-            "INSERT INTO knowledge_versions (source_id, created_at, summary) VALUES (?, ?, ?)",
-            (source_id, stamp, summary),
-        ).lastrowid
-        or 0
-    )
-    conn.executemany(
-        "INSERT INTO knowledge_passages VALUES (?, ?, ?, ?, ?)",
-        [(version_id, i, p.file, p.origin, p.text) for i, p in enumerate(passages)],
-    )
-    conn.execute("UPDATE knowledge_sources SET updated_at = ? WHERE id = ?", (stamp, source_id))
+    new = insert(knowledge_versions).values(source_id=source_id, created_at=stamp, summary=summary)
+    version_id = insert_id(conn, new)
+    if passages:
+        rows = [
+            {"version_id": version_id, "position": i, "file": p.file, "origin": p.origin, "text": p.text}
+            for i, p in enumerate(passages)
+        ]
+        conn.execute(insert(knowledge_passages), rows)
+    conn.execute(update(knowledge_sources).where(knowledge_sources.c.id == source_id).values(updated_at=stamp))
     return version_id
 
 
@@ -88,15 +99,10 @@ def create_source(name: str) -> Source:
     try:
         with transaction() as conn:
             stamp = now()
-            source_id = int(
-                conn.execute(
-                    "INSERT INTO knowledge_sources (name, created_at, updated_at) VALUES (?, ?, ?)",
-                    (name, stamp, stamp),
-                ).lastrowid
-                or 0
-            )
+            new = insert(knowledge_sources).values(name=name, created_at=stamp, updated_at=stamp)
+            source_id = insert_id(conn, new)
             _new_version(conn, source_id, "Created", [])
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise KnowledgeError(f"A knowledge source named “{name}” already exists.") from None
     return source(source_id)
 
@@ -124,16 +130,17 @@ def remove_file(source_id: int, file: str) -> Source:
     return source(source_id)
 
 
-def _passages(conn: sqlite3.Connection, version_id: int) -> list[Passage]:
-    found = conn.execute(
-        "SELECT file, origin, text FROM knowledge_passages WHERE version_id = ? ORDER BY position", (version_id,)
-    )
+def _passages(conn: Connection, version_id: int) -> list[Passage]:
+    p = knowledge_passages.c
+    found = conn.execute(select(p.file, p.origin, p.text).where(p.version_id == version_id).order_by(p.position))
     return [Passage(*row) for row in found]
 
 
-def _passages_without(conn: sqlite3.Connection, source_id: int, file: str) -> tuple[list[Passage], int]:
+def _passages_without(conn: Connection, source_id: int, file: str) -> tuple[list[Passage], int]:
     """The latest version's passages but those of ``file``, and how many it had in all."""
-    latest = _sources(conn, "WHERE s.id = ?", (source_id,))
+    if conn.dialect.name == "postgresql":  # two uploads to one source at once: the second builds on the first
+        conn.execute(select(knowledge_sources.c.id).where(knowledge_sources.c.id == source_id).with_for_update())
+    latest = _sources(conn, source_id)
     if not latest:
         raise KnowledgeError(f"Knowledge source {source_id} no longer exists.")
     found = _passages(conn, latest[0].version_id)
@@ -143,15 +150,15 @@ def _passages_without(conn: sqlite3.Connection, source_id: int, file: str) -> tu
 def versions(source_id: int) -> list[SourceVersion]:
     """Newest first."""
     with connect() as conn:
+        v = knowledge_versions.c
         found = conn.execute(
-            "SELECT v.id, v.created_at, v.summary, "
-            "(SELECT COUNT(*) FROM knowledge_passages p WHERE p.version_id = v.id) "
-            "FROM knowledge_versions v WHERE v.source_id = ? ORDER BY v.id DESC",
-            (source_id,),
+            select(v.id, v.created_at, v.summary, _passage_count(v.id))
+            .where(v.source_id == source_id)
+            .order_by(v.id.desc())
         )
         return [SourceVersion(*row) for row in found]
 
 
 def delete_source(source_id: int) -> None:
     with transaction() as conn:
-        conn.execute("DELETE FROM knowledge_sources WHERE id = ?", (source_id,))
+        conn.execute(delete(knowledge_sources).where(knowledge_sources.c.id == source_id))

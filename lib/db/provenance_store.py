@@ -7,15 +7,20 @@ trained on and held out for validation, and the training cost it estimated.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lib.db.connection import connect, now, transaction
+from sqlalchemy import select, update
+
+from lib.db.connection import connect, now, transaction, upsert
+from lib.db.schema import job_provenance as provenance_table
 
 _COLUMNS = (
-    "provider, job_id, dataset_id, dataset_name, version_id, n_examples, training_file, validation_file, "
-    "base_model, fine_tuned_model, created_at, training_rows, validation_rows, estimated_cost_usd"
-)
+    "provider", "job_id", "dataset_id", "dataset_name", "version_id", "n_examples", "training_file",
+    "validation_file", "base_model", "fine_tuned_model", "created_at", "training_rows", "validation_rows",
+    "estimated_cost_usd",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -44,38 +49,36 @@ class Provenance:
 
 
 def record_job(record: Provenance) -> None:
+    values = (
+        record.provider,
+        record.job_id,
+        record.dataset_id,
+        record.dataset_name,
+        record.version_id,
+        record.n_examples,
+        record.training_file,
+        record.validation_file,
+        record.base_model,
+        record.fine_tuned_model,
+        record.created_at or now(),
+        json.dumps(list(record.training_rows)),
+        json.dumps(list(record.validation_rows)),
+        record.estimated_cost_usd,
+    )
     with transaction() as conn:
-        conn.execute(
-            f"INSERT OR REPLACE INTO job_provenance ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
-            (
-                record.provider,
-                record.job_id,
-                record.dataset_id,
-                record.dataset_name,
-                record.version_id,
-                record.n_examples,
-                record.training_file,
-                record.validation_file,
-                record.base_model,
-                record.fine_tuned_model,
-                record.created_at or now(),
-                json.dumps(list(record.training_rows)),
-                json.dumps(list(record.validation_rows)),
-                record.estimated_cost_usd,
-            ),
-        )
+        upsert(conn, provenance_table, dict(zip(_COLUMNS, values, strict=True)), ["provider", "job_id"])
 
 
 def set_tuned_model(provider: str, job_id: str, model: str) -> None:
     """Note the tuned model a recorded job produced (once it has one)."""
     with transaction() as conn:
-        conn.execute(
-            "UPDATE job_provenance SET fine_tuned_model = ? WHERE provider = ? AND job_id = ?",
-            (model, provider, job_id),
-        )
+        p = provenance_table.c
+        conn.execute(update(provenance_table).where(p.provider == provider, p.job_id == job_id).values(
+            fine_tuned_model=model
+        ))  # fmt: skip
 
 
-def _provenance(row: tuple[Any, ...]) -> Provenance:
+def _provenance(row: Sequence[Any]) -> Provenance:
     provider, job_id, dataset_id, dataset_name, version_id, n_examples, training_file, validation_file = row[:8]
     base_model, fine_tuned_model, created_at, training_rows, validation_rows, cost = row[8:]
     return Provenance(
@@ -99,7 +102,8 @@ def _provenance(row: tuple[Any, ...]) -> Provenance:
 def job_provenance(provider: str) -> dict[str, Provenance]:
     """The recorded jobs of a provider, by job id."""
     with connect() as conn:
-        found = conn.execute(f"SELECT {_COLUMNS} FROM job_provenance WHERE provider = ?", (provider,)).fetchall()
+        columns = [provenance_table.c[name] for name in _COLUMNS]
+        found = conn.execute(select(*columns).where(provenance_table.c.provider == provider)).fetchall()
     return {row[1]: _provenance(row) for row in found}
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lib.db.connection import connect, now, transaction
+from sqlalchemy import func, insert, select
+
+from lib.db.connection import connect, insert_id, now, transaction, upsert
+from lib.db.schema import eval_answers, eval_items, eval_runs, ratings, repeat_ratings
 from lib.errors import RunError
 
 
@@ -19,6 +23,8 @@ class EvalRun:
     prompt_source: str
     settings: dict[str, Any]  # temperature, max_tokens, seed, rubric, shots source
     contenders: list[dict[str, Any]]  # label, model, shots
+    reviews_needed: int = 2  # reviewers each item needs: the review queue offers an item until it has them
+    shared_with: tuple[str, ...] = ()  # reviewers' e-mails who may rate it when sign-in is configured
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,8 @@ def create_run(
     settings: dict[str, Any],
     contenders: list[dict[str, Any]],
     items: list[tuple[str, list[dict[str, Any]]]],
+    reviews_needed: int = 2,
+    shared_with: Sequence[str] = (),
 ) -> EvalRun:
     """Save a run's settings and prompts before any answer exists.
 
@@ -62,36 +70,38 @@ def create_run(
     if not items:
         raise RunError("The prompt set has no prompts.")
     with transaction() as conn:
-        cursor = conn.execute(
-            "INSERT INTO eval_runs (name, created_at, provider, prompt_source, settings, contenders) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                name.strip() or "Evaluation",
-                now(),
-                provider,
-                prompt_source,
-                json.dumps(settings),
-                json.dumps(contenders),
-            ),
-        )
-        run_id = int(cursor.lastrowid or 0)
-        conn.executemany(
-            "INSERT INTO eval_items (run_id, position, messages, source) VALUES (?, ?, ?, ?)",
+        run = insert(eval_runs).values(
+            name=name.strip() or "Evaluation", created_at=now(), provider=provider, prompt_source=prompt_source,
+            settings=json.dumps(settings), contenders=json.dumps(contenders), reviews_needed=reviews_needed,
+            shared_with=json.dumps(sorted(set(shared_with))),
+        )  # fmt: skip
+        run_id = insert_id(conn, run)
+        conn.execute(
+            insert(eval_items),
             [
-                (run_id, position, json.dumps(messages), source)
+                {"run_id": run_id, "position": position, "messages": json.dumps(messages), "source": source}
                 for position, (source, messages) in enumerate(items, start=1)
             ],
         )
     return get_run(run_id)
 
 
-def _run(row: tuple[Any, ...]) -> EvalRun:
-    return EvalRun(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), json.loads(row[6]))
+_RUN_COLUMNS = (
+    eval_runs.c.id, eval_runs.c.name, eval_runs.c.created_at, eval_runs.c.provider, eval_runs.c.prompt_source,
+    eval_runs.c.settings, eval_runs.c.contenders, eval_runs.c.reviews_needed, eval_runs.c.shared_with,
+)  # fmt: skip
+
+
+def _run(row: Sequence[Any]) -> EvalRun:
+    return EvalRun(
+        row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), json.loads(row[6]), row[7],
+        tuple(json.loads(row[8])),
+    )  # fmt: skip
 
 
 def get_run(run_id: int) -> EvalRun:
     with connect() as conn:
-        row = conn.execute("SELECT * FROM eval_runs WHERE id = ?", (run_id,)).fetchone()
+        row = conn.execute(select(*_RUN_COLUMNS).where(eval_runs.c.id == run_id)).first()
     if row is None:
         raise RunError(f"There is no evaluation run {run_id}.")
     return _run(row)
@@ -100,39 +110,58 @@ def get_run(run_id: int) -> EvalRun:
 def list_runs() -> list[EvalRun]:
     """Every evaluation run, newest first."""
     with connect() as conn:
-        return [_run(row) for row in conn.execute("SELECT * FROM eval_runs ORDER BY id DESC")]
+        return [_run(row) for row in conn.execute(select(*_RUN_COLUMNS).order_by(eval_runs.c.id.desc()))]
+
+
+def share_run(run_id: int, reviews_needed: int, shared_with: list[str]) -> EvalRun:
+    """How many reviewers each item needs, and who may rate the run when sign-in is on (e-mails)."""
+    if reviews_needed < 1:
+        raise RunError("Each item needs at least one reviewer.")
+    with transaction() as conn:
+        conn.execute(
+            eval_runs.update()
+            .where(eval_runs.c.id == run_id)
+            .values(
+                reviews_needed=reviews_needed,
+                shared_with=json.dumps(sorted({e.strip().lower() for e in shared_with if e.strip()})),
+            )
+        )
+    return get_run(run_id)
 
 
 def run_items(run_id: int) -> dict[int, list[dict[str, Any]]]:
     """The run's prompts by position (1 is the first)."""
+    i = eval_items.c
     with connect() as conn:
-        found = conn.execute("SELECT position, messages FROM eval_items WHERE run_id = ? ORDER BY position", (run_id,))
+        found = conn.execute(select(i.position, i.messages).where(i.run_id == run_id).order_by(i.position))
         return {position: json.loads(messages) for position, messages in found}
 
 
 def run_item_sources(run_id: int) -> dict[int, str]:
     """Where each of the run's prompts came from, by position ("" for runs made before this was kept)."""
+    i = eval_items.c
     with connect() as conn:
-        found = conn.execute("SELECT position, source FROM eval_items WHERE run_id = ? ORDER BY position", (run_id,))
+        found = conn.execute(select(i.position, i.source).where(i.run_id == run_id).order_by(i.position))
         return {position: source or "" for position, source in found}
 
 
 def save_answer(run_id: int, answer: StoredAnswer) -> None:
+    row = {
+        "run_id": run_id, "position": answer.position, "contender": answer.contender, "text": answer.text,
+        "prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
+        "latency_s": answer.latency_s, "cost_usd": answer.cost_usd, "passages": json.dumps(list(answer.passages)),
+    }  # fmt: skip
     with transaction() as conn:
-        conn.execute(
-            "INSERT OR REPLACE INTO eval_answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, answer.position, answer.contender, answer.text, answer.prompt_tokens,
-             answer.completion_tokens, answer.latency_s, answer.cost_usd, json.dumps(list(answer.passages))),
-        )  # fmt: skip
+        upsert(conn, eval_answers, row, ["run_id", "position", "contender"])
 
 
 def run_answers(run_id: int) -> list[StoredAnswer]:
+    a = eval_answers.c
     with connect() as conn:
         found = conn.execute(
-            "SELECT position, contender, text, prompt_tokens, completion_tokens, latency_s, cost_usd, passages "
-            "FROM eval_answers WHERE run_id = ? ORDER BY position, contender",
-            (run_id,),
-        )
+            select(a.position, a.contender, a.text, a.prompt_tokens, a.completion_tokens, a.latency_s, a.cost_usd,
+                   a.passages).where(a.run_id == run_id).order_by(a.position, a.contender)
+        )  # fmt: skip
         return [
             StoredAnswer(position, contender, text, prompt, completion, latency, cost, tuple(json.loads(passages)))
             for position, contender, text, prompt, completion, latency, cost, passages in found
@@ -143,13 +172,13 @@ def save_rating(rating: Rating) -> None:
     """Save (or replace) one reviewer's rating of one item, in its own transaction."""
     if not rating.reviewer.strip():
         raise RunError("Give your name before rating.")
-    table = "repeat_ratings" if rating.repeat else "ratings"
+    row = {
+        "run_id": rating.run_id, "reviewer": rating.reviewer.strip(), "position": rating.position,
+        "left_contender": rating.left, "right_contender": rating.right, "winner": rating.winner,
+        "scores": json.dumps(rating.scores), "note": rating.note, "created_at": rating.created_at or now(),
+    }  # fmt: skip
     with transaction() as conn:
-        conn.execute(
-            f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (rating.run_id, rating.reviewer.strip(), rating.position, rating.left, rating.right, rating.winner,
-             json.dumps(rating.scores), rating.note, rating.created_at or now()),
-        )  # fmt: skip
+        upsert(conn, repeat_ratings if rating.repeat else ratings, row, ["run_id", "reviewer", "position"], "reviewer")
 
 
 def run_ratings(run_id: int, reviewer: str | None = None, repeats: bool = False) -> list[Rating]:
@@ -157,9 +186,10 @@ def run_ratings(run_id: int, reviewer: str | None = None, repeats: bool = False)
 
     Reviewer names match without regard to case or surrounding spaces, as everywhere in the app.
     """
-    table = "repeat_ratings" if repeats else "ratings"
-    query = f"SELECT * FROM {table} WHERE run_id = ?" + (" AND reviewer = ?" if reviewer is not None else "")
-    arguments: tuple[Any, ...] = (run_id,) if reviewer is None else (run_id, reviewer.strip())
+    table = repeat_ratings if repeats else ratings
+    query = select(table).where(table.c.run_id == run_id)
+    if reviewer is not None:
+        query = query.where(func.lower(table.c.reviewer) == reviewer.strip().lower())
     with connect() as conn:
-        found = conn.execute(query + " ORDER BY created_at, reviewer, position", arguments).fetchall()
+        found = conn.execute(query.order_by(table.c.created_at, table.c.reviewer, table.c.position)).fetchall()
     return [Rating(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8], repeats) for r in found]
