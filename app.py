@@ -2,35 +2,45 @@
 
 import streamlit as st
 
+from lib.ui.access import signed_in_person
 from lib.ui.provider import provider_sidebar
+from lib.ui.store_view import store_caption, use_configured_store
 
 st.set_page_config(page_title="Tuning Studio", page_icon=":material/science:", layout="wide")
 
-navigation = st.navigation(
-    {
-        "Curate": [
-            st.Page(
-                "pages/datasets.py", title="Datasets", icon=":material/folder_open:", url_path="datasets", default=True
-            ),
-            st.Page("pages/examples.py", title="Examples", icon=":material/table_edit:", url_path="examples"),
-            st.Page("pages/conversation.py", title="Conversation", icon=":material/forum:", url_path="conversation"),
-            st.Page("pages/history.py", title="History", icon=":material/history:", url_path="history"),
-            st.Page("pages/knowledge.py", title="Knowledge", icon=":material/menu_book:", url_path="knowledge"),
-        ],
-        "Price": [
-            st.Page("pages/costs.py", title="Tokens and cost", icon=":material/payments:", url_path="costs"),
-        ],
-        "Train": [
-            st.Page("pages/train.py", title="Train", icon=":material/rocket_launch:", url_path="train"),
-            st.Page("pages/jobs.py", title="Jobs", icon=":material/monitoring:", url_path="jobs"),
-        ],
-        "Judge": [
-            st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
-            st.Page("pages/evaluate.py", title="Evaluate", icon=":material/science:", url_path="evaluate"),
-            st.Page("pages/rate.py", title="Rate", icon=":material/how_to_vote:", url_path="rate"),
-            st.Page("pages/scorecard.py", title="Scorecard", icon=":material/leaderboard:", url_path="scorecard"),
-        ],
-    }
-)
-provider_sidebar()
+
+def page(file: str, title: str, icon: str, default: bool = False) -> st.Page:
+    return st.Page(f"pages/{file}.py", title=title, icon=f":material/{icon}:", url_path=file, default=default)
+
+
+store = use_configured_store()
+person = signed_in_person()
+rate = page("rate", "Rate", "how_to_vote")
+if person is not None and person.role == "reviewer":
+    navigation = st.navigation([rate])  # reviewers rate the runs shared with them, nothing else
+else:
+    navigation = st.navigation(
+        {
+            "Curate": [
+                page("datasets", "Datasets", "folder_open", default=True),
+                page("examples", "Examples", "table_edit"),
+                page("conversation", "Conversation", "forum"),
+                page("history", "History", "history"),
+                page("knowledge", "Knowledge", "menu_book"),
+            ],
+            "Price": [page("costs", "Tokens and cost", "payments")],
+            "Train": [page("train", "Train", "rocket_launch"), page("jobs", "Jobs", "monitoring")],
+            "Judge": [
+                page("compare", "Compare", "compare"),
+                page("evaluate", "Evaluate", "science"),
+                rate,
+                page("scorecard", "Scorecard", "leaderboard"),
+            ],
+        }
+    )
+    provider_sidebar()
+store_caption(store)
+if person is not None:
+    st.sidebar.caption(f":material/person: {person.name} · {person.role}")
+    st.sidebar.button("Sign out", on_click=st.logout, icon=":material/logout:")
 navigation.run()

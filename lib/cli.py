@@ -7,9 +7,14 @@
 - ``python -m lib ask --model M --user U [--system S] [--shots K] [--knowledge FILE] [--provider local] [--json]``:
   one answer as Compare gives it, with its tokens, latency and the passages retrieved into its prompt;
 - ``python -m lib doctor FILE [--eval EVALFILE] [--json]``: near-duplicates, contradictions, evaluation
-  overlap, personal data and outliers, by line.
+  overlap, personal data and outliers, by line;
+- ``python -m lib import FILE --dataset NAME [--include-errors]``: add a file's examples to a dataset of the
+  configured store (made if it does not exist), in one transaction; the lines with errors are said and left out;
+- ``python -m lib export NAME [--format jsonl|csv] [--approved]``: a dataset to standard output.
 
-Exit status: 0 fine, 1 errors found (validate), 2 the arguments or the file cannot be used.
+The store is the app's: STUDIO_DATABASE_URL (PostgreSQL) when set, else SQLite under STUDIO_DATA_DIR.
+Exit status: 0 fine, 1 errors found (validate, import: the good lines are in), 2 the arguments or the file
+cannot be used.
 """
 
 from __future__ import annotations
@@ -54,6 +59,14 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("file", type=Path, help="the .jsonl or .csv file to examine")
     doctor.add_argument("--eval", type=Path, help="an evaluation file whose prompts must not be in the training data")
     doctor.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    imports = commands.add_parser("import", help="add a JSONL or CSV file's examples to a dataset of the store")
+    imports.add_argument("file", type=Path, help="the .jsonl or .csv file to import")
+    imports.add_argument("--dataset", required=True, help="the dataset's name (made if there is none)")
+    imports.add_argument("--include-errors", action="store_true", help="import the lines with errors too")
+    exports = commands.add_parser("export", help="write a dataset of the store to standard output")
+    exports.add_argument("name", help="the dataset's name")
+    exports.add_argument("--format", default="jsonl", choices=("jsonl", "csv"), help="jsonl (OpenAI) or csv")
+    exports.add_argument("--approved", action="store_true", help="only the approved examples")
     ask = commands.add_parser("ask", help="ask a model once, as Compare does")
     ask.add_argument("--model", required=True, help="a base or tuned model (ft:...) of the provider")
     ask.add_argument("--user", required=True, help="the question")
@@ -210,6 +223,44 @@ def _doctor(args: argparse.Namespace) -> int:
     return 1 if any(d.severity == "error" for d in found) else 0
 
 
+def _transfer(args: argparse.Namespace) -> int:
+    from lib.curate import import_export
+    from lib.db import connection, dataset_store
+
+    store = connection.describe()
+    if args.command == "export":
+        dataset = dataset_store.find_dataset(args.name)
+        if dataset is None:
+            names = ", ".join(f"'{d.name}'" for d in dataset_store.list_datasets()) or "none"
+            print(f"error: no dataset named '{args.name}' in {store.engine} ({store.where}); there are: {names}",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        rows = dataset_store.rows(dataset.id)
+        sys.stdout.buffer.write(
+            import_export.export(import_export.approved(rows) if args.approved else rows, args.format)
+        )
+        return 0
+    try:
+        parsed = read_file(args.file.name, args.file.read_bytes())
+    except (OSError, StudioError) as exc:
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(f"error: cannot use {args.file}: {message}", file=sys.stderr)
+        return 2
+    for finding in sort_findings(parsed.errors):
+        where = f"line {finding.line}" if finding.line is not None else "file"
+        print(f"{args.file}:{where}: error {finding.code}: {finding.message}", file=sys.stderr)
+    try:
+        dataset, added, new = import_export.import_into(args.dataset, parsed, args.include_errors, args.file.name)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    left_out = len(parsed.importable_examples(True)) - added
+    print(f"Imported {added} examples into {'new ' if new else ''}dataset '{dataset.name}' "
+          f"({dataset.n_examples} in all) in {store.engine} ({store.where})"
+          + (f"; {left_out} lines with errors left out" if left_out else ""))  # fmt: skip
+    return 1 if parsed.errors and not args.include_errors else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; an unexpected failure is said in one line and exits 2, never as a traceback."""
     args = _parser().parse_args(argv)
@@ -229,6 +280,8 @@ def _run(args: argparse.Namespace) -> int:
         return _ask(args)
     if args.command == "doctor":
         return _doctor(args)
+    if args.command in ("import", "export"):
+        return _transfer(args)
     try:
         model = resolve(args.model, models(price_store.price_overrides())) if args.model else None
     except UnknownModelError as exc:

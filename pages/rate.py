@@ -5,6 +5,7 @@ import streamlit as st
 from lib.db import run_store
 from lib.errors import StudioError
 from lib.judge import evaluation, rating, scorecard
+from lib.ui.access import rateable, signed_in_person
 from lib.ui.contenders import answer_markdown, show_passages
 from lib.ui.widgets import show_flash
 
@@ -12,15 +13,18 @@ SCORES = [1, 2, 3, 4, 5]
 
 st.title("Rate answers")
 show_flash()
-runs = run_store.list_runs()
+person = signed_in_person()
+curator = person is None or person.role == "curator"
+runs = [run for run in run_store.list_runs() if rateable(person, run.shared_with)]
 if not runs:
-    st.info("There is no evaluation run to rate yet.")
-    st.page_link("pages/evaluate.py", label="Create one on Evaluate", icon=":material/science:")
+    st.info("There is no evaluation run to rate yet." if curator else "No run has been shared with you yet.")
+    if curator:
+        st.page_link("pages/evaluate.py", label="Create one on Evaluate", icon=":material/science:")
     st.stop()
 
 signed_in = st.user.get("is_logged_in") and st.user.get("name")
-if signed_in:
-    reviewer = str(st.user.get("name"))
+if person is not None or signed_in:
+    reviewer = person.name if person else str(st.user.get("name"))
     st.caption(f"Rating as **{reviewer}** (signed in).")
 else:
     reviewer = st.text_input("Your name", key="rate_reviewer", placeholder="so your ratings are kept apart")
@@ -39,12 +43,20 @@ if revealed := st.session_state.pop("rate_revealed", None):
         show_passages(passages)
 skipped: list[int] = st.session_state.setdefault(f"rate_skipped_{run.id}_{rating.reviewer_key(reviewer)}", [])
 assignment, done, total = rating.next_assignment(run, reviewer, skipped)
-st.progress(done / total if total else 1.0, f"{done} of {total} rated")
+st.progress(done / total if total else 1.0, f"{done} of {total} rated · each item needs {run.reviews_needed} reviewers")
 if hint := scorecard.stop_hint(run, run_store.run_ratings(run.id), run_store.run_answers(run.id)):
     st.info(hint, icon=":material/flag:")
 if assignment is None:
-    st.success(f"All {total} items rated. Thank you, {reviewer}!")
-    st.page_link("pages/scorecard.py", label="Open the scorecard", icon=":material/leaderboard:")
+    waiting = sum(1 for item in rating.queue_status(run) if item["Still needs"])
+    if waiting:
+        st.info(
+            f"Nothing left for you now: {waiting} items are being rated by others. If someone stops, their item "
+            f"comes back here within {run_store.RESERVATION_MINUTES} minutes.", icon=":material/hourglass:",
+        )  # fmt: skip
+    else:
+        st.success(f"Every item has its {run.reviews_needed} reviewers. Thank you, {reviewer}!")
+    if curator:
+        st.page_link("pages/scorecard.py", label="Open the scorecard", icon=":material/leaderboard:")
     st.stop()
 
 prompt = run_store.run_items(run.id)[assignment.position]

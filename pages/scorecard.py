@@ -9,6 +9,7 @@ from lib.judge.evaluation import contenders_of
 from lib.judge.verdict import FINE_TUNE, KEEP_BASELINE
 from lib.ui.charts import interval_chart
 from lib.ui.preference_view import make_preference_data
+from lib.ui.queue_view import review_queue
 
 st.title("Scorecard")
 runs = run_store.list_runs()
@@ -99,6 +100,7 @@ with people:
     if agree["pairs"]:
         st.markdown("**Agreement per pair of reviewers** (Cohen's kappa on the items both rated)")
         st.dataframe(pd.DataFrame(agree["pairs"]), hide_index=True)
+    review_queue(run)
 
 downloads = st.columns(3)
 name = f"run-{run.id}"

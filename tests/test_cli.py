@@ -99,3 +99,37 @@ def test_doctor_lists_each_finding_with_its_lines_and_exits_one_on_errors(tmp_pa
     assert run("doctor", "data/limericks.jsonl", "--eval", "data/limericks-eval.jsonl").returncode == 0
     missing = run("doctor", str(tmp_path / "missing.jsonl"))
     assert missing.returncode == 2 and "cannot use" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_import_then_export_round_trips_through_the_configured_store(store: str, tmp_path: Path) -> None:
+    from lib.db import dataset_store
+
+    good = (PROJECT_DIR / "data/limericks.jsonl").read_text().splitlines()
+    path = tmp_path / "elle.jsonl"
+    path.write_text("\n".join([good[0], "{oops", good[1], good[2]]) + "\n")
+    result = run("import", str(path), "--dataset", "Elle from the pipeline")
+    assert result.returncode == 1 and "Traceback" not in result.stderr  # one bad line: said, left out
+    assert f"{path}:line 2: error invalid_json" in result.stderr
+    assert "Imported 3 examples into new dataset 'Elle from the pipeline'" in result.stdout
+    assert ("PostgreSQL" if store == "postgresql" else "SQLite") in result.stdout
+    dataset = dataset_store.find_dataset("elle from the pipeline")
+    assert dataset is not None and dataset.n_examples == 3  # the test process sees what the command wrote
+    dataset_store.update_rows(dataset.id, {dataset_store.rows(dataset.id)[1].id: {"status": "approved"}})
+
+    exported = run("export", "Elle from the pipeline")
+    assert exported.returncode == 0 and exported.stdout.splitlines() == good[:3]
+    approved = run("export", "ELLE FROM THE PIPELINE", "--approved", "--format", "csv")
+    assert approved.returncode == 0 and approved.stdout.count("approved") == 1
+    again = run("import", str(PROJECT_DIR / "data/limericks.jsonl"), "--dataset", "Elle from the pipeline")
+    assert (
+        again.returncode == 0 and "Imported 40 examples into dataset" in again.stdout and "(43 in all)" in again.stdout
+    )
+
+
+def test_export_of_an_unknown_dataset_names_the_ones_there_are(store: str) -> None:
+    from lib.db import dataset_store
+
+    dataset_store.create_dataset("Elle")
+    result = run("export", "Ele")
+    assert result.returncode == 2 and "no dataset named 'Ele'" in result.stderr and "'Elle'" in result.stderr
+    assert result.stdout == ""

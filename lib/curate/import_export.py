@@ -16,16 +16,34 @@ SAMPLE_NAME = "Elle limericks"
 ExportFormat = Literal["jsonl", "csv"]
 
 
-def import_parsed(dataset_id: int, parsed: ParsedFile, include_errors: bool, source: str) -> int:
-    """Add a checked file's examples to a dataset (CSV status/tags/note kept); returns how many."""
-    chosen = parsed.importable_examples(include_errors)
+def _new_rows(parsed: ParsedFile, include_errors: bool) -> list[NewRow]:
     new_rows = []
-    for line, example in chosen:
+    for line, example in parsed.importable_examples(include_errors):
         meta = parsed.metadata.get(line, {})
         status = meta["status"] if meta.get("status") in dataset_store.STATUSES else "draft"
         new_rows.append(NewRow(example, status, meta.get("tags", ""), meta.get("note", "")))
+    return new_rows
+
+
+def import_parsed(dataset_id: int, parsed: ParsedFile, include_errors: bool, source: str) -> int:
+    """Add a checked file's examples to a dataset (CSV status/tags/note kept); returns how many."""
+    new_rows = _new_rows(parsed, include_errors)
     dataset_store.add_rows(dataset_id, new_rows, f"Imported {len(new_rows)} examples from {source}")
     return len(new_rows)
+
+
+def import_into(name: str, parsed: ParsedFile, include_errors: bool, source: str) -> tuple[Dataset, int, bool]:
+    """Import into the dataset called ``name``, made (with the rows, in one transaction) if there is none.
+
+    Returns the dataset, how many examples were added, and whether the dataset is new.
+    """
+    new_rows = _new_rows(parsed, include_errors)
+    summary = f"Imported {len(new_rows)} examples from {source}"
+    existing = dataset_store.find_dataset(name)
+    if existing is None:
+        return dataset_store.create_dataset(name, new_rows, summary), len(new_rows), True
+    dataset_store.add_rows(existing.id, new_rows, summary)
+    return dataset_store.get_dataset(existing.id), len(new_rows), False
 
 
 def load_sample(name: str = SAMPLE_NAME) -> Dataset:

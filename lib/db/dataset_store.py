@@ -8,7 +8,7 @@ earlier version can be rebuilt, restored, and the latest changes undone.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +92,12 @@ def list_datasets() -> list[Dataset]:
         return [Dataset(*r) for r in conn.execute(_DATASET_QUERY.order_by(func.lower(datasets.c.name)))]
 
 
+def find_dataset(name: str) -> Dataset | None:
+    """The dataset of that name (case and repeated spaces do not matter), if there is one."""
+    wanted = " ".join(name.split()).lower()
+    return next((d for d in list_datasets() if d.name.lower() == wanted), None)
+
+
 def get_dataset(dataset_id: int) -> Dataset:
     with connect() as conn:
         return _get_dataset(conn, dataset_id)
@@ -121,10 +127,17 @@ def _taken(name: str) -> str:
     return f"A dataset named '{name}' already exists: choose another name."
 
 
-def create_dataset(name: str) -> Dataset:
+def create_dataset(name: str, new_rows: Sequence[NewRow] = (), summary: str = "") -> Dataset:
+    """A new dataset; with ``new_rows``, holding them already (one transaction: all or nothing)."""
     try:
         with transaction() as conn:
-            return _create(conn, name, "Created")
+            created = _create(conn, name, "Created")
+            if new_rows:
+                changes = [_Change(None, None, _record(row, i)) for i, row in enumerate(new_rows, start=1)]
+                for change in changes:
+                    _check_status(change.after)
+                _apply(conn, created.id, summary or f"Added {_plural(len(changes), 'example')}", changes)
+            return _get_dataset(conn, created.id)
     except IntegrityError:  # another curator took the name a moment ago
         raise DatasetError(_taken(" ".join(name.split()))) from None
 

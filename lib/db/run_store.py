@@ -5,13 +5,19 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 
 from lib.db.connection import connect, insert_id, now, transaction, upsert
-from lib.db.schema import eval_answers, eval_items, eval_runs, ratings, repeat_ratings
+from lib.db.schema import eval_answers, eval_items, eval_runs, ratings, repeat_ratings, reservations
 from lib.errors import RunError
+
+
+def reviewer_key(name: str) -> str:
+    """How reviewer names are matched everywhere: case and surrounding or repeated spaces do not matter."""
+    return " ".join(name.split()).casefold()
 
 
 @dataclass(frozen=True)
@@ -179,6 +185,14 @@ def save_rating(rating: Rating) -> None:
     }  # fmt: skip
     with transaction() as conn:
         upsert(conn, repeat_ratings if rating.repeat else ratings, row, ["run_id", "reviewer", "position"], "reviewer")
+        if not rating.repeat:  # done: the item's place in the queue is now a rating, not a reservation
+            r = reservations.c
+            mine = (
+                r.run_id == rating.run_id,
+                r.reviewer == reviewer_key(rating.reviewer),
+                r.position == rating.position,
+            )
+            conn.execute(delete(reservations).where(*mine))
 
 
 def run_ratings(run_id: int, reviewer: str | None = None, repeats: bool = False) -> list[Rating]:
@@ -193,3 +207,68 @@ def run_ratings(run_id: int, reviewer: str | None = None, repeats: bool = False)
     with connect() as conn:
         found = conn.execute(query.order_by(table.c.created_at, table.c.reviewer, table.c.position)).fetchall()
     return [Rating(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8], repeats) for r in found]
+
+
+# ---- review queues ------------------------------------------------------------------------
+
+RESERVATION_MINUTES = 10  # an item a reviewer has open is not offered to more reviewers than it needs
+
+
+def _later(minutes: int) -> str:
+    return (datetime.now(UTC) + timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def reserve(run_id: int, reviewer_key: str, candidates: Sequence[int]) -> int | None:
+    """Hold the first of ``candidates`` (positions, in the reviewer's order) that still needs a reviewer.
+
+    An item is open while its ratings plus others' unexpired reservations are fewer than the run's
+    ``reviews_needed``. The reviewer's previous reservation in this run is given up. None: nothing is open.
+    One transaction, with the run locked, so two reviewers never take the last place on an item.
+    """
+    with transaction() as conn:
+        locked = select(eval_runs.c.reviews_needed).where(eval_runs.c.id == run_id)
+        if conn.dialect.name == "postgresql":
+            locked = locked.with_for_update()
+        needed = conn.execute(locked).scalar()
+        if needed is None:
+            raise RunError(f"There is no evaluation run {run_id}.")
+        taken = _rated_counts(conn, run_id)
+        for position, holders in _reservations(conn, run_id).items():
+            taken[position] = taken.get(position, 0) + sum(1 for key in holders if key != reviewer_key)
+        chosen = next((p for p in candidates if taken.get(p, 0) < needed), None)
+        conn.execute(
+            delete(reservations).where(reservations.c.run_id == run_id, reservations.c.reviewer == reviewer_key)
+        )
+        if chosen is not None:
+            conn.execute(
+                insert(reservations).values(
+                    run_id=run_id, reviewer=reviewer_key, position=chosen, expires_at=_later(RESERVATION_MINUTES)
+                )
+            )
+        return chosen
+
+
+def rated_counts(run_id: int) -> dict[int, int]:
+    """How many reviewers rated each item (by position)."""
+    with connect() as conn:
+        return _rated_counts(conn, run_id)
+
+
+def _rated_counts(conn: Connection, run_id: int) -> dict[int, int]:
+    r = ratings.c
+    found = conn.execute(select(r.position, func.count()).where(r.run_id == run_id).group_by(r.position))
+    return {position: int(count) for position, count in found}
+
+
+def _reservations(conn: Connection, run_id: int) -> dict[int, list[str]]:
+    r = reservations.c
+    held: dict[int, list[str]] = {}
+    for position, key in conn.execute(select(r.position, r.reviewer).where(r.run_id == run_id, r.expires_at > now())):
+        held.setdefault(position, []).append(key)
+    return held
+
+
+def active_reservations(run_id: int) -> dict[int, list[str]]:
+    """Who holds which item now (reviewer keys by position); expired reservations are not counted."""
+    with connect() as conn:
+        return _reservations(conn, run_id)

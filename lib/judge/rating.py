@@ -10,16 +10,11 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from lib.db import run_store
-from lib.db.run_store import EvalRun, Rating
+from lib.db.run_store import EvalRun, Rating, reviewer_key
 from lib.errors import RunError
 from lib.judge.evaluation import TIE, settings_of
 
 REPEAT_AFTER = 3  # a repeated item comes back this many items after its first showing
-
-
-def reviewer_key(name: str) -> str:
-    """How reviewer names are matched everywhere: case and surrounding or repeated spaces do not matter."""
-    return " ".join(name.split()).casefold()
 
 
 def _seed(*parts: object) -> int:
@@ -67,11 +62,14 @@ def assignments(run: EvalRun, reviewer: str) -> list[Assignment]:
 
 
 def next_assignment(run: EvalRun, reviewer: str, skipped: Sequence[int] = ()) -> tuple[Assignment | None, int, int]:
-    """The reviewer's next item (None when done), how many they have done and how many there are.
+    """The reviewer's next item from the run's review queue (None when nothing is left for them), how many they
+    have done, and how many they can do in all as things stand.
 
-    A repeat is offered only once the item's first rating is in. Items the reviewer ``skipped`` (by
-    position, oldest first) come back only when nothing else is left.
+    A first look is offered only on an item that still needs reviewers (the run's ``reviews_needed``, counting
+    others' open reservations); it is then reserved for this reviewer a few minutes. A repeat is offered once
+    the item's first rating is in. Items the reviewer ``skipped`` (oldest first) come back only at the end.
     """
+    key = reviewer_key(reviewer)
     rated = {r.position for r in run_store.run_ratings(run.id, reviewer)}
     repeated = {r.position for r in run_store.run_ratings(run.id, reviewer, repeats=True)}
     queue = assignments(run, reviewer)
@@ -80,11 +78,38 @@ def next_assignment(run: EvalRun, reviewer: str, skipped: Sequence[int] = ()) ->
         return a.position in rated and a.position not in repeated if a.repeat else a.position not in rated
 
     later = set(skipped)
-    upcoming = next((a for a in queue if waiting(a) and a.position not in later), None)
-    if upcoming is None:  # only skipped items are left: the one skipped first comes back first
-        upcoming = next((a for p in skipped for a in queue if a.position == p and waiting(a)), None)
-    done = sum(1 for a in queue if a.position in (repeated if a.repeat else rated))
-    return upcoming, done, len(queue)
+    ordered = [a for a in queue if waiting(a) and a.position not in later]
+    ordered += [a for p in skipped for a in queue if a.position == p and waiting(a)]
+    counts = run_store.rated_counts(run.id)
+    held = run_store.active_reservations(run.id)
+    available = [
+        a for a in ordered
+        if a.repeat or counts.get(a.position, 0) + sum(k != key for k in held.get(a.position, [])) < run.reviews_needed
+    ]  # fmt: skip
+    done = len(rated) + len(repeated)
+    upcoming = available[0] if available else None
+    if upcoming is None or not upcoming.repeat:
+        firsts = [a.position for a in available if not a.repeat]
+        got = run_store.reserve(run.id, key, firsts)  # with none: gives up what the reviewer held
+        upcoming = next((a for a in available if a.position == got and not a.repeat), None)
+    return upcoming, done, done + len(available)
+
+
+def queue_status(run: EvalRun) -> list[dict[str, object]]:
+    """Per item: who rated it, who holds it now, and how many more reviewers it needs (the Reviewers tab)."""
+    by_item: dict[int, list[str]] = {}
+    for r in run_store.run_ratings(run.id):
+        by_item.setdefault(r.position, []).append(r.reviewer)
+    held = run_store.active_reservations(run.id)
+    return [
+        {
+            "Item": position,
+            "Rated by": ", ".join(sorted(by_item.get(position, []), key=str.casefold)),
+            "Being rated by": ", ".join(sorted(held.get(position, []))),
+            "Still needs": max(0, run.reviews_needed - len(by_item.get(position, []))),
+        }
+        for position in sorted(run_store.run_items(run.id))
+    ]
 
 
 def rate(

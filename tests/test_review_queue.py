@@ -1,0 +1,89 @@
+"""Review queues: each item gets the reviewers it needs, no more; an open item is held for its reviewer."""
+
+import threading
+
+import pytest
+
+from lib.db import run_store
+from lib.judge import rating
+
+CONTENDERS = [{"label": "base", "model": "m"}, {"label": "tuned", "model": "t"}]
+
+
+def make_run(n_items: int = 6, needed: int = 2, repeat_share: float = 0.0) -> run_store.EvalRun:
+    items = [("", [{"role": "user", "content": f"Tell me about element {i}"}]) for i in range(n_items)]
+    settings = {"repeat_share": repeat_share, "rubric": []}
+    return run_store.create_run("queue", "local", "test", settings, CONTENDERS, items, reviews_needed=needed)
+
+
+def rate_all(run: run_store.EvalRun, reviewer: str) -> list[int]:
+    """Rate whatever the queue offers until it offers nothing; the positions rated."""
+    rated = []
+    while (assignment := rating.next_assignment(run, reviewer)[0]) is not None:
+        rating.rate(run, reviewer, assignment, "A", {assignment.left: [], assignment.right: []})
+        rated.append(assignment.position)
+    return rated
+
+
+def test_each_item_gets_the_reviewers_it_needs_and_no_more(store: str) -> None:
+    run = make_run(needed=2)
+    assert len(rate_all(run, "Ann")) == 6 and len(rate_all(run, "Bob")) == 6
+    assert rating.next_assignment(run, "Cy") == (None, 0, 0)  # every item has its two reviewers
+    assert run_store.rated_counts(run.id) == dict.fromkeys(range(1, 7), 2)
+    status = rating.queue_status(run)
+    assert status[0] == {"Item": 1, "Rated by": "Ann, Bob", "Being rated by": "", "Still needs": 0}
+
+
+def test_an_open_item_is_held_for_its_reviewer_until_rated_or_expired(
+    store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = make_run(n_items=2, needed=1)
+    assert run_store.reserve(run.id, "ann", [1, 2]) == 1
+    assert run_store.reserve(run.id, "bob", [1, 2]) == 2  # item 1 is Ann's for now
+    assert run_store.reserve(run.id, "cy", [1, 2]) is None
+    assert run_store.reserve(run.id, "ann", [1, 2]) == 1  # asking again keeps her own item
+    assert rating.queue_status(run)[0]["Being rated by"] == "ann"
+    rating.rate(run, "Ann", rating.Assignment(1, "base", "tuned"), "B", {"base": [], "tuned": []})
+    assert run_store.active_reservations(run.id) == {2: ["bob"]}  # rating it gave the reservation up
+    monkeypatch.setattr(run_store, "RESERVATION_MINUTES", -1)  # Bob walks away: his hold runs out
+    assert run_store.reserve(run.id, "bob", [2]) == 2
+    assert run_store.reserve(run.id, "cy", [2]) == 2
+
+
+def test_skipping_gives_the_item_back_to_the_queue(store: str) -> None:
+    run = make_run(n_items=3, needed=1)
+    first = rating.next_assignment(run, "Ann")[0]
+    assert first is not None
+    after_skip = rating.next_assignment(run, "Ann", skipped=[first.position])[0]
+    assert after_skip is not None and after_skip.position != first.position
+    assert first.position not in run_store.active_reservations(run.id)  # Bob may take it now
+
+
+def test_repeats_are_second_looks_and_do_not_take_a_place(store: str) -> None:
+    run = make_run(n_items=4, needed=1, repeat_share=0.5)
+    rated = rate_all(run, "Ann")
+    assert len(rated) == 6 and run_store.rated_counts(run.id) == dict.fromkeys(range(1, 5), 1)
+    assert len(run_store.run_ratings(run.id, "ann", repeats=True)) == 2
+    assert rating.next_assignment(run, "Bob")[0] is None
+
+
+def test_eight_reviewers_at_once_give_every_item_exactly_its_reviewers(store: str) -> None:
+    run = make_run(n_items=20, needed=2)
+    errors: list[Exception] = []
+    done: dict[str, list[int]] = {}
+
+    def reviewer(name: str) -> None:
+        try:
+            done[name] = rate_all(run, name)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reviewer, args=(f"Reviewer {k}",)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert run_store.rated_counts(run.id) == dict.fromkeys(range(1, 21), 2)
+    assert sum(len(positions) for positions in done.values()) == 40 == len(run_store.run_ratings(run.id))
+    assert all(len(set(positions)) == len(positions) for positions in done.values())
