@@ -47,12 +47,16 @@ st.progress(done / total if total else 1.0, f"{done} of {total} rated · each it
 if hint := scorecard.stop_hint(run, run_store.run_ratings(run.id), run_store.run_answers(run.id)):
     st.info(hint, icon=":material/flag:")
 if assignment is None:
-    waiting = sum(1 for item in rating.queue_status(run) if item["Still needs"])
-    if waiting:
+    status = rating.queue_status(run)
+    mine = {r.position for r in run_store.run_ratings(run.id, reviewer)}
+    busy = sum(1 for item in status if item["Still needs"] and item["Item"] not in mine)
+    if busy:
         st.info(
-            f"Nothing left for you now: {waiting} items are being rated by others. If someone stops, their item "
+            f"Nothing left for you now: {busy} items are being rated by others. If someone stops, their item "
             f"comes back here within {run_store.RESERVATION_MINUTES} minutes.", icon=":material/hourglass:",
         )  # fmt: skip
+    elif len(mine) == len(status):
+        st.success(f"All {len(status)} items rated. Thank you, {reviewer}!")
     else:
         st.success(f"Every item has its {run.reviews_needed} reviewers. Thank you, {reviewer}!")
     if curator:

@@ -400,3 +400,70 @@ def test_preference_data_from_ratings_trains_a_dpo_model_that_is_evaluated_again
     [latest] = [r for r in run_store.list_runs() if r.name == "DPO against supervised"]
     assert [c["model"] for c in latest.contenders] == [supervised, tuned]
     assert len(run_store.run_answers(latest.id)) == 2 * len(evaluation.eval_file_prompts())
+
+
+def test_two_reviewers_rate_from_a_queue_on_postgresql_and_the_scorecard_shows_their_agreement(
+    data_dir: Path, postgres_cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lib.db import connection
+
+    monkeypatch.setenv(connection.URL_VARIABLE, postgres_cluster.database())  # the app below inherits it
+    names = ("neon", "iron", "gold")
+    items = [Prompt(f"q:{n}", [{"role": "user", "content": f"Tell me about {name}."}]) for n, name in enumerate(names)]
+    contenders = [Contender("base", "smollm2-135m-instruct"), Contender("tuned", "ft:smollm2-135m-instruct:local::1")]
+    run = evaluation.create_run(
+        "Team check", ProviderConfig("local"), "three questions", items, contenders,
+        RunSettings(repeat_share=0.0, rubric=["Overall"]),
+    )  # fmt: skip
+    assert run.reviews_needed == 2
+    for position in (1, 2, 3):
+        run_store.save_answer(run.id, StoredAnswer(position, "base", "Plain prose.", 10, 5, 0.2, 0.0))
+        run_store.save_answer(run.id, StoredAnswer(position, "tuned", "A verse,\nterse.", 10, 5, 0.2, 0.0))
+
+    def sign_in(page: Page, url: str, reviewer: str) -> None:
+        page.goto(f"{url}/rate")
+        name = page.get_by_role("textbox", name="Your name")
+        sync_api.expect(name).to_be_visible(timeout=20_000)
+        name.fill(reviewer)
+        name.press("Enter")
+        sync_api.expect(page.get_by_text("each item needs 2 reviewers")).to_be_visible(timeout=20_000)
+
+    def rate_one(page: Page) -> None:
+        """Both reviewers prefer the verse, except on gold, where both prefer the prose: full agreement."""
+        sync_api.expect(page.get_by_text("Prompt:")).to_be_visible(timeout=20_000)
+        gold = "gold" in page.get_by_text("Prompt:").inner_text()
+        left_is_verse = "verse" in page.get_by_test_id("stColumn").nth(0).inner_text()
+        groups = page.get_by_role("radiogroup", name="Overall")
+        groups.nth(0).get_by_text("3", exact=True).click()
+        groups.nth(1).get_by_text("3", exact=True).click()
+        pick = "A" if left_is_verse != gold else "B"
+        page.get_by_role("radiogroup", name="Which answer is better?").get_by_text(pick, exact=True).click()
+        page.get_by_role("button", name="Save rating").click()
+        sync_api.expect(page.get_by_text("Saved. Item")).to_be_visible(timeout=20_000)
+
+    with serving_app(data_dir) as url, sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        ada = browser.new_context().new_page()
+        bo = browser.new_context().new_page()  # a second person: own session, own cookies
+        expect = sync_api.expect
+        sign_in(ada, url, "Ada")
+        expect(ada.get_by_text("Store: PostgreSQL")).to_be_visible()
+        sign_in(bo, url, "Bo")
+        for _ in names:  # turn about, each holding an item while the other rates
+            rate_one(ada)
+            rate_one(bo)
+        expect(ada.get_by_text("All 3 items rated. Thank you, Ada!")).to_be_visible(timeout=20_000)
+        expect(bo.get_by_text("All 3 items rated. Thank you, Bo!")).to_be_visible(timeout=20_000)
+        cy = browser.new_context().new_page()
+        cy.goto(f"{url}/rate")
+        cy.get_by_role("textbox", name="Your name").fill("Cy")
+        cy.get_by_role("textbox", name="Your name").press("Enter")
+        expect(cy.get_by_text("Every item has its 2 reviewers. Thank you, Cy!")).to_be_visible(timeout=20_000)
+        cy.get_by_role("link", name="Open the scorecard").click()
+        expect(cy.get_by_text("Cohen's kappa")).to_be_visible(timeout=20_000)
+        expect(cy.get_by_test_id("stMetricValue").get_by_text("1.00")).to_be_visible()
+        cy.get_by_role("tab", name="Reviewers").click()
+        expect(cy.get_by_text("3 of 3 items have their 2 reviewers.")).to_be_visible(timeout=20_000)
+        browser.close()
+    assert run_store.rated_counts(run.id) == {1: 2, 2: 2, 3: 2}
+    assert {r.reviewer for r in run_store.run_ratings(run.id)} == {"Ada", "Bo"}
