@@ -66,7 +66,7 @@ $(VENV)/.bench: $(VENV)/.local requirements-bench.txt
 	touch $@
 
 ## bench: the speed figures recorded in docs/benchmarks.md
-bench: $(VENV)/.bench
+bench: $(VENV)/.bench postgresql
 	$(BIN)/python -m bench.import_validate
 	$(BIN)/python -m bench.tokens
 	$(BIN)/python -m bench.train
@@ -75,6 +75,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python -m bench.soak
 	$(BIN)/python -m bench.doctor
 	$(BIN)/python -m bench.idle
+	$(BIN)/python -m bench.store
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

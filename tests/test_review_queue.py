@@ -142,3 +142,13 @@ def test_a_curator_sets_reviewers_per_item_and_shares_a_run_on_the_reviewers_tab
     saved = run_store.get_run(run.id)
     assert (saved.reviews_needed, saved.shared_with) == (3, ("cy@example.com",))
     assert "0 of 6 items have their 3 reviewers" in " ".join(m.value for m in at.markdown)
+
+
+def test_a_store_that_cannot_be_opened_is_said_in_words_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STUDIO_DATABASE_URL", "postgresql://studio:secret@127.0.0.1:9/studio")  # nothing listens
+    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=20).run()
+    assert not at.exception and "Cannot open the database PostgreSQL (127.0.0.1:9/studio)" in at.error[0].value
+    assert "secret" not in at.error[0].value  # the password is never shown
+    monkeypatch.setenv("STUDIO_DATABASE_URL", "mysql://studio@db/studio")
+    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=20).run()
+    assert "names mysql: the app stores in SQLite or PostgreSQL" in at.error[0].value

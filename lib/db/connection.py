@@ -142,7 +142,9 @@ def _migrate(found: Engine) -> None:
     try:
         conn = found.connect()
     except Exception as error:  # a wrong host, password or database: say so once, in words
-        raise StoreError(f"Cannot open the database {describe(found.url.render_as_string())}: {error}") from None
+        store = describe(found.url.render_as_string(hide_password=False))
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise StoreError(f"Cannot open the database {store.engine} ({store.where}): {reason}") from None
     with conn:
         if MigrationContext.configure(conn).get_current_revision() == head:
             conn.rollback()
