@@ -430,8 +430,9 @@ def test_two_reviewers_rate_from_a_queue_on_postgresql_and_the_scorecard_shows_t
 
     def rate_one(page: Page) -> None:
         """Both reviewers prefer the verse, except on gold, where both prefer the prose: full agreement."""
+        wait_until_idle(page)  # the item after the last save is drawn
         sync_api.expect(page.get_by_text("Prompt:")).to_be_visible(timeout=20_000)
-        gold = "gold" in page.get_by_text("Prompt:").inner_text()
+        gold = page.get_by_text("Tell me about gold.").is_visible()
         left_is_verse = "verse" in page.get_by_test_id("stColumn").nth(0).inner_text()
         groups = page.get_by_role("radiogroup", name="Overall")
         groups.nth(0).get_by_text("3", exact=True).click()
@@ -460,7 +461,7 @@ def test_two_reviewers_rate_from_a_queue_on_postgresql_and_the_scorecard_shows_t
         cy.get_by_role("textbox", name="Your name").press("Enter")
         expect(cy.get_by_text("Every item has its 2 reviewers. Thank you, Cy!")).to_be_visible(timeout=20_000)
         cy.get_by_role("link", name="Open the scorecard").click()
-        expect(cy.get_by_text("Cohen's kappa")).to_be_visible(timeout=20_000)
+        expect(cy.get_by_test_id("stMetricLabel").get_by_text("Cohen's kappa")).to_be_visible(timeout=20_000)
         expect(cy.get_by_test_id("stMetricValue").get_by_text("1.00")).to_be_visible()
         cy.get_by_role("tab", name="Reviewers").click()
         expect(cy.get_by_text("3 of 3 items have their 2 reviewers.")).to_be_visible(timeout=20_000)
