@@ -87,7 +87,7 @@ with new_run:
             "\n".join(evaluation.DEFAULT_RUBRIC),
             key="evaluate_rubric",
         )
-        checks, margin, repeat, guideline = judging_settings()
+        checks, margin, repeat, guideline, reviewers = judging_settings()
         name = st.text_input("Name of the run", f"Elle: {len(prompts)} prompts", key="evaluate_name")
         if st.button("Create the run and generate answers", type="primary", icon=":material/play_arrow:"):
             settings = evaluation.RunSettings(
@@ -106,7 +106,7 @@ with new_run:
                 knowledge.name if knowledge else "",
             )
             try:
-                run = evaluation.create_run(name, config, source_text, prompts, contenders, settings)
+                run = evaluation.create_run(name, config, source_text, prompts, contenders, settings, reviewers)
             except StudioError as error:
                 st.error(str(error))
             else:

@@ -296,10 +296,12 @@ def test_evaluate_screen_creates_a_run_and_generates_its_answers(local: openai.O
     at.radio(key="evaluate_count").set_value(2).run()
     at.number_input(key="evaluate_shots_1").set_value(1).run()
     at.number_input(key="evaluate_max_tokens").set_value(4).run()
+    at.number_input(key="evaluate_reviewers").set_value(3).run()
     button(at, "Create the run and generate answers").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     [run] = run_store.list_runs()
     assert [c["shots"] for c in run.contenders] == [0, 1] and run.settings["max_tokens"] == 4
+    assert run.reviews_needed == 3  # the review queue offers each item until three reviewers rated it
     assert len(run_store.run_answers(run.id)) == 2 * 25  # Elle's 25 evaluation questions, both contenders
 
 

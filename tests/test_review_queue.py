@@ -5,7 +5,7 @@ import threading
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.db import run_store
+from lib.db import connection, run_store
 from lib.judge import rating
 from lib.paths import PROJECT_DIR
 
@@ -125,7 +125,7 @@ def test_a_reviewer_rates_only_the_runs_shared_with_them_and_sees_no_other_scree
     assert not at.exception and at.title[0].value == "Rate answers"  # the only screen a reviewer has
     assert at.selectbox(key="rate_run").options == [f"{shared.id} · queue"] and private.id != shared.id
     assert "Rating as **Bob** (signed in)." in [c.value for c in at.caption]
-    assert "Store: **SQLite**" in " ".join(c.value for c in at.sidebar.caption)
+    assert f"Store: **{connection.describe().engine}**" in " ".join(c.value for c in at.sidebar.caption)
     with pytest.raises(Exception):  # noqa: B017 - the curators' screens are not registered for a reviewer
         at.switch_page("pages/examples.py").run()
     cy = app_as({"is_logged_in": True, "email": "cy@example.com", "name": "Cy"})

@@ -20,7 +20,10 @@ def users(dataset_id: int) -> list[str]:
     return [row.example["messages"][1]["content"] for row in dataset_store.rows(dataset_id)]
 
 
-def test_database_lives_in_the_data_dir_with_wal_and_migrations(data_dir: Path) -> None:
+def test_database_lives_in_the_data_dir_with_wal_and_migrations(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(connection.URL_VARIABLE, raising=False)  # SQLite's own file, whichever store the run uses
     make()
     conn = sqlite3.connect(data_dir / "studio.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -186,8 +189,12 @@ def test_concurrent_reviewers_lose_no_rating(store: str) -> None:
     assert [r.winner for r in run_store.run_ratings(run.id, "reviewer 0") if r.position == 1] == ["base"]
 
 
-def test_a_database_from_before_alembic_upgrades_in_place_and_loses_nothing(data_dir: Path) -> None:
+def test_a_database_from_before_alembic_upgrades_in_place_and_loses_nothing(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from lib.db import knowledge_store, price_store, provenance_store, run_store
+
+    monkeypatch.delenv(connection.URL_VARIABLE, raising=False)  # the old studio.db is SQLite's
 
     data_dir.mkdir(parents=True, exist_ok=True)
     old = sqlite3.connect(data_dir / "studio.db")

@@ -75,6 +75,8 @@ def create_run(
     """
     if not items:
         raise RunError("The prompt set has no prompts.")
+    if reviews_needed < 1:
+        raise RunError("Each item needs at least one reviewer.")
     with transaction() as conn:
         run = insert(eval_runs).values(
             name=name.strip() or "Evaluation", created_at=now(), provider=provider, prompt_source=prompt_source,

@@ -270,6 +270,7 @@ def create_run(
     prompts: Sequence[Prompt],
     contenders: Sequence[Contender],
     settings: RunSettings,
+    reviews_needed: int = 2,
 ) -> EvalRun:
     labels = [c.label for c in contenders]
     if len(contenders) < 2:
@@ -289,6 +290,7 @@ def create_run(
         asdict(settings),
         [asdict(c) for c in contenders],
         [(p.source, p.messages) for p in prompts],
+        reviews_needed=reviews_needed,
     )
 
 

@@ -109,10 +109,10 @@ def show_answer(question: str, answer: Answer, pack: CheckPack | None = ELLE) ->
         st.caption(" · ".join(f"{label.capitalize()} {marks[checked[key]]}" for key, label in pack.checks.items()))
 
 
-def judging_settings() -> tuple[str | None, float, float, str]:
-    """A new run's answer-check pack, the verdict's equivalence margin, the share of items shown twice, and the
-    guideline reviewers read (empty: one made from the rubric)."""
-    cells = st.columns(3)
+def judging_settings() -> tuple[str | None, float, float, str, int]:
+    """A new run's answer-check pack, the verdict's equivalence margin, the share of items shown twice, the
+    guideline reviewers read (empty: one made from the rubric), and how many reviewers each item needs."""
+    cells = st.columns(4)
     packs: dict[str | None, str] = {None: "No automatic checks", **{name: p.title for name, p in PACKS.items()}}
     checks = cells[0].selectbox(
         "Answer checks", list(packs), index=1, format_func=packs.__getitem__, key="evaluate_checks"
@@ -125,8 +125,12 @@ def judging_settings() -> tuple[str | None, float, float, str]:
         "Items shown twice", 0, 30, 10, format="%d%%", key="evaluate_repeat",
         help="Each reviewer sees this share of items a second time, sides swapped, to measure consistency.",
     )  # fmt: skip
+    reviewers = cells[3].number_input(
+        "Reviewers per item", 1, 20, 2, key="evaluate_reviewers",
+        help="Rate offers each item until this many reviewers rated it; two or more measure their agreement.",
+    )  # fmt: skip
     guideline = st.text_area(
         "Guideline for reviewers (optional)", key="evaluate_guideline",
         placeholder="Empty: reviewers read a short guideline made from the rubric.",
     )  # fmt: skip
-    return checks, margin / 100, repeat / 100, guideline
+    return checks, margin / 100, repeat / 100, guideline, int(reviewers)
