@@ -92,6 +92,7 @@ def next_assignment(run: EvalRun, reviewer: str, skipped: Sequence[int] = ()) ->
         firsts = [a.position for a in available if not a.repeat]
         got = run_store.reserve(run.id, key, firsts)  # with none: gives up what the reviewer held
         upcoming = next((a for a in available if a.position == got and not a.repeat), None)
+        upcoming = upcoming or next((a for a in available if a.repeat), None)  # others took the rest meanwhile
     return upcoming, done, done + len(available)
 
 
