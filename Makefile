@@ -57,9 +57,16 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## test: set up .venv with everything the tests need, then lint and run the whole suite
+# The tests that go through the store (every screen, the store, queues, import/export), run a second time on
+# PostgreSQL; the store tests and the browser test on PostgreSQL are in the first run too.
+STORE_TESTS := tests/test_store.py tests/test_review_queue.py tests/test_datasets.py tests/test_pages.py \
+	tests/test_judge.py tests/test_preferences.py tests/test_retrieval.py tests/test_cli.py tests/test_train_pages.py \
+	tests/test_doctor.py
+
+## test: set up .venv with everything the tests need, then lint and run the whole suite (and the store's on PostgreSQL)
 test: $(VENV)/.dev chromium postgresql lint
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --store postgresql $(STORE_TESTS)
 
 $(VENV)/.bench: $(VENV)/.local requirements-bench.txt
 	$(BIN)/pip install --quiet -r requirements-bench.txt
