@@ -40,16 +40,16 @@ def test_an_open_item_is_held_for_its_reviewer_until_rated_or_expired(
     store: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = make_run(n_items=2, needed=1)
-    assert run_store.reserve(run.id, "ann", [1, 2]) == 1
-    assert run_store.reserve(run.id, "bob", [1, 2]) == 2  # item 1 is Ann's for now
-    assert run_store.reserve(run.id, "cy", [1, 2]) is None
-    assert run_store.reserve(run.id, "ann", [1, 2]) == 1  # asking again keeps her own item
-    assert rating.queue_status(run)[0]["Being rated by"] == "ann"
+    assert run_store.reserve(run.id, "Ann", [1, 2]) == 1
+    assert run_store.reserve(run.id, "Bob", [1, 2]) == 2  # item 1 is Ann's for now
+    assert run_store.reserve(run.id, "Cy", [1, 2]) is None
+    assert run_store.reserve(run.id, " ann ", [1, 2]) == 1  # asking again keeps her own item
+    assert rating.queue_status(run)[0]["Being rated by"] == "ann"  # as she wrote it the last time
     rating.rate(run, "Ann", rating.Assignment(1, "base", "tuned"), "B", {"base": [], "tuned": []})
-    assert run_store.active_reservations(run.id) == {2: ["bob"]}  # rating it gave the reservation up
+    assert run_store.active_reservations(run.id) == {2: ["Bob"]}  # rating it gave the reservation up
     monkeypatch.setattr(run_store, "RESERVATION_MINUTES", -1)  # Bob walks away: his hold runs out
-    assert run_store.reserve(run.id, "bob", [2]) == 2
-    assert run_store.reserve(run.id, "cy", [2]) == 2
+    assert run_store.reserve(run.id, "Bob", [2]) == 2
+    assert run_store.reserve(run.id, "Cy", [2]) == 2
 
 
 def test_skipping_gives_the_item_back_to_the_queue(store: str) -> None:

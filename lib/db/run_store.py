@@ -220,13 +220,14 @@ def _later(minutes: int) -> str:
     return (datetime.now(UTC) + timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def reserve(run_id: int, reviewer_key: str, candidates: Sequence[int]) -> int | None:
+def reserve(run_id: int, reviewer: str, candidates: Sequence[int]) -> int | None:
     """Hold the first of ``candidates`` (positions, in the reviewer's order) that still needs a reviewer.
 
     An item is open while its ratings plus others' unexpired reservations are fewer than the run's
     ``reviews_needed``. The reviewer's previous reservation in this run is given up. None: nothing is open.
     One transaction, with the run locked, so two reviewers never take the last place on an item.
     """
+    key = reviewer_key(reviewer)
     with transaction() as conn:
         locked = select(eval_runs.c.reviews_needed).where(eval_runs.c.id == run_id)
         if conn.dialect.name == "postgresql":
@@ -236,17 +237,20 @@ def reserve(run_id: int, reviewer_key: str, candidates: Sequence[int]) -> int | 
             raise RunError(f"There is no evaluation run {run_id}.")
         taken = _rated_counts(conn, run_id)
         for position, holders in _reservations(conn, run_id).items():
-            taken[position] = taken.get(position, 0) + sum(1 for key in holders if key != reviewer_key)
+            taken[position] = taken.get(position, 0) + sum(reviewer_key(name) != key for name in holders)
         chosen = next((p for p in candidates if taken.get(p, 0) < needed), None)
-        conn.execute(
-            delete(reservations).where(reservations.c.run_id == run_id, reservations.c.reviewer == reviewer_key)
-        )
+        r = reservations.c
+        conn.execute(delete(reservations).where(r.run_id == run_id, r.reviewer == key))
         if chosen is not None:
-            conn.execute(
-                insert(reservations).values(
-                    run_id=run_id, reviewer=reviewer_key, position=chosen, expires_at=_later(RESERVATION_MINUTES)
-                )
-            )
+            expires = _later(RESERVATION_MINUTES)
+            held = {
+                "run_id": run_id,
+                "reviewer": key,
+                "name": reviewer.strip(),
+                "position": chosen,
+                "expires_at": expires,
+            }
+            conn.execute(insert(reservations).values(**held))
         return chosen
 
 
@@ -265,12 +269,12 @@ def _rated_counts(conn: Connection, run_id: int) -> dict[int, int]:
 def _reservations(conn: Connection, run_id: int) -> dict[int, list[str]]:
     r = reservations.c
     held: dict[int, list[str]] = {}
-    for position, key in conn.execute(select(r.position, r.reviewer).where(r.run_id == run_id, r.expires_at > now())):
-        held.setdefault(position, []).append(key)
+    for position, name in conn.execute(select(r.position, r.name).where(r.run_id == run_id, r.expires_at > now())):
+        held.setdefault(position, []).append(name)
     return held
 
 
 def active_reservations(run_id: int) -> dict[int, list[str]]:
-    """Who holds which item now (reviewer keys by position); expired reservations are not counted."""
+    """Who holds which item now (reviewers' names by position); expired reservations are not counted."""
     with connect() as conn:
         return _reservations(conn, run_id)

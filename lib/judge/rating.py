@@ -84,13 +84,14 @@ def next_assignment(run: EvalRun, reviewer: str, skipped: Sequence[int] = ()) ->
     held = run_store.active_reservations(run.id)
     available = [
         a for a in ordered
-        if a.repeat or counts.get(a.position, 0) + sum(k != key for k in held.get(a.position, [])) < run.reviews_needed
+        if a.repeat or counts.get(a.position, 0) + sum(reviewer_key(n) != key for n in held.get(a.position, []))
+        < run.reviews_needed
     ]  # fmt: skip
     done = len(rated) + len(repeated)
     upcoming = available[0] if available else None
     if upcoming is None or not upcoming.repeat:
         firsts = [a.position for a in available if not a.repeat]
-        got = run_store.reserve(run.id, key, firsts)  # with none: gives up what the reviewer held
+        got = run_store.reserve(run.id, reviewer, firsts)  # with none: gives up what the reviewer held
         upcoming = next((a for a in available if a.position == got and not a.repeat), None)
         upcoming = upcoming or next((a for a in available if a.repeat), None)  # others took the rest meanwhile
     return upcoming, done, done + len(available)
@@ -106,7 +107,7 @@ def queue_status(run: EvalRun) -> list[dict[str, object]]:
         {
             "Item": position,
             "Rated by": ", ".join(sorted(by_item.get(position, []), key=str.casefold)),
-            "Being rated by": ", ".join(sorted(held.get(position, []))),
+            "Being rated by": ", ".join(sorted(held.get(position, []), key=str.casefold)),
             "Still needs": max(0, run.reviews_needed - len(by_item.get(position, []))),
         }
         for position in sorted(run_store.run_items(run.id))

@@ -16,6 +16,7 @@ def upgrade() -> None:
         "reservations",
         sa.Column("run_id", sa.Integer, sa.ForeignKey("eval_runs.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("reviewer", sa.Text, primary_key=True),  # the reviewer's key: case-folded, spaces collapsed
+        sa.Column("name", sa.Text, nullable=False),  # as the reviewer wrote it
         sa.Column("position", sa.Integer, nullable=False),
         sa.Column("expires_at", sa.Text, nullable=False),
     )
