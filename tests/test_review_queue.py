@@ -1,13 +1,12 @@
 """Review queues: each item gets the reviewers it needs, no more; an open item is held for its reviewer."""
 
-import threading
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.db import connection, run_store
 from lib.judge import rating
 from lib.paths import PROJECT_DIR
+from tests.threads import at_once
 
 CONTENDERS = [{"label": "base", "model": "m"}, {"label": "tuned", "model": "t"}]
 
@@ -71,21 +70,12 @@ def test_repeats_are_second_looks_and_do_not_take_a_place(store: str) -> None:
 
 def test_eight_reviewers_at_once_give_every_item_exactly_its_reviewers(store: str) -> None:
     run = make_run(n_items=20, needed=2)
-    errors: list[Exception] = []
-    done: dict[str, list[int]] = {}
+    done: dict[int, list[int]] = {}
 
-    def reviewer(name: str) -> None:
-        try:
-            done[name] = rate_all(run, name)
-        except Exception as exc:
-            errors.append(exc)
+    def reviewer(k: int) -> None:
+        done[k] = rate_all(run, f"Reviewer {k}")
 
-    threads = [threading.Thread(target=reviewer, args=(f"Reviewer {k}",)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert at_once(reviewer, 8) == []
     assert run_store.rated_counts(run.id) == dict.fromkeys(range(1, 21), 2)
     assert sum(len(positions) for positions in done.values()) == 40 == len(run_store.run_ratings(run.id))
     assert all(len(set(positions)) == len(positions) for positions in done.values())

@@ -1,5 +1,4 @@
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
@@ -8,6 +7,7 @@ from lib.curate.examples import single_turn
 from lib.db import connection, dataset_store
 from lib.db.dataset_store import NewRow
 from lib.errors import DatasetError
+from tests.threads import at_once
 
 
 def make(name: str = "Elle", n: int = 3) -> int:
@@ -118,21 +118,12 @@ def test_undo_after_undo_and_new_edit_reverts_the_new_edit(store: str) -> None:
 
 def test_concurrent_writers_lose_nothing(store: str) -> None:
     dataset_id = make(n=0)
-    errors: list[Exception] = []
 
     def writer(k: int) -> None:
-        try:
-            for i in range(20):
-                dataset_store.add_rows(dataset_id, [NewRow(single_turn("", f"{k}-{i}", "a"))])
-        except Exception as exc:
-            errors.append(exc)
+        for i in range(20):
+            dataset_store.add_rows(dataset_id, [NewRow(single_turn("", f"{k}-{i}", "a"))])
 
-    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == [] and len(dataset_store.rows(dataset_id)) == 80
+    assert at_once(writer, 4) == [] and len(dataset_store.rows(dataset_id)) == 80
     assert len({row.position for row in dataset_store.rows(dataset_id)}) == 80
 
 
@@ -140,21 +131,12 @@ def test_concurrent_edits_to_the_same_rows_lose_nothing_and_undo_stays_exact(sto
     dataset_id = make(n=5)
     original = dataset_store.rows(dataset_id)
     fields = [{"status": "approved"}, {"note": "checked"}, {"tags": "elle"}, {"status": "approved", "note": "checked"}]
-    errors: list[Exception] = []
 
     def curator(k: int) -> None:
-        try:
-            for row in original:
-                dataset_store.update_rows(dataset_id, {row.id: fields[k]}, summary=f"curator {k}")
-        except Exception as exc:
-            errors.append(exc)
+        for row in original:
+            dataset_store.update_rows(dataset_id, {row.id: fields[k]}, summary=f"curator {k}")
 
-    threads = [threading.Thread(target=curator, args=(k,)) for k in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert at_once(curator, 3) == []
     assert {(r.status, r.note, r.tags) for r in dataset_store.rows(dataset_id)} == {("approved", "checked", "elle")}
     for _ in range(sum(v.summary.startswith("curator") for v in dataset_store.versions(dataset_id))):
         dataset_store.undo(dataset_id)
@@ -167,23 +149,14 @@ def test_concurrent_reviewers_lose_no_rating(store: str) -> None:
     contenders = [{"label": "base", "model": "m"}, {"label": "tuned", "model": "t"}]
     items = [("", [{"role": "user", "content": f"q{i}"}]) for i in range(10)]
     run = run_store.create_run("r", "local", "x", {}, contenders, items)
-    errors: list[Exception] = []
 
     def reviewer(k: int) -> None:
-        try:
-            for position in range(1, 11):
-                rating = run_store.Rating(run.id, f"Reviewer {k}", position, "base", "tuned", "tuned", {})
-                run_store.save_rating(rating)
-                run_store.save_rating(rating)  # saving again replaces, never duplicates
-        except Exception as exc:
-            errors.append(exc)
+        for position in range(1, 11):
+            rating = run_store.Rating(run.id, f"Reviewer {k}", position, "base", "tuned", "tuned", {})
+            run_store.save_rating(rating)
+            run_store.save_rating(rating)  # saving again replaces, never duplicates
 
-    threads = [threading.Thread(target=reviewer, args=(k,)) for k in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == [] and len(run_store.run_ratings(run.id)) == 60
+    assert at_once(reviewer, 6) == [] and len(run_store.run_ratings(run.id)) == 60
     run_store.save_rating(run_store.Rating(run.id, "REVIEWER 0", 1, "base", "tuned", "base", {}))
     assert len(run_store.run_ratings(run.id)) == 60  # names match without regard to case, on both engines
     assert [r.winner for r in run_store.run_ratings(run.id, "reviewer 0") if r.position == 1] == ["base"]
