@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lib.db.connection import connect, insert_id, now, transaction
@@ -268,41 +268,65 @@ def _plural(n: int, noun: str) -> str:
 def _apply(
     conn: Connection, dataset_id: int, summary: str, changes: list[_Change], undoes: int | None = None
 ) -> Version:
-    """Write changes to the examples and log them as a new version, in the caller's transaction."""
+    """Write changes to the examples and log them as a new version, in the caller's transaction.
+
+    Each kind of change goes to the database as one batch (50,000 imported rows are one statement's many
+    parameter sets, not 50,000 round trips); every example appears in one change at most.
+    """
     stamp = now()
     new_version = insert(version_table).values(
         dataset_id=dataset_id, created_at=stamp, summary=summary, n_examples=0, undoes=undoes
     )
     version_id = insert_id(conn, new_version)
     e = examples.c
-    log = []
-    for seq, change in enumerate(changes):
-        after = change.after
-        if after is not None:
-            fields = {
-                "position": after["position"],
-                "body": json.dumps(after["example"], ensure_ascii=False),
-                "status": after["status"],
-                "tags": after["tags"],
-                "note": after["note"],
-            }
-        if change.before is None and after is not None:
-            given_id = {} if change.example_id is None else {"id": change.example_id}  # undo puts it back as it was
-            change.example_id = insert_id(conn, insert(examples).values(dataset_id=dataset_id, **given_id, **fields))
-        elif after is None:
-            conn.execute(delete(examples).where(e.id == change.example_id, e.dataset_id == dataset_id))
-        else:
-            conn.execute(update(examples).where(e.id == change.example_id, e.dataset_id == dataset_id).values(**fields))
-        log.append(
-            {"version_id": version_id, "example_id": change.example_id, "seq": seq,
-             "before": _dump(change.before), "after": _dump(after)}
-        )  # fmt: skip
+    added = [c for c in changes if c.before is None and c.after is not None]
+    fresh = [c for c in added if c.example_id is None]
+    restored = [c for c in added if c.example_id is not None]  # undo puts a deleted row back under its id
+    if fresh:
+        made = conn.execute(
+            insert(examples).returning(e.id, sort_by_parameter_order=True),
+            [{"dataset_id": dataset_id, **_columns(c.after)} for c in fresh],
+        )
+        for change, example_id in zip(fresh, made.scalars().all(), strict=True):
+            change.example_id = example_id
+    if restored:
+        conn.execute(
+            insert(examples), [{"id": c.example_id, "dataset_id": dataset_id, **_columns(c.after)} for c in restored]
+        )
+    if gone := [{"gone": c.example_id} for c in changes if c.after is None]:
+        conn.execute(delete(examples).where(e.id == bindparam("gone"), e.dataset_id == dataset_id), gone)
+    if edited := [c for c in changes if c.before is not None and c.after is not None]:
+        columns = ("position", "body", "status", "tags", "note")
+        statement = (
+            update(examples)
+            .where(e.id == bindparam("row"), e.dataset_id == dataset_id)
+            .values({name: bindparam(f"new_{name}") for name in columns})
+        )
+        rows = [{"row": c.example_id, **{f"new_{k}": v for k, v in _columns(c.after).items()}} for c in edited]
+        conn.execute(statement, rows)
+    log = [
+        {"version_id": version_id, "example_id": c.example_id, "seq": seq, "before": _dump(c.before),
+         "after": _dump(c.after)}
+        for seq, c in enumerate(changes)
+    ]  # fmt: skip
     if log:
         conn.execute(insert(change_log), log)
     n_examples = conn.execute(select(func.count()).select_from(examples).where(e.dataset_id == dataset_id)).scalar_one()
     conn.execute(update(version_table).where(version_table.c.id == version_id).values(n_examples=n_examples))
     conn.execute(update(datasets).where(datasets.c.id == dataset_id).values(updated_at=stamp))
     return Version(version_id, dataset_id, stamp, summary, n_examples, undoes, _number(conn, dataset_id, version_id))
+
+
+def _columns(record: dict[str, Any] | None) -> dict[str, Any]:
+    """A change's record as the examples table's columns."""
+    assert record is not None
+    return {
+        "position": record["position"],
+        "body": json.dumps(record["example"], ensure_ascii=False),
+        "status": record["status"],
+        "tags": record["tags"],
+        "note": record["note"],
+    }
 
 
 def _number(conn: Connection, dataset_id: int, version_id: int) -> int:
