@@ -131,8 +131,11 @@ def main() -> None:
             figures[name] = {
                 "per_second": per_second, "lost": expected - saved, "import": imported, "first": first, "rerun": rerun,
             }  # fmt: skip
-            print(f"{name}: {per_second:.0f} ratings/s by {args.reviewers} reviewers, {saved} of {expected} saved; "
-                  f"import {args.examples:,} {imported:.2f} s; Examples first run {first:.2f} s, rerun {rerun:.2f} s", flush=True)  # fmt: skip
+            print(
+                f"{name}: {per_second:.0f} ratings/s by {args.reviewers} reviewers, {saved} of {expected} saved; "
+                f"import {imported:.2f} s; Examples first run {first:.2f} s, rerun {rerun:.2f} s",
+                flush=True,
+            )
     finally:
         cluster.stop()
     print(f"\n{'store':<12}{'ratings/s':>11}{'lost':>6}{'import s':>10}{'first run s':>13}{'rerun s':>9}")
