@@ -22,9 +22,8 @@ if not runs:
         st.page_link("pages/evaluate.py", label="Create one on Evaluate", icon=":material/science:")
     st.stop()
 
-signed_in = st.user.get("is_logged_in") and st.user.get("name")
-if person is not None or signed_in:
-    reviewer = person.name if person else str(st.user.get("name"))
+if person is not None:
+    reviewer = person.name
     st.caption(f"Rating as **{reviewer}** (signed in).")
 else:
     reviewer = st.text_input("Your name", key="rate_reviewer", placeholder="so your ratings are kept apart")

@@ -81,7 +81,7 @@ def create_run(
         run = insert(eval_runs).values(
             name=name.strip() or "Evaluation", created_at=now(), provider=provider, prompt_source=prompt_source,
             settings=json.dumps(settings), contenders=json.dumps(contenders), reviews_needed=reviews_needed,
-            shared_with=json.dumps(sorted(set(shared_with))),
+            shared_with=_emails(shared_with),
         )  # fmt: skip
         run_id = insert_id(conn, run)
         conn.execute(
@@ -121,7 +121,11 @@ def list_runs() -> list[EvalRun]:
         return [_run(row) for row in conn.execute(select(*_RUN_COLUMNS).order_by(eval_runs.c.id.desc()))]
 
 
-def share_run(run_id: int, reviews_needed: int, shared_with: list[str]) -> EvalRun:
+def _emails(shared_with: Sequence[str]) -> str:
+    return json.dumps(sorted({email.strip().lower() for email in shared_with if email.strip()}))
+
+
+def share_run(run_id: int, reviews_needed: int, shared_with: Sequence[str]) -> EvalRun:
     """How many reviewers each item needs, and who may rate the run when sign-in is on (e-mails)."""
     if reviews_needed < 1:
         raise RunError("Each item needs at least one reviewer.")
@@ -131,7 +135,7 @@ def share_run(run_id: int, reviews_needed: int, shared_with: list[str]) -> EvalR
             .where(eval_runs.c.id == run_id)
             .values(
                 reviews_needed=reviews_needed,
-                shared_with=json.dumps(sorted({e.strip().lower() for e in shared_with if e.strip()})),
+                shared_with=_emails(shared_with),
             )
         )
     return get_run(run_id)
