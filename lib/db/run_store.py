@@ -239,9 +239,7 @@ def reserve(run_id: int, reviewer: str, candidates: Sequence[int]) -> int | None
         needed = conn.execute(locked).scalar()
         if needed is None:
             raise RunError(f"There is no evaluation run {run_id}.")
-        taken = _rated_counts(conn, run_id)
-        for position, holders in _reservations(conn, run_id).items():
-            taken[position] = taken.get(position, 0) + sum(reviewer_key(name) != key for name in holders)
+        taken = _places_taken(conn, run_id, reviewer)
         chosen = next((p for p in candidates if taken.get(p, 0) < needed), None)
         r = reservations.c
         conn.execute(delete(reservations).where(r.run_id == run_id, r.reviewer == key))
@@ -256,6 +254,20 @@ def reserve(run_id: int, reviewer: str, candidates: Sequence[int]) -> int | None
             }
             conn.execute(insert(reservations).values(**held))
         return chosen
+
+
+def places_taken(run_id: int, reviewer: str) -> dict[int, int]:
+    """Per item, how many of its places are taken for ``reviewer``: ratings, and others' unexpired reservations."""
+    with connect() as conn:
+        return _places_taken(conn, run_id, reviewer)
+
+
+def _places_taken(conn: Connection, run_id: int, reviewer: str) -> dict[int, int]:
+    key = reviewer_key(reviewer)
+    taken = _rated_counts(conn, run_id)
+    for position, holders in _reservations(conn, run_id).items():
+        taken[position] = taken.get(position, 0) + sum(reviewer_key(name) != key for name in holders)
+    return taken
 
 
 def rated_counts(run_id: int) -> dict[int, int]:

@@ -69,7 +69,6 @@ def next_assignment(run: EvalRun, reviewer: str, skipped: Sequence[int] = ()) ->
     others' open reservations); it is then reserved for this reviewer a few minutes. A repeat is offered once
     the item's first rating is in. Items the reviewer ``skipped`` (oldest first) come back only at the end.
     """
-    key = reviewer_key(reviewer)
     rated = {r.position for r in run_store.run_ratings(run.id, reviewer)}
     repeated = {r.position for r in run_store.run_ratings(run.id, reviewer, repeats=True)}
     queue = assignments(run, reviewer)
@@ -80,13 +79,8 @@ def next_assignment(run: EvalRun, reviewer: str, skipped: Sequence[int] = ()) ->
     later = set(skipped)
     ordered = [a for a in queue if waiting(a) and a.position not in later]
     ordered += [a for p in skipped for a in queue if a.position == p and waiting(a)]
-    counts = run_store.rated_counts(run.id)
-    held = run_store.active_reservations(run.id)
-    available = [
-        a for a in ordered
-        if a.repeat or counts.get(a.position, 0) + sum(reviewer_key(n) != key for n in held.get(a.position, []))
-        < run.reviews_needed
-    ]  # fmt: skip
+    taken = run_store.places_taken(run.id, reviewer)
+    available = [a for a in ordered if a.repeat or taken.get(a.position, 0) < run.reviews_needed]
     done = len(rated) + len(repeated)
     upcoming = available[0] if available else None
     if upcoming is None or not upcoming.repeat:
