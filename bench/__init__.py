@@ -16,18 +16,18 @@ from typing import Any
 
 
 def machine() -> str:
-    """The CPU model, its cores, and whether it computes bf16 natively (AVX512-BF16 or AMX)."""
-    model, flags = platform.processor() or platform.machine(), set()
+    """The CPU model, its cores, and whether it computes bf16 natively (the local trainer's own test)."""
+    from lib.local.models import native_bf16_cpu
+
+    model = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
         for line in cpuinfo.read_text().splitlines():
             key, _, value = line.partition(":")
             if key.strip() == "model name":
                 model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    native = bool(flags & {"avx512_bf16", "amx_bf16"})
-    return f"machine: {model}, {os.cpu_count()} cores, native bf16: {'yes' if native else 'no'}"
+                break
+    return f"machine: {model}, {os.cpu_count()} cores, native bf16: {'yes' if native_bf16_cpu() else 'no'}"
 
 
 def ratio(name: str, value: float) -> None:

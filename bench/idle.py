@@ -18,7 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.soak import cpu_line
+from bench import machine
 from lib.paths import PROJECT_DIR
 from tests.local_server import free_port
 
@@ -75,7 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=30)
     args = parser.parse_args()
-    print(cpu_line())
+    print(machine())
     ours = idle_share([], args.seconds)
     watcher = idle_share(["--server.fileWatcherType", "auto"], args.seconds)
     print(f"idle CPU of the app's process over {args.seconds:.0f} s with one tab open:")

@@ -11,30 +11,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import tempfile
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
+from bench import machine
 from lib.paths import PROJECT_DIR
 from tests.local_server import free_port
 
 SMOLLM2 = "smollm2-135m-instruct"
-
-
-def cpu_line() -> str:
-    """The machine a figure holds for: CPU model, cores, and whether it computes bf16 natively."""
-    info = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
-    model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), None)
-    model = model or platform.processor() or "unknown CPU"
-    flags = next((line for line in info if line.startswith("flags")), "")
-    return f"{model}, {os.cpu_count()} cores, native bf16: {'yes' if 'avx512_bf16' in flags else 'no'}"
 
 
 def main() -> None:
@@ -43,7 +33,7 @@ def main() -> None:
     parser.add_argument("--chat-clients", type=int, default=4)
     parser.add_argument("--upload-clients", type=int, default=2)
     args = parser.parse_args()
-    print(cpu_line())
+    print(machine())
 
     from lib.train import local_client
 

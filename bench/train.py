@@ -74,6 +74,8 @@ def _trl(arm: str, loaded: Any, training: list[Any], learning_rate: float) -> An
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
+    from lib.local.models import native_bf16_cpu
+
     pairs = [{"prompt": e["messages"][:-1], "completion": e["messages"][-1:]} for e in training]
     common: dict[str, Any] = {
         "output_dir": tempfile.mkdtemp(prefix="trl-"),
@@ -86,7 +88,7 @@ def _trl(arm: str, loaded: Any, training: list[Any], learning_rate: float) -> An
         "seed": 0,
     }
     if arm == "trl-tuned":
-        bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        bf16 = native_bf16_cpu()
         common |= {"gradient_checkpointing": False, "bf16": bf16, "learning_rate": learning_rate}
     lora = LoraConfig(r=RANK, lora_alpha=2 * RANK, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
     trainer = SFTTrainer(

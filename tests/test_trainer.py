@@ -154,3 +154,25 @@ def test_dpo_raises_the_chosen_over_rejected_margin_and_leaves_the_base_alone(fo
         if "lora_" not in name:
             original = name.replace("base_model.model.", "").replace(".base_layer", "")
             assert torch.equal(parameter, base_before[original]), name
+
+
+@pytest.mark.parametrize(
+    ("machine", "avx512_bf16", "amx", "onednn_says", "expected"),
+    [
+        ("x86_64", False, False, True, torch.float32),  # AVX-512 without bf16: oneDNN would emulate it, 3x slower
+        ("x86_64", True, False, True, torch.bfloat16),
+        ("x86_64", False, True, True, torch.bfloat16),
+        ("arm64", False, False, True, torch.bfloat16),
+        ("arm64", False, False, False, torch.float32),
+    ],
+)
+def test_the_base_trains_in_bf16_only_where_the_cpu_has_bf16_instructions(
+    monkeypatch: pytest.MonkeyPatch, machine: str, avx512_bf16: bool, amx: bool, onednn_says: bool, expected: Any
+) -> None:
+    from lib.local import models
+
+    monkeypatch.setattr(models.platform, "machine", lambda: machine)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: onednn_says)
+    assert models.compute_dtype(torch.device("cpu")) == expected
