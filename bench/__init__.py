@@ -38,13 +38,19 @@ def seconds(name: str, value: float) -> None:
     print(f"SECONDS {name} {value:.3f}")
 
 
+def prepared_folder() -> Path:
+    """SmolLM2 prepared into a fresh temporary folder (as the local server does once)."""
+    from lib.local.models import BASE_MODELS, SMOLLM2, model_folder
+
+    return model_folder(Path(tempfile.mkdtemp(prefix="bench-models-")), SMOLLM2, BASE_MODELS[SMOLLM2])
+
+
 def run_arms(module: str, arms: Sequence[str], repeats: int) -> dict[str, list[dict[str, Any]]]:
     """Each training arm of ``module`` in a process of its own (``--arm A --folder F`` prints one JSON line),
     interleaved, ``repeats`` times, on one prepared SmolLM2 folder; the figures of every run by arm."""
-    from lib.local.models import BASE_MODELS, SMOLLM2, model_folder
     from lib.paths import PROJECT_DIR
 
-    folder = model_folder(Path(tempfile.mkdtemp(prefix="bench-models-")), SMOLLM2, BASE_MODELS[SMOLLM2])
+    folder = prepared_folder()
     runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arms}
     for repeat in range(repeats):
         for arm in arms:

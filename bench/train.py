@@ -1,6 +1,7 @@
 """Training speed of the local provider against TRL's SFTTrainer, same data, same LoRA rank, same machine.
 
 Run: python -m bench.train [--repeats 3]   (needs requirements-bench.txt: trl)
+     python -m bench.train --scale [--sizes 40,400,4000]   how training time grows with the dataset
 
 Ten sample limericks, 3 epochs, batch 1, LoRA r=16 on all linear layers of SmolLM2-135M-Instruct.
 Arms, each in its own process, interleaved, median of --repeats:
@@ -9,6 +10,11 @@ Arms, each in its own process, interleaved, median of --repeats:
   trl-tuned    SFTTrainer without gradient checkpointing, bf16 only where the CPU computes it, our learning rate
 Every arm's held-out loss is measured the same way, on ten other limericks. Then, through the real server
 (python -m lib.local, GGUF conversion done at its start and excluded), job created -> succeeded.
+
+--scale trains our trainer alone on 40, 400 and 4,000 generated examples (the 40 sample limericks asked for in
+four phrasings, in turn), 1 epoch, the batch size "auto" picks, each size in its own process: real tokens/s
+and wall time, and the same data's tokens as the Train screen counts them (o200k_base, OpenAI's rule), since
+the screen's estimate (lib/train/estimate.py) is built from these figures.
 """
 
 from __future__ import annotations
@@ -17,17 +23,21 @@ import argparse
 import json
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench import machine, ratio, run_arms, seconds
+from bench import machine, prepared_folder, ratio, run_arms, seconds
 from bench import median as median_of
 from lib.paths import PROJECT_DIR
 
 ARMS = ("ours", "trl-default", "trl-tuned")
 EPOCHS, RANK = 3, 16
+SCALE_SIZES = (40, 400, 4000)
+PHRASINGS = ("Tell me about {}.", "What is {}?", "Write me a limerick about {}, please.", "Could you describe {}?")
 
 
 def limericks() -> tuple[list[Any], list[Any]]:
@@ -35,6 +45,61 @@ def limericks() -> tuple[list[Any], list[Any]]:
 
     examples = [e for _, e in read_jsonl((PROJECT_DIR / "data" / "limericks.jsonl").read_bytes()).valid_examples()]
     return examples[:10], examples[30:40]
+
+
+def generated(n: int) -> list[Any]:
+    """``n`` Elle examples: the sample limericks in turn, the user's question phrased four ways."""
+    from lib.curate.formats import read_jsonl
+
+    sample = [e for _, e in read_jsonl((PROJECT_DIR / "data" / "limericks.jsonl").read_bytes()).valid_examples()]
+    examples = []
+    for i in range(n):
+        system, user, answer = sample[i % len(sample)]["messages"]
+        element = user["content"].removeprefix("Tell me about ").rstrip(".")
+        question = PHRASINGS[(i // len(sample)) % len(PHRASINGS)].format(element)
+        examples.append({"messages": [system, {"role": "user", "content": question}, answer]})
+    return examples
+
+
+def run_scale(n: int, folder: Path) -> dict[str, Any]:
+    """One epoch of our trainer on ``n`` generated examples, batch size "auto", in this process."""
+    from lib.local.models import load
+    from lib.local.trainer import TrainingConfig, train
+    from lib.openai_rules import auto_batch_size
+    from lib.price.tokens import Counter
+
+    examples, batch_size = generated(n), auto_batch_size(n)
+    loaded = load(folder)
+    start = time.perf_counter()
+    _, result = train(loaded, examples, TrainingConfig(n_epochs=1, batch_size=batch_size, seed=0, lora_rank=RANK))
+    return {
+        "examples": n,
+        "batch_size": batch_size,
+        "steps": len(result.steps),
+        "tokens": result.trained_tokens,
+        "counted_tokens": sum(c.total for c in Counter("o200k_base").count_all(examples)),
+        "seconds": time.perf_counter() - start,
+        "tokens_per_second": result.tokens_per_second,
+    }
+
+
+def scale(sizes: list[int], folder: Path) -> None:
+    print(machine())
+    print(f"\nOur trainer, 1 epoch of generated examples, batch size 'auto', LoRA r={RANK}, one process per size")
+    print(f"{'examples':>9}{'batch':>7}{'steps':>7}{'tokens':>9}{'o200k':>9}{'real tok/s':>12}{'wall s':>9}")
+    for n in sizes:
+        command = [sys.executable, "-m", "bench.train", "--scale-size", str(n), "--folder", str(folder)]
+        done = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_DIR)
+        if done.returncode != 0:
+            sys.exit(f"{n} examples failed:\n{done.stderr[-3000:]}")
+        run = json.loads(done.stdout.strip().splitlines()[-1])
+        print(
+            f"{n:>9}{run['batch_size']:>7}{run['steps']:>7}{run['tokens']:>9}{run['counted_tokens']:>9}"
+            f"{run['tokens_per_second']:>12.1f}{run['seconds']:>9.1f}",
+            flush=True,
+        )
+        seconds(f"train_{n}_examples_1_epoch", run["seconds"])
+        ratio(f"train_tokens_per_o200k_token_{n}", run["tokens"] / run["counted_tokens"])
 
 
 def run_arm(arm: str, folder: Path) -> dict[str, Any]:
@@ -144,9 +209,18 @@ def main() -> None:
     parser.add_argument("--arm", choices=ARMS, help="(internal) run one arm in this process")
     parser.add_argument("--folder", type=Path, help="(internal) the prepared base model")
     parser.add_argument("--skip-server", action="store_true")
+    parser.add_argument("--scale", action="store_true", help="how training time grows with the dataset")
+    parser.add_argument("--sizes", default=",".join(map(str, SCALE_SIZES)), help="with --scale: examples per run")
+    parser.add_argument("--scale-size", type=int, help="(internal) one --scale run in this process")
     args = parser.parse_args()
     if args.arm:
         print(json.dumps(run_arm(args.arm, args.folder)))
+        return
+    if args.scale_size:
+        print(json.dumps(run_scale(args.scale_size, args.folder)))
+        return
+    if args.scale:
+        scale([int(n) for n in args.sizes.split(",")], prepared_folder())
         return
 
     runs = run_arms("bench.train", ARMS, args.repeats)

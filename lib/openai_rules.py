@@ -12,3 +12,8 @@ def auto_epochs(n_examples: int) -> int:
     if 3 * n_examples > 25_000:
         return max(1, 25_000 // n_examples)
     return 3
+
+
+def auto_batch_size(n_examples: int) -> int:
+    """The local provider's choice for "auto": 1 for small sets (each step learns from one example), up to 8."""
+    return max(1, min(8, n_examples // 64))

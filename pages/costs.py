@@ -5,10 +5,11 @@ import streamlit as st
 
 from lib.db import price_store
 from lib.errors import StudioError
+from lib.openai_rules import auto_batch_size
 from lib.price import pricing
-from lib.train import local_client
+from lib.train.tracking import format_duration
 from lib.ui.charts import break_even_chart, lengths_chart
-from lib.ui.provider import local_throughput
+from lib.ui.provider import local_training_estimate
 from lib.ui.widgets import (
     cached_counts,
     cached_request_tokens,
@@ -42,14 +43,13 @@ cells[2].metric("Trained tokens", f"{result.trained_tokens:,}", help="Assistant 
 cells[3].metric("Epochs", result.epochs, help=None if epochs else "OpenAI's automatic choice for this many examples")
 cells[4].metric("Billed tokens", f"{result.billed_tokens:,}")
 cells[5].metric("Training cost", f"${result.cost_usd:,.2f}")
-speed, own = local_throughput()
-minutes = local_client.training_seconds(result.epochs * result.total_tokens, speed) / 60
+local = local_training_estimate(result.total_tokens, result.epochs, auto_batch_size(result.examples))
 st.caption(
-    f":material/computer: **Local provider** (free, on this machine): about **{minutes:,.1f} min** of training for "
-    f"{result.epochs} epochs at {speed:,.0f} tokens/s"
+    f":material/computer: **Local provider** (free, on this machine): about **{format_duration(local.seconds)}** "
+    f"from launch to tuned model for {result.epochs} epochs at {local.tokens_per_second:,.0f} tokens/s"
     + (
         " (measured by your recent local jobs)."
-        if own
+        if local.measured_here
         else " (measured on a 2-core machine; your first job measures yours)."
     )
 )

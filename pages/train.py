@@ -8,15 +8,15 @@ import streamlit as st
 
 from lib.db import dataset_store
 from lib.errors import StudioError
-from lib.openai_rules import MIN_EXAMPLES, auto_epochs
+from lib.openai_rules import MIN_EXAMPLES, auto_batch_size, auto_epochs
 from lib.price import pricing
-from lib.train import launch, local_client
+from lib.train import launch
 from lib.train.launch import ExampleChoice, LaunchSettings
 from lib.train.providers import ProviderConfig, base_models
 from lib.train.tracking import format_duration
 from lib.ui import widgets
 from lib.ui.contenders import offered_chat_models
-from lib.ui.provider import local_throughput, require_client
+from lib.ui.provider import local_training_estimate, require_client
 
 
 @st.cache_data(ttl=60, show_spinner="Asking the provider for its models…")
@@ -98,14 +98,14 @@ cells[1].metric("Validation examples", len(validation_rows))
 if config.kind == "local":
     counts = launch.training_counts(rows, widgets.cached_counts(dataset.id, dataset.version_id, "o200k_base"), settings)
     n_epochs = settings.n_epochs or auto_epochs(len(counts))
-    speed, measured = local_throughput()
-    seconds = local_client.training_seconds(n_epochs * sum(c.total for c in counts), speed)
+    batch_size = settings.batch_size or auto_batch_size(len(counts))
+    local = local_training_estimate(sum(c.total for c in counts), n_epochs, batch_size)
     cells[2].metric("Epochs", n_epochs)
-    basis = "this machine's last jobs" if measured else "a benchmark machine (no job here yet)"
+    basis = "this machine's last jobs" if local.measured_here else "a benchmark machine (no job here yet)"
     cells[3].metric(
-        "Training time (estimate)", f"{'at most' if patience else 'about'} {format_duration(seconds)}",
-        help=f"At {speed:,.0f} tokens/s, measured on {basis}, with the machine otherwise idle; free. "
-        "While the job runs, Jobs refines the finish time from the job's own steps.",
+        "Training time (estimate)", f"{'at most' if patience else 'about'} {format_duration(local.seconds)}",
+        help=f"At {local.tokens_per_second:,.0f} tokens/s with batch size {batch_size}, measured on {basis}, with "
+        "the machine otherwise idle; free. While the job runs, Jobs refines the finish time from its own steps.",
     )  # fmt: skip
 estimated_cost = None
 if config.kind != "local":

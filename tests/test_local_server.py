@@ -26,6 +26,7 @@ from referencing.jsonschema import DRAFT202012
 from lib.local.store import LocalStore
 from lib.paths import PROJECT_DIR
 from lib.train import local_client
+from lib.train.estimate import JobSpeed
 from tests.local_server import running_server, tiny_settings
 from tests.tiny_model import TINY
 
@@ -375,15 +376,21 @@ def test_after_a_restart_queued_jobs_wait_and_a_running_one_is_failed_clearly(tm
 def test_the_app_reads_the_trainer_speed_from_finished_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = tiny_settings(tmp_path, start_worker=False)
     store = LocalStore(settings.store_path)
-    for i, speed in enumerate([80.0, 120.0, 100.0]):
-        store.insert(
-            "jobs", {"id": f"ftjob-{i}", "status": "succeeded", "tokens_per_second": speed}, status="succeeded"
-        )
+    finished = [("supervised", 1, 80.0), ("supervised", 8, 300.0), ("supervised", 1, 100.0), ("dpo", 1, 40.0)]
+    for i, (method, batch_size, speed) in enumerate(finished):
+        hyperparameters = {"n_epochs": 3, "batch_size": batch_size, "learning_rate_multiplier": 1.0}
+        job = {"id": f"ftjob-{i}", "model": TINY, "created_at": 1, "status": "succeeded", "tokens_per_second": speed}
+        job |= {"hyperparameters": hyperparameters, "method": {"type": method, method: {"hyperparameters": {}}}}
+        store.insert("jobs", job, status="succeeded")
     with running_server(settings) as url:
         monkeypatch.setenv("STUDIO_LOCAL_URL", url)
-        assert local_client.measured_throughput() == 100.0  # the median
-    assert local_client.measured_throughput() is None  # no server: the screen falls back to the benchmark figure
-    assert local_client.training_seconds(3000, 100.0) == 30.0
+        speeds = local_client.finished_job_speeds()
+    assert sorted(speeds, key=lambda s: s.tokens_per_second) == [
+        JobSpeed(80.0, 1),
+        JobSpeed(100.0, 1),
+        JobSpeed(300.0, 8),  # DPO's speed is not the trainer's
+    ]
+    assert local_client.finished_job_speeds() == []  # no server: the screens fall back to the benchmark's figures
 
 
 def test_pause_and_resume_a_running_job(client: openai.OpenAI) -> None:

@@ -65,6 +65,23 @@ def test_a_fast_counter_that_disagrees_with_tiktoken_is_not_used(monkeypatch: py
     assert tokens._bpe_counter.__wrapped__("o200k_base") is None
 
 
+def test_the_next_version_encodes_only_its_new_strings_and_counts_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens.forget_counted_strings()
+    examples = [json.loads(line) for line in (PROJECT_DIR / "data" / "limericks.jsonl").read_text().splitlines()]
+    first = Counter("o200k_base").count_all(examples)
+    encoded: list[str] = []
+    real = tokens.text_counter("o200k_base")
+    monkeypatch.setattr(tokens, "text_counter", lambda name: lambda text: encoded.append(text) or real(text))
+    edited = [*examples]
+    edited[3] = {"messages": [*examples[3]["messages"][:2], {"role": "assistant", "content": "A new answer, redone."}]}
+    again = Counter("o200k_base").count_all(edited)
+    assert encoded == ["A new answer, redone."]  # only the edited answer was encoded
+    assert again[:3] == first[:3] and again[4:] == first[4:]
+    assert again[3].trained == real("A new answer, redone.")
+    assert again[3].total == first[3].total - real(examples[3]["messages"][2]["content"]) + real("A new answer, redone.")
+    assert Counter("o200k_base").count_all(edited) == again
+
+
 def test_preference_examples_count_the_input_and_both_outputs() -> None:
     rejected = "Go away, go away, go away."
     preference = {

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import httpx2
+import pytest
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 
 from lib.db.provenance_store import Provenance
@@ -159,3 +160,23 @@ def test_a_dpo_jobs_reward_accuracy_is_charted_as_its_accuracy() -> None:
     points = tracking.metric_points([FineTuningJobEvent.model_validate(dpo)])
     assert [(p["metric"], p["kind"], p["value"]) for p in points] == [
         ("Training loss", "loss", 0.69), ("Training reward accuracy (DPO)", "accuracy", 0.5)]  # fmt: skip
+
+
+def test_the_training_estimate_grows_with_tokens_and_epochs_and_follows_this_machines_jobs() -> None:
+    from lib.train import estimate
+
+    table = estimate.BENCHMARK_TOKENS_PER_SECOND
+    assert estimate.benchmark_speed(1) == table[1] and estimate.benchmark_speed(64) == table[max(table)]
+    assert min(table[1], table[6]) <= estimate.benchmark_speed(3) <= max(table[1], table[6])  # between measured sizes
+    one = estimate.training_estimate(10_000, n_epochs=1, batch_size=1)
+    three = estimate.training_estimate(10_000, n_epochs=3, batch_size=1)
+    assert not one.measured_here and one.seconds > estimate.JOB_START_SECONDS
+    assert three.seconds - estimate.JOB_START_SECONDS == pytest.approx(3 * (one.seconds - estimate.JOB_START_SECONDS))
+    assert estimate.training_estimate(0, n_epochs=3, batch_size=1).seconds == 0
+
+    # a machine whose jobs ran twice as fast as the benchmark's trains in half the time
+    twice = [estimate.JobSpeed(2 * table[1], 1), estimate.JobSpeed(2 * table[8], 8)]
+    assert estimate.machine_factor(twice) == 2.0 and estimate.machine_factor([]) is None
+    here = estimate.training_estimate(10_000, n_epochs=1, batch_size=1, factor=estimate.machine_factor(twice))
+    assert here.measured_here and here.tokens_per_second == pytest.approx(2 * one.tokens_per_second)
+    assert here.seconds - estimate.JOB_START_SECONDS == pytest.approx((one.seconds - estimate.JOB_START_SECONDS) / 2)

@@ -17,14 +17,9 @@ from lib.local.config import ORGANIZATION, ServerSettings
 from lib.local.files import read_examples, save_file
 from lib.local.store import LocalStore, new_id, now
 from lib.local.tuned_models import adapter_path, base_of, tuned_models
-from lib.openai_rules import auto_epochs
+from lib.openai_rules import auto_batch_size, auto_epochs
 
 KEEP_CHECKPOINTS = 3
-
-
-def auto_batch_size(n_examples: int) -> int:
-    """1 for small sets (each step then learns from one example), up to 8 for large ones."""
-    return max(1, min(8, n_examples // 64))
 
 
 def tuned_model_id(job: dict[str, Any]) -> str:

@@ -157,13 +157,26 @@ def _all_messages(example: Any) -> list[Any]:
     return conversation(example)
 
 
+# Each string's length, by encoding, shared by every Counter of this process: a dataset's next version
+# (one edit, an import on top) counts only its new strings. Forgotten wholesale past this many strings.
+REMEMBERED_STRINGS = 500_000
+_lengths_by_encoding: dict[str, dict[str, int]] = {}
+
+
+def forget_counted_strings() -> None:
+    """Count every string afresh from now on (the benchmark's cold arm; memory kept in bounds)."""
+    _lengths_by_encoding.clear()
+
+
 class Counter:
-    """Counts chat tokens as OpenAI's reference does, encoding each distinct string once."""
+    """Counts chat tokens as OpenAI's reference does, encoding each distinct string once per process."""
 
     def __init__(self, encoding_name: str) -> None:
         self.encoding = encoding(encoding_name)
         self._count = text_counter(encoding_name)
-        self._lengths: dict[str, int] = {}
+        if sum(len(known) for known in _lengths_by_encoding.values()) > REMEMBERED_STRINGS:
+            forget_counted_strings()
+        self._lengths = _lengths_by_encoding.setdefault(encoding_name, {})
 
     def length(self, text: str) -> int:
         """Tokens in ``text``; each distinct string is encoded once (system prompts and roles repeat a lot)."""

@@ -15,6 +15,7 @@ import httpx2
 import openai
 
 from lib.paths import PROJECT_DIR, data_dir
+from lib.train.estimate import JobSpeed
 
 DEFAULT_PORT = 8765
 LOCAL_PACKAGES = ("torch", "transformers", "peft", "gguf", "fastapi", "uvicorn", "multipart")
@@ -98,22 +99,17 @@ def log_path() -> Path:
     return data_dir() / "local" / "server.log"
 
 
-# Real tokens/s of the local trainer on SmolLM2, 2 CPU cores without bf16 (python -m bench.train, docs/benchmarks.md).
-# Used until this machine's own jobs have measured it.
-MEASURED_TOKENS_PER_SECOND = 95.0
-
-
-def training_seconds(tokens: int, tokens_per_second: float) -> float:
-    """Estimated training time for ``tokens`` (epochs x example tokens) at a measured throughput."""
-    return tokens / tokens_per_second if tokens_per_second > 0 else 0.0
-
-
-def measured_throughput() -> float | None:
-    """Median real tokens/s of the local server's finished jobs (None before the first job)."""
+def finished_job_speeds() -> list[JobSpeed]:
+    """Real tokens/s and batch size of the local server's recent supervised jobs (none before the first)."""
     try:
         jobs = client(timeout=2.0).fine_tuning.jobs.list(limit=20).data
     except openai.APIError:
-        return None
-    speeds = sorted(float((job.model_extra or {}).get("tokens_per_second") or 0) for job in jobs)
-    speeds = [s for s in speeds if s > 0]
-    return speeds[len(speeds) // 2] if speeds else None
+        return []
+    speeds = []
+    for job in jobs:
+        speed = float((job.model_extra or {}).get("tokens_per_second") or 0)
+        method = job.method.type if job.method else "supervised"
+        batch_size = job.hyperparameters.batch_size if job.hyperparameters else None
+        if speed > 0 and method == "supervised" and isinstance(batch_size, int):
+            speeds.append(JobSpeed(speed, batch_size))
+    return speeds

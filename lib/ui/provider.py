@@ -14,7 +14,7 @@ import openai
 import streamlit as st
 
 from lib.errors import StudioError
-from lib.train import local_client, providers
+from lib.train import estimate, local_client, providers
 from lib.train.local_client import LocalStatus
 from lib.train.providers import KINDS, LABELS, ProviderConfig, ProviderError
 
@@ -28,10 +28,10 @@ def _started_server() -> subprocess.Popen[Any]:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def local_throughput() -> tuple[float, bool]:
-    """Tokens/s of the local trainer: measured by this machine's jobs (True) or the benchmark's figure (False)."""
-    measured = local_client.measured_throughput()
-    return (measured, True) if measured else (local_client.MEASURED_TOKENS_PER_SECOND, False)
+def local_training_estimate(counted_tokens: int, n_epochs: int, batch_size: int) -> estimate.TrainingEstimate:
+    """How long the local provider will train: the benchmark's figures, scaled by this machine's finished jobs."""
+    factor = estimate.machine_factor(local_client.finished_job_speeds())
+    return estimate.training_estimate(counted_tokens, n_epochs, batch_size, factor)
 
 
 def local_status() -> LocalStatus:

@@ -1,0 +1,64 @@
+"""How long the local provider takes to train a dataset: the one model behind the Train and Tokens screens.
+
+Its figures come from ``python -m bench.train --scale`` (docs/benchmarks.md): the local trainer's real
+tokens/s at the batch sizes "auto" picks for 40, 400 and 4,000 examples. The screens count tokens as
+OpenAI does (o200k_base); the trainer's own tokens (SmolLM2's chat template) are ~10% more on the same
+data. Once this machine has finished supervised jobs, the figures are scaled by how fast those ran
+against the benchmark at their own batch sizes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Real tokens/s of the local trainer by batch size, one epoch of generated examples
+# (python -m bench.train --scale; 2-core Xeon @ 2.50 GHz, no native bf16).
+BENCHMARK_TOKENS_PER_SECOND = {1: 128.0, 6: 150.0, 8: 150.0}
+TRAINER_TOKENS_PER_COUNTED_TOKEN = 1.10  # the same examples: SmolLM2's template against OpenAI's count
+JOB_START_SECONDS = 6.0  # a job's own cost besides training: loading the model, encoding, saving the adapter
+
+
+@dataclass(frozen=True)
+class JobSpeed:
+    """A finished supervised job of this machine: its real tokens/s and batch size."""
+
+    tokens_per_second: float
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class TrainingEstimate:
+    seconds: float
+    tokens_per_second: float  # counted (o200k) tokens per second
+    measured_here: bool  # scaled by this machine's own jobs, not only the benchmark machine's figures
+
+
+def benchmark_speed(batch_size: int) -> float:
+    """The benchmark machine's trainer tokens/s at ``batch_size``: linear between measured sizes, flat beyond."""
+    sizes = sorted(BENCHMARK_TOKENS_PER_SECOND)
+    if batch_size <= sizes[0]:
+        return BENCHMARK_TOKENS_PER_SECOND[sizes[0]]
+    for low, high in itertools.pairwise(sizes):
+        if batch_size <= high:
+            share = (batch_size - low) / (high - low)
+            low_speed, high_speed = BENCHMARK_TOKENS_PER_SECOND[low], BENCHMARK_TOKENS_PER_SECOND[high]
+            return low_speed + share * (high_speed - low_speed)
+    return BENCHMARK_TOKENS_PER_SECOND[sizes[-1]]
+
+
+def machine_factor(jobs: Sequence[JobSpeed]) -> float | None:
+    """How much faster (>1) or slower this machine trains than the benchmark's: the median over its jobs."""
+    ratios = [job.tokens_per_second / benchmark_speed(job.batch_size) for job in jobs if job.tokens_per_second > 0]
+    return statistics.median(ratios) if ratios else None
+
+
+def training_estimate(
+    counted_tokens: int, n_epochs: int, batch_size: int, factor: float | None = None
+) -> TrainingEstimate:
+    """Time from launch to the tuned model for ``counted_tokens`` per epoch (as the Tokens screen counts them)."""
+    speed = benchmark_speed(batch_size) * (factor or 1.0) / TRAINER_TOKENS_PER_COUNTED_TOKEN
+    seconds = JOB_START_SECONDS + n_epochs * counted_tokens / speed if counted_tokens > 0 else 0.0
+    return TrainingEstimate(seconds, speed, factor is not None)
