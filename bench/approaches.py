@@ -20,6 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bench import machine
 from lib.paths import PROJECT_DIR
 from tests.local_server import free_port
 
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=3, help="passages retrieved into the prompt")
     parser.add_argument("--data", type=Path, help="a data folder kept between runs")
     args = parser.parse_args()
+    print(machine())
     data = args.data or Path(tempfile.mkdtemp(prefix="studio-approaches-"))
     os.environ |= {"STUDIO_DATA_DIR": str(data), "STUDIO_LOCAL_URL": f"http://127.0.0.1:{free_port()}/v1"}
 

@@ -2,6 +2,7 @@ import json
 import random
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 
@@ -71,14 +72,23 @@ def test_the_next_version_encodes_only_its_new_strings_and_counts_the_same(monke
     first = Counter("o200k_base").count_all(examples)
     encoded: list[str] = []
     real = tokens.text_counter("o200k_base")
-    monkeypatch.setattr(tokens, "text_counter", lambda name: lambda text: encoded.append(text) or real(text))
+
+    def recording(name: str) -> Callable[[str], int]:
+        def count(text: str) -> int:
+            encoded.append(text)
+            return real(text)
+
+        return count
+
+    monkeypatch.setattr(tokens, "text_counter", recording)
     edited = [*examples]
     edited[3] = {"messages": [*examples[3]["messages"][:2], {"role": "assistant", "content": "A new answer, redone."}]}
     again = Counter("o200k_base").count_all(edited)
     assert encoded == ["A new answer, redone."]  # only the edited answer was encoded
     assert again[:3] == first[:3] and again[4:] == first[4:]
     assert again[3].trained == real("A new answer, redone.")
-    assert again[3].total == first[3].total - real(examples[3]["messages"][2]["content"]) + real("A new answer, redone.")
+    old_answer = examples[3]["messages"][2]["content"]
+    assert again[3].total == first[3].total - real(old_answer) + real("A new answer, redone.")
     assert Counter("o200k_base").count_all(edited) == again
 
 

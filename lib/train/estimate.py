@@ -14,11 +14,11 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# Real tokens/s of the local trainer by batch size, one epoch of generated examples
-# (python -m bench.train --scale; 2-core Xeon @ 2.50 GHz, no native bf16).
-BENCHMARK_TOKENS_PER_SECOND = {1: 128.0, 6: 150.0, 8: 150.0}
+# Real tokens/s of the local trainer by batch size: one epoch of 40, 400 and 4,000 generated examples
+# (python -m bench.train --scale, 2026-11-22; 2-core Xeon @ 2.50 GHz, AVX-512, no native bf16).
+BENCHMARK_TOKENS_PER_SECOND = {1: 117.3, 6: 229.7, 8: 202.2}
 TRAINER_TOKENS_PER_COUNTED_TOKEN = 1.10  # the same examples: SmolLM2's template against OpenAI's count
-JOB_START_SECONDS = 6.0  # a job's own cost besides training: loading the model, encoding, saving the adapter
+JOB_START_SECONDS = 4.0  # a job besides training: load the model, save the adapter and checkpoints
 
 
 @dataclass(frozen=True)
