@@ -7,7 +7,7 @@ from lib.db import price_store
 from lib.errors import StudioError
 from lib.openai_rules import auto_batch_size
 from lib.price import pricing
-from lib.train.tracking import format_duration
+from lib.train.estimate import rough_duration
 from lib.ui.charts import break_even_chart, lengths_chart
 from lib.ui.provider import local_training_estimate
 from lib.ui.widgets import (
@@ -45,7 +45,7 @@ cells[4].metric("Billed tokens", f"{result.billed_tokens:,}")
 cells[5].metric("Training cost", f"${result.cost_usd:,.2f}")
 local = local_training_estimate(result.total_tokens, result.epochs, auto_batch_size(result.examples))
 st.caption(
-    f":material/computer: **Local provider** (free, on this machine): about **{format_duration(local.seconds)}** "
+    f":material/computer: **Local provider** (free, on this machine): about **{rough_duration(local.seconds)}** "
     f"from launch to tuned model for {result.epochs} epochs at {local.tokens_per_second:,.0f} tokens/s"
     + (
         " (measured by your recent local jobs)."

@@ -11,9 +11,9 @@ from lib.errors import StudioError
 from lib.openai_rules import MIN_EXAMPLES, auto_batch_size, auto_epochs
 from lib.price import pricing
 from lib.train import launch
+from lib.train.estimate import rough_duration
 from lib.train.launch import ExampleChoice, LaunchSettings
 from lib.train.providers import ProviderConfig, base_models
-from lib.train.tracking import format_duration
 from lib.ui import widgets
 from lib.ui.contenders import offered_chat_models
 from lib.ui.provider import local_training_estimate, require_client
@@ -103,7 +103,7 @@ if config.kind == "local":
     cells[2].metric("Epochs", n_epochs)
     basis = "this machine's last jobs" if local.measured_here else "a benchmark machine (no job here yet)"
     cells[3].metric(
-        "Training time (estimate)", f"{'at most' if patience else 'about'} {format_duration(local.seconds)}",
+        "Training time (estimate)", f"{'up to' if patience else 'about'} {rough_duration(local.seconds)}",
         help=f"At {local.tokens_per_second:,.0f} tokens/s with batch size {batch_size}, measured on {basis}, with "
         "the machine otherwise idle; free. While the job runs, Jobs refines the finish time from its own steps.",
     )  # fmt: skip

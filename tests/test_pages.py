@@ -13,7 +13,6 @@ from lib.db.dataset_store import NewRow
 from lib.paths import PROJECT_DIR
 from lib.price import pricing
 from lib.train import estimate, local_client
-from lib.train.tracking import format_duration
 from tests.local_server import running_server, tiny_settings
 
 
@@ -174,7 +173,7 @@ def test_costs_screen_totals_flags_links_and_saves_prices() -> None:
     local = next(c.value for c in at.caption if "Local provider" in c.value)
     expected = estimate.training_estimate(int(metrics["Tokens"].replace(",", "")), n_epochs=3, batch_size=1)
     assert expected.seconds > 60 and not expected.measured_here  # no local jobs yet: the benchmark's figures
-    said = f"about **{format_duration(expected.seconds)}** from launch to tuned model for 3 epochs at "
+    said = f"about **{estimate.rough_duration(expected.seconds)}** from launch to tuned model for 3 epochs at "
     assert said + f"{expected.tokens_per_second:,.0f} tokens/s (measured on a 2-core machine" in local
     at.selectbox(key="costs_model").select("gpt-3.5-turbo-0125").run()
     assert "1 examples are longer" in at.warning[0].value

@@ -140,7 +140,7 @@ def test_early_stopping_needs_validation_and_the_jobs_screen_says_the_best_epoch
     at.slider(key="train_validation").set_value(10).run()
     at.checkbox(key="train_early_stop").check().run()
     at.number_input(key="train_patience").set_value(1).run()
-    assert metric(at, "Training time (estimate)").startswith("at most ")
+    assert metric(at, "Training time (estimate)").startswith("up to ")
     launch(at, epochs=3, suffix="early")
 
     [job_id] = provenance_store.job_provenance("local")

@@ -180,3 +180,11 @@ def test_the_training_estimate_grows_with_tokens_and_epochs_and_follows_this_mac
     here = estimate.training_estimate(10_000, n_epochs=1, batch_size=1, factor=estimate.machine_factor(twice))
     assert here.measured_here and here.tokens_per_second == pytest.approx(2 * one.tokens_per_second)
     assert here.seconds - estimate.JOB_START_SECONDS == pytest.approx((one.seconds - estimate.JOB_START_SECONDS) / 2)
+
+
+def test_an_estimate_is_said_no_more_precisely_than_it_is_known() -> None:
+    from lib.train.estimate import rough_duration
+
+    assert [rough_duration(s) for s in (3, 44, 89, 90, 116, 1716, 3599, 3600, 5100)] == [
+        "10 s", "40 s", "90 s", "2 min", "2 min", "29 min", "60 min", "1 h 00 min", "1 h 25 min"
+    ]  # fmt: skip

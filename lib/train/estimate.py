@@ -62,3 +62,13 @@ def training_estimate(
     speed = benchmark_speed(batch_size) * (factor or 1.0) / TRAINER_TOKENS_PER_COUNTED_TOKEN
     seconds = JOB_START_SECONDS + n_epochs * counted_tokens / speed if counted_tokens > 0 else 0.0
     return TrainingEstimate(seconds, speed, factor is not None)
+
+
+def rough_duration(seconds: float) -> str:
+    """An estimate's duration, no more precise than an estimate is: "40 s", "2 min", "1 h 05 min"."""
+    if seconds < 90:
+        return f"{max(10, round(seconds / 10) * 10)} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes:02d} min"
