@@ -51,7 +51,7 @@ def benchmark_speed(batch_size: int) -> float:
 
 def machine_factor(jobs: Sequence[JobSpeed]) -> float | None:
     """How much faster (>1) or slower this machine trains than the benchmark's: the median over its jobs."""
-    ratios = [job.tokens_per_second / benchmark_speed(job.batch_size) for job in jobs if job.tokens_per_second > 0]
+    ratios = [job.tokens_per_second / benchmark_speed(job.batch_size) for job in jobs]
     return statistics.median(ratios) if ratios else None
 
 

@@ -28,10 +28,13 @@ def _started_server() -> subprocess.Popen[Any]:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
+def _local_machine_factor() -> float | None:
+    return estimate.machine_factor(local_client.finished_job_speeds())
+
+
 def local_training_estimate(counted_tokens: int, n_epochs: int, batch_size: int) -> estimate.TrainingEstimate:
     """How long the local provider will train: the benchmark's figures, scaled by this machine's finished jobs."""
-    factor = estimate.machine_factor(local_client.finished_job_speeds())
-    return estimate.training_estimate(counted_tokens, n_epochs, batch_size, factor)
+    return estimate.training_estimate(counted_tokens, n_epochs, batch_size, _local_machine_factor())
 
 
 def local_status() -> LocalStatus:
