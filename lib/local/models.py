@@ -46,7 +46,8 @@ def native_bf16_cpu() -> bool:
     3x slower than in fp32, so on x86 the instructions themselves are asked for.
     """
     if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686"):
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+        checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch's own; absent: fp32, the safe side
+        return any(getattr(torch.cpu, check, lambda: False)() for check in checks)
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
