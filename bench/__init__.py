@@ -38,6 +38,14 @@ def seconds(name: str, value: float) -> None:
     print(f"SECONDS {name} {value:.3f}")
 
 
+def sample_examples() -> list[Any]:
+    """The 40 sample limericks (data/limericks.jsonl), read as the app reads them."""
+    from lib.curate.formats import read_jsonl
+    from lib.paths import PROJECT_DIR
+
+    return [e for _, e in read_jsonl((PROJECT_DIR / "data" / "limericks.jsonl").read_bytes()).valid_examples()]
+
+
 def prepared_folder() -> Path:
     """SmolLM2 prepared into a fresh temporary folder (as the local server does once)."""
     from lib.local.models import BASE_MODELS, SMOLLM2, model_folder

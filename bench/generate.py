@@ -19,8 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import machine, ratio
-from lib.paths import PROJECT_DIR
+from bench import machine, ratio, sample_examples
 
 PROMPT = [
     {"role": "system", "content": "You are a helpful assistant."},
@@ -90,7 +89,6 @@ def main() -> None:
     import torch
     from peft import PeftModel
 
-    from lib.curate.formats import read_jsonl
     from lib.local.models import BASE_MODELS, SMOLLM2, load, model_folder
     from lib.local.serving import Engine, Served
     from lib.local.trainer import TrainingConfig, train
@@ -98,7 +96,7 @@ def main() -> None:
     models_dir = Path(tempfile.mkdtemp(prefix="bench-models-"))
     folder = model_folder(models_dir, SMOLLM2, BASE_MODELS[SMOLLM2])
     base = load(folder)
-    examples = [e for _, e in read_jsonl((PROJECT_DIR / "data" / "limericks.jsonl").read_bytes()).valid_examples()]
+    examples = sample_examples()
     adapter_dir = Path(tempfile.mkdtemp(prefix="bench-adapter-"))
     trained, _ = train(load(folder), examples[:10], TrainingConfig(n_epochs=1))
     trained.save_pretrained(str(adapter_dir))

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import machine, prepared_folder, ratio, run_arms, seconds
+from bench import machine, prepared_folder, ratio, run_arms, sample_examples, seconds
 from bench import median as median_of
 from lib.paths import PROJECT_DIR
 
@@ -41,22 +41,18 @@ PHRASINGS = ("Tell me about {}.", "What is {}?", "Write me a limerick about {}, 
 
 
 def limericks() -> tuple[list[Any], list[Any]]:
-    from lib.curate.formats import read_jsonl
-
-    examples = [e for _, e in read_jsonl((PROJECT_DIR / "data" / "limericks.jsonl").read_bytes()).valid_examples()]
+    examples = sample_examples()
     return examples[:10], examples[30:40]
 
 
 def generated(n: int) -> list[Any]:
     """``n`` Elle examples: the sample limericks in turn, the user's question phrased four ways."""
-    from lib.curate.formats import read_jsonl
-
-    sample = [e for _, e in read_jsonl((PROJECT_DIR / "data" / "limericks.jsonl").read_bytes()).valid_examples()]
+    originals = sample_examples()
     examples = []
     for i in range(n):
-        system, user, answer = sample[i % len(sample)]["messages"]
+        system, user, answer = originals[i % len(originals)]["messages"]
         element = user["content"].removeprefix("Tell me about ").rstrip(".")
-        question = PHRASINGS[(i // len(sample)) % len(PHRASINGS)].format(element)
+        question = PHRASINGS[(i // len(originals)) % len(PHRASINGS)].format(element)
         examples.append({"messages": [system, {"role": "user", "content": question}, answer]})
     return examples
 

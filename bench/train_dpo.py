@@ -21,19 +21,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import machine, run_arms
+from bench import machine, run_arms, sample_examples
 from bench import median as median_of
 from bench import ratio as report_ratio
-from lib.paths import PROJECT_DIR
 
 ARMS = ("ours", "trl-default")
 EPOCHS, RANK, BETA = 3, 16, 0.1
 
 
 def pairs() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    from lib.curate.formats import read_jsonl
-
-    examples = [e for _, e in read_jsonl((PROJECT_DIR / "data" / "limericks.jsonl").read_bytes()).valid_examples()]
+    examples = sample_examples()
     made = [
         {"input": {"messages": e["messages"][:-1]}, "preferred_output": [e["messages"][-1]],
          "non_preferred_output": [examples[(i + 1) % len(examples)]["messages"][-1]]}
