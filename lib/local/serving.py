@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
+import logging
 import os
 import random
+import signal
+import struct
+import subprocess
+import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +37,8 @@ from lib.local.models import GGUF_SOURCES, Loaded, load, model_folder
 
 MERGED_CACHE = 2  # tuned models kept loaded
 SERVING_GGUF = "model-q8_0.gguf"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where `python -m lib.local.llama_child` is found
+log = logging.getLogger(__name__)
 
 
 class PromptTooLongError(ValueError):
@@ -83,37 +91,108 @@ class TorchDecoder:
         return self._forward([token])
 
 
-class LlamaCppDecoder:
-    """One llama.cpp model and its context. Not thread-safe: hold ``lock`` for a whole answer."""
+class DecoderDiedError(RuntimeError):
+    """The llama.cpp process died while answering: this answer fails, the server goes on with PyTorch."""
 
-    def __init__(self, path: Path) -> None:
-        import llama_cpp
 
-        self._lib = llama_cpp
-        self.llm = llama_cpp.Llama(
-            model_path=str(path), n_ctx=0, n_batch=512, n_threads=os.cpu_count() or 1, verbose=False
+def _how_it_ended(returncode: int | None) -> str:
+    if returncode is None:
+        return "it stopped answering"
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit status {returncode}"
+
+
+def llama_command(path: Path, *extra: str, child: Sequence[str] | None = None) -> list[str]:
+    """The command that runs llama.cpp on ``path`` in a child process (``child`` replaces the module, for tests)."""
+    module = list(child) if child else [sys.executable, "-m", "lib.local.llama_child"]
+    return [*module, str(path), "--threads", str(os.cpu_count() or 1), *extra]
+
+
+def llama_selftest(path: Path, child: Sequence[str] | None = None, timeout: float = 300) -> str | None:
+    """Load ``path`` with llama.cpp and decode a few tokens in a child process: None if it works, else why not."""
+    try:
+        done = subprocess.run(
+            llama_command(path, "--selftest", child=child),
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=timeout,
         )
-        self.context, self.vocab = self.llm.n_ctx(), self.llm.n_vocab()
-        self.lock = threading.Lock()
+    except subprocess.TimeoutExpired:
+        return f"it did not finish in {timeout:.0f} s"
+    if done.returncode == 0:
+        return None
+    said = done.stderr.decode(errors="replace").strip().splitlines()
+    return _how_it_ended(done.returncode) + (f": {said[-1]}" if said and done.returncode > 0 else "")
 
-    def _logits(self) -> torch.Tensor:
-        logits = np.ctypeslib.as_array(self._lib.llama_get_logits(self.llm.ctx), shape=(self.vocab,))
+
+class LlamaCppDecoder:
+    """One llama.cpp model in a child process (see llama_child.py). Not thread-safe: hold ``lock`` for an answer.
+
+    If the child dies, the answer in progress raises DecoderDiedError and ``on_death`` hears why.
+    """
+
+    def __init__(
+        self, path: Path, on_death: Callable[[str], None] | None = None, child: Sequence[str] | None = None
+    ) -> None:
+        self.path, self.on_death = path, on_death
+        self.process = subprocess.Popen(
+            llama_command(path, child=child), cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        self.lock = threading.Lock()
+        hello = json.loads(self._frame(b"H"))
+        self.context, self.vocab = int(hello["context"]), int(hello["vocab"])
+
+    def _frame(self, expected: bytes) -> bytes:
+        assert self.process.stdout is not None
+        head = self.process.stdout.read(5)
+        if len(head) == 5:
+            kind, size = head[:1], struct.unpack("<I", head[1:])[0]
+            payload = self.process.stdout.read(size)
+            if len(payload) == size:
+                if kind == b"E":
+                    raise RuntimeError(f"llama.cpp failed: {payload.decode(errors='replace')}")
+                if kind == expected:
+                    return payload
+        self.process.kill()
+        reason = f"llama.cpp stopped while answering ({_how_it_ended(self.process.wait())})"
+        if self.on_death is not None:
+            self.on_death(reason)
+        raise DecoderDiedError(reason)
+
+    def _ask(self, request: dict[str, Any]) -> torch.Tensor:
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+        except OSError:
+            pass  # the child is gone: reading its answer says how
+        logits = np.frombuffer(self._frame(b"L"), dtype="<f4")
         return torch.from_numpy(logits.copy())
 
+    def reset(self) -> None:
+        """Forget the cached prompt (benchmarks time a cold start)."""
+        self._ask({"reset": True})
+
     def start(self, ids: list[int]) -> torch.Tensor:
-        # Keep the cache of the longest prefix shared with the previous prompt (few-shot prompts repeat).
-        cached = self.llm.input_ids[: self.llm.n_tokens].tolist()
-        shared = next((i for i, (old, new) in enumerate(zip(cached, ids, strict=False)) if old != new), len(cached))
-        self.llm.n_tokens = min(shared, len(ids) - 1)  # at least one token is evaluated, for its logits
-        self.llm.eval(ids[self.llm.n_tokens :])
-        return self._logits()
+        return self._ask({"start": ids})
 
     def step(self, token: int) -> torch.Tensor:
-        self.llm.eval([token])
-        return self._logits()
+        return self._ask({"step": token})
 
     def close(self) -> None:
-        self.llm.close()
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def llama_cpp_installed() -> bool:
@@ -141,15 +220,30 @@ def _eos_ids(tokenizer: PreTrainedTokenizerBase, configured: Any) -> set[int]:
     return {tokenizer.eos_token_id, *(configured if isinstance(configured, list) else [configured])} - {None}
 
 
-class Engine:
-    """Loads each base model once; tuned models are loaded on demand, the most recently used kept."""
+@dataclass(frozen=True)
+class DecoderStatus:
+    """Which code decodes answers on this server, and why not llama.cpp when it is not."""
 
-    def __init__(self, models_dir: Path, base_models: dict[str, str]) -> None:
-        self.models_dir, self.base_models = models_dir, base_models
+    name: str  # "llama.cpp", "PyTorch", or "checking" while llama.cpp's self-test runs
+    note: str = ""
+
+
+class Engine:
+    """Loads each base model once; tuned models are loaded on demand, the most recently used kept.
+
+    llama.cpp decodes only after it has passed a self-test in a child process, and it always runs in a child
+    process: if the test fails, or a child dies while answering, every later answer is decoded with PyTorch.
+    """
+
+    def __init__(self, models_dir: Path, base_models: dict[str, str], llama_child: Sequence[str] | None = None) -> None:
+        self.models_dir, self.base_models, self.llama_child = models_dir, base_models, llama_child
         self._torch_bases: dict[str, Loaded] = {}
         self._bases: dict[str, Served] = {}
         self._tuned: OrderedDict[str, Served] = OrderedDict()
         self._lock = threading.Lock()
+        self._llama_lock = threading.RLock()  # the self-test and the serving files it reads
+        self._llama_tested = False
+        self._llama_broken: str | None = None  # why llama.cpp is not used, once it failed
 
     def _folder(self, model_id: str) -> Path:
         return model_folder(self.models_dir, model_id, self.base_models[model_id])
@@ -159,46 +253,110 @@ class Engine:
             self._torch_bases[model_id] = load(self._folder(model_id))
         return self._torch_bases[model_id]
 
-    def _gguf_source(self, model_id: str) -> Path | None:
-        source = GGUF_SOURCES.get(model_id)
-        return source() if source is not None and llama_cpp_installed() else None
+    def _gguf_models(self) -> list[str]:
+        return [m for m in self.base_models if m in GGUF_SOURCES] if llama_cpp_installed() else []
+
+    def _uses_llama(self, model_id: str) -> bool:
+        """Whether llama.cpp serves ``model_id`` (from a GGUF file, once it passed its self-test)."""
+        return model_id in self._gguf_models() and self._llama_works(model_id)
+
+    def _serving_file(self, model_id: str) -> Path:
+        with self._llama_lock:
+            path = self._folder(model_id) / SERVING_GGUF
+            if not path.exists():
+                gguf_export.write(GGUF_SOURCES[model_id](), path)
+            return path
+
+    def _llama_works(self, model_id: str) -> bool:
+        """Whether llama.cpp passed its self-test on this machine (tested once, on the first base model asked)."""
+        with self._llama_lock:
+            if not self._llama_tested and self._llama_broken is None:
+                reason = llama_selftest(self._serving_file(model_id), self.llama_child)
+                self._llama_tested = True
+                if reason is not None:
+                    self._llama_died(f"llama.cpp failed its self-test on this CPU: {reason}")
+            return self._llama_broken is None
+
+    def _llama_died(self, reason: str) -> None:
+        """From now on PyTorch decodes; models served by llama.cpp are reloaded when next asked."""
+        if self._llama_broken is None:
+            log.warning("answering with PyTorch from now on: %s", reason)
+            self._llama_broken = reason
+
+    def check_decoder(self) -> DecoderStatus:
+        """Run llama.cpp's self-test now (the server does it at start, in the background) and say the outcome."""
+        models = self._gguf_models()
+        if models:
+            self._llama_works(models[0])
+        return self.decoder_status()
+
+    def decoder_status(self) -> DecoderStatus:
+        if not self._gguf_models():
+            installed = llama_cpp_installed()
+            return DecoderStatus(
+                "PyTorch",
+                "its base models have no GGUF file for llama.cpp"
+                if installed
+                else "llama.cpp is not installed (`make run` builds it)",
+            )
+        if self._llama_broken is not None:
+            return DecoderStatus("PyTorch", self._llama_broken)
+        return DecoderStatus("llama.cpp" if self._llama_tested else "checking")
+
+    def _current(self, cache: dict[str, Served], model_id: str) -> Served | None:
+        """The cached model, unless llama.cpp served it and has failed since."""
+        served = cache.get(model_id)
+        if served is not None and served.fast is not None and self._llama_broken is not None:
+            del cache[model_id]
+            if served.fast.lock.acquire(blocking=False):  # else the answer in progress ends with its child
+                served.fast.close()
+            return None
+        return served
 
     def base(self, model_id: str) -> Served:
         with self._lock:
-            if model_id not in self._bases:
-                self._bases[model_id] = self._load_base(model_id)
-            return self._bases[model_id]
+            served = self._current(self._bases, model_id)
+            if served is None:
+                served = self._bases[model_id] = self._load_base(model_id)
+            return served
 
     def _load_base(self, model_id: str) -> Served:
-        source = self._gguf_source(model_id)
-        if source is None:
+        fast = self._llama(self._serving_file(model_id)) if self._uses_llama(model_id) else None
+        if fast is None:
             loaded = self._torch_base(model_id)
             eos_ids = _eos_ids(loaded.tokenizer, loaded.model.generation_config.eos_token_id)
             return Served(loaded.tokenizer, eos_ids, torch_model=loaded.model)
         folder = self._folder(model_id)
-        path = folder / SERVING_GGUF
-        if not path.exists():
-            gguf_export.write(source, path)
         tokenizer = AutoTokenizer.from_pretrained(folder)
-        eos_ids = _eos_ids(tokenizer, GenerationConfig.from_pretrained(folder).eos_token_id)
-        return Served(tokenizer, eos_ids, fast=LlamaCppDecoder(path))
+        return Served(tokenizer, _eos_ids(tokenizer, GenerationConfig.from_pretrained(folder).eos_token_id), fast=fast)
+
+    def _llama(self, path: Path) -> LlamaCppDecoder | None:
+        """llama.cpp serving ``path`` in a child; None (PyTorch decodes) if the child cannot even start."""
+        try:
+            return LlamaCppDecoder(path, self._llama_died, self.llama_child)
+        except (DecoderDiedError, OSError, RuntimeError, ValueError) as exc:
+            self._llama_died(f"llama.cpp could not load {path.name}: {exc}")
+            return None
 
     def tuned(self, model_id: str, base_id: str, adapter: Path) -> Served:
         base = self.base(base_id)
         with self._lock:
-            if model_id in self._tuned:
+            served = self._current(self._tuned, model_id)
+            if served is not None:
                 self._tuned.move_to_end(model_id)
-                return self._tuned[model_id]
-            source = self._gguf_source(base_id)
-            if source is None:
-                served = Served(base.tokenizer, base.eos_ids, torch_model=self._merged(base_id, adapter))
-            else:
+                return served
+            fast = None
+            if base.fast is not None:
                 path = adapter / SERVING_GGUF
                 if not path.exists():
                     deltas = gguf_export.adapter_deltas(self._torch_base(base_id).model, self._merged(base_id, adapter))
-                    gguf_export.write(source, path, deltas)
+                    gguf_export.write(GGUF_SOURCES[base_id](), path, deltas)
                     del self._torch_bases[base_id]  # only needed to write the next tuned model's file
-                served = Served(base.tokenizer, base.eos_ids, fast=LlamaCppDecoder(path))
+                fast = self._llama(path)
+            if fast is None:
+                served = Served(base.tokenizer, base.eos_ids, torch_model=self._merged(base_id, adapter))
+            else:
+                served = Served(base.tokenizer, base.eos_ids, fast=fast)
             self._tuned[model_id] = served
             while len(self._tuned) > MERGED_CACHE:
                 self._tuned.popitem(last=False)  # freed once no answer in progress holds it
@@ -210,7 +368,7 @@ class Engine:
         return merged.merge_and_unload().eval()
 
     def close(self) -> None:
-        """Free the llama.cpp models now (at interpreter exit their finalisers fail noisily)."""
+        """Stop the llama.cpp children now."""
         with self._lock:
             for served in [*self._bases.values(), *self._tuned.values()]:
                 if served.fast is not None and served.fast.lock.acquire(timeout=5):  # not mid-answer

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx2
 import openai
+from openai.types import Model
 
 from lib.paths import PROJECT_DIR, data_dir
 from lib.train.estimate import JobSpeed
@@ -30,6 +31,7 @@ INSTALL_HINT = (
 class LocalStatus:
     state: str  # "ready", "starting", "not installed", "stopped"
     detail: str = ""  # where it answers, or what to do
+    decoder: str = ""  # once ready: which code answers, e.g. "Answers with llama.cpp."
 
 
 def base_url() -> str:
@@ -73,12 +75,27 @@ def missing_packages() -> list[str]:
     return missing
 
 
-def answers() -> bool:
+def served_models() -> list[Model] | None:
+    """The local server's models, or None when it does not answer."""
     try:
-        client(timeout=1.0).models.list()
+        return list(client(timeout=1.0).models.list())
     except openai.APIError:
-        return False
-    return True
+        return None
+
+
+def answers() -> bool:
+    return served_models() is not None
+
+
+def decoder_sentence(models: list[Model]) -> str:
+    """Which code decodes the local server's answers (llama.cpp, or PyTorch and why), from /v1/models."""
+    extra = next((m.model_extra for m in models if m.model_extra and m.model_extra.get("decoder")), None)
+    if extra is None:
+        return ""
+    name, note = str(extra["decoder"]), str(extra.get("decoder_note") or "")
+    if name == "checking":
+        return "Testing llama.cpp on this CPU…"
+    return f"Answers with {name}" + (f" ({note})." if note else ".")
 
 
 def autostart_enabled() -> bool:

@@ -33,6 +33,29 @@ def allowed() -> AllowList:
     return allow_list(_secrets())
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def network_notice() -> None:
+    """In the sidebar, when the app listens on more than this machine: who can reach it, and what protects it.
+
+    ``make run`` listens on 127.0.0.1; only an explicit address (``make run HOST=0.0.0.0``) opens it. Community
+    Cloud sets no address here (it puts its own sign-in in front), so nothing is said there.
+    """
+    address = st.get_option("server.address")
+    if not address or str(address).lower() in LOOPBACK:
+        return
+    if sign_in_configured():
+        st.sidebar.caption(f":material/lan: Open to the network on {address}: sign-in and the allow-list guard it.")
+        return
+    st.sidebar.warning(
+        f"Open to the network on {address}: anyone who can reach this machine can read and edit every dataset "
+        "and rating and start jobs, without signing in. Set up sign-in and an allow-list (README, "
+        '"Open it to a team"), or run `make run` without HOST to keep it on this machine.',
+        icon=":material/lan:",
+    )
+
+
 def signed_in_person() -> Person | None:
     """Who is using the app: None when sign-in is not configured (everyone may do everything, as before).
 

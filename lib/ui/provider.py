@@ -38,8 +38,9 @@ def local_training_estimate(counted_tokens: int, n_epochs: int, batch_size: int)
 
 
 def local_status() -> LocalStatus:
-    if local_client.answers():
-        return LocalStatus("ready", local_client.base_url())
+    models = local_client.served_models()
+    if models is not None:
+        return LocalStatus("ready", local_client.base_url(), local_client.decoder_sentence(models))
     if local_client.missing_packages():
         return LocalStatus("not installed", local_client.INSTALL_HINT)
     if not local_client.autostart_enabled():
@@ -170,6 +171,8 @@ def _local_sidebar() -> None:
     st.markdown(f"{icon} **Local provider**: {status.state}", help=status.detail)
     if status.state in ("not installed", "stopped"):
         st.caption(status.detail)
+    if status.decoder:
+        st.caption(status.decoder)
     if status.state == "stopped" and local_client.autostart_enabled():
         if st.button("Start the local server", key="provider_restart"):
             _started_server.clear()

@@ -16,11 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from lib.local.config import ServerSettings
 from lib.local.routers.common import APIError
-from lib.local.serving import Engine, Piece, PromptTooLongError, Sampling, generate, prompt_ids
+from lib.local.serving import DecoderDiedError, Engine, Piece, PromptTooLongError, Sampling, generate, prompt_ids
 from lib.local.store import LocalStore, new_id, now
 from lib.local.tuned_models import adapter_path, tuned_models
 
 MAX_ANSWER_TOKENS = 4096
+AFTER_DEATH = "the server answers with PyTorch from now on."
 log = logging.getLogger(__name__)
 
 
@@ -85,7 +86,10 @@ def chat_router(store: LocalStore, settings: ServerSettings, engine: Engine) -> 
             usage = bool(body.stream_options and body.stream_options.include_usage)
             chunks = _stream(answer, len(ids), model, completion_id, created, usage)
             return StreamingResponse(_relay(chunks, request), media_type="text/event-stream")
-        pieces = list(answer)
+        try:
+            pieces = list(answer)
+        except DecoderDiedError as exc:
+            raise APIError(500, f"{exc}. This answer is lost; ask again: {AFTER_DEATH}", code="decoder_died") from exc
         completion_tokens = pieces[-1].tokens
         return {
             "id": completion_id,
@@ -120,7 +124,8 @@ def _produce(chunks: Iterator[str], out: queue.SimpleQueue[str | None], gone: th
             out.put(chunk)
     except Exception as exc:
         log.exception("a streamed answer failed")
-        error = {"message": f"The local server failed while answering: {exc}", "type": "server_error"}
+        after = f". This answer is lost: {AFTER_DEATH}" if isinstance(exc, DecoderDiedError) else ""
+        error = {"message": f"The local server failed while answering: {exc}{after}", "type": "server_error"}
         out.put(f"data: {json.dumps({'error': error | {'param': None, 'code': None}})}\n\n")
     finally:
         if isinstance(chunks, Generator):

@@ -8,17 +8,27 @@ from fastapi import APIRouter
 
 from lib.local.config import ORGANIZATION, ServerSettings
 from lib.local.routers.common import APIError
+from lib.local.serving import Engine
 from lib.local.store import LocalStore
 from lib.local.tuned_models import tuned_models
 
 BASE_MODEL_CREATED = 1730419200  # 2024-11-01, when SmolLM2 was published
 
 
-def models_router(store: LocalStore, settings: ServerSettings) -> APIRouter:
+def models_router(store: LocalStore, settings: ServerSettings, engine: Engine) -> APIRouter:
     router = APIRouter()
 
     def model_object(model_id: str, created: int, owned_by: str) -> dict[str, Any]:
-        return {"id": model_id, "object": "model", "created": created, "owned_by": owned_by}
+        # Our extension: which code decodes the answers ("llama.cpp", "PyTorch" or "checking") and why.
+        decoder = engine.decoder_status()
+        return {
+            "id": model_id,
+            "object": "model",
+            "created": created,
+            "owned_by": owned_by,
+            "decoder": decoder.name,
+            "decoder_note": decoder.note,
+        }
 
     def all_models() -> dict[str, dict[str, Any]]:
         result = {m: model_object(m, BASE_MODEL_CREATED, "tuning-studio") for m in settings.base_models}
