@@ -1,11 +1,15 @@
 """Compare: one prompt, two to five contenders, their answers side by side with tokens, latency, cost and the
 passages retrieval gave them."""
 
+from collections.abc import Callable
+
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from lib.errors import StudioError
 from lib.judge import evaluation
 from lib.ui.contenders import (
+    answer_markdown,
     best_checkpoint_model,
     choose_contenders,
     knowledge_choice,
@@ -17,6 +21,12 @@ from lib.ui.provider import require_client
 from lib.ui.widgets import cached_rows, current_dataset
 
 SYSTEM = "Elle is a factual chatbot that answers questions about elements in the periodic table with a limerick"
+
+
+def writer(box: DeltaGenerator) -> Callable[[str], object]:
+    """Shows an answer in ``box`` as it grows."""
+    return lambda text: box.markdown(answer_markdown(text))
+
 
 st.title("Compare")
 config, client = require_client()
@@ -52,22 +62,35 @@ settings = evaluation.RunSettings(
     knowledge_name=knowledge.name if knowledge else "",
 )  # fmt: skip
 
-if st.button("Ask them", type="primary", icon=":material/send:", disabled=not user.strip()):
+ready = bool(user.strip())
+asked = st.button(
+    "Ask them", type="primary", icon=":material/send:", disabled=not ready,
+    help=None if ready else "Write a user prompt first.",
+)  # fmt: skip
+if not ready:
+    st.caption("Write a user prompt to ask the contenders.")
+if asked:
     prompt = [{"role": "system", "content": system}] if system.strip() else []
     prompt.append({"role": "user", "content": user})
     examples = [row.example for row in cached_rows(dataset.id, dataset.version_id)] if dataset else []
     results: list[tuple[str, evaluation.Answer | None, str, list[dict]]] = []
-    with st.spinner("Waiting for the answers…"):
-        for contender in contenders:
-            shots = evaluation.shot_pairs(examples, contender.shots, settings.seed) if contender.shots else []
-            messages, hits = evaluation.contender_messages(contender, prompt, shots, settings)
-            passages = [hit.to_dict() for hit in hits]
-            try:
-                answer = evaluation.ask(client, config, contender, messages, settings)
-                results.append((contender.label, answer, "", passages))
-            except StudioError as error:
-                results.append((contender.label, None, str(error), passages))
+    boxes = []
+    for column, contender in zip(st.columns(len(contenders)), contenders, strict=True):  # answers shown as written
+        column.subheader(contender.label)
+        boxes.append(column.empty())
+        boxes[-1].caption("Waiting for its turn…")
+    for live, contender in zip(boxes, contenders, strict=True):
+        shots = evaluation.shot_pairs(examples, contender.shots, settings.seed) if contender.shots else []
+        messages, hits = evaluation.contender_messages(contender, prompt, shots, settings)
+        passages = [hit.to_dict() for hit in hits]
+        live.caption("Answering…")
+        try:
+            answer = evaluation.ask_streaming(client, config, contender, messages, settings, writer(live))
+            results.append((contender.label, answer, "", passages))
+        except StudioError as error:
+            results.append((contender.label, None, str(error), passages))
     st.session_state["compare_results"] = (user, results)
+    st.rerun()  # the finished answers, with their tokens and checks, below
 
 if "compare_results" in st.session_state:
     question, results = st.session_state["compare_results"]

@@ -15,7 +15,6 @@ dataset = require_dataset()
 st.title(f"Conversation · {dataset.name}")
 show_flash()
 rows = cached_rows(dataset.id, dataset.version_id)
-st.session_state.setdefault("conversation_generation", 0)
 
 if st.button("New conversation", icon=":material/add_comment:"):
     dataset_store.add_rows(dataset.id, [NewRow(single_turn("", "", ""))], "Added a conversation")
@@ -38,7 +37,6 @@ def save(messages: list, summary: str) -> None:
 
 def restructure(messages: list, summary: str) -> None:
     save(messages, summary)
-    st.session_state.conversation_generation += 1
     st.rerun()
 
 
@@ -47,7 +45,8 @@ if is_preference(row.example):
     undo_button(dataset, key="conversation_undo")
 else:
     messages = messages_of(row.example)
-    prefix = f"conversation_{row.id}_{st.session_state.conversation_generation}"
+    # Keys name the version shown: after an undo or a JSON save the boxes show the new text, never write back the old.
+    prefix = f"conversation_{row.id}_{dataset.version_id}"
     edited = list(messages)
     for index, message in enumerate(messages):
         role = message.get("role") if message.get("role") in ROLES else "user"

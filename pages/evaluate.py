@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from lib.db import provenance_store, run_store
+from lib.db import dataset_store, provenance_store, run_store
 from lib.errors import StudioError
 from lib.judge import evaluation
 from lib.judge.evaluation import PromptSource
@@ -16,7 +16,8 @@ from lib.ui.contenders import (
     offered_chat_models,
 )
 from lib.ui.provider import require_client
-from lib.ui.widgets import cached_rows, current_dataset, flash, select_kept, show_flash
+from lib.ui.widgets import cached_rows, current_dataset, select_kept, show_flash, version_number
+from lib.words import plural
 
 
 def show(bar: DeltaGenerator, done: int, total: int) -> None:
@@ -29,6 +30,12 @@ config, client = require_client()
 new_run, runs_tab = st.tabs(["New run", "Runs"])
 
 with new_run:
+    if ready := st.session_state.get("evaluate_ready"):
+        run_id, message = ready
+        st.success(message, icon=":material/task_alt:")
+        st.page_link(
+            "pages/rate.py", label="Rate it now", icon=":material/how_to_vote:", query_params={"run": str(run_id)}
+        )
     try:
         models = offered_chat_models(config.fingerprint, client, config)
     except StudioError as error:
@@ -52,7 +59,7 @@ with new_run:
             list(by_job),
             "evaluate_job",
             lambda j: (
-                f"{j} · {by_job[j].dataset_name} v{by_job[j].version_id} · "
+                f"{j} · {by_job[j].dataset_name} v{version_number(by_job[j])} · "
                 f"{len(by_job[j].validation_rows)} held out · {by_job[j].fine_tuned_model or by_job[j].base_model}"
             ),
         )
@@ -61,14 +68,14 @@ with new_run:
             prompts = evaluation.held_out_prompts(made)
         except StudioError as error:
             st.error(str(error))
-        source_text = f"{made.dataset_name} v{made.version_id}, the validation rows held out by {made.job_id}"
+        source_text = f"{made.dataset_name} v{version_number(made)}, the validation rows held out by {made.job_id}"
     elif source == PromptSource.DATASET and dataset:
         prompts = evaluation.dataset_prompts(cached_rows(dataset.id, dataset.version_id))
-        source_text = f"{dataset.name} v{dataset.version_id}, all examples"
+        source_text = f"{dataset.name} v{dataset_store.version_number(dataset.id, dataset.version_id)}, all examples"
     else:
         prompts = evaluation.eval_file_prompts()
         source_text = evaluation.EVAL_FILE.name
-    st.caption(f"{len(prompts)} prompts.")
+    st.caption(f"{plural(len(prompts), 'prompt')}.")
     if models:
         knowledge = knowledge_choice("evaluate")
         count = st.radio(
@@ -88,7 +95,8 @@ with new_run:
             key="evaluate_rubric",
         )
         checks, margin, repeat, guideline, reviewers = judging_settings()
-        name = st.text_input("Name of the run", f"Elle: {len(prompts)} prompts", key="evaluate_name")
+        default_name = f"Elle: {plural(len(prompts), 'prompt')}"  # follows the prompts chosen until a name is typed
+        name = st.text_input("Name of the run", key="evaluate_name", placeholder=default_name).strip() or default_name
         if st.button("Create the run and generate answers", type="primary", icon=":material/play_arrow:"):
             settings = evaluation.RunSettings(
                 float(temperature),
@@ -114,7 +122,9 @@ with new_run:
                 bar = st.progress(0.0, "Generating answers…")
                 try:
                     evaluation.generate(run, client, config, lambda done, total: show(bar, done, total))
-                    flash(f"Run {run.id}: all answers are in. Reviewers can rate it now.")
+                    answered = plural(len(prompts) * len(contenders), "answer")
+                    ready_text = f"Run {run.id} “{name}” is ready: all {answered} are in. Reviewers can rate it now."
+                    st.session_state["evaluate_ready"] = (run.id, ready_text)
                     st.rerun()
                 except StudioError as error:
                     st.error(f"{error} The answers so far are kept: generate the rest from the Runs tab.")
@@ -157,4 +167,6 @@ with runs_tab:
         ]
     )
     st.dataframe(table, hide_index=True, width="stretch")
-    st.page_link("pages/rate.py", label="Rate this run", icon=":material/how_to_vote:")
+    st.page_link(
+        "pages/rate.py", label="Rate this run", icon=":material/how_to_vote:", query_params={"run": str(run.id)}
+    )

@@ -11,6 +11,7 @@ from lib.db.dataset_store import STATUSES
 from lib.errors import StudioError
 from lib.ui import data_map_view, doctor_view
 from lib.ui.widgets import cached_findings, cached_rows, flash, require_dataset, show_flash, undo_button
+from lib.words import plural
 
 PAGE_SIZE = 50
 
@@ -87,22 +88,23 @@ if edits:
 
 undo_button(dataset, key="examples_undo")
 
-with st.expander(f"Bulk edit the {len(shown)} examples shown"):
+with st.expander(f"Bulk edit the {plural(len(shown), 'example')} shown"):
     prompt = st.text_area("System prompt", key="examples_bulk_system", placeholder="Leave empty to remove it")
     left, right = st.columns(2)
     if left.button("Set this system prompt", disabled=not shown):
         new_prompts = {row.id: {"example": with_table_fields(row.example, system=prompt)} for _, row in shown}
-        dataset_store.update_rows(dataset.id, new_prompts, f"Set the system prompt of {len(shown)} examples")
-        flash("System prompt set. Undo reverts it.")
+        what = "Set the system prompt" if prompt.strip() else "Removed the system prompt"
+        dataset_store.update_rows(dataset.id, new_prompts, f"{what} of {plural(len(shown), 'example')}")
+        flash(f"{what} of {plural(len(shown), 'example')}. Undo reverts it.")
         st.rerun()
     new_status = right.selectbox("Status", STATUSES, key="examples_bulk_status")
     if right.button("Set this status", disabled=not shown):
         new_statuses: dict[int, dict[str, Any]] = {row.id: {"status": new_status} for _, row in shown}
-        dataset_store.update_rows(dataset.id, new_statuses, f"Marked {len(shown)} examples {new_status}")
+        dataset_store.update_rows(dataset.id, new_statuses, f"Marked {plural(len(shown), 'example')} {new_status}")
         st.rerun()
 
 errors = [f for f in findings if f.severity == "error"]
-st.subheader(f"Validation · {len(errors)} errors, {len(findings) - len(errors)} warnings")
+st.subheader(f"Validation · {plural(len(errors), 'error')}, {plural(len(findings) - len(errors), 'warning')}")
 checks, doctor = st.tabs(
     ["Validation", "Doctor"],  # fixed labels: a label that changes would reset the open tab
     key="examples_panel",
@@ -124,7 +126,7 @@ with checks:
             format_func=lambda i: (
                 f"Row {located[i].line} · {located[i].severity} · {located[i].code}: {located[i].message}"
             ),
-            key="examples_finding",
+            key=f"examples_finding_{dataset.version_id}",  # the list of this version: a fixed finding is gone
         )
         if st.button("Show this row"):
             st.session_state["examples_focus"] = located[choice].line

@@ -8,6 +8,7 @@ from lib.judge import evaluation, rating, scorecard
 from lib.ui.access import rateable, signed_in_person
 from lib.ui.contenders import answer_markdown, show_passages
 from lib.ui.widgets import show_flash
+from lib.words import plural
 
 SCORES = [1, 2, 3, 4, 5]
 
@@ -26,9 +27,14 @@ if person is not None:
     reviewer = person.name
     st.caption(f"Rating as **{reviewer}** (signed in).")
 else:
+    st.session_state.setdefault("rate_reviewer", st.query_params.get("reviewer", ""))  # a reload keeps the name
     reviewer = st.text_input("Your name", key="rate_reviewer", placeholder="so your ratings are kept apart")
 by_id = {run.id: run for run in runs}
+linked = st.query_params.get("run", "")
+if "rate_run" not in st.session_state and linked.isdigit() and int(linked) in by_id:
+    st.session_state["rate_run"] = int(linked)
 run_id = st.selectbox("Run", list(by_id), key="rate_run", format_func=lambda i: f"{i} · {by_id[i].name}")
+st.query_params.update({"run": str(run_id)} | ({"reviewer": reviewer.strip()} if person is None else {}))
 if not reviewer.strip():
     st.info("Give your name to start; you can stop at any time and pick up where you left off.")
     st.stop()
@@ -42,8 +48,10 @@ if revealed := st.session_state.pop("rate_revealed", None):
         show_passages(passages)
 skipped: list[int] = st.session_state.setdefault(f"rate_skipped_{run.id}_{rating.reviewer_key(reviewer)}", [])
 assignment, done, total = rating.next_assignment(run, reviewer, skipped)
-st.progress(done / total if total else 1.0, f"{done} of {total} rated · each item needs {run.reviews_needed} reviewers")
-if hint := scorecard.stop_hint(run, run_store.run_ratings(run.id), run_store.run_answers(run.id)):
+if total:
+    needed = plural(run.reviews_needed, "reviewer")
+    st.progress(done / total, f"{done} of {total} rated · each item needs {needed}")
+if done and (hint := scorecard.stop_hint(run, run_store.run_ratings(run.id), run_store.run_answers(run.id))):
     st.info(hint, icon=":material/flag:")
 if assignment is None:
     status = rating.queue_status(run)
@@ -51,13 +59,14 @@ if assignment is None:
     busy = sum(1 for item in status if item["Still needs"] and item["Item"] not in mine)
     if busy:
         st.info(
-            f"Nothing left for you now: {busy} items are being rated by others. If someone stops, their item "
+            f"Nothing left for you now: {plural(busy, 'item')} {'is' if busy == 1 else 'are'} being rated by others. "
+            "If someone stops, their item "
             f"comes back here within {run_store.RESERVATION_MINUTES} minutes.", icon=":material/hourglass:",
         )  # fmt: skip
     elif len(mine) == len(status):
-        st.success(f"All {len(status)} items rated. Thank you, {reviewer}!")
+        st.success(f"All {plural(len(status), 'item')} rated. Thank you, {reviewer}!")
     else:
-        st.success(f"Every item has its {run.reviews_needed} reviewers. Thank you, {reviewer}!")
+        st.success(f"Every item has its {plural(run.reviews_needed, 'reviewer')}. Thank you, {reviewer}!")
     if curator:
         st.page_link("pages/scorecard.py", label="Open the scorecard", icon=":material/leaderboard:")
     st.stop()
@@ -68,10 +77,16 @@ answers = {label: a.text for label, a in stored.items()}
 if assignment.left not in answers or assignment.right not in answers:
     st.warning("This item's answers are not generated yet: finish the run on Evaluate first.")
     st.stop()
-question = evaluation.question_of(prompt)
 with st.expander("How to rate", expanded=done == 0):
     st.markdown(evaluation.guideline_of(evaluation.settings_of(run)))
-st.markdown(f"**Prompt:** {question}")
+if assignment.repeat:
+    st.caption("You rated this item before: it is shown again, sides swapped, to measure how consistent ratings are.")
+if earlier := evaluation.earlier_turns(prompt):
+    st.markdown("**The conversation so far:**")
+    for turn in earlier:
+        with st.chat_message(turn["role"]):
+            st.markdown(answer_markdown(str(turn["content"])))
+st.markdown(f"**Prompt:** {evaluation.question_of(prompt)}")
 rubric = evaluation.settings_of(run).rubric
 item_key = f"{run.id}_{assignment.position}"  # fresh widgets for every item
 with st.form(f"rate_form_{item_key}", border=False):
@@ -90,7 +105,7 @@ with st.form(f"rate_form_{item_key}", border=False):
         "Which answer is better?", ["A", "B", "tie"], index=None, horizontal=True, key=f"rate_{item_key}_choice"
     )
     note = st.text_input("Note (optional)", key=f"rate_{item_key}_note")  # no help icon: it took a tab stop
-    buttons = st.columns([1, 1, 4])
+    buttons = st.columns([2, 2, 3])  # wide enough for "Save rating" and its shortcut at 1400 px
     submitted = buttons[0].form_submit_button(
         "Save rating", type="primary", icon=":material/save:", shortcut="Ctrl+Enter"
     )

@@ -8,7 +8,7 @@ import streamlit as st
 
 from lib.db import dataset_store
 from lib.errors import StudioError
-from lib.openai_rules import MIN_EXAMPLES, auto_batch_size, auto_epochs
+from lib.openai_rules import MIN_EXAMPLES, SUFFIX_RULE, auto_batch_size, auto_epochs, suffix_problem
 from lib.price import pricing
 from lib.train import launch
 from lib.train.estimate import rough_duration
@@ -48,7 +48,9 @@ version_id = left.selectbox(
     "Dataset version",
     list(versions),
     key=f"train_version_{dataset.id}",
-    format_func=lambda v: f"{v} · {versions[v].created_at} · {versions[v].summary} ({versions[v].n_examples} examples)",
+    format_func=lambda v: (
+        f"{versions[v].number} · {versions[v].created_at} · {versions[v].summary} ({versions[v].n_examples} examples)"
+    ),
     help="The newest first; a job records which version it trained on.",
 )
 latest = version_id == dataset.version_id
@@ -66,7 +68,11 @@ validation = left.slider(
     help="Held out of training to measure the validation loss; the same seed gives the same split. "
     "Rows tagged 'validation' are always held out.",
 )  # fmt: skip
-suffix = left.text_input("Suffix", key="train_suffix", max_chars=40, help="Part of the tuned model's name")
+suffix = left.text_input("Suffix", key="train_suffix", max_chars=64, help="Part of the tuned model's name").strip()
+if suffix_problem(suffix):
+    left.error(suffix_problem(suffix), icon=":material/edit_off:")
+else:
+    left.caption(f"Suffix: {SUFFIX_RULE}.")
 epochs, epochs_ok = widgets.optional_number(right, "Epochs", "train_epochs", 1, 50)
 batch_size, batch_ok = widgets.optional_number(right, "Batch size", "train_batch_size", 1, 256)
 multiplier, multiplier_ok = widgets.optional_number(
@@ -83,7 +89,7 @@ if launch.method_for_or_none(chosen) == "dpo":
 method, beta, start, method_ok = widgets.training_method(right, chosen, base_model, tuned)
 watch = config.kind == "local" and method == "supervised"  # early stopping watches a supervised validation loss
 patience = widgets.early_stopping_patience(right, validation > 0) if watch else None
-numbers_ok = epochs_ok and batch_ok and multiplier_ok and seed_ok and method_ok
+numbers_ok = epochs_ok and batch_ok and multiplier_ok and seed_ok and method_ok and not suffix_problem(suffix)
 settings = LaunchSettings(
     start, choice, validation / 100, None if epochs is None else int(epochs),
     None if batch_size is None else int(batch_size), multiplier, suffix, None if seed is None else int(seed),

@@ -1,5 +1,6 @@
 """Every screen driven through Streamlit's AppTest, the way a user would use it."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -116,24 +117,53 @@ def test_validation_panel_lists_findings_and_shows_the_row() -> None:
     dataset = dataset_store.create_dataset("Broken")
     dataset_store.add_rows(dataset.id, [NewRow(single_turn("s", "ok", "fine")), NewRow(single_turn("s", "q", " "))])
     at = open_page("pages/examples.py")
-    assert "1 errors" in at.subheader[0].value
-    finding = at.selectbox(key="examples_finding")
+    assert "1 error, 1 warning" in at.subheader[0].value
+    finding = at.selectbox(key=f"examples_finding_{dataset_store.get_dataset(dataset.id).version_id}")
     assert "Row 2" in finding.format_func(finding.value)
     button(at, "Show this row").click().run()
     assert "Showing row 2 only." in at.info[0].value
+
+
+def conversation_key(dataset_id: int, row_id: int, field: str) -> str:
+    """A turn widget's key: it names the dataset version shown, so it changes with every saved change."""
+    return f"conversation_{row_id}_{dataset_store.get_dataset(dataset_id).version_id}_{field}"
 
 
 def test_conversation_editor_saves_each_turn_and_adds_turns() -> None:
     dataset = load_sample()
     at = open_page("pages/conversation.py")
     row = dataset_store.rows(dataset.id)[0]
-    text = at.text_area(key=f"conversation_{row.id}_0_2_text")
+    text = at.text_area(key=conversation_key(dataset.id, row.id, "2_text"))
     text.input("An edited answer").run()
     assert dataset_store.rows(dataset.id)[0].example["messages"][2]["content"] == "An edited answer"
     button(at, "Add turn").click().run()
     assert dataset_store.rows(dataset.id)[0].example["messages"][-1] == {"role": "user", "content": ""}
-    at.checkbox(key=f"conversation_{row.id}_1_2_w").uncheck().run()
+    at.checkbox(key=conversation_key(dataset.id, row.id, "2_w")).uncheck().run()
     assert dataset_store.rows(dataset.id)[0].example["messages"][2]["weight"] == 0
+    assert not at.exception
+
+
+def test_conversation_undo_and_json_save_stick() -> None:
+    """The turn boxes once wrote their old text back a run after an undo or a JSON save, undoing it silently."""
+    dataset = load_sample()
+    row = dataset_store.rows(dataset.id)[0]
+    original = row.example["messages"][2]["content"]
+    at = open_page("pages/conversation.py")
+    at.text_area(key=conversation_key(dataset.id, row.id, "2_text")).input("An edited answer").run()
+    button(at, "Undo").click().run()
+    at.run()  # the next run (any click) must not write the edit back
+    assert dataset_store.rows(dataset.id)[0].example["messages"][2]["content"] == original
+    newest = dataset_store.versions(dataset.id)[0]  # newest first
+    assert newest.undoes is not None, f"the newest version is {newest.summary!r}, not the undo"
+    assert at.text_area(key=conversation_key(dataset.id, row.id, "2_text")).value == original
+
+    edited = dict(row.example, messages=[*row.example["messages"][:2], {"role": "assistant", "content": "JSON"}])
+    version_id = dataset_store.get_dataset(dataset.id).version_id
+    at.text_area(key=f"conversation_json_{row.id}_{version_id}").input(json.dumps(edited))
+    button(at, "Save JSON").click().run()
+    at.run()
+    assert dataset_store.rows(dataset.id)[0].example["messages"][2]["content"] == "JSON"
+    assert dataset_store.versions(dataset.id)[0].summary == "Edited row 1 as JSON"
     assert not at.exception
 
 

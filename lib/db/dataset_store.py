@@ -20,6 +20,7 @@ from lib.db.schema import changes as change_log
 from lib.db.schema import datasets, examples
 from lib.db.schema import versions as version_table
 from lib.errors import DatasetError
+from lib.words import plural
 
 STATUSES = ("draft", "approved", "rejected")
 Example = dict[str, Any]  # one line of a training file (lib.curate.examples works on them)
@@ -136,7 +137,7 @@ def create_dataset(name: str, new_rows: Sequence[NewRow] = (), summary: str = ""
                 changes = [_Change(None, None, _record(row, i)) for i, row in enumerate(new_rows, start=1)]
                 for change in changes:
                     _check_status(change.after)
-                _apply(conn, created.id, summary or f"Added {_plural(len(changes), 'example')}", changes)
+                _apply(conn, created.id, summary or f"Added {plural(len(changes), 'example')}", changes)
             return _get_dataset(conn, created.id)
     except IntegrityError:  # another curator took the name a moment ago
         raise DatasetError(_taken(" ".join(name.split()))) from None
@@ -227,7 +228,7 @@ def add_rows(dataset_id: int, new_rows: Iterable[NewRow], summary: str | None = 
         changes = [_Change(None, None, _record(row, start + i)) for i, row in enumerate(new_rows, start=1)]
         for change in changes:
             _check_status(change.after)
-        return _apply(conn, dataset_id, summary or f"Added {_plural(len(changes), 'example')}", changes)
+        return _apply(conn, dataset_id, summary or f"Added {plural(len(changes), 'example')}", changes)
 
 
 def update_rows(dataset_id: int, updates: dict[int, dict[str, Any]], summary: str | None = None) -> Version:
@@ -245,7 +246,7 @@ def update_rows(dataset_id: int, updates: dict[int, dict[str, Any]], summary: st
             _check_status(after)
             if after != before:
                 changes.append(_Change(row_id, before, after))
-        return _apply(conn, dataset_id, summary or f"Edited {_plural(len(changes), 'example')}", changes)
+        return _apply(conn, dataset_id, summary or f"Edited {plural(len(changes), 'example')}", changes)
 
 
 def delete_rows(dataset_id: int, row_ids: Iterable[int], summary: str | None = None) -> Version:
@@ -253,16 +254,12 @@ def delete_rows(dataset_id: int, row_ids: Iterable[int], summary: str | None = N
         _get_dataset(conn, dataset_id, lock=True)
         current = {row.id: row for row in _rows(conn, dataset_id)}
         changes = [_Change(i, _record(current[i])) for i in dict.fromkeys(row_ids) if i in current]
-        return _apply(conn, dataset_id, summary or f"Deleted {_plural(len(changes), 'example')}", changes)
+        return _apply(conn, dataset_id, summary or f"Deleted {plural(len(changes), 'example')}", changes)
 
 
 def _check_status(record: dict[str, Any] | None) -> None:
     if record is not None and record["status"] not in STATUSES:
         raise DatasetError(f"Status '{record['status']}' is not one of {', '.join(STATUSES)}.")
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _apply(
@@ -327,6 +324,12 @@ def _columns(record: dict[str, Any] | None) -> dict[str, Any]:
         "tags": record["tags"],
         "note": record["note"],
     }
+
+
+def version_number(dataset_id: int, version_id: int) -> int:
+    """The number History shows for a version (1 for a dataset's first); ids count across all datasets."""
+    with connect() as conn:
+        return _number(conn, dataset_id, version_id)
 
 
 def _number(conn: Connection, dataset_id: int, version_id: int) -> int:

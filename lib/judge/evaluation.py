@@ -102,6 +102,12 @@ def question_of(prompt: list[dict[str, Any]]) -> str:
     return next((str(m["content"]) for m in reversed(prompt) if m["role"] == "user"), "")
 
 
+def earlier_turns(prompt: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The user and assistant turns before the last user message: what "it" in a follow-up question refers to."""
+    last = max((i for i, m in enumerate(prompt) if m["role"] == "user"), default=0)
+    return [m for m in prompt[:last] if m["role"] in ("user", "assistant")]
+
+
 class PromptSource(StrEnum):
     """Where an evaluation run's prompts come from."""
 
@@ -224,6 +230,40 @@ def ask(
         latency,
         answer_cost(config, contender.model, prompt_tokens, completion_tokens),
     )
+
+
+def ask_streaming(
+    client: openai.OpenAI,
+    config: ProviderConfig,
+    contender: Contender,
+    messages: list[dict[str, Any]],
+    settings: RunSettings,
+    on_text: Callable[[str], object],
+) -> Answer:
+    """One chat completion, streamed: ``on_text`` is called with the answer so far as it grows. Timed (to the
+    last token), with its tokens and cost, as ``ask``."""
+    started = time.perf_counter()
+    text, prompt_tokens, completion_tokens = "", 0, 0
+    with calling(config):
+        stream = client.chat.completions.create(
+            model=contender.model,
+            messages=cast(list[ChatCompletionMessageParam], messages),
+            temperature=settings.temperature,
+            max_tokens=settings.max_tokens,
+            seed=settings.seed,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        for chunk in stream:
+            if chunk.usage is not None:
+                prompt_tokens, completion_tokens = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
+            piece = "".join(choice.delta.content or "" for choice in chunk.choices if choice.delta)
+            if piece:
+                text += piece
+                on_text(text)
+    latency = time.perf_counter() - started
+    cost = answer_cost(config, contender.model, prompt_tokens, completion_tokens)
+    return Answer(text, prompt_tokens, completion_tokens, latency, cost)
 
 
 def contender_messages(

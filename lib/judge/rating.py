@@ -62,8 +62,9 @@ def assignments(run: EvalRun, reviewer: str) -> list[Assignment]:
 
 
 def next_assignment(run: EvalRun, reviewer: str, skipped: Sequence[int] = ()) -> tuple[Assignment | None, int, int]:
-    """The reviewer's next item from the run's review queue (None when nothing is left for them), how many they
-    have done, and how many they can do in all as things stand.
+    """The reviewer's next item from the run's review queue (None when nothing is left for them), how many items
+    they have rated, and how many they can rate in all as things stand (repeats, shown again to measure
+    consistency, are not counted: rating one does not move the progress).
 
     A first look is offered only on an item that still needs reviewers (the run's ``reviews_needed``, counting
     others' open reservations); it is then reserved for this reviewer a few minutes. A repeat is offered once
@@ -81,14 +82,14 @@ def next_assignment(run: EvalRun, reviewer: str, skipped: Sequence[int] = ()) ->
     ordered += [a for p in skipped for a in queue if a.position == p and waiting(a)]
     taken = run_store.places_taken(run.id, reviewer)
     available = [a for a in ordered if a.repeat or taken.get(a.position, 0) < run.reviews_needed]
-    done = len(rated) + len(repeated)
+    done = len(rated)
     upcoming = available[0] if available else None
     if upcoming is None or not upcoming.repeat:
         firsts = [a.position for a in available if not a.repeat]
         got = run_store.reserve(run.id, reviewer, firsts)  # with none: gives up what the reviewer held
         upcoming = next((a for a in available if a.position == got and not a.repeat), None)
         upcoming = upcoming or next((a for a in available if a.repeat), None)  # others took the rest meanwhile
-    return upcoming, done, done + len(available)
+    return upcoming, done, done + sum(1 for a in available if not a.repeat)
 
 
 def queue_status(run: EvalRun) -> list[dict[str, object]]:

@@ -23,6 +23,8 @@ from lib.judge.evaluation import TIE, Contender, contenders_of, question_of, set
 from lib.judge.rating import pair_for, reviewer_key
 from lib.judge.verdict import NOT_ENOUGH, Verdict, settled_while_rating, verdict
 
+SCALE = (1.0, 5.0)  # the rubric's scores
+
 
 @dataclass(frozen=True)
 class PairResult:
@@ -112,7 +114,8 @@ def pair_rows(pairs: list[PairResult]) -> list[dict[str, Any]]:
 
 
 def rubric_means(contenders: list[str], rubric: list[str], ratings: list[Rating]) -> list[dict[str, Any]]:
-    """Mean rubric scores with 95% t intervals over items (each item's score averaged over its reviewers)."""
+    """Mean rubric scores with 95% t intervals over items (each item's score averaged over its reviewers), the
+    intervals cut to the 1-5 scale."""
     rows = []
     items = _by_item(ratings)
     for label in contenders:
@@ -122,7 +125,7 @@ def rubric_means(contenders: list[str], rubric: list[str], ratings: list[Rating]
                 marks = [r.scores[label][index] for r in rated if len(r.scores.get(label, [])) > index]
                 if marks:
                     per_item.append(sum(marks) / len(marks))
-            mean, low, high = stats.mean_interval(per_item)
+            mean, low, high = stats.mean_interval(per_item, SCALE)
             rows.append({"contender": label, "criterion": criterion, "mean": mean, "low": low, "high": high,
                          "n": len(per_item)})  # fmt: skip
     return rows

@@ -33,8 +33,11 @@ def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def mean_interval(values: Sequence[float]) -> tuple[float, float, float]:
-    """(mean, low, high): the mean with its 95% Student t interval; the interval is NaN below 2 values."""
+def mean_interval(values: Sequence[float], bounds: tuple[float, float] | None = None) -> tuple[float, float, float]:
+    """(mean, low, high): the mean with its 95% Student t interval; the interval is NaN below 2 values.
+
+    With ``bounds`` (a rating scale), the interval is cut to the scale: a mean of 1-5 scores cannot leave it.
+    """
     n = len(values)
     if n == 0:
         return math.nan, math.nan, math.nan
@@ -43,6 +46,8 @@ def mean_interval(values: Sequence[float]) -> tuple[float, float, float]:
         return mean, math.nan, math.nan
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
     half = float(scipy_stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+    if bounds is not None:
+        return mean, max(bounds[0], mean - half), min(bounds[1], mean + half)
     return mean, mean - half, mean + half
 
 

@@ -20,9 +20,10 @@ from lib.db import provenance_store
 from lib.db.dataset_store import Dataset, Row
 from lib.db.provenance_store import Provenance
 from lib.errors import DatasetError
-from lib.openai_rules import MIN_EXAMPLES
+from lib.openai_rules import MIN_EXAMPLES, suffix_problem
 from lib.price.tokens import ExampleTokens
 from lib.train.providers import ProviderConfig, calling
+from lib.words import plural
 
 
 class ExampleChoice(StrEnum):
@@ -136,7 +137,7 @@ def launch(
     so Evaluate and the scorecard read them instead of deciding again.
     """
     if errors := blocking_findings(rows, settings.examples):
-        raise DatasetError(f"The chosen examples have {len(errors)} errors; fix them before training.")
+        raise DatasetError(f"The chosen examples have {plural(len(errors), 'error')}; fix them before training.")
     chosen = chosen_rows(rows, settings.examples)
     training_rows, validation_rows = split_rows(chosen, settings)
     if len(training_rows) < MIN_EXAMPLES:
@@ -145,6 +146,8 @@ def launch(
         raise DatasetError(f"These examples need a {method_for(chosen)} job, not {settings.method}.")
     if settings.early_stopping_patience and not validation_rows:
         raise DatasetError("Early stopping watches the validation loss: choose a validation share above 0 %.")
+    if problem := suffix_problem(settings.suffix.strip()):
+        raise DatasetError(problem)
     stem = f"{dataset.name}-v{dataset.version_id}"
     with calling(config):
         progress(0.1, f"Uploading {len(training_rows)} training examples…")

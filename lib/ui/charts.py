@@ -27,6 +27,7 @@ def lengths_chart(totals: Sequence[int], limit: int) -> tuple[alt.LayerChart, bo
             x=alt.X("from:Q", scale=scale, title="tokens per example"),
             x2="to:Q",
             y=alt.Y("examples:Q", title="examples"),
+            y2=alt.datum(0),  # bars stand on the axis: without y2 a ranged x draws each bin as a thin dash
             tooltip=["from", "to", "examples"],
         )
     )
@@ -81,10 +82,11 @@ def interval_chart(
 ) -> alt.LayerChart:
     """Points with 95% interval bars (``low``/``high`` columns), one row per ``label``."""
     frame = pd.DataFrame(list(rows))
-    scale = alt.Scale(domain=list(domain))
+    scale = alt.Scale(domain=list(domain), clamp=True)  # nothing drawn off the scale
     height = 36 * len(frame) + 20
-    axis = alt.Axis(labelLimit=420)  # full names: "smollm2-135m-instruct (3-shot)" is not cut short
-    base = alt.Chart(frame).encode(y=alt.Y(f"{label}:N", title=None, sort=None, axis=axis))
+    axis = alt.Axis(labelLimit=420, labelOverlap=False)  # every row named, in full: "… (3-shot) vs …"
+    rows_shown = alt.Scale(domain=list(frame[label]))  # a row whose interval is not known yet keeps its label
+    base = alt.Chart(frame).encode(y=alt.Y(f"{label}:N", title=None, sort=None, axis=axis, scale=rows_shown))
     bars = base.mark_rule(strokeWidth=2).encode(x=alt.X("low:Q", scale=scale, title=value), x2="high:Q")
     points = base.mark_point(filled=True, size=80).encode(
         x=alt.X(f"{value}:Q", scale=scale), tooltip=[label, alt.Tooltip(f"{value}:Q", format=".2f"), "low", "high"]

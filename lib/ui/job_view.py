@@ -16,6 +16,8 @@ from lib.train import tracking
 from lib.train.providers import ProviderConfig
 from lib.train.tracking import FINISHED
 from lib.ui.charts import training_charts
+from lib.ui.widgets import version_number
+from lib.words import plural
 
 EVENTS_PER_PAGE = 20
 STATUS_ICONS = {
@@ -54,7 +56,8 @@ def provenance_line(job: FineTuningJob, provenance: dict[str, Provenance]) -> No
         return
     validation = f" + validation `{known.validation_file}`" if known.validation_file else ""
     st.caption(
-        f"Made from: **{known.dataset_name}**, version {known.version_id} ({known.n_examples} examples) → "
+        f"Made from: **{known.dataset_name}**, version {version_number(known)} "
+        f"({plural(known.n_examples, 'example')}) → "
         f"file `{known.training_file}`{validation} → job `{job.id}` → model `{job.fine_tuned_model or '…'}`"
     )
 

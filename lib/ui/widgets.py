@@ -13,6 +13,7 @@ from lib.curate.format_checks import Finding
 from lib.curate.import_export import check_rows
 from lib.db import dataset_store, knowledge_store, price_store
 from lib.db.dataset_store import Dataset, Row
+from lib.db.provenance_store import Provenance
 from lib.errors import DatasetError
 from lib.price import pricing
 from lib.price.pricing import ModelInfo, RequestTokens, request_tokens
@@ -28,14 +29,19 @@ def current_dataset() -> Dataset | None:
         st.sidebar.caption("No dataset yet.")
         return None
     by_id = {d.id: d for d in datasets}
+    linked = st.query_params.get("dataset", "")  # a reload or a shared link keeps the dataset
     chosen = st.session_state.pop("dataset_choice", st.session_state.get("dataset_chosen"))
+    if chosen is None and linked.isdigit():
+        chosen = int(linked)
     if chosen not in by_id:
         chosen = datasets[0].id
     st.session_state["dataset_chosen"] = chosen
+    st.query_params["dataset"] = str(chosen)
     st.session_state["sidebar_dataset"] = chosen
 
     def remember() -> None:
         st.session_state["dataset_chosen"] = st.session_state["sidebar_dataset"]
+        st.query_params["dataset"] = str(st.session_state["sidebar_dataset"])
 
     st.sidebar.selectbox(
         "Dataset",
@@ -45,6 +51,12 @@ def current_dataset() -> Dataset | None:
         on_change=remember,
     )
     return by_id[chosen]
+
+
+def version_number(made: Provenance) -> str:
+    """The number History shows for the version a job trained on ("?" once its dataset is deleted)."""
+    number = dataset_store.version_number(made.dataset_id, made.version_id)
+    return str(number) if number else "?"
 
 
 def select_dataset(dataset_id: int | None) -> None:

@@ -14,6 +14,7 @@ from lib.local.lifecycle import JobStateError
 from lib.local.routers.common import APIError, existing, list_page, page_limit
 from lib.local.store import LocalStore, new_id, now
 from lib.local.tuned_models import base_of, tuned_models
+from lib.openai_rules import suffix_problem
 
 Auto = Literal["auto"]
 
@@ -104,8 +105,8 @@ def fine_tuning_router(store: LocalStore, settings: ServerSettings) -> APIRouter
         if (method.supervised or method.dpo) is not None and body.hyperparameters is not None:
             message = f"Give hyperparameters in method.{method.type} or at the top level, not both."
             raise APIError(400, message, param="hyperparameters")
-        if body.suffix is not None and ":" in body.suffix:
-            raise APIError(400, "suffix must be text of up to 64 characters without ':'.", param="suffix")
+        if body.suffix is not None and (problem := suffix_problem(body.suffix)):
+            raise APIError(400, problem, param="suffix")
         if method.type == "dpo":
             if body.hyperparameters is not None:
                 raise APIError(400, "A DPO job takes its hyperparameters in method.dpo.", param="hyperparameters")
