@@ -33,6 +33,7 @@ from lib.judge.answer_checks import ELLE, PACKS
 from lib.paths import SAMPLE_DIR
 from lib.price.pricing import ModelInfo, UnknownModelError, estimate, models, over_limit_finding, resolve
 from lib.price.tokens import Counter
+from lib.words import plural
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -117,8 +118,8 @@ def _print_text(path: Path, summary: dict[str, Any]) -> None:
         field = f" [{finding['field']}]" if finding["field"] else ""
         print(f"{path}:{where}: {finding['severity']} {finding['code']}{field}: {finding['message']}")
     print(
-        f"{summary['examples']} examples, {summary['valid']} valid, "
-        f"{summary['errors']} errors, {summary['warnings']} warnings"
+        f"{plural(summary['examples'], 'example')}, {summary['valid']} valid, "
+        f"{plural(summary['errors'], 'error')}, {plural(summary['warnings'], 'warning')}"
     )
     if "model" in summary:
         tokens = summary["tokens"]
@@ -219,7 +220,7 @@ def _doctor(args: argparse.Namespace) -> int:
         for diagnosis in found:
             lines = ",".join(str(n) for n in diagnosis.lines)
             print(f"{args.file}:{lines}: {diagnosis.severity} {diagnosis.code}: {diagnosis.message}")
-        print(f"{len(found)} findings, {sum(d.severity == 'error' for d in found)} errors")
+        print(f"{plural(len(found), 'finding')}, {plural(sum(d.severity == 'error' for d in found), 'error')}")
     return 1 if any(d.severity == "error" for d in found) else 0
 
 
@@ -255,7 +256,7 @@ def _transfer(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     left_out = len(parsed.importable_examples(True)) - added
-    print(f"Imported {added} examples into {'new ' if new else ''}dataset '{dataset.name}' "
+    print(f"Imported {plural(added, 'example')} into {'new ' if new else ''}dataset '{dataset.name}' "
           f"({dataset.n_examples} in all) in {store.engine} ({store.where})"
           + (f"; {left_out} lines with errors left out" if left_out else ""))  # fmt: skip
     return 1 if parsed.errors and not args.include_errors else 0

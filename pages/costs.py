@@ -19,6 +19,7 @@ from lib.ui.widgets import (
     show_flash,
     user_prices,
 )
+from lib.words import plural
 
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
 
@@ -55,8 +56,8 @@ st.caption(
 )
 if result.over_limit:
     st.warning(
-        f"{len(result.over_limit)} examples are longer than {model}'s {info.context_limit:,}-token limit; "
-        "training cuts them short. Open one below to shorten it."
+        f"{plural(len(result.over_limit), 'example')} {'is' if len(result.over_limit) == 1 else 'are'} longer than "
+        f"{model}'s {info.context_limit:,}-token limit; training cuts the rest off. Open one below to shorten it."
     )
 
 by_example, all_models, break_even, prices = st.tabs(

@@ -11,7 +11,7 @@ from lib.curate.import_export import SAMPLE_NAME, approved, export, export_split
 from lib.db import dataset_store
 from lib.db.dataset_store import Row
 from lib.errors import StudioError
-from lib.ui.widgets import cached_rows, current_dataset, finding_rows, flash, select_dataset, show_flash
+from lib.ui.widgets import cached_rows, current_dataset, flash, select_dataset, show_findings, show_flash
 
 st.title("Datasets")
 show_flash()
@@ -86,7 +86,7 @@ if dataset is not None:
             n_errors = len({f.line for f in parsed.errors})
             st.write(f"**{parsed.lines_read}** examples read, **{len(parsed.valid_examples())}** without errors.")
             if parsed.findings:
-                st.dataframe(pd.DataFrame(finding_rows(parsed.findings)), hide_index=True, width="stretch")
+                show_findings(parsed.findings)
             include_errors = st.checkbox(
                 "Also import the examples with errors, to fix them here", value=False, disabled=n_errors == 0
             )

@@ -9,7 +9,8 @@ from lib.db import knowledge_store
 from lib.errors import StudioError
 from lib.retrieve import passages as reading
 from lib.retrieve import search
-from lib.ui.widgets import finding_rows, flash, select_kept, show_flash
+from lib.ui.widgets import finding_rows, flash, select_kept, show_findings, show_flash
+from lib.words import plural
 
 st.title("Knowledge")
 st.caption(
@@ -80,10 +81,10 @@ with add:
                 st.session_state["knowledge_added"] = added_key  # a second click adds nothing twice
                 note = f" {len(read.findings)} lines skipped: see below." if read.findings else ""
                 st.session_state["knowledge_findings"] = finding_rows(read.findings)
-                flash(f"Added {len(read.passages)} passages from {upload.name}.{note}")
+                flash(f"Added {plural(len(read.passages), 'passage')} from {upload.name}.{note}")
                 st.rerun()
     if skipped := st.session_state.get("knowledge_findings"):
-        st.dataframe(pd.DataFrame(skipped), hide_index=True, width="stretch")
+        show_findings(skipped)
 
 with browse:
     query = st.text_input("Try a question", key="knowledge_query", placeholder="e.g. Tell me about neon.")

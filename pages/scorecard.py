@@ -10,6 +10,7 @@ from lib.judge.verdict import FINE_TUNE, KEEP_BASELINE
 from lib.ui.charts import interval_chart
 from lib.ui.preference_view import make_preference_data
 from lib.ui.queue_view import review_queue
+from lib.words import plural
 
 st.title("Scorecard")
 runs = run_store.list_runs()
@@ -51,7 +52,7 @@ agree = card.agreement
 cells[2].metric(
     agree["measure"] if agree["value"] is not None else "Agreement",
     f"{agree['value']:.2f}" if agree["value"] is not None else "undefined",
-    help=f"On the winner, over {agree['items']} items rated by more than one reviewer (1: full agreement, "
+    help=f"On the winner, over {plural(agree['items'], 'item')} rated by more than one reviewer (1: full agreement, "
     "0: chance). Undefined with fewer than two reviewers per item, or when all give the same answer.",
 )
 

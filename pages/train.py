@@ -10,13 +10,14 @@ from lib.db import dataset_store
 from lib.errors import StudioError
 from lib.openai_rules import MIN_EXAMPLES, SUFFIX_RULE, auto_batch_size, auto_epochs, suffix_problem
 from lib.price import pricing
-from lib.train import launch
-from lib.train.estimate import rough_duration
+from lib.train import launch, local_client
+from lib.train.estimate import rough_duration, this_machine_slowdown
 from lib.train.launch import ExampleChoice, LaunchSettings
 from lib.train.providers import ProviderConfig, base_models
 from lib.ui import widgets
 from lib.ui.contenders import offered_chat_models
 from lib.ui.provider import local_training_estimate, require_client
+from lib.words import plural
 
 
 @st.cache_data(ttl=60, show_spinner="Asking the provider for its models…")
@@ -49,7 +50,8 @@ version_id = left.selectbox(
     list(versions),
     key=f"train_version_{dataset.id}",
     format_func=lambda v: (
-        f"{versions[v].number} · {versions[v].created_at} · {versions[v].summary} ({versions[v].n_examples} examples)"
+        f"{versions[v].number} · {versions[v].created_at} · {versions[v].summary} "
+        f"({plural(versions[v].n_examples, 'example')})"
     ),
     help="The newest first; a job records which version it trained on.",
 )
@@ -113,6 +115,12 @@ if config.kind == "local":
         help=f"At {local.tokens_per_second:,.0f} tokens/s with batch size {batch_size}, measured on {basis}, with "
         "the machine otherwise idle; free. While the job runs, Jobs refines the finish time from its own steps.",
     )  # fmt: skip
+    slowdown, load, cores = this_machine_slowdown()
+    if slowdown >= 1.5 and local_client.base_url().startswith("http://127.0.0.1"):  # the server shares this CPU
+        st.caption(
+            f":material/speed: This machine is busy (load {load:.1f} on {plural(cores, 'core')}): training may take "
+            f"up to {rough_duration(local.seconds * slowdown)} while that lasts.",
+        )
 estimated_cost = None
 if config.kind != "local":
     try:
@@ -129,7 +137,7 @@ if config.kind != "local":
 
 errors = launch.blocking_findings(rows, choice, widgets.cached_findings(dataset.id, dataset.version_id))
 if errors:
-    st.error(f"{len(errors)} errors in the chosen examples: fix them before launch.", icon=":material/block:")
+    st.error(f"{plural(len(errors), 'error')} in the chosen examples: fix them before launch.", icon=":material/block:")
     for finding in errors[:10]:
         where = f"Row {finding.line}" if finding.line else "Dataset"
         text, link = st.columns([5, 1])

@@ -12,6 +12,7 @@ from dataclasses import asdict
 import openai
 import pandas as pd
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from lib.curate.import_export import load_sample
 from lib.db import dataset_store, provenance_store, run_store
@@ -20,6 +21,7 @@ from lib.db.run_store import EvalRun, StoredAnswer
 from lib.judge import approaches, elle_checks, evaluation, rating, reports, scorecard
 from lib.judge import verdict as verdicts
 from lib.judge.evaluation import Contender, Prompt, RunSettings
+from lib.paths import PROJECT_DIR
 from lib.train.providers import ProviderConfig
 from tests.local_server import running_server, tiny_settings
 from tests.test_pages import button, open_page
@@ -402,3 +404,80 @@ def test_rate_screen_skips_an_item_and_shows_the_guideline() -> None:
     assert not at.exception
     now = next(m.value for m in at.markdown if m.value.startswith("**Prompt:**"))
     assert now != shown and "0 of 4 rated" in at.get("progress")[0].proto.text
+
+
+def test_rate_shows_the_conversation_before_a_follow_up_question() -> None:
+    """'And what is it used for?' means nothing without the turns before it."""
+    items = [
+        [
+            {"role": "system", "content": "You are Elle."},
+            {"role": "user", "content": "Tell me about hydrogen."},
+            {"role": "assistant", "content": "Hydrogen is the lightest element."},
+            {"role": "user", "content": "And what is it used for?"},
+        ]
+    ]
+    run = evaluation.create_run(
+        "multi", LOCAL, "test", [Prompt("test:1", items[0])], [BASE, TUNED], RunSettings(repeat_share=0.0)
+    )
+    for c in (BASE, TUNED):
+        run_store.save_answer(run.id, StoredAnswer(1, c.label, "Fuel.", 10, 3, 0.1, 0.0))
+    at = open_page("pages/rate.py")
+    at.text_input(key="rate_reviewer").input("Ada").run()
+    assert not at.exception
+    said = [m.value for m in at.markdown]
+    assert "Tell me about hydrogen\\." in said and "Hydrogen is the lightest element\\." in said
+    assert "**Prompt:** And what is it used for?" in said
+    assert not any("You are Elle" in text for text in said)  # the system prompt is the contenders' business
+
+
+def test_rate_keeps_reviewer_and_run_in_the_url_and_counts_items_not_repeats() -> None:
+    run = small_run([BASE, TUNED])
+    at = open_page("pages/rate.py")
+    at.text_input(key="rate_reviewer").input("Ada").run()
+    assert at.query_params["reviewer"] in ("Ada", ["Ada"]) and at.query_params["run"] in (str(run.id), [str(run.id)])
+    assert not at.info or not any("You can stop" in i.value for i in at.info)  # nothing rated yet: no stop hint
+
+    reloaded = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=20)
+    reloaded.query_params["reviewer"] = "Ada"  # a reload, or the link the reviewer was sent
+    reloaded.query_params["run"] = str(run.id)
+    reloaded.run()
+    reloaded.switch_page("pages/rate.py").run()
+    assert reloaded.text_input(key="rate_reviewer").value == "Ada"
+
+
+def test_progress_counts_items_while_repeats_come_back() -> None:
+    run = evaluation.create_run(
+        "repeats", LOCAL, "test", [Prompt(f"t:{i}", [{"role": "user", "content": f"q{i}"}]) for i in range(1, 5)],
+        [BASE, TUNED], RunSettings(repeat_share=0.5),
+    )  # fmt: skip
+    for position in range(1, 5):
+        for c in (BASE, TUNED):
+            run_store.save_answer(run.id, StoredAnswer(position, c.label, "a", 1, 1, 0.1, 0.0))
+    seen = []
+    while (item := rating.next_assignment(run, "Ada"))[0] is not None:
+        assignment, done, total = item
+        assert assignment is not None
+        seen.append((done, total, assignment.repeat))
+        rating.rate(run, "Ada", assignment, "tie", {assignment.left: [3, 3, 3], assignment.right: [3, 3, 3]})
+    assert {total for _, total, _ in seen} == {4}  # a repeat never makes "0 of 4" become "1 of 5"
+    assert any(repeat for _, _, repeat in seen)  # repeats were shown
+    assert rating.next_assignment(run, "Ada")[1:] == (4, 4)
+
+
+def test_evaluate_says_the_run_is_ready_and_links_to_rate_it(local: openai.OpenAI) -> None:
+    load_sample()
+    at = open_page("pages/evaluate.py")
+    at.radio(key="evaluate_count").set_value(2).run()
+    at.number_input(key="evaluate_shots_1").set_value(1).run()
+    at.number_input(key="evaluate_max_tokens").set_value(2).run()
+    assert at.text_input(key="evaluate_name").placeholder == "Elle: 25 prompts"
+    button(at, "Create the run and generate answers").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    [run] = run_store.list_runs()
+    assert run.name == "Elle: 25 prompts"
+    assert (
+        at.success[0].value
+        == f"Run {run.id} “Elle: 25 prompts” is ready: all 50 answers are in. Reviewers can rate it now."
+    )
+    [link] = [p for p in at.get("page_link") if p.proto.label == "Rate it now"]
+    assert f"run={run.id}" in str(link.proto)

@@ -111,6 +111,24 @@ def test_search_filter_and_bulk_system_prompt() -> None:
     button(at, "Set this system prompt").click().run()
     prompts = [r.example["messages"][0]["content"] for r in dataset_store.rows(dataset.id)]
     assert prompts.count("Answer in one limerick.") == shown
+    at.text_area(key="examples_bulk_system").input("")
+    button(at, "Set this system prompt").click().run()
+    assert dataset_store.versions(dataset.id)[0].summary == f"Removed the system prompt of {shown} examples"
+
+
+def test_the_chosen_dataset_is_in_the_url_and_a_reload_keeps_it() -> None:
+    load_sample()
+    second = dataset_store.create_dataset("Second", [NewRow(single_turn("s", "q", "a"))])
+    at = open_page("pages/examples.py")
+    at.selectbox(key="sidebar_dataset").select(second.id).run()
+    assert at.title[0].value == "Examples · Second"
+    assert at.query_params["dataset"] in (str(second.id), [str(second.id)])
+
+    reloaded = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=20)
+    reloaded.query_params["dataset"] = str(second.id)  # a reload, or a link someone was sent
+    reloaded.run()
+    reloaded.switch_page("pages/examples.py").run()
+    assert reloaded.title[0].value == "Examples · Second"
 
 
 def test_validation_panel_lists_findings_and_shows_the_row() -> None:
@@ -206,7 +224,7 @@ def test_costs_screen_totals_flags_links_and_saves_prices() -> None:
     said = f"about **{estimate.rough_duration(expected.seconds)}** from launch to tuned model for 3 epochs at "
     assert said + f"{expected.tokens_per_second:,.0f} tokens/s (measured on a 2-core machine" in local
     at.selectbox(key="costs_model").select("gpt-3.5-turbo-0125").run()
-    assert "1 examples are longer" in at.warning[0].value
+    assert "1 example is longer" in at.warning[0].value
     assert (
         at.number_input(key="costs_row_gpt-3.5-turbo-0125").value == 41
     )  # the first row over the limit, ready to open

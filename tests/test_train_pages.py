@@ -121,6 +121,7 @@ def test_an_invalid_number_is_said_next_to_its_field_and_blocks_the_launch(local
         ("train_batch_size", "0", "Batch size must be from 1 to 256"),
         ("train_lr", "-1", "Learning-rate multiplier must be from 0.01 to 10"),
         ("train_seed", "abc", "“abc” is not a whole number"),
+        ("train_suffix", "elle 🧪 test!!", "The suffix may hold only letters, digits, - and _, up to 64 characters"),
     ]:
         at.text_input(key=key).input(text).run()
         assert any(said in e.value for e in at.error), [e.value for e in at.error]
@@ -282,3 +283,13 @@ def test_the_data_map_of_a_finished_job_on_jobs_and_as_columns_and_a_filter_on_e
     at.selectbox(key="examples_signal").select(data_map.HARD).run()
     hard = sum(s.group == data_map.HARD for s in signals.values())
     assert f"{hard} of 40 examples" in " ".join(c.value for c in at.caption)
+
+
+def test_the_version_list_numbers_versions_as_history_does(local: openai.OpenAI) -> None:
+    other = dataset_store.create_dataset("Other", [NewRow(single_turn("s", "q", "a"))])
+    dataset_store.update_rows(other.id, {dataset_store.rows(other.id)[0].id: {"status": "approved"}})
+    dataset = load_sample()  # its version ids come after the other dataset's
+    at = open_page("pages/train.py")
+    versions = at.selectbox(key=f"train_version_{dataset.id}")
+    assert [option.split(" · ")[0] for option in versions.options] == ["2", "1"]  # newest first, as History
+    assert dataset.version_id > 2  # the ids count the other dataset's versions too

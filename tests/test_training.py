@@ -188,3 +188,11 @@ def test_an_estimate_is_said_no_more_precisely_than_it_is_known() -> None:
     assert [rough_duration(s) for s in (3, 44, 89, 90, 116, 1716, 3599, 3600, 5100)] == [
         "10 s", "40 s", "90 s", "2 min", "2 min", "29 min", "60 min", "1 h 00 min", "1 h 25 min"
     ]  # fmt: skip
+
+
+def test_a_busy_machine_widens_the_training_estimate() -> None:
+    from lib.train.estimate import busy_slowdown
+
+    assert busy_slowdown(0.0, 2) == 1.0  # idle: the benchmark's figure stands
+    assert busy_slowdown(2.0, 2) == 2.0  # two cores kept busy by other work: the job gets about half
+    assert busy_slowdown(6.0, 2) == 4.0

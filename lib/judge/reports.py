@@ -12,8 +12,9 @@ import pandas as pd
 
 from lib.db.run_store import EvalRun, Rating, StoredAnswer
 from lib.errors import RunError
-from lib.judge.evaluation import TIE, settings_of
+from lib.judge.evaluation import TIE, describe_settings, settings_of
 from lib.judge.scorecard import Scorecard, pair_rows
+from lib.words import plural
 
 
 def ratings_csv(run: EvalRun, ratings: list[Rating], answers: list[StoredAnswer]) -> bytes:
@@ -116,12 +117,10 @@ def report_html(card: Scorecard, ways: dict[str, Any] | None = None) -> bytes:
     )
     agree = card.agreement
     agreement_text = (
-        f"{agree['measure']}: {agree['value']:.2f} over {agree['items']} items rated by several reviewers"
+        f"{agree['measure']}: {agree['value']:.2f} over {plural(agree['items'], 'item')} rated by several reviewers"
         if agree["value"] is not None
         else "Agreement is undefined: it needs items rated by two or more reviewers who do not all give one answer."
     )
-    more = card.verdict.more_items_needed
-    more_text = f"<p>About {more:,} more rated items would most likely settle it.</p>" if more else ""
     decision = f"<strong>{html.escape(card.verdict.decision)}</strong>: " if card.verdict.decision else ""
     body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Scorecard: {html.escape(run.name)}</title>
@@ -131,9 +130,9 @@ td,th{{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left}}
 .verdict{{font-size:1.3em;padding:0.6em 1em;background:#eef4fb;border-left:4px solid #4c78a8}}</style></head><body>
 <h1>Scorecard: {html.escape(run.name)}</h1>
 <p>Run {run.id}, created {html.escape(run.created_at)} on the {html.escape(run.provider)} provider;
-prompts: {html.escape(run.prompt_source)}; settings: {html.escape(json.dumps(run.settings))}.</p>
+prompts: {html.escape(run.prompt_source)}; {html.escape(describe_settings(settings_of(run)))}.</p>
 <p class="verdict">{decision}{html.escape(card.verdict.headline)}</p>
-<ul>{"".join(f"<li>{html.escape(r)}</li>" for r in card.verdict.reasons)}</ul>{more_text}{_ways_html(ways)}
+<ul>{"".join(f"<li>{html.escape(r)}</li>" for r in card.verdict.reasons)}</ul>{_ways_html(ways)}
 <h2>Who wins (ties count half; 95% Wilson intervals over items)</h2>{_table(pairs)}{wins_chart}
 <h2>Rubric scores (1–5, 95% t intervals over items)</h2>{_table(card.rubric)}{score_chart}
 <h2>Ranking (Bradley–Terry, 95% bootstrap intervals over items)</h2>{_table(card.ranking)}

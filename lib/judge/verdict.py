@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lib.judge.stats import wilson
+from lib.words import plural
 
 FINE_TUNE = "fine-tune"
 KEEP_BASELINE = "keep the baseline"
@@ -112,7 +113,8 @@ def verdict(
     found = quality(low, high, margin)
     decision = decide(low, high, margin, cheaper)
     reasons = [
-        f"Quality: {tuned} wins {rate:.0%} of the time against {baseline} over {n} items ({ratings} ratings; "
+        f"Quality: {tuned} wins {rate:.0%} of the time against {baseline} over {plural(n, 'item')} "
+        f"({plural(ratings, 'rating')}; "
         f"ties count half). With 95% confidence the true share is between {low:.0%} and {high:.0%}.",
         {
             "better": f"That is better than {baseline} by more than the {margin:.0%} margin.",
@@ -144,7 +146,10 @@ def verdict(
                 "At this win rate more items alone would not settle it: widen the margin or change the test."
             )
         else:
-            reasons.append(f"About {more:,} more rated items would most likely settle it, if the win rate holds.")
+            reasons.append(
+                f"About {more:,} more rated {'item' if more == 1 else 'items'} would most likely settle it, "
+                "if the win rate holds."
+            )
     headline = {
         FINE_TUNE: f"Fine-tune: {tuned} gives better answers than {baseline}."
         if found == "better"

@@ -65,5 +65,6 @@ def read_examples(
         return [], f"Line {wrong}: a preference line needs a job with method 'dpo'."
     examples = [example for _, example in parsed.valid_examples()]
     if len(examples) < minimum:
-        return [], f"The file has {len(examples)} examples; at least {minimum} are needed."
+        noun = "example" if len(examples) == 1 else "examples"
+        return [], f"The file has {len(examples)} {noun}; at least {minimum} are needed."
     return examples, None

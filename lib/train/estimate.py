@@ -10,6 +10,7 @@ against the benchmark at their own batch sizes.
 from __future__ import annotations
 
 import itertools
+import os
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,6 +63,22 @@ def training_estimate(
     speed = benchmark_speed(batch_size) * (factor or 1.0) / TRAINER_TOKENS_PER_COUNTED_TOKEN
     seconds = JOB_START_SECONDS + n_epochs * counted_tokens / speed if counted_tokens > 0 else 0.0
     return TrainingEstimate(seconds, speed, factor is not None)
+
+
+def busy_slowdown(load: float, cores: int) -> float:
+    """How many times longer training may take while other work keeps the cores busy: the one-minute load average
+    shared with the job (1.0 on an idle machine)."""
+    return 1.0 + max(0.0, load) / max(1, cores)
+
+
+def this_machine_slowdown() -> tuple[float, float, int]:
+    """(slowdown, load, cores) of the machine the app runs on (slowdown 1.0 where no load average is known)."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows
+        return 1.0, 0.0, cores
+    return busy_slowdown(load, cores), load, cores
 
 
 def rough_duration(seconds: float) -> str:

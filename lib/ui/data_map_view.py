@@ -20,6 +20,7 @@ from lib.train.data_map import ExampleSignal
 from lib.train.providers import ProviderConfig
 from lib.ui.provider import current_provider, provider_client
 from lib.ui.widgets import cached_rows, select_dataset
+from lib.words import plural
 
 EXPLAIN = (
     "From each example's loss in every epoch of the job: confidence is the model's mean probability per answer "
@@ -101,9 +102,16 @@ def job_map(client: openai.OpenAI, config: ProviderConfig, made: Provenance) -> 
         return
     if not signals:
         return
-    with st.expander(f"Data map: {len(signals)} examples of {dataset.name} by what training said", expanded=True):
+    with st.expander(
+        f"Data map: {plural(len(signals), 'example')} of {dataset.name} by what training said", expanded=True
+    ):
         counts = Counter(s.group for s in signals.values())
-        st.caption(f"{EXPLAIN} Here: " + ", ".join(f"{counts[g]} {g}" for g in data_map.GROUPS) + ".")
+        confidences = [s.confidence for s in signals.values()]
+        st.caption(
+            f"{EXPLAIN} Here: " + ", ".join(f"{counts[g]} {g}" for g in data_map.GROUPS) + ". The groups are "
+            f"relative to this job (confidence ran from {min(confidences):.2f} to {max(confidences):.2f}): "
+            "“easy” means easier than most examples here, not that the model has learnt it."
+        )
         picked = map_chart(signals, cached_rows(dataset.id, dataset.version_id))
         if picked is not None:
             select_dataset(dataset.id)

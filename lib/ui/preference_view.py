@@ -15,6 +15,7 @@ from lib.db.run_store import EvalRun, Rating, StoredAnswer
 from lib.errors import StudioError
 from lib.judge import preferences
 from lib.ui.widgets import flash, select_dataset
+from lib.words import plural
 
 
 def make_preference_data(
@@ -22,7 +23,8 @@ def make_preference_data(
 ) -> None:
     found = preferences.from_ratings(ratings, answers, items)
     st.markdown(
-        f"**{len(found.found)} rated pairs with a clear preference** (most of their reviewers chose the same answer); "
+        f"**{plural(len(found.found), 'rated pair')} with a clear preference** "
+        "(most of their reviewers chose the same answer); "
         f"left out: {found.left_out()}. Each becomes a preference example: the prompt, the preferred answer and the "
         "other one. Correct a preferred answer below to keep the better text instead."
     )
@@ -39,7 +41,8 @@ def make_preference_data(
     corrected = {
         i: str(text) for i, text in enumerate(edited["preferred answer"]) if str(text) != found.found[i].preferred_text
     }
-    label = f"Make preference data ({len(found.found)} examples{f', {len(corrected)} corrected' if corrected else ''})"
+    fixed = f", {len(corrected)} corrected" if corrected else ""
+    label = f"Make preference data ({plural(len(found.found), 'example')}{fixed})"
     if st.button(label, icon=":material/thumbs_up_down:", key=f"preferences_make_{run.id}"):
         try:
             dataset = preferences.make_dataset(run, found.found, corrected)
@@ -47,7 +50,7 @@ def make_preference_data(
             st.error(str(error))
             return
         select_dataset(dataset.id)
-        flash(f"Made “{dataset.name}” with {dataset.n_examples} preference examples. Train a DPO job on it.")
+        flash(f"Made “{dataset.name}” with {plural(dataset.n_examples, 'preference example')}. Train a DPO job on it.")
         st.switch_page("pages/train.py")
 
 

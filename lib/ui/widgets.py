@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from lib.curate.examples import frozen
@@ -134,6 +135,19 @@ def finding_rows(findings: Sequence[Finding]) -> list[dict[str, Any]]:
          "field": f.field, "code": f.code}
         for f in findings
     ]  # fmt: skip
+
+
+FINDING_COLUMNS = {  # wide enough for "whole file" and for the problem in words
+    "line": st.column_config.TextColumn("Line", width="small", help="Line or row of the file; 'whole file' if none"),
+    "severity": st.column_config.TextColumn("Severity", width="small"),
+    "problem": st.column_config.TextColumn("Problem", width="large"),
+}
+
+
+def show_findings(findings: Sequence[Finding] | list[dict[str, Any]]) -> None:
+    """A table of findings, one a row, with the line (or 'whole file') in full."""
+    rows = [finding_rows([f])[0] if isinstance(f, Finding) else f for f in findings]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config=FINDING_COLUMNS)
 
 
 def optional_number(
