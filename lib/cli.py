@@ -10,7 +10,11 @@
   overlap, personal data and outliers, by line;
 - ``python -m lib import FILE --dataset NAME [--include-errors]``: add a file's examples to a dataset of the
   configured store (made if it does not exist), in one transaction; the lines with errors are said and left out;
-- ``python -m lib export NAME [--format jsonl|csv] [--approved]``: a dataset to standard output.
+- ``python -m lib export NAME [--format jsonl|csv] [--approved]``: a dataset to standard output;
+- ``python -m lib evaluate --prompts eval-file:PATH|dataset:NAME|heldout:JOB_ID --contender NAME=MODEL[,shots=K]
+  [,passages=K] … --candidate NAME --baseline NAME [--knowledge FILE] [--shots-from dataset:NAME] [--provider
+  local|openai|azure] [--json]``: an evaluation run made and answered as Evaluate does (progress on stderr);
+- ``python -m lib export-run RUN_ID``: a run as one JSON object, with exactly what each model was sent.
 
 The store is the app's: STUDIO_DATABASE_URL (PostgreSQL) when set, else SQLite under STUDIO_DATA_DIR.
 Exit status: 0 fine, 1 errors found (validate, import: the good lines are in), 2 the arguments or the file
@@ -81,6 +85,23 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--temperature", type=float, default=0.0)
     ask.add_argument("--max-tokens", type=int, default=120)
     ask.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    run = commands.add_parser("evaluate", help="make an evaluation run and answer it, as Evaluate does")
+    run.add_argument("--prompts", required=True, help="eval-file:PATH, dataset:NAME or heldout:JOB_ID")
+    run.add_argument("--contender", action="append", required=True, metavar="NAME=MODEL[,shots=K][,passages=K]",
+                     help="a contender (give two or more)")  # fmt: skip
+    run.add_argument("--candidate", required=True, help="the contender being judged (usually the tuned model)")
+    run.add_argument("--baseline", required=True, help="the contender it is judged against")
+    run.add_argument("--knowledge", type=Path, help="a file to retrieve passages from (for passages=K)")
+    run.add_argument("--shots-from", help="dataset:NAME: where few-shot examples come from")
+    run.add_argument("--provider", default="local", choices=("local", "openai", "azure"))
+    run.add_argument("--name", default="", help="the run's name")
+    run.add_argument("--temperature", type=float, default=0.0)
+    run.add_argument("--max-tokens", type=int, default=120)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--checks", default=ELLE.name, help=f"answer-check pack ({', '.join(sorted(PACKS))}) or none")
+    run.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    exported = commands.add_parser("export-run", help="print an evaluation run as one JSON object")
+    exported.add_argument("run_id", type=int, help="the run's number (Evaluate → Runs)")
     return parser
 
 
@@ -262,6 +283,31 @@ def _transfer(args: argparse.Namespace) -> int:
     return 1 if parsed.errors and not args.include_errors else 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from lib.judge import scripted  # the SDK: only for these commands
+
+    try:
+        if args.command == "export-run":
+            print(json.dumps(scripted.export_run(args.run_id), ensure_ascii=False))
+            return 0
+        request = scripted.Request(
+            args.prompts, args.contender, args.candidate, args.baseline, args.provider, args.knowledge,
+            args.shots_from, args.name, args.temperature, args.max_tokens, args.seed,
+            None if args.checks == "none" else args.checks,
+        )  # fmt: skip
+        found = scripted.evaluate(request)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False))
+        return 0
+    print(f"Run {found['run_id']}: {plural(found['answers'], 'answer')}.")
+    for contender, checks in found["checks"].items():
+        print(f"{contender}: " + ", ".join(f"{check} {passed}" for check, passed in checks.items()))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; an unexpected failure is said in one line and exits 2, never as a traceback."""
     args = _parser().parse_args(argv)
@@ -279,6 +325,8 @@ def _run(args: argparse.Namespace) -> int:
         return _check(args)
     if args.command == "ask":
         return _ask(args)
+    if args.command in ("evaluate", "export-run"):
+        return _evaluate(args)
     if args.command == "doctor":
         return _doctor(args)
     if args.command in ("import", "export"):

@@ -80,7 +80,7 @@ if asked:
         boxes.append(column.empty())
         boxes[-1].caption("Waiting for its turn…")
     for live, contender in zip(boxes, contenders, strict=True):
-        shots = evaluation.shot_pairs(examples, contender.shots, settings.seed) if contender.shots else []
+        shots = evaluation.shot_pairs(examples, contender.shots, settings.seed, user) if contender.shots else []
         messages, hits = evaluation.contender_messages(contender, prompt, shots, settings)
         passages = [hit.to_dict() for hit in hits]
         live.caption("Answering…")

@@ -14,8 +14,9 @@ from lib.ui.contenders import (
     judging_settings,
     knowledge_choice,
     offered_chat_models,
+    subject_choice,
 )
-from lib.ui.provider import require_client
+from lib.ui.provider import require_client, sync_jobs
 from lib.ui.widgets import cached_rows, current_dataset, select_kept, show_flash, version_number
 from lib.words import plural
 
@@ -27,6 +28,7 @@ def show(bar: DeltaGenerator, done: int, total: int) -> None:
 st.title("Evaluation runs")
 show_flash()
 config, client = require_client()
+sync_jobs(config, again=True)  # a job that finished since: its tuned model is known before contenders are recorded
 new_run, runs_tab = st.tabs(["New run", "Runs"])
 
 with new_run:
@@ -85,6 +87,7 @@ with new_run:
         contenders = choose_contenders("evaluate", models, count, best if best in models else None, bool(knowledge))
         for overlap in evaluation.training_overlap(config.kind, contenders, prompts):
             st.warning(overlap, icon=":material/content_copy:")
+        candidate, baseline = subject_choice(config.kind, contenders)
         cells = st.columns(3)
         temperature = cells[0].slider("Temperature", 0.0, 2.0, 0.0, 0.1, key="evaluate_temperature")
         max_tokens = cells[1].number_input("Max tokens", 1, 4096, 120, key="evaluate_max_tokens")
@@ -98,20 +101,24 @@ with new_run:
         default_name = f"Elle: {plural(len(prompts), 'prompt')}"  # follows the prompts chosen until a name is typed
         name = st.text_input("Name of the run", key="evaluate_name", placeholder=default_name).strip() or default_name
         if st.button("Create the run and generate answers", type="primary", icon=":material/play_arrow:"):
+            pool = evaluation.shot_pool(config.kind, contenders, dataset)
             settings = evaluation.RunSettings(
-                float(temperature),
-                int(max_tokens),
-                int(seed),
-                [line.strip() for line in rubric_text.splitlines() if line.strip()] or evaluation.DEFAULT_RUBRIC,
-                dataset.id if dataset else None,
-                dataset.version_id if dataset else None,
-                checks,
-                margin,
-                repeat,
-                guideline,
-                knowledge.id if knowledge else None,
-                knowledge.version_id if knowledge else None,
-                knowledge.name if knowledge else "",
+                temperature=float(temperature),
+                max_tokens=int(max_tokens),
+                seed=int(seed),
+                rubric=[line.strip() for line in rubric_text.splitlines() if line.strip()] or evaluation.DEFAULT_RUBRIC,
+                shots_dataset=pool[0] if pool else None,
+                shots_version=pool[1] if pool else None,
+                shots_rows=pool[2] if pool else None,
+                checks=checks,
+                margin=margin,
+                repeat_share=repeat,
+                guideline=guideline,
+                knowledge_source=knowledge.id if knowledge else None,
+                knowledge_version=knowledge.version_id if knowledge else None,
+                knowledge_name=knowledge.name if knowledge else "",
+                candidate=candidate,
+                baseline=baseline,
             )
             try:
                 run = evaluation.create_run(name, config, source_text, prompts, contenders, settings, reviewers)

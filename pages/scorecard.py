@@ -5,14 +5,16 @@ import streamlit as st
 
 from lib.db import run_store
 from lib.judge import approaches, reports, scorecard
-from lib.judge.evaluation import contenders_of
+from lib.judge.evaluation import contenders_of, subject_of
 from lib.judge.verdict import FINE_TUNE, KEEP_BASELINE
 from lib.ui.charts import interval_chart
 from lib.ui.preference_view import make_preference_data
+from lib.ui.provider import sync_jobs
 from lib.ui.queue_view import review_queue
 from lib.words import plural
 
 st.title("Scorecard")
+sync_jobs(again=True)  # the training cost of a job that finished while nobody watched it
 runs = run_store.list_runs()
 if not runs:
     st.info("There is no evaluation run yet.")
@@ -25,18 +27,21 @@ ratings = run_store.run_ratings(run.id)
 repeats = run_store.run_ratings(run.id, repeats=True)
 answers = run_store.run_answers(run.id)
 left, right = st.columns(2)
-tuned, default_baseline = scorecard.default_rivals(contenders_of(run))
+tuned, recorded_baseline = subject_of(run)
 rivals = [c.label for c in contenders_of(run) if c.label != tuned]
 baseline = left.selectbox(
-    "Baseline the tuned model is judged against", rivals, key=f"score_baseline_{run.id}",
-    index=rivals.index(default_baseline) if default_baseline in rivals else 0,
+    f"Baseline {tuned or 'the candidate'} is judged against", rivals, key=f"score_baseline_{run.id}",
+    index=rivals.index(recorded_baseline) if recorded_baseline in rivals else 0,
 )  # fmt: skip
 training_cost = right.number_input(
     "Training cost ($)", 0.0, None, scorecard.estimated_training_cost(run), key=f"score_training_cost_{run.id}",
-    help="The estimate Train recorded when it launched the tuned model's job; 0 when local or unknown.",
+    placeholder="unknown", help="The estimate Train recorded when it launched the candidate's job; 0 on the local "
+    "provider. Unknown for a job started outside the app: type it to count it.",
 )  # fmt: skip
+if training_cost is None:
+    right.caption("Training cost unknown: the verdict leaves it out until you type it.")
 card = scorecard.build(
-    run, answers, ratings, run_store.run_items(run.id), training_cost, repeats=repeats, baseline=baseline
+    run, answers, ratings, run_store.run_items(run.id), training_cost or 0.0, repeats=repeats, baseline=baseline
 )
 
 verdict = card.verdict
@@ -63,7 +68,7 @@ with prefs:
     make_preference_data(run, ratings, answers, run_store.run_items(run.id))
 with ways:
     requests = st.number_input("Requests you expect", 1, None, 100_000, step=10_000, key="score_requests")
-    ranked = approaches.rank_run(run, answers, run_store.run_items(run.id), card.ranking, training_cost)
+    ranked = approaches.rank_run(run, answers, run_store.run_items(run.id), card.ranking, training_cost or 0.0)
     ways_found = approaches.summary(ranked, int(requests))
     st.info(ways_found["recommendation"], icon=":material/alt_route:")
     st.dataframe(pd.DataFrame(ways_found["rows"]), hide_index=True, width="stretch")

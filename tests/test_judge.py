@@ -61,7 +61,8 @@ def small_run(contenders: list[Contender], prompts: int = 4) -> EvalRun:
     return run
 
 
-BASE, TUNED, FEW = Contender("base", TINY), Contender("tuned", f"ft:{TINY}:local::x"), Contender("3-shot", TINY, 3)
+BASE, FEW = Contender("base", TINY), Contender("3-shot", TINY, 3)
+TUNED = Contender("tuned", f"ft:{TINY}:local::x", tuned=True)  # as a run records a model a job made
 
 
 def test_generate_answers_every_prompt_with_every_contender_and_resumes(local: openai.OpenAI) -> None:
@@ -368,12 +369,12 @@ def test_scorecard_reads_the_training_cost_train_recorded() -> None:
     made = Provenance("openai", "ftjob-9", 1, "Elle", 3, 40, "file-1", None, "gpt-4o-mini-2024-07-18",
                       fine_tuned_model=tuned, estimated_cost_usd=0.42)  # fmt: skip
     provenance_store.record_job(made)
-    contenders = [Contender("tuned", tuned), Contender("few", "gpt-4o-mini-2024-07-18", 3)]
+    contenders = [Contender("tuned", tuned, tuned=True), Contender("few", "gpt-4o-mini-2024-07-18", 3)]
     run = run_store.create_run(
         "r", "openai", "p", {}, [asdict(c) for c in contenders], [("x", [{"role": "user", "content": "q"}])]
     )
     assert scorecard.estimated_training_cost(run) == 0.42
-    checkpoint = [asdict(Contender("tuned", f"{tuned}:ckpt-step-20")), contenders[1].__dict__]
+    checkpoint = [asdict(Contender("tuned", f"{tuned}:ckpt-step-20", tuned=True)), contenders[1].__dict__]
     run = run_store.create_run("r", "openai", "p", {}, checkpoint, [("x", [{"role": "user", "content": "q"}])])
     assert scorecard.estimated_training_cost(run) == 0.42  # a checkpoint of the same job
 

@@ -19,7 +19,7 @@ from lib.db.schema import job_provenance as provenance_table
 _COLUMNS = (
     "provider", "job_id", "dataset_id", "dataset_name", "version_id", "n_examples", "training_file",
     "validation_file", "base_model", "fine_tuned_model", "created_at", "training_rows", "validation_rows",
-    "estimated_cost_usd",
+    "estimated_cost_usd", "status",
 )  # fmt: skip
 
 
@@ -41,6 +41,7 @@ class Provenance:
     training_rows: tuple[int, ...] = ()  # row ids of the dataset version, in the order they were uploaded
     validation_rows: tuple[int, ...] = ()
     estimated_cost_usd: float | None = None  # None: no price was known (or the local provider: free)
+    status: str = ""  # the job's last status the app saw ("" until the first sync)
 
     def made(self, model: str) -> bool:
         """Whether ``model`` is this job's tuned model or one of its checkpoints."""
@@ -64,23 +65,23 @@ def record_job(record: Provenance) -> None:
         json.dumps(list(record.training_rows)),
         json.dumps(list(record.validation_rows)),
         record.estimated_cost_usd,
+        record.status,
     )
     with transaction() as conn:
         upsert(conn, provenance_table, dict(zip(_COLUMNS, values, strict=True)), ["provider", "job_id"])
 
 
-def set_tuned_model(provider: str, job_id: str, model: str) -> None:
-    """Note the tuned model a recorded job produced (once it has one)."""
+def set_outcome(provider: str, job_id: str, status: str, model: str | None) -> None:
+    """Note a recorded job's status and the tuned model it produced (once it has one)."""
+    values: dict[str, Any] = {"status": status} | ({"fine_tuned_model": model} if model else {})
     with transaction() as conn:
         p = provenance_table.c
-        conn.execute(update(provenance_table).where(p.provider == provider, p.job_id == job_id).values(
-            fine_tuned_model=model
-        ))  # fmt: skip
+        conn.execute(update(provenance_table).where(p.provider == provider, p.job_id == job_id).values(**values))
 
 
 def _provenance(row: Sequence[Any]) -> Provenance:
     provider, job_id, dataset_id, dataset_name, version_id, n_examples, training_file, validation_file = row[:8]
-    base_model, fine_tuned_model, created_at, training_rows, validation_rows, cost = row[8:]
+    base_model, fine_tuned_model, created_at, training_rows, validation_rows, cost, status = row[8:]
     return Provenance(
         provider,
         job_id,
@@ -96,6 +97,7 @@ def _provenance(row: Sequence[Any]) -> Provenance:
         training_rows=tuple(json.loads(training_rows or "[]")),
         validation_rows=tuple(json.loads(validation_rows or "[]")),
         estimated_cost_usd=cost,
+        status=status or "",
     )
 
 

@@ -43,6 +43,7 @@ class StoredAnswer:
     latency_s: float
     cost_usd: float
     passages: tuple[dict[str, Any], ...] = ()  # what retrieval put in the prompt: file, origin, text, score
+    messages: list[dict[str, Any]] | None = None  # exactly what the model was sent (None: runs made before)
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ def save_answer(run_id: int, answer: StoredAnswer) -> None:
         "run_id": run_id, "position": answer.position, "contender": answer.contender, "text": answer.text,
         "prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
         "latency_s": answer.latency_s, "cost_usd": answer.cost_usd, "passages": json.dumps(list(answer.passages)),
+        "messages": None if answer.messages is None else json.dumps(answer.messages),
     }  # fmt: skip
     with transaction() as conn:
         upsert(conn, eval_answers, row, ["run_id", "position", "contender"])
@@ -172,12 +174,13 @@ def run_answers(run_id: int) -> list[StoredAnswer]:
     with connect() as conn:
         found = conn.execute(
             select(a.position, a.contender, a.text, a.prompt_tokens, a.completion_tokens, a.latency_s, a.cost_usd,
-                   a.passages).where(a.run_id == run_id).order_by(a.position, a.contender)
+                   a.passages, a.messages).where(a.run_id == run_id).order_by(a.position, a.contender)
         )  # fmt: skip
         return [
-            StoredAnswer(position, contender, text, prompt, completion, latency, cost, tuple(json.loads(passages)))
-            for position, contender, text, prompt, completion, latency, cost, passages in found
-        ]
+            StoredAnswer(position, contender, text, prompt, completion, latency, cost, tuple(json.loads(passages)),
+                         None if messages is None else json.loads(messages))
+            for position, contender, text, prompt, completion, latency, cost, passages, messages in found
+        ]  # fmt: skip
 
 
 def save_rating(rating: Rating) -> None:

@@ -73,6 +73,7 @@ job_provenance = Table(
     Column("training_rows", Text),
     Column("validation_rows", Text),
     Column("estimated_cost_usd", Float),
+    Column("status", Text),  # the job's last status the app saw
 )
 eval_runs = Table(
     "eval_runs",
@@ -107,6 +108,7 @@ eval_answers = Table(
     Column("latency_s", Float),
     Column("cost_usd", Float),
     Column("passages", Text),
+    Column("messages", Text),  # exactly what the model was sent (JSON); NULL for answers made before
 )
 
 

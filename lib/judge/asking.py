@@ -12,7 +12,7 @@ from lib.judge.evaluation import Contender, RunSettings, ask, request_messages, 
 from lib.retrieve import passages as reading
 from lib.retrieve.search import Index, with_passages
 from lib.train import local_client
-from lib.train.providers import ENVIRONMENT, ProviderError, ProviderKind, from_settings, make_client
+from lib.train.providers import ENVIRONMENT, ProviderConfig, ProviderError, ProviderKind, from_settings, make_client
 
 
 @dataclass(frozen=True)
@@ -42,9 +42,9 @@ def _check(question: Question) -> None:
         raise RunError("--shots needs --examples: a JSONL or CSV file of chat examples.")
 
 
-def _shots(path: Path, k: int) -> list[dict[str, Any]]:
+def _shots(path: Path, k: int, asked: str) -> list[dict[str, Any]]:
     parsed = read_file(path.name, path.read_bytes())
-    pairs = shot_pairs([example for _, example in parsed.valid_examples()], k, seed=0)
+    pairs = shot_pairs([example for _, example in parsed.valid_examples()], k, seed=0, asked=asked)
     if not pairs:
         raise RunError(f"{path.name} has no valid user/assistant example to use as a shot.")
     return pairs
@@ -58,26 +58,32 @@ def _index(path: Path) -> Index:
     return Index(found.passages)
 
 
-def ask_once(question: Question) -> dict[str, Any]:
-    """The answer, its tokens and latency, and the passages retrieved into its prompt."""
-    _check(question)
-    prompt = [{"role": "system", "content": question.system}] if question.system.strip() else []
-    prompt.append({"role": "user", "content": question.user})
-    shots = _shots(question.examples, question.shots) if question.shots and question.examples else []
-    messages = request_messages(prompt, shots)
-    hits = []
-    if question.knowledge is not None:
-        hits = _index(question.knowledge).search(question.user, question.passages)
-        messages = with_passages(messages, hits, question.knowledge.name)
-    config = from_settings(question.provider, {}, {})
+def script_provider(kind: ProviderKind) -> ProviderConfig:
+    """The provider a command asks, from the environment; ProviderError when it cannot answer, saying how to fix it."""
+    config = from_settings(kind, {}, {})
     if missing := config.missing():
-        variables = [v for k, v in ENVIRONMENT.items() if k.startswith(question.provider)]
+        variables = [v for k, v in ENVIRONMENT.items() if k.startswith(kind)]
         raise ProviderError(f"{config.label} needs its {' and '.join(missing)}: set {', '.join(variables)}.")
     if config.kind == "local" and not local_client.answers():
         raise ProviderError(
             f"The local server does not answer at {local_client.base_url()}: start it with `python -m lib.local` "
             "(the app starts it too), or set STUDIO_LOCAL_URL to where it runs."
         )
+    return config
+
+
+def ask_once(question: Question) -> dict[str, Any]:
+    """The answer, its tokens and latency, and the passages retrieved into its prompt."""
+    _check(question)
+    prompt = [{"role": "system", "content": question.system}] if question.system.strip() else []
+    prompt.append({"role": "user", "content": question.user})
+    shots = _shots(question.examples, question.shots, question.user) if question.shots and question.examples else []
+    messages = request_messages(prompt, shots)
+    hits = []
+    if question.knowledge is not None:
+        hits = _index(question.knowledge).search(question.user, question.passages)
+        messages = with_passages(messages, hits, question.knowledge.name)
+    config = script_provider(question.provider)
     contender = Contender(question.model, question.model, question.shots, question.passages if hits else 0)
     settings = RunSettings(temperature=question.temperature, max_tokens=question.max_tokens)
     answer = ask(make_client(config), config, contender, messages, settings)

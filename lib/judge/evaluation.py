@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any, cast
 
@@ -39,13 +39,15 @@ class Contender:
     model: str
     shots: int = 0
     passages: int = 0  # passages retrieved from the run's knowledge source into its prompt
+    tuned: bool = False  # a fine-tuned model (recorded when the run is made, from the jobs that made models)
+    job_id: str = ""  # the fine-tuning job that made it, where the app launched that job
 
     @property
     def kind(self) -> str:
         """The approach it stands for: base, few-shot, tuned, base + retrieval, tuned + retrieval."""
         if self.shots:
             return "few-shot"
-        model = "tuned" if self.model.startswith("ft:") else "base"
+        model = "tuned" if self.tuned else "base"
         return f"{model} + retrieval" if self.passages else model
 
 
@@ -57,6 +59,7 @@ class RunSettings:
     rubric: list[str] = field(default_factory=lambda: list(DEFAULT_RUBRIC))
     shots_dataset: int | None = None  # where a few-shot contender's examples come from
     shots_version: int | None = None
+    shots_rows: list[int] | None = None  # the pool: row ids of that version (None: runs made before pools)
     checks: str | None = "elle"  # the answer-check pack (lib.judge.answer_checks); None: no automatic checks
     margin: float = 0.05  # the verdict's equivalence margin around an even split
     repeat_share: float = 0.1  # share of items each reviewer sees a second time, sides swapped
@@ -64,6 +67,8 @@ class RunSettings:
     knowledge_source: int | None = None  # where retrieval contenders' passages come from
     knowledge_version: int | None = None
     knowledge_name: str = ""
+    candidate: str = ""  # the contender being judged (usually the tuned model), by label
+    baseline: str = ""  # the contender it is judged against
 
 
 def guideline_of(settings: RunSettings) -> str:
@@ -163,11 +168,18 @@ def training_overlap(provider: str, contenders: Sequence[Contender], prompts: Se
     return said
 
 
-def shot_pairs(examples: Sequence[Any], k: int, seed: int) -> list[dict[str, Any]]:
-    """k question/answer pairs picked (repeatably) from training examples, as chat messages."""
+def _same_question(a: Any, b: Any) -> bool:
+    return " ".join(str(a).split()).casefold() == " ".join(str(b).split()).casefold()
+
+
+def shot_pairs(examples: Sequence[Any], k: int, seed: int, asked: str = "") -> list[dict[str, Any]]:
+    """k question/answer pairs picked (repeatably) from training examples, as chat messages; none asks ``asked``
+    (the prompt being answered), so a few-shot contender is never shown the answer it is asked for."""
     single = [conversation(e) for e in examples]
     usable = [[m for m in c if m.get("role") in ("user", "assistant")][-2:] for c in single]
     usable = [pair for pair in usable if [m.get("role") for m in pair] == ["user", "assistant"]]
+    if asked:
+        usable = [pair for pair in usable if not _same_question(pair[0].get("content"), asked)]
     chosen = random.Random(seed).sample(usable, min(k, len(usable)))
     return [{"role": m["role"], "content": m["content"]} for pair in chosen for m in pair]
 
@@ -188,17 +200,16 @@ class Answer:
     cost_usd: float
 
 
-def answer_cost(config: ProviderConfig, model: str, prompt_tokens: int, completion_tokens: int) -> float:
+def answer_cost(config: ProviderConfig, contender: Contender, prompt_tokens: int, completion_tokens: int) -> float:
     """What one answer costs at the listed prices (0 on the local provider, or for a model with no price)."""
     if config.kind == "local":
         return 0.0
     try:
-        info = pricing.resolve(model, pricing.models(price_store.price_overrides()))
+        info = pricing.resolve(contender.model, pricing.models(price_store.price_overrides()))
     except StudioError:
         return 0.0
-    tuned = model.startswith("ft:")
-    input_price = info.tuned_input if tuned else info.base_input
-    output_price = info.tuned_output if tuned else info.base_output
+    input_price = info.tuned_input if contender.tuned else info.base_input
+    output_price = info.tuned_output if contender.tuned else info.base_output
     return (prompt_tokens * input_price + completion_tokens * output_price) / 1_000_000
 
 
@@ -228,7 +239,7 @@ def ask(
         prompt_tokens,
         completion_tokens,
         latency,
-        answer_cost(config, contender.model, prompt_tokens, completion_tokens),
+        answer_cost(config, contender, prompt_tokens, completion_tokens),
     )
 
 
@@ -262,7 +273,7 @@ def ask_streaming(
                 text += piece
                 on_text(text)
     latency = time.perf_counter() - started
-    cost = answer_cost(config, contender.model, prompt_tokens, completion_tokens)
+    cost = answer_cost(config, contender, prompt_tokens, completion_tokens)
     return Answer(text, prompt_tokens, completion_tokens, latency, cost)
 
 
@@ -278,10 +289,26 @@ def contender_messages(
 
 
 def shots_for(settings: RunSettings) -> list[Any]:
-    """The examples few-shot contenders draw from (the dataset version stored with the run)."""
+    """The examples few-shot contenders draw from: the run's recorded pool of rows of its dataset version (runs
+    made before pools were recorded: the whole version)."""
     if settings.shots_dataset is None or settings.shots_version is None:
         return []
-    return [row.example for row in dataset_store.rows_at(settings.shots_dataset, settings.shots_version)]
+    rows = {row.id: row for row in dataset_store.rows_at(settings.shots_dataset, settings.shots_version)}
+    pool = settings.shots_rows if settings.shots_rows is not None else list(rows)
+    return [rows[i].example for i in pool if i in rows]
+
+
+def shot_pool(provider: str, contenders: Sequence[Contender], dataset: Any | None) -> tuple[int, int, list[int]] | None:
+    """Where few-shot contenders take their examples from, as (dataset id, version id, row ids): the training rows
+    recorded for the job behind the run's tuned contender, so never one of its validation rows; without such a
+    job, every row of ``dataset`` (the chosen dataset). None when there is neither."""
+    for contender in contenders:
+        made = provenance_store.provenance_of_model(provider, contender.model)
+        if made is not None and made.training_rows:
+            return made.dataset_id, made.version_id, list(made.training_rows)
+    if dataset is None:
+        return None
+    return dataset.id, dataset.version_id, [row.id for row in dataset_store.rows_at(dataset.id, dataset.version_id)]
 
 
 def describe_settings(settings: RunSettings) -> str:
@@ -296,7 +323,41 @@ def describe_settings(settings: RunSettings) -> str:
 
 
 def contenders_of(run: EvalRun) -> list[Contender]:
-    return [Contender(**c) for c in run.contenders]
+    found = []
+    for recorded in run.contenders:
+        if "tuned" not in recorded:  # a run made before contenders recorded it: OpenAI's and ours are named ft:…
+            recorded = recorded | {"tuned": str(recorded["model"]).startswith("ft:")}
+        found.append(Contender(**recorded))
+    return found
+
+
+def default_subject(contenders: Sequence[Contender]) -> tuple[str | None, str | None]:
+    """The default candidate and baseline: the first tuned contender, judged against a few-shot one if any, else
+    the bare base model."""
+    tuned = next((c.label for c in contenders if c.kind == "tuned"), None)
+    baseline = next((c.label for c in contenders if c.kind == "few-shot"), None) or next(
+        (c.label for c in contenders if c.kind == "base"), None
+    )
+    return tuned, baseline
+
+
+def subject_of(run: EvalRun) -> tuple[str | None, str | None]:
+    """The run's recorded candidate and baseline (runs made before they were recorded: the defaults)."""
+    settings = settings_of(run)
+    if settings.candidate and settings.baseline:
+        return settings.candidate, settings.baseline
+    return default_subject(contenders_of(run))
+
+
+def recorded_contenders(provider: str, contenders: Sequence[Contender]) -> list[Contender]:
+    """The contenders with what the record knows: whether each model was fine-tuned, and by which job."""
+    found = []
+    for contender in contenders:
+        made = provenance_store.provenance_of_model(provider, contender.model)
+        if made is not None:
+            contender = replace(contender, tuned=True, job_id=made.job_id)
+        found.append(contender)
+    return found
 
 
 def settings_of(run: EvalRun) -> RunSettings:
@@ -323,6 +384,16 @@ def create_run(
         raise RunError("A few-shot contender needs a dataset to take its examples from.")
     if any(c.passages for c in contenders) and settings.knowledge_version is None:
         raise RunError("A retrieval contender needs a knowledge source: add one on the Knowledge screen.")
+    contenders = recorded_contenders(config.kind, contenders)
+    candidate, baseline = settings.candidate, settings.baseline
+    if candidate or baseline:
+        if candidate not in labels or baseline not in labels:
+            raise RunError("The candidate and the baseline must both be contenders of the run.")
+        if candidate == baseline:
+            raise RunError("The candidate and the baseline must be two different contenders.")
+    else:
+        found = default_subject(contenders)
+        settings = replace(settings, candidate=found[0] or "", baseline=found[1] or "")
     return run_store.create_run(
         name,
         config.kind,
@@ -352,13 +423,13 @@ def generate(
         for contender in contenders:
             if (position, contender.label) in done:
                 continue
-            shots = shot_pairs(examples, contender.shots, settings.seed + position) if contender.shots else []
+            asked = question_of(prompt)
+            shots = shot_pairs(examples, contender.shots, settings.seed + position, asked) if contender.shots else []
             messages, hits = contender_messages(contender, prompt, shots, settings)
             answer = ask(client, config, contender, messages, settings)
             passages = tuple(hit.to_dict() for hit in hits)
-            run_store.save_answer(
-                run.id, StoredAnswer(position=position, contender=contender.label, **asdict(answer), passages=passages)
-            )
+            stored = StoredAnswer(position, contender.label, **asdict(answer), passages=passages, messages=messages)
+            run_store.save_answer(run.id, stored)
             count += 1
             progress(count, total)
     return count

@@ -19,7 +19,7 @@ from lib.db import provenance_store, run_store
 from lib.db.run_store import EvalRun, Rating, StoredAnswer
 from lib.judge import stats
 from lib.judge.answer_checks import CheckPack, pack
-from lib.judge.evaluation import TIE, Contender, contenders_of, question_of, settings_of
+from lib.judge.evaluation import TIE, contenders_of, question_of, settings_of, subject_of
 from lib.judge.rating import pair_for, reviewer_key
 from lib.judge.verdict import NOT_ENOUGH, Verdict, settled_while_rating, verdict
 
@@ -221,15 +221,6 @@ def usage_table(
     return rows
 
 
-def default_rivals(contenders: Sequence[Contender]) -> tuple[str | None, str | None]:
-    """The tuned model and the baseline it is judged against: few-shot by default, else the base model."""
-    tuned = next((c.label for c in contenders if c.kind == "tuned"), None)
-    baseline = next((c.label for c in contenders if c.kind == "few-shot"), None) or next(
-        (c.label for c in contenders if c.kind == "base"), None
-    )
-    return tuned, baseline
-
-
 def oriented(pair: PairResult, contender: str) -> tuple[float, ...]:
     """A pair's item scores from ``contender``'s side."""
     return pair.item_scores if pair.first == contender else tuple(1 - s for s in pair.item_scores)
@@ -250,8 +241,8 @@ def build(
     questions = {position: question_of(prompt) for position, prompt in items.items()}
     pairs = pair_results(labels, ratings)
     usage = usage_table(labels, answers, questions, pack(settings.checks))
-    tuned, default_baseline = default_rivals(contenders)
-    baseline = baseline if baseline in labels and baseline != tuned else default_baseline
+    tuned, recorded_baseline = subject_of(run)
+    baseline = baseline if baseline in labels and baseline != tuned else recorded_baseline
     if tuned is None or baseline is None:
         found = Verdict(None, "Add a tuned model and a base or few-shot contender to get a verdict.")
     else:
@@ -276,18 +267,21 @@ def build(
     )
 
 
-def estimated_training_cost(run: EvalRun) -> float:
-    """The training cost Train estimated for the run's tuned model when it launched the job (else 0)."""
-    tuned = next((c for c in contenders_of(run) if c.kind == "tuned"), None)
-    if tuned is None or run.provider == "local":
-        return 0.0  # the local provider trains for free
-    made = provenance_store.provenance_of_model(run.provider, tuned.model)
-    return made.estimated_cost_usd or 0.0 if made else 0.0
+def estimated_training_cost(run: EvalRun) -> float | None:
+    """The training cost Train estimated for the candidate's job when it launched it: 0 on the local provider
+    (free) or without a candidate; None when it is not known (a job started outside the app, or no estimate)."""
+    candidate, _ = subject_of(run)
+    contender = next((c for c in contenders_of(run) if c.label == candidate), None)
+    if contender is None or run.provider == "local":
+        return 0.0
+    made = provenance_store.job_provenance(run.provider).get(contender.job_id) if contender.job_id else None
+    made = made or provenance_store.provenance_of_model(run.provider, contender.model)
+    return made.estimated_cost_usd if made is not None else None
 
 
 def stop_hint(run: EvalRun, ratings: list[Rating], answers: list[StoredAnswer]) -> str | None:
     """What Rate tells reviewers once more ratings can no longer change the verdict (None: keep rating)."""
-    tuned, baseline = default_rivals(contenders_of(run))
+    tuned, baseline = subject_of(run)
     if tuned is None or baseline is None:
         return None
     [pair] = pair_results([tuned, baseline], ratings)

@@ -12,6 +12,7 @@ from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
 
 from lib.db import provenance_store
 from lib.db.provenance_store import Provenance
+from lib.errors import StudioError
 from lib.train.providers import ProviderConfig, calling
 
 STATUSES = ("validating_files", "queued", "running", "paused", "succeeded", "failed", "cancelled")
@@ -20,18 +21,44 @@ UNKNOWN_DATASET = "unknown dataset"
 
 
 def list_jobs(client: openai.OpenAI, config: ProviderConfig, limit: int = 100) -> list[FineTuningJob]:
+    """The provider's newest jobs; what they say of the jobs the app started is recorded (see ``sync``)."""
     with calling(config):
-        return list(client.fine_tuning.jobs.list(limit=limit).data)
+        jobs = list(client.fine_tuning.jobs.list(limit=limit).data)
+    record_outcomes(config, jobs)
+    return jobs
+
+
+def record_outcomes(config: ProviderConfig, jobs: list[FineTuningJob]) -> int:
+    """Record the status and tuned model of each job the app started, where they changed; how many did."""
+    known = provenance_store.job_provenance(config.kind)
+    changed = 0
+    for job in jobs:
+        made = known.get(job.id)
+        if made is not None and (made.status, made.fine_tuned_model) != (job.status, job.fine_tuned_model or None):
+            provenance_store.set_outcome(config.kind, job.id, job.status, job.fine_tuned_model)
+            changed += 1
+    return changed
+
+
+def sync(client: openai.OpenAI, config: ProviderConfig) -> int:
+    """Record the tuned model and final status of every job the app started that had not finished when last
+    seen, whichever screen is open (the app runs it at start, Jobs when it lists jobs, Evaluate and Scorecard
+    before they look a tuned model up). How many records changed; a provider that does not answer changes none."""
+    unfinished = [j for j, made in provenance_store.job_provenance(config.kind).items() if made.status not in FINISHED]
+    if not unfinished:
+        return 0
+    try:
+        with calling(config):
+            listed = {job.id: job for job in client.fine_tuning.jobs.list(limit=100).data}
+            older = [client.fine_tuning.jobs.retrieve(job_id) for job_id in unfinished[:20] if job_id not in listed]
+    except StudioError:
+        return 0
+    return record_outcomes(config, [*listed.values(), *older])
 
 
 def retrieve(client: openai.OpenAI, config: ProviderConfig, job_id: str) -> FineTuningJob:
     with calling(config):
-        job = client.fine_tuning.jobs.retrieve(job_id)
-    if job.fine_tuned_model:
-        known = provenance_store.job_provenance(config.kind).get(job_id)
-        if known and known.fine_tuned_model != job.fine_tuned_model:
-            provenance_store.set_tuned_model(config.kind, job_id, job.fine_tuned_model)
-    return job
+        return client.fine_tuning.jobs.retrieve(job_id)
 
 
 def cancel(client: openai.OpenAI, config: ProviderConfig, job_id: str) -> FineTuningJob:

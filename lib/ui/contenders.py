@@ -12,7 +12,7 @@ from lib.db import knowledge_store
 from lib.db.knowledge_store import Source
 from lib.errors import StudioError
 from lib.judge.answer_checks import ELLE, PACKS, CheckPack
-from lib.judge.evaluation import Answer, Contender, default_label
+from lib.judge.evaluation import Answer, Contender, default_label, default_subject, recorded_contenders
 from lib.train import tracking
 from lib.train.providers import ProviderConfig, chat_models
 
@@ -77,6 +77,26 @@ def choose_contenders(
         label = column.text_input("Name", named, key=f"{prefix}_label_{index}_{model}_{shots}_{passages}")
         contenders.append(Contender(label.strip() or named, model, shots, passages))
     return contenders
+
+
+def subject_choice(provider: str, contenders: list[Contender]) -> tuple[str, str]:
+    """Which contender the run judges (the candidate, by default its tuned model) and against which baseline (by
+    default a few-shot one, else the bare base model). Recorded with the run: the scorecard reads them."""
+    labels = [c.label for c in contenders]
+    tuned, default_baseline = default_subject(recorded_contenders(provider, contenders))
+    default_candidate = tuned or labels[min(1, len(labels) - 1)]  # the second column holds the tuned model
+    left, right = st.columns(2)
+    together = "|".join(labels)  # new choices when the contenders change
+    candidate = left.selectbox(
+        "Candidate: the contender being judged", labels, labels.index(default_candidate),
+        key=f"evaluate_candidate_{together}", help="Usually the tuned model: the verdict says whether it paid off.",
+    )  # fmt: skip
+    others = [label for label in labels if label != candidate]
+    baseline = right.selectbox(
+        "Baseline it is judged against", others,
+        others.index(default_baseline) if default_baseline in others else 0, key=f"evaluate_baseline_{together}",
+    )  # fmt: skip
+    return str(candidate), str(baseline)
 
 
 def show_passages(passages: list[dict[str, Any]] | tuple[dict[str, Any], ...], expanded: bool = False) -> None:

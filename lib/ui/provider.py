@@ -14,7 +14,7 @@ import openai
 import streamlit as st
 
 from lib.errors import StudioError
-from lib.train import estimate, local_client, providers
+from lib.train import estimate, local_client, providers, tracking
 from lib.train.local_client import LocalStatus
 from lib.train.providers import KINDS, LABELS, ProviderConfig, ProviderError
 
@@ -85,6 +85,20 @@ def provider_client(config: ProviderConfig) -> openai.OpenAI:
     return client
 
 
+def sync_jobs(config: ProviderConfig | None = None, again: bool = False) -> None:
+    """Record what became of the jobs the app started (tuned model, final status): once per session and
+    provider, or ``again`` where a screen is about to read those records. Quiet when the provider is not there."""
+    config = config or current_provider()
+    done = st.session_state.setdefault("provider_synced", set())
+    if config.fingerprint in done and not again:
+        return
+    try:
+        tracking.sync(provider_client(config), config)
+    except StudioError:
+        return
+    done.add(config.fingerprint)
+
+
 def require_client() -> tuple[ProviderConfig, openai.OpenAI]:
     """The active provider and its client, or the reason it cannot be used and a stop."""
     config = current_provider()
@@ -139,7 +153,8 @@ def provider_sidebar() -> None:
         st.selectbox("Provider", KINDS, format_func=LABELS.__getitem__, key="provider_kind")
         config = current_provider()
         if config.kind == "local":
-            _local_sidebar()
+            if _local_sidebar():
+                sync_jobs(config)  # the app's start: whatever finished while nobody watched is recorded
             return
         _remote_settings(config)
         config = current_provider()
@@ -156,17 +171,20 @@ def provider_sidebar() -> None:
             state = "not answering" if detail else "ready"
         icon = ":material/check_circle:" if state == "ready" else ":material/error:"
         st.markdown(f"{icon} **{config.label}**: {state}", help=detail or None)
+        if state == "ready":
+            sync_jobs(config)
         if detail:
             st.caption(detail)
         elif tested:
             st.success(f"{config.name} answers.")
 
 
-def _local_sidebar() -> None:
+def _local_sidebar() -> bool:
+    """The local provider's state in the sidebar; whether it answers."""
     status = local_status()
     if status.state == "starting":
         _starting(status)
-        return
+        return False
     icon = {"ready": ":material/check_circle:"}.get(status.state, ":material/error:")
     st.markdown(f"{icon} **Local provider**: {status.state}", help=status.detail)
     if status.state in ("not installed", "stopped"):
@@ -183,6 +201,7 @@ def _local_sidebar() -> None:
             st.success(providers.check_connection(provider_client(config), config))
         except ProviderError as error:
             st.error(str(error))
+    return status.state == "ready"
 
 
 @st.fragment(run_every=2.0)

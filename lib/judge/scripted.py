@@ -1,0 +1,180 @@
+"""Evaluation from a script: ``python -m lib evaluate`` makes and answers a run as Evaluate does, and
+``python -m lib export-run`` prints a run as one JSON object (for pipelines and CI)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lib.curate.formats import read_jsonl
+from lib.db import dataset_store, knowledge_store, provenance_store, run_store
+from lib.db.dataset_store import Dataset
+from lib.errors import RunError
+from lib.judge import answer_checks, evaluation
+from lib.judge.asking import script_provider
+from lib.judge.evaluation import Contender, Prompt, RunSettings
+from lib.retrieve.passages import add_upload
+from lib.train.providers import ProviderKind, make_client
+
+
+@dataclass(frozen=True)
+class Request:
+    """What ``python -m lib evaluate`` was asked for, as given on the command line."""
+
+    prompts: str  # eval-file:PATH, dataset:NAME or heldout:JOB_ID
+    contenders: list[str]  # NAME=MODEL[,shots=K][,passages=K]
+    candidate: str
+    baseline: str
+    provider: ProviderKind = "local"
+    knowledge: Path | None = None
+    shots_from: str | None = None  # dataset:NAME
+    name: str = ""
+    temperature: float = 0.0
+    max_tokens: int = 120
+    seed: int = 0
+    checks: str | None = answer_checks.ELLE.name
+
+
+def parse_contender(text: str) -> Contender:
+    """'tuned=ft:…' or 'fewshot=gpt-4o-mini,shots=3' or 'rag=smollm2,passages=3' as a contender."""
+    head, *options = text.split(",")
+    name, equals, model = head.partition("=")
+    if not equals or not name.strip() or not model.strip():
+        raise RunError(f"--contender '{text}': write NAME=MODEL[,shots=K][,passages=K].")
+    counts = {"shots": 0, "passages": 0}
+    for option in options:
+        key, _, value = option.partition("=")
+        if key.strip() not in counts or not value.strip().isdigit():
+            raise RunError(f"--contender '{text}': '{option}' is not shots=K or passages=K (K a whole number).")
+        counts[key.strip()] = int(value)
+    return Contender(name.strip(), model.strip(), counts["shots"], counts["passages"])
+
+
+def _dataset(name: str) -> Dataset:
+    found = dataset_store.find_dataset(name)
+    if found is None:
+        known = ", ".join(d.name for d in dataset_store.list_datasets()) or "none yet"
+        raise RunError(f"There is no dataset '{name}' in the store (datasets: {known}).")
+    return found
+
+
+def prompts_of(spec: str, provider: str) -> tuple[list[Prompt], str, Dataset | None]:
+    """The prompts, a description of where they came from, and the dataset that names them (if any)."""
+    kind, _, value = spec.partition(":")
+    if kind == "eval-file" and value:
+        path = Path(value)
+        try:
+            parsed = read_jsonl(path.read_bytes())
+        except OSError as exc:
+            raise RunError(f"--prompts: cannot read {path}: {exc.strerror or exc}") from exc
+        found = [
+            Prompt(f"{path.name}:{line}", evaluation.prompt_messages(example))
+            for line, example in parsed.importable_examples(include_errors=True)
+        ]
+        return found, path.name, None
+    if kind == "dataset" and value:
+        dataset = _dataset(value)
+        rows = dataset_store.rows(dataset.id)
+        number = dataset_store.version_number(dataset.id, dataset.version_id)
+        return evaluation.dataset_prompts(rows), f"{dataset.name} v{number}, all examples", dataset
+    if kind == "heldout" and value:
+        made = provenance_store.job_provenance(provider).get(value)
+        if made is None or not made.validation_rows:
+            raise RunError(f"--prompts: the store has no {provider} job '{value}' with validation rows held out.")
+        number = dataset_store.version_number(made.dataset_id, made.version_id)
+        text = f"{made.dataset_name} v{number}, the validation rows held out by {made.job_id}"
+        return evaluation.held_out_prompts(made), text, None
+    raise RunError(f"--prompts '{spec}': give eval-file:PATH, dataset:NAME or heldout:JOB_ID.")
+
+
+def _knowledge(path: Path) -> knowledge_store.Source:
+    """A knowledge source named after the file, holding its passages (a new version if the file changed)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RunError(f"--knowledge: cannot read {path}: {exc.strerror or exc}") from exc
+    found = next((s for s in knowledge_store.sources() if s.name == path.name), None)
+    source = found or knowledge_store.create_source(path.name)
+    return add_upload(source.id, path.name, data)[0]
+
+
+def evaluate(request: Request) -> dict[str, Any]:
+    """Make the run in the configured store, answer every prompt with every contender (progress on stderr), run
+    the checks pack: the run's id, its number of answers and, per contender, each check's passed/total."""
+    contenders = [parse_contender(text) for text in request.contenders]
+    labels = [c.label for c in contenders]
+    for role, label in (("--candidate", request.candidate), ("--baseline", request.baseline)):
+        if label not in labels:
+            raise RunError(f"{role} '{label}' is not one of the contenders ({', '.join(labels)}).")
+    prompts, source_text, dataset = prompts_of(request.prompts, request.provider)
+    if not prompts:
+        raise RunError(f"--prompts '{request.prompts}' holds no prompt.")
+    if request.checks is not None and request.checks not in answer_checks.PACKS:
+        raise RunError(f"--checks: one of {', '.join(sorted(answer_checks.PACKS))}, or none.")
+    if request.shots_from and not request.shots_from.startswith("dataset:"):
+        raise RunError(f"--shots-from '{request.shots_from}': give dataset:NAME.")
+    shots_dataset = _dataset(request.shots_from.partition(":")[2]) if request.shots_from else dataset
+    config = script_provider(request.provider)
+    pool = evaluation.shot_pool(config.kind, contenders, shots_dataset)
+    source = _knowledge(request.knowledge) if request.knowledge else None
+    settings = RunSettings(
+        temperature=request.temperature, max_tokens=request.max_tokens, seed=request.seed,
+        shots_dataset=pool[0] if pool else None, shots_version=pool[1] if pool else None,
+        shots_rows=pool[2] if pool else None, checks=request.checks,
+        knowledge_source=source.id if source else None, knowledge_version=source.version_id if source else None,
+        knowledge_name=source.name if source else "", candidate=request.candidate, baseline=request.baseline,
+    )  # fmt: skip
+    name = request.name or f"{source_text}: {len(prompts)} prompts"
+    run = evaluation.create_run(name, config, source_text, prompts, contenders, settings)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\ranswered {done} of {total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+    answered = evaluation.generate(run, make_client(config), config, progress)
+    return {"run_id": run.id, "answers": answered, "checks": checks_passed(run)}
+
+
+def checks_passed(run: run_store.EvalRun) -> dict[str, dict[str, str]]:
+    """Per contender, each automatic check as 'passed/total' over the answers it applies to."""
+    found = answer_checks.pack(evaluation.settings_of(run).checks)
+    if found is None:
+        return {}
+    questions = {p: evaluation.question_of(m) for p, m in run_store.run_items(run.id).items()}
+    tally: dict[str, dict[str, list[int]]] = {}
+    for answer in run_store.run_answers(run.id):
+        for check, passed in found.run(questions[answer.position], answer.text).items():
+            counts = tally.setdefault(answer.contender, {}).setdefault(check, [0, 0])
+            if passed is not None:
+                counts[0] += int(passed)
+                counts[1] += 1
+    return {label: {check: f"{n}/{total}" for check, (n, total) in checks.items()} for label, checks in tally.items()}
+
+
+def export_run(run_id: int) -> dict[str, Any]:
+    """A run as one JSON object: its subject, its few-shot pool and every answer with exactly what was sent."""
+    run = next((r for r in run_store.list_runs() if r.id == run_id), None)
+    if run is None:
+        raise RunError(f"There is no evaluation run {run_id} in the store.")
+    settings = evaluation.settings_of(run)
+    candidate, baseline = evaluation.subject_of(run)
+    sources = run_store.run_item_sources(run.id)
+    found = answer_checks.pack(settings.checks)
+    items = run_store.run_items(run.id)
+    answers = []
+    for answer in run_store.run_answers(run.id):
+        question = evaluation.question_of(items[answer.position])
+        answers.append({
+            "contender": answer.contender, "position": answer.position, "prompt_source": sources.get(answer.position),
+            "messages": answer.messages, "answer": answer.text, "prompt_tokens": answer.prompt_tokens,
+            "completion_tokens": answer.completion_tokens, "latency_s": round(answer.latency_s, 3),
+            "checks": found.run(question, answer.text) if found else {},
+        })  # fmt: skip
+    pool = None if settings.shots_dataset is None else {
+        "dataset_id": settings.shots_dataset, "version_id": settings.shots_version, "rows": settings.shots_rows,
+    }  # fmt: skip
+    return {
+        "run_id": run.id, "name": run.name, "settings": asdict(settings), "candidate": candidate,
+        "baseline": baseline, "shots_pool": pool, "answers": answers,
+    }  # fmt: skip
