@@ -130,7 +130,7 @@ with new_run:
                 try:
                     evaluation.generate(run, client, config, lambda done, total: show(bar, done, total))
                     answered = plural(len(prompts) * len(contenders), "answer")
-                    ready_text = f"Run {run.id} “{name}” is ready: all {answered} are in. Reviewers can rate it now."
+                    ready_text = f"Run {run.id} “{name}” is ready: all answers are in ({answered}). Rate it now."
                     st.session_state["evaluate_ready"] = (run.id, ready_text)
                     st.rerun()
                 except StudioError as error:

@@ -229,7 +229,10 @@ def test_rate_two_items_blind_then_open_the_scorecard(data_dir: Path) -> None:
         Prompt(f"q:{n}", [{"role": "user", "content": f"Tell me about {name}."}])
         for n, name in ((1, "neon"), (2, "iron"))
     ]
-    contenders = [Contender("base", "smollm2-135m-instruct"), Contender("tuned", "ft:smollm2-135m-instruct:local::1")]
+    contenders = [
+        Contender("base", "smollm2-135m-instruct"),
+        Contender("tuned", "ft:smollm2-135m-instruct:local::1", tuned=True),
+    ]
     run = evaluation.create_run(
         "Elle check", ProviderConfig("local"), "two questions", items, contenders, RunSettings(repeat_share=0.0)
     )
@@ -412,7 +415,10 @@ def test_two_reviewers_rate_from_a_queue_on_postgresql_and_the_scorecard_shows_t
     monkeypatch.setenv(connection.URL_VARIABLE, postgres_cluster.database())  # the app below inherits it
     names = ("neon", "iron", "gold")
     items = [Prompt(f"q:{n}", [{"role": "user", "content": f"Tell me about {name}."}]) for n, name in enumerate(names)]
-    contenders = [Contender("base", "smollm2-135m-instruct"), Contender("tuned", "ft:smollm2-135m-instruct:local::1")]
+    contenders = [
+        Contender("base", "smollm2-135m-instruct"),
+        Contender("tuned", "ft:smollm2-135m-instruct:local::1", tuned=True),
+    ]
     run = evaluation.create_run(
         "Team check", ProviderConfig("local"), "three questions", items, contenders,
         RunSettings(repeat_share=0.0, rubric=["Overall"]),

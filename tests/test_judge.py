@@ -478,7 +478,7 @@ def test_evaluate_says_the_run_is_ready_and_links_to_rate_it(local: openai.OpenA
     assert run.name == "Elle: 25 prompts"
     assert (
         at.success[0].value
-        == f"Run {run.id} “Elle: 25 prompts” is ready: all 50 answers are in. Reviewers can rate it now."
+        == f"Run {run.id} “Elle: 25 prompts” is ready: all answers are in (50 answers). Rate it now."
     )
     [link] = [p for p in at.get("page_link") if p.proto.label == "Rate it now"]
     assert f"run={run.id}" in str(link.proto)

@@ -126,7 +126,7 @@ def test_a_failed_upload_records_nothing_and_a_bad_dataset_uploads_nothing() -> 
 
     dataset_store.update_rows(dataset.id, {dataset_store.rows(dataset.id)[2].id: {"example": {"messages": []}}})
     calls.clear()
-    with pytest.raises(DatasetError, match="1 errors"):
+    with pytest.raises(DatasetError, match="1 error;"):
         launch.launch(client, OPENAI, dataset_store.get_dataset(dataset.id), dataset_store.rows(dataset.id), settings)
     assert calls == []
 

@@ -192,9 +192,10 @@ def _answers(label: str, right: int, total: int, cost: float, prompt_tokens: int
 
 
 def test_the_verdict_across_approaches_picks_the_cheapest_of_the_best() -> None:
+    tuned = "ft:gpt-4o-mini:o:elle:1"
     contenders = [Contender("base", "gpt-4o-mini"), Contender("3-shot", "gpt-4o-mini", 3),
-                  Contender("base + rag", "gpt-4o-mini", passages=3), Contender("tuned", "ft:gpt-4o-mini:o:elle:1"),
-                  Contender("tuned + rag", "ft:gpt-4o-mini:o:elle:1", passages=3)]  # fmt: skip
+                  Contender("base + rag", "gpt-4o-mini", passages=3), Contender("tuned", tuned, tuned=True),
+                  Contender("tuned + rag", tuned, passages=3, tuned=True)]  # fmt: skip
     answers = (_answers("base", 2, 25, 0.0001, 40) + _answers("3-shot", 8, 25, 0.0003, 200)
                + _answers("base + rag", 24, 25, 0.0002, 120) + _answers("tuned", 10, 25, 0.0002, 40)
                + _answers("tuned + rag", 25, 25, 0.0004, 120))  # fmt: skip
@@ -235,7 +236,7 @@ def test_reviewers_see_the_passages_only_after_they_rate() -> None:
     from tests.test_judge import small_run
     from tests.test_pages import button, open_page
 
-    run = small_run([Contender("base", TINY), Contender("tuned", f"ft:{TINY}:local::x")], prompts=1)
+    run = small_run([Contender("base", TINY), Contender("tuned", f"ft:{TINY}:local::x", tuned=True)], prompts=1)
     [answer, *_] = run_store.run_answers(run.id)
     passage = {"file": "elements.csv", "origin": "row 27", "text": "number: 26 · symbol: Fe · name: Iron", "score": 2.1}
     run_store.save_answer(run.id, StoredAnswer(answer.position, "base", "Iron, Fe.", 90, 30, 0.5, 0.0, (passage,)))

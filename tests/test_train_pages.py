@@ -94,7 +94,7 @@ def test_a_dataset_with_errors_cannot_be_launched_and_links_to_the_row(local: op
     dataset = load_sample()
     dataset_store.add_rows(dataset.id, [NewRow(single_turn("", "Tell me about tin.", ""))])  # no answer: row 41
     at = open_page("pages/train.py")
-    assert "1 errors" in at.error[0].value
+    assert "1 error in the chosen examples" in at.error[0].value
     assert button(at, "Upload and start training").disabled
     assert any("Row 41" in m.value for m in at.markdown)
     button(at, "Open").click().run()
