@@ -40,8 +40,8 @@ def seconds(name: str, value: float) -> None:
 
 def sample_examples() -> list[Any]:
     """The 40 sample limericks (data/limericks.jsonl), read as the app reads them."""
-    from lib.curate.formats import read_jsonl
-    from lib.paths import PROJECT_DIR
+    from lib.openai_format.jsonl import read_jsonl
+    from lib.settings import PROJECT_DIR
 
     return [e for _, e in read_jsonl((PROJECT_DIR / "data" / "limericks.jsonl").read_bytes()).valid_examples()]
 
@@ -56,7 +56,7 @@ def prepared_folder() -> Path:
 def run_arms(module: str, arms: Sequence[str], repeats: int) -> dict[str, list[dict[str, Any]]]:
     """Each training arm of ``module`` in a process of its own (``--arm A --folder F`` prints one JSON line),
     interleaved, ``repeats`` times, on one prepared SmolLM2 folder; the figures of every run by arm."""
-    from lib.paths import PROJECT_DIR
+    from lib.settings import PROJECT_DIR
 
     folder = prepared_folder()
     runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arms}

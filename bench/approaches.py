@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import machine
-from lib.paths import PROJECT_DIR
+from lib.settings import PROJECT_DIR
 from tests.local_server import free_port
 
 BASE = "smollm2-135m-instruct"

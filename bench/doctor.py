@@ -54,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from lib.curate import doctor
-    from lib.curate.format_checks import check_example
+    from lib.openai_format.checks import check_example
 
     examples, planted = make_examples(args.examples)
     numbered = list(enumerate(examples, start=1))

@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 from bench import machine
-from lib.paths import PROJECT_DIR
+from lib.settings import PROJECT_DIR
 from tests.local_server import free_port
 
 CHROMIUM_ARGS = [

@@ -94,9 +94,9 @@ def main() -> None:
     os.environ["STUDIO_LOCAL_AUTOSTART"] = "0"  # time the screens alone, without starting the local server
 
     from lib.curate import import_export
-    from lib.curate.formats import read_jsonl
     from lib.db import dataset_store
-    from lib.paths import PROJECT_DIR
+    from lib.openai_format.jsonl import read_jsonl
+    from lib.settings import PROJECT_DIR
 
     data = make_jsonl(args.examples)
     print(machine())

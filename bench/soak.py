@@ -21,7 +21,7 @@ import openai
 from openai.types.chat import ChatCompletionMessageParam
 
 from bench import machine
-from lib.paths import PROJECT_DIR
+from lib.settings import PROJECT_DIR
 from tests.local_server import free_port
 
 SMOLLM2 = "smollm2-135m-instruct"

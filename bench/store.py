@@ -68,10 +68,10 @@ def examples_rerun(environment: dict[str, str], n_examples: int) -> tuple[float,
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from lib.curate.examples import single_turn
     from lib.db import dataset_store
     from lib.db.dataset_store import NewRow
-    from lib.paths import PROJECT_DIR
+    from lib.openai_format.examples import single_turn
+    from lib.settings import PROJECT_DIR
 
     rows = [
         NewRow(single_turn("Elle", f"Tell me about element {i}.", f"A limerick, number {i}."))

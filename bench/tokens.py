@@ -43,7 +43,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("STUDIO_DATA_DIR", tempfile.mkdtemp(prefix="studio-bench-"))
 
-    from lib.curate.formats import read_jsonl
+    from lib.openai_format.jsonl import read_jsonl
     from lib.price.tokens import Counter, encoding, forget_counted_strings
 
     examples = [ex for _, ex in read_jsonl(make_jsonl(args.examples)).valid_examples()]

@@ -32,7 +32,7 @@ from typing import Any
 
 from bench import machine, prepared_folder, ratio, run_arms, sample_examples, seconds
 from bench import median as median_of
-from lib.paths import PROJECT_DIR
+from lib.settings import PROJECT_DIR
 
 ARMS = ("ours", "trl-default", "trl-tuned")
 EPOCHS, RANK = 3, 16
@@ -61,7 +61,7 @@ def run_scale(n: int, folder: Path) -> dict[str, Any]:
     """One epoch of our trainer on ``n`` generated examples, batch size "auto", in this process."""
     from lib.local.models import load
     from lib.local.trainer import TrainingConfig, train
-    from lib.openai_rules import auto_batch_size
+    from lib.openai_format.rules import auto_batch_size
     from lib.price.tokens import Counter
 
     examples, batch_size = generated(n), auto_batch_size(n)

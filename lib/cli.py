@@ -29,14 +29,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lib.curate.format_checks import error_lines, sort_findings
-from lib.curate.formats import ParsedFile, read_file
+from lib.curate.formats import read_file
 from lib.db import price_store
 from lib.errors import StudioError
 from lib.judge.answer_checks import ELLE, PACKS
-from lib.paths import SAMPLE_DIR
+from lib.openai_format.checks import error_lines, sort_findings
+from lib.openai_format.jsonl import ParsedFile
 from lib.price.pricing import ModelInfo, UnknownModelError, estimate, models, over_limit_finding, resolve
 from lib.price.tokens import Counter
+from lib.settings import SAMPLE_DIR
 from lib.words import plural
 
 

@@ -5,9 +5,9 @@ import json
 import streamlit as st
 
 from lib.curate.conversation import add_turn, messages_of, move, remove, set_message, with_messages
-from lib.curate.examples import ROLES, is_preference, single_turn, table_fields
 from lib.db import dataset_store
 from lib.db.dataset_store import NewRow
+from lib.openai_format.examples import ROLES, is_preference, single_turn, table_fields
 from lib.ui.preference_view import edit_preference
 from lib.ui.widgets import cached_rows, flash, require_dataset, show_flash, undo_button
 

@@ -5,7 +5,7 @@ import streamlit as st
 
 from lib.db import price_store
 from lib.errors import StudioError
-from lib.openai_rules import auto_batch_size
+from lib.openai_format.rules import auto_batch_size
 from lib.price import pricing
 from lib.train.estimate import rough_duration
 from lib.ui.charts import break_even_chart, lengths_chart

@@ -8,7 +8,7 @@ import streamlit as st
 
 from lib.db import dataset_store
 from lib.errors import StudioError
-from lib.openai_rules import MIN_EXAMPLES, SUFFIX_RULE, auto_batch_size, auto_epochs, suffix_problem
+from lib.openai_format.rules import MIN_EXAMPLES, SUFFIX_RULE, auto_batch_size, auto_epochs, suffix_problem
 from lib.price import pricing
 from lib.train import launch, local_client
 from lib.train.estimate import rough_duration, this_machine_slowdown

@@ -24,7 +24,7 @@ from lib.db import run_store
 from lib.db.run_store import StoredAnswer
 from lib.judge import evaluation
 from lib.judge.evaluation import Contender, Prompt, RunSettings
-from lib.paths import PROJECT_DIR
+from lib.settings import PROJECT_DIR
 from lib.train.providers import ProviderConfig
 from tests.local_server import running_server, tiny_settings
 

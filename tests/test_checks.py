@@ -5,7 +5,7 @@ import json
 import pytest
 
 from lib.judge import answer_checks, elle_checks, rhymes
-from lib.paths import PROJECT_DIR
+from lib.settings import PROJECT_DIR
 
 
 def check(question: str, answer: str) -> tuple[bool | None, ...]:

@@ -3,7 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lib.paths import PROJECT_DIR
+from lib.settings import PROJECT_DIR
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,8 +1,9 @@
 import json
 
-from lib.curate.formats import read_csv, read_jsonl
+from lib.curate.formats import read_csv
 from lib.curate.import_export import approved, check_rows, export, export_split, import_parsed, load_sample
 from lib.db import dataset_store
+from lib.openai_format.jsonl import read_jsonl
 
 
 def test_sample_loads_clean_with_forty_different_elements() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from lib.curate import doctor, pii
-from lib.curate.formats import read_jsonl
 from lib.judge.evaluation import eval_file_prompts, question_of
-from lib.paths import SAMPLE_DIR
+from lib.openai_format.jsonl import read_jsonl
+from lib.settings import SAMPLE_DIR
 
 SYSTEM = "You answer questions about countries in one sentence."
 COUNTRIES = [

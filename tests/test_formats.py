@@ -3,9 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from lib.curate.formats import read_csv, read_file, read_jsonl, split, to_csv, to_jsonl
+from lib.curate.formats import read_csv, read_file, split, to_csv
 from lib.errors import DatasetError
-from lib.paths import PROJECT_DIR, SAMPLE_DIR
+from lib.openai_format.jsonl import read_jsonl, to_jsonl
+from lib.settings import PROJECT_DIR, SAMPLE_DIR
 
 GOOD = {
     "messages": [

@@ -21,7 +21,7 @@ from lib.db.run_store import EvalRun, StoredAnswer
 from lib.judge import approaches, elle_checks, evaluation, rating, reports, scorecard
 from lib.judge import verdict as verdicts
 from lib.judge.evaluation import Contender, Prompt, RunSettings
-from lib.paths import PROJECT_DIR
+from lib.settings import PROJECT_DIR
 from lib.train.providers import ProviderConfig
 from tests.local_server import running_server, tiny_settings
 from tests.test_pages import button, open_page

@@ -24,7 +24,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from lib.local.store import LocalStore
-from lib.paths import PROJECT_DIR
+from lib.settings import PROJECT_DIR
 from lib.train import local_client
 from lib.train.estimate import JobSpeed
 from tests.local_server import running_server, tiny_settings

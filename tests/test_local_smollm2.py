@@ -13,7 +13,7 @@ import torch
 from openai.types.chat import ChatCompletionMessageParam
 
 from lib.local.models import SMOLLM2, ModelUnavailableError, smollm2_gguf
-from lib.paths import PROJECT_DIR
+from lib.settings import PROJECT_DIR
 from lib.train import local_client
 from tests.local_server import free_port
 

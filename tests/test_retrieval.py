@@ -17,10 +17,10 @@ from lib.errors import KnowledgeError, RunError
 from lib.judge import approaches, elle_checks, evaluation
 from lib.judge.answer_checks import ELLE
 from lib.judge.evaluation import Contender, RunSettings
-from lib.paths import SAMPLE_DIR
 from lib.price.tokens import Counter
 from lib.retrieve import passages as reading
 from lib.retrieve import search
+from lib.settings import SAMPLE_DIR
 from lib.train.providers import ProviderConfig
 from tests.local_server import running_server, tiny_settings
 from tests.tiny_model import TINY
@@ -192,10 +192,10 @@ def _answers(label: str, right: int, total: int, cost: float, prompt_tokens: int
 
 
 def test_the_verdict_across_approaches_picks_the_cheapest_of_the_best() -> None:
-    tuned = "ft:gpt-4o-mini:o:elle:1"
+    tuned_model = "ft:gpt-4o-mini:o:elle:1"
     contenders = [Contender("base", "gpt-4o-mini"), Contender("3-shot", "gpt-4o-mini", 3),
-                  Contender("base + rag", "gpt-4o-mini", passages=3), Contender("tuned", tuned, tuned=True),
-                  Contender("tuned + rag", tuned, passages=3, tuned=True)]  # fmt: skip
+                  Contender("base + rag", "gpt-4o-mini", passages=3), Contender("tuned", tuned_model, tuned=True),
+                  Contender("tuned + rag", tuned_model, passages=3, tuned=True)]  # fmt: skip
     answers = (_answers("base", 2, 25, 0.0001, 40) + _answers("3-shot", 8, 25, 0.0003, 200)
                + _answers("base + rag", 24, 25, 0.0002, 120) + _answers("tuned", 10, 25, 0.0002, 40)
                + _answers("tuned + rag", 25, 25, 0.0004, 120))  # fmt: skip

@@ -5,7 +5,7 @@ from streamlit.testing.v1 import AppTest
 
 from lib.db import connection, run_store
 from lib.judge import rating
-from lib.paths import PROJECT_DIR
+from lib.settings import PROJECT_DIR
 from tests.threads import at_once
 
 CONTENDERS = [{"label": "base", "model": "m"}, {"label": "tuned", "model": "t"}]

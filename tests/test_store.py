@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from lib.curate.examples import single_turn
 from lib.db import connection, dataset_store
 from lib.db.dataset_store import NewRow
 from lib.errors import DatasetError
+from lib.openai_format.examples import single_turn
 from tests.threads import at_once
 
 

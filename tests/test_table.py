@@ -1,7 +1,7 @@
 from lib.curate.conversation import add_turn, move, remove, set_message
-from lib.curate.examples import Example, Message, single_turn, table_fields, with_table_fields
 from lib.curate.table import edits_from_editor, filter_rows, to_frame
 from lib.db.dataset_store import Row
+from lib.openai_format.examples import Example, Message, single_turn, table_fields, with_table_fields
 
 MULTI: Example = {
     "messages": [
@@ -80,7 +80,7 @@ def test_cached_examples_are_read_only_and_copies_are_editable() -> None:
 
     import pytest
 
-    from lib.curate.examples import frozen, with_table_fields
+    from lib.openai_format.examples import frozen, with_table_fields
 
     shared = frozen(single_turn("s", "q", "a"))
     with pytest.raises(TypeError, match="read-only"):

@@ -8,8 +8,7 @@ import pytest
 
 from lib.db import price_store
 from lib.errors import PriceError
-from lib.openai_rules import auto_epochs
-from lib.paths import PROJECT_DIR
+from lib.openai_format.rules import auto_epochs
 from lib.price import tokens
 from lib.price.pricing import (
     FewShot,
@@ -26,6 +25,7 @@ from lib.price.pricing import (
     resolve,
 )
 from lib.price.tokens import Counter, ExampleTokens, encoding
+from lib.settings import PROJECT_DIR
 
 CHAT = {
     "messages": [

@@ -9,11 +9,11 @@ import openai
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.curate.examples import single_turn
 from lib.curate.import_export import load_sample
 from lib.db import dataset_store, provenance_store
 from lib.db.dataset_store import NewRow
-from lib.paths import PROJECT_DIR
+from lib.openai_format.examples import single_turn
+from lib.settings import PROJECT_DIR
 from lib.train.launch import ExampleChoice
 from tests.local_server import running_server, tiny_settings
 from tests.test_local_server import wait_for

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import torch
 
-from lib.curate.formats import read_jsonl
 from lib.local.models import Loaded, load, model_folder
 from lib.local.trainer import IGNORE, Callbacks, Stopped, TrainingConfig, encode, train
-from lib.paths import PROJECT_DIR
+from lib.openai_format.jsonl import read_jsonl
+from lib.settings import PROJECT_DIR
 from tests.tiny_model import TINY
 
 EXAMPLES = [e for _, e in read_jsonl((PROJECT_DIR / "data" / "limericks.jsonl").read_bytes()).valid_examples()][:10]

@@ -2,7 +2,7 @@ from typing import Any
 
 import pytest
 
-from lib.curate.format_checks import check_example, check_examples
+from lib.openai_format.checks import check_example, check_examples
 
 SYSTEM = {"role": "system", "content": "Elle answers with a limerick."}
 USER = {"role": "user", "content": "Tell me about gold."}
@@ -84,7 +84,7 @@ def test_duplicates_and_too_few_examples_are_warnings() -> None:
 
 
 def test_the_fast_path_says_exactly_what_the_full_checks_say() -> None:
-    from lib.curate.format_checks import check_example, full_checks
+    from lib.openai_format.checks import check_example, full_checks
 
     system, user, answer = {"role": "system", "content": "Be Elle."}, {"role": "user", "content": "Neon?"}, {
         "role": "assistant", "content": "Neon glows."}  # fmt: skip

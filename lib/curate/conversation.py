@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from lib.curate.examples import Example, Message, conversation_list, is_preference
+from lib.openai_format.examples import Example, Message, conversation_list, is_preference
 
 
 def messages_of(example: Example) -> list[Message]:

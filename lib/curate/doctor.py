@@ -30,8 +30,8 @@ from typing import Any
 from datasketch import MinHash, MinHashLSH
 
 from lib.curate import pii
-from lib.curate.examples import conversation
-from lib.curate.format_checks import Severity
+from lib.openai_format.checks import Severity
+from lib.openai_format.examples import conversation
 
 NEAR_DUPLICATE = 0.8  # Jaccard similarity of word shingles at which two examples count as near-identical
 EVAL_NEAR = 0.85  # ... at which a training question counts as an evaluation prompt (long questions only)

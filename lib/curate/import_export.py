@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from lib.curate.format_checks import Finding, check_examples
-from lib.curate.formats import ParsedFile, read_jsonl, split, to_csv, to_jsonl
+from lib.curate.formats import split, to_csv
 from lib.db import dataset_store
 from lib.db.dataset_store import Dataset, NewRow, Row
-from lib.paths import SAMPLE_DIR
+from lib.openai_format.checks import Finding, check_examples
+from lib.openai_format.jsonl import ParsedFile, read_jsonl, to_jsonl
+from lib.settings import SAMPLE_DIR
 
 SAMPLE_FILE = SAMPLE_DIR / "limericks.jsonl"
 SAMPLE_NAME = "Elle limericks"

@@ -8,7 +8,8 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from lib.curate.examples import (
+from lib.db.dataset_store import NewRow, Row
+from lib.openai_format.examples import (
     is_preference,
     kind,
     rejected_text,
@@ -17,7 +18,6 @@ from lib.curate.examples import (
     with_rejected,
     with_table_fields,
 )
-from lib.db.dataset_store import NewRow, Row
 
 COLUMNS = ["row", "kind", "system", "user", "assistant", "status", "tags", "note"]
 EDITABLE = ["system", "user", "assistant", "not_preferred", "status", "tags", "note"]

@@ -7,7 +7,6 @@ so several app processes starting at once migrate it once. Transactions are shor
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -26,8 +25,9 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import NullPool
 
+from lib import settings
 from lib.errors import StudioError
-from lib.paths import data_dir
+from lib.settings import data_dir
 
 DB_NAME = "studio.db"
 URL_VARIABLE = "STUDIO_DATABASE_URL"
@@ -50,7 +50,7 @@ class Store:
 
 def database_url() -> str:
     """STUDIO_DATABASE_URL when set (the app copies it there from st.secrets), else SQLite under the data dir."""
-    configured = os.environ.get(URL_VARIABLE, "").strip()
+    configured = settings.database_url()
     if configured:
         return configured
     return URL.create("sqlite+pysqlite", database=str(data_dir() / DB_NAME)).render_as_string()

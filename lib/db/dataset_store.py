@@ -23,7 +23,7 @@ from lib.errors import DatasetError
 from lib.words import plural
 
 STATUSES = ("draft", "approved", "rejected")
-Example = dict[str, Any]  # one line of a training file (lib.curate.examples works on them)
+Example = dict[str, Any]  # one line of a training file (lib.openai_format.examples works on them)
 
 
 @dataclass(frozen=True)

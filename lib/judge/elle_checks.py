@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from lib.judge.rhymes import is_limerick
-from lib.paths import SAMPLE_DIR
+from lib.settings import SAMPLE_DIR
 
 ELEMENTS_FILE = SAMPLE_DIR / "elements.csv"
 

@@ -8,13 +8,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lib.curate.formats import read_jsonl
 from lib.db import dataset_store, knowledge_store, provenance_store, run_store
 from lib.db.dataset_store import Dataset
 from lib.errors import RunError
 from lib.judge import answer_checks, evaluation
 from lib.judge.asking import script_provider
 from lib.judge.evaluation import Contender, Prompt, RunSettings
+from lib.openai_format.jsonl import read_jsonl
 from lib.retrieve.passages import add_upload
 from lib.train.providers import ProviderKind, make_client
 

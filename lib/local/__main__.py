@@ -9,9 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from lib.errors import StudioError
-from lib.local.config import ServerSettings
-from lib.paths import data_dir
+from lib.local.config import ServerSettings, studio_data_dir
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import uvicorn
 
+        from lib.local.models import ModelUnavailableError
         from lib.local.server import create_app
     except ImportError as exc:
         print(f"The local provider needs its packages: pip install -r requirements-local.txt ({exc})", file=sys.stderr)
@@ -42,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"Cannot read the API key file {args.api_key_file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    settings = ServerSettings(data_dir() / "local", host=args.host, port=args.port, api_key=key or None)
+    settings = ServerSettings(studio_data_dir() / "local", host=args.host, port=args.port, api_key=key or None)
     if args.exit_with:
         from lib.local.worker import exit_with
 
@@ -51,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(settings)
         print(f"Local provider on http://{args.host}:{args.port}/v1 (data in {settings.data_dir})", flush=True)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    except StudioError as exc:
+    except ModelUnavailableError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     return 0

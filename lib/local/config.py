@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 ORGANIZATION = "local"  # the organisation part of tuned model names: ft:{base}:local:{suffix}:{id}
 
 
@@ -33,3 +35,9 @@ class ServerSettings:
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+
+def studio_data_dir() -> Path:
+    """STUDIO_DATA_DIR, as the app reads it (lib/settings.py): the server is a process of its own, importing
+    nothing of the app but lib.openai_format, so it reads its one variable itself."""
+    return Path(os.environ.get("STUDIO_DATA_DIR") or PROJECT_DIR / "data")

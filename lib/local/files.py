@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lib.curate.examples import is_preference
-from lib.curate.format_checks import error_lines
-from lib.curate.formats import read_jsonl
 from lib.local.config import ServerSettings
 from lib.local.store import LocalStore, new_id, now
-from lib.openai_rules import MIN_EXAMPLES
+from lib.openai_format.checks import error_lines
+from lib.openai_format.examples import is_preference
+from lib.openai_format.jsonl import read_jsonl
+from lib.openai_format.rules import MIN_EXAMPLES
 
 
 def file_path(settings: ServerSettings, file_id: str) -> Path:

@@ -15,7 +15,7 @@ from typing import Any
 from lib.local.config import ServerSettings
 from lib.local.files import read_examples
 from lib.local.store import LocalStore, new_id, now
-from lib.openai_rules import MIN_EXAMPLES
+from lib.openai_format.rules import MIN_EXAMPLES
 
 FINISHED = ("succeeded", "failed", "cancelled")
 ACTIVE = ("validating_files", "queued", "running", "paused")

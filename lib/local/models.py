@@ -19,13 +19,11 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from lib.errors import StudioError
-
 SMOLLM2 = "smollm2-135m-instruct"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-class ModelUnavailableError(StudioError):
+class ModelUnavailableError(Exception):
     """The base model's files are missing and cannot be prepared."""
 
 

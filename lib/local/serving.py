@@ -33,11 +33,11 @@ from peft import PeftModel
 from transformers import AutoTokenizer, GenerationConfig, PreTrainedTokenizerBase
 
 from lib.local import gguf_export
+from lib.local.config import PROJECT_DIR
 from lib.local.models import GGUF_SOURCES, Loaded, load, model_folder
 
 MERGED_CACHE = 2  # tuned models kept loaded
 SERVING_GGUF = "model-q8_0.gguf"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where `python -m lib.local.llama_child` is found
 log = logging.getLogger(__name__)
 
 
@@ -117,7 +117,7 @@ def llama_selftest(path: Path, child: Sequence[str] | None = None, timeout: floa
     try:
         done = subprocess.run(
             llama_command(path, "--selftest", child=child),
-            cwd=PROJECT_ROOT,
+            cwd=PROJECT_DIR,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -142,7 +142,7 @@ class LlamaCppDecoder:
     ) -> None:
         self.path, self.on_death = path, on_death
         self.process = subprocess.Popen(
-            llama_command(path, child=child), cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            llama_command(path, child=child), cwd=PROJECT_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         self.lock = threading.Lock()
         hello = json.loads(self._frame(b"H"))

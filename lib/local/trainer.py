@@ -19,8 +19,8 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import PreTrainedTokenizerBase
 
-from lib.curate.examples import conversation
 from lib.local.models import Loaded
+from lib.openai_format.examples import conversation
 
 IGNORE = -100
 BASE_LEARNING_RATE = 1e-3  # LoRA on a 135M model; OpenAI's learning_rate_multiplier scales it

@@ -17,7 +17,7 @@ from lib.local.config import ORGANIZATION, ServerSettings
 from lib.local.files import read_examples, save_file
 from lib.local.store import LocalStore, new_id, now
 from lib.local.tuned_models import adapter_path, base_of, tuned_models
-from lib.openai_rules import auto_batch_size, auto_epochs
+from lib.openai_format.rules import auto_batch_size, auto_epochs
 
 KEEP_CHECKPOINTS = 3
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from lib.curate.examples import conversation
-from lib.curate.format_checks import Finding
 from lib.errors import PriceError
-from lib.openai_rules import auto_epochs
-from lib.paths import SAMPLE_DIR
+from lib.openai_format.checks import Finding
+from lib.openai_format.examples import conversation
+from lib.openai_format.rules import auto_epochs
 from lib.price.tokens import REPLY_PRIMING, Counter, ExampleTokens
+from lib.settings import SAMPLE_DIR
 
 MODELS_FILE = SAMPLE_DIR / "models.json"
 PRICE_FIELDS = ("training", "tuned_input", "tuned_output", "base_input", "base_output")

@@ -17,7 +17,6 @@ import hashlib
 import importlib.machinery
 import importlib.util
 import json
-import os
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
@@ -25,9 +24,10 @@ from typing import Any, NamedTuple
 
 import tiktoken
 
-from lib.curate.examples import conversation
+from lib import settings
 from lib.errors import StudioError
-from lib.paths import data_dir
+from lib.openai_format.examples import conversation
+from lib.settings import data_dir
 
 BPE_URLS = {
     "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
@@ -50,9 +50,7 @@ def _shipped_bpe(name: str) -> Path:
 
 
 def _cache_dir() -> Path:
-    if "TIKTOKEN_CACHE_DIR" not in os.environ:
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(data_dir() / "tiktoken")
-    path = Path(os.environ["TIKTOKEN_CACHE_DIR"])
+    path = settings.tiktoken_cache(data_dir() / "tiktoken")
     path.mkdir(parents=True, exist_ok=True)
     return path
 

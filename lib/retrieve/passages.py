@@ -12,12 +12,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from lib.curate.format_checks import Finding
-from lib.curate.formats import as_utf8, csv_delimiter
+from lib.curate.formats import csv_delimiter
 from lib.db import knowledge_store
 from lib.db.knowledge_store import Passage, Source
 from lib.errors import KnowledgeError
-from lib.paths import SAMPLE_DIR
+from lib.openai_format.checks import Finding
+from lib.openai_format.jsonl import as_utf8
+from lib.settings import SAMPLE_DIR
 
 MAX_CHARS = 1200  # a passage longer than this is split at paragraph, then sentence, boundaries
 ALL_COLUMNS = ""  # the CSV text column meaning "every column, as 'name: value'"

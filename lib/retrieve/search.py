@@ -11,7 +11,7 @@ import bm25s
 
 from lib.db import knowledge_store
 from lib.db.knowledge_store import Passage
-from lib.paths import data_dir
+from lib.settings import data_dir
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,15 @@ from openai.types.fine_tuning import FineTuningJob
 from openai.types.fine_tuning.job_create_params import Method
 
 from lib.curate import import_export
-from lib.curate.examples import is_preference
-from lib.curate.format_checks import Finding
-from lib.curate.formats import to_jsonl
 from lib.curate.import_export import check_rows
 from lib.db import provenance_store
 from lib.db.dataset_store import Dataset, Row
 from lib.db.provenance_store import Provenance
 from lib.errors import DatasetError
-from lib.openai_rules import MIN_EXAMPLES, suffix_problem
+from lib.openai_format.checks import Finding
+from lib.openai_format.examples import is_preference
+from lib.openai_format.jsonl import to_jsonl
+from lib.openai_format.rules import MIN_EXAMPLES, suffix_problem
 from lib.price.tokens import ExampleTokens
 from lib.train.providers import ProviderConfig, calling
 from lib.words import plural

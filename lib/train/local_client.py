@@ -15,7 +15,8 @@ import httpx2
 import openai
 from openai.types import Model
 
-from lib.paths import PROJECT_DIR, data_dir
+from lib import settings
+from lib.settings import PROJECT_DIR, data_dir
 from lib.train.estimate import JobSpeed
 
 DEFAULT_PORT = 8765
@@ -35,7 +36,7 @@ class LocalStatus:
 
 
 def base_url() -> str:
-    return os.environ.get("STUDIO_LOCAL_URL", f"http://127.0.0.1:{DEFAULT_PORT}/v1")
+    return settings.local_url(f"http://127.0.0.1:{DEFAULT_PORT}/v1")
 
 
 def api_key() -> str:
@@ -44,7 +45,7 @@ def api_key() -> str:
     The app starts the server with this key in its environment, so no other program or web page can use
     the server without reading the user's own files.
     """
-    if key := os.environ.get("STUDIO_LOCAL_API_KEY"):
+    if key := settings.local_key():
         return key
     path = data_dir() / "local" / "api-key"
     try:
@@ -99,7 +100,7 @@ def decoder_sentence(models: list[Model]) -> str:
 
 
 def autostart_enabled() -> bool:
-    return os.environ.get("STUDIO_LOCAL_AUTOSTART", "1") != "0"
+    return settings.local_autostart()
 
 
 def start() -> subprocess.Popen[Any]:
@@ -107,7 +108,10 @@ def start() -> subprocess.Popen[Any]:
     log_path().parent.mkdir(parents=True, exist_ok=True)
     port = base_url().rsplit(":", 1)[-1].split("/")[0]
     command = [sys.executable, "-m", "lib.local", "--port", port, "--exit-with", str(os.getpid())]
-    environment = os.environ | {"STUDIO_LOCAL_API_KEY": api_key()}  # never on the command line: `ps` shows it
+    environment = {
+        **settings.environment(),
+        settings.LOCAL_KEY_VARIABLE: api_key(),
+    }  # never on the command line: `ps` shows it
     with log_path().open("ab") as log:
         return subprocess.Popen(command, cwd=PROJECT_DIR, stdout=log, stderr=subprocess.STDOUT, env=environment)
 

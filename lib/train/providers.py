@@ -7,7 +7,6 @@ user typed for the session. Nothing here writes them anywhere, and no message ev
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any, Literal
 import httpx2
 import openai
 
+from lib import settings
 from lib.errors import StudioError
 from lib.price import pricing
 from lib.train import local_client
@@ -86,7 +86,7 @@ def from_settings(
     kind: ProviderKind, typed: Mapping[str, str], secrets: Mapping[str, Any], environ: Mapping[str, str] | None = None
 ) -> ProviderConfig:
     """The configuration for ``kind``: typed values win, then st.secrets, then the environment."""
-    environ = os.environ if environ is None else environ
+    environ = settings.environment() if environ is None else environ
 
     def pick(name: str) -> tuple[str, str]:
         variable = ENVIRONMENT[name]

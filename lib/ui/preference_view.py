@@ -8,12 +8,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from lib.curate.examples import rejected_text, table_fields, with_rejected, with_table_fields
 from lib.db import dataset_store
 from lib.db.dataset_store import Dataset, Row
 from lib.db.run_store import EvalRun, Rating, StoredAnswer
 from lib.errors import StudioError
 from lib.judge import preferences
+from lib.openai_format.examples import rejected_text, table_fields, with_rejected, with_table_fields
 from lib.ui.widgets import flash, select_dataset
 from lib.words import plural
 

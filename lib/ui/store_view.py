@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
+from lib import settings
 from lib.db import connection
 from lib.db.connection import StoreError
 
@@ -13,13 +12,13 @@ from lib.db.connection import StoreError
 def use_configured_store() -> connection.Store:
     """Take the database URL from secrets when the environment has none; stop with a plain message if it cannot
     be opened (a wrong host or password must not look like an empty studio)."""
-    if not os.environ.get(connection.URL_VARIABLE):
+    if not settings.database_url():
         try:
             configured = st.secrets.get(connection.URL_VARIABLE)
         except Exception:  # no secrets.toml
             configured = None
         if configured:
-            os.environ[connection.URL_VARIABLE] = str(configured)
+            settings.use_database_url(str(configured))
     try:
         store = connection.describe()
         connection.engine()

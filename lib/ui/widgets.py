@@ -9,13 +9,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from lib.curate.examples import frozen
-from lib.curate.format_checks import Finding
 from lib.curate.import_export import check_rows
 from lib.db import dataset_store, knowledge_store, price_store
 from lib.db.dataset_store import Dataset, Row
 from lib.db.provenance_store import Provenance
 from lib.errors import DatasetError
+from lib.openai_format.checks import Finding
+from lib.openai_format.examples import frozen
 from lib.price import pricing
 from lib.price.pricing import ModelInfo, RequestTokens, request_tokens
 from lib.price.tokens import Counter, ExampleTokens

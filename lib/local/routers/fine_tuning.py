@@ -14,7 +14,7 @@ from lib.local.lifecycle import JobStateError
 from lib.local.routers.common import APIError, existing, list_page, page_limit
 from lib.local.store import LocalStore, new_id, now
 from lib.local.tuned_models import base_of, tuned_models
-from lib.openai_rules import suffix_problem
+from lib.openai_format.rules import suffix_problem
 
 Auto = Literal["auto"]
 

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from lib.curate.examples import ROLES, is_preference
-from lib.openai_rules import MIN_EXAMPLES
+from lib.openai_format.examples import ROLES, is_preference
+from lib.openai_format.rules import MIN_EXAMPLES
 
 Severity = Literal["error", "warning"]
 

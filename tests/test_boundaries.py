@@ -1,0 +1,46 @@
+"""The house follows the data: which package may import which (read from the source, not from imports at run time)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from lib.settings import PROJECT_DIR
+
+LIB = PROJECT_DIR / "lib"
+
+
+def imported(path: Path) -> set[str]:
+    """Every module ``path`` imports, at any depth of the file (lazy imports inside functions count too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def app_imports(package: str) -> dict[str, set[str]]:
+    """For each file of ``lib/<package>``, the modules of the app (lib.*) outside that package it imports."""
+    own = f"lib.{package}"
+    return {
+        str(path.relative_to(PROJECT_DIR)): {
+            m for m in imported(path) if m.startswith("lib") and m != own and not m.startswith(own + ".")
+        }
+        for path in sorted((LIB / package).rglob("*.py"))
+    }
+
+
+def test_the_local_server_imports_only_the_openai_format_rules_of_the_app() -> None:
+    """The local server is a process of its own that others may run without the app: of the app it may use only
+    lib.openai_format, the pure rules both sides must agree on."""
+    outside = {
+        file: sorted(m for m in modules if not m.startswith("lib.openai_format"))
+        for file, modules in app_imports("local").items()
+    }
+    assert {file: modules for file, modules in outside.items() if modules} == {}
+
+
+def test_the_openai_format_rules_import_nothing_else_of_the_app() -> None:
+    assert {file: modules for file, modules in app_imports("openai_format").items() if modules} == {}
