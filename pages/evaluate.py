@@ -54,6 +54,7 @@ with new_run:
         "Prompts", list(source_labels), key="evaluate_source", horizontal=True, format_func=source_labels.__getitem__
     )
     prompts: list[evaluation.Prompt] = []
+    job_model = None  # with prompts a job held out, that job's tuned model is the default candidate
     if source == PromptSource.HELD_OUT:
         by_job = {made.job_id: made for made in held_out_jobs}
         job_id = select_kept(
@@ -66,6 +67,7 @@ with new_run:
             ),
         )
         made = by_job[job_id]
+        job_model = made.fine_tuned_model
         try:
             prompts = evaluation.held_out_prompts(made)
         except StudioError as error:
@@ -83,7 +85,7 @@ with new_run:
         count = st.radio(
             "Contenders", [2, 3, 4, 5], index=1 if len(models) > 1 else 0, horizontal=True, key="evaluate_count"
         )
-        best = best_checkpoint_model(config.fingerprint, client, config)
+        best = job_model if job_model in models else best_checkpoint_model(config.fingerprint, client, config)
         contenders = choose_contenders("evaluate", models, count, best if best in models else None, bool(knowledge))
         for overlap in evaluation.training_overlap(config.kind, contenders, prompts):
             st.warning(overlap, icon=":material/content_copy:")

@@ -74,13 +74,9 @@ st.data_editor(
 edits = edits_from_editor([row for _, row in page_rows], st.session_state.get(editor_key))
 if edits:
     try:
-        if edits.updates:
-            dataset_store.update_rows(dataset.id, edits.updates)
-        if edits.added:
-            dataset_store.add_rows(dataset.id, edits.added)
+        dataset_store.edit_rows(dataset.id, edits.updates, edits.added, edits.deleted)  # one version: one undo
         if edits.deleted:
-            dataset_store.delete_rows(dataset.id, edits.deleted)
-            flash(f"Deleted {len(edits.deleted)} example(s). Undo brings them back.")
+            flash(f"Deleted {plural(len(edits.deleted), 'example')}. Undo brings them back.")
     except StudioError as exc:
         flash(f"Not saved: {exc}")
     st.session_state.examples_editor_generation += 1

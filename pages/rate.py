@@ -51,7 +51,8 @@ assignment, done, total = rating.next_assignment(run, reviewer, skipped)
 if total:
     needed = plural(run.reviews_needed, "reviewer")
     st.progress(done / total, f"{done} of {total} rated · each item needs {needed}")
-if done and (hint := scorecard.stop_hint(run, run_store.run_ratings(run.id), run_store.run_answers(run.id))):
+run_answers = run_store.run_answers(run.id)  # read once per render
+if done and (hint := scorecard.stop_hint(run, run_store.run_ratings(run.id), run_answers)):
     st.info(hint, icon=":material/flag:")
 if assignment is None:
     status = rating.queue_status(run)
@@ -72,7 +73,7 @@ if assignment is None:
     st.stop()
 
 prompt = run_store.run_items(run.id)[assignment.position]
-stored = {a.contender: a for a in run_store.run_answers(run.id) if a.position == assignment.position}
+stored = {a.contender: a for a in run_answers if a.position == assignment.position}
 answers = {label: a.text for label, a in stored.items()}
 if assignment.left not in answers or assignment.right not in answers:
     st.warning("This item's answers are not generated yet: finish the run on Evaluate first.")
@@ -86,7 +87,7 @@ if earlier := evaluation.earlier_turns(prompt):
     for turn in earlier:
         with st.chat_message(turn["role"]):
             st.markdown(answer_markdown(str(turn["content"])))
-st.markdown(f"**Prompt:** {evaluation.question_of(prompt)}")
+st.markdown(f"**Prompt:** {answer_markdown(evaluation.question_of(prompt))}")  # a prompt's text, never Markdown
 rubric = evaluation.settings_of(run).rubric
 item_key = f"{run.id}_{assignment.position}"  # fresh widgets for every item
 with st.form(f"rate_form_{item_key}", border=False):

@@ -26,6 +26,7 @@ run = by_id[run_id]
 ratings = run_store.run_ratings(run.id)
 repeats = run_store.run_ratings(run.id, repeats=True)
 answers = run_store.run_answers(run.id)
+items = run_store.run_items(run.id)  # read once per render
 left, right = st.columns(2)
 tuned, recorded_baseline = subject_of(run)
 rivals = [c.label for c in contenders_of(run) if c.label != tuned]
@@ -40,9 +41,7 @@ training_cost = right.number_input(
 )  # fmt: skip
 if training_cost is None:
     right.caption("Training cost unknown: the verdict leaves it out until you type it.")
-card = scorecard.build(
-    run, answers, ratings, run_store.run_items(run.id), training_cost or 0.0, repeats=repeats, baseline=baseline
-)
+card = scorecard.build(run, answers, ratings, items, training_cost or 0.0, repeats=repeats, baseline=baseline)
 
 verdict = card.verdict
 show = {FINE_TUNE: st.success, KEEP_BASELINE: st.warning}.get(verdict.decision or "", st.info)
@@ -65,10 +64,10 @@ wins, ways, scores, usage, people, prefs = st.tabs(
     ["Who wins", "Prompt, retrieve or fine-tune?", "Rubric", "Cost and checks", "Reviewers", "Preference data"]
 )
 with prefs:
-    make_preference_data(run, ratings, answers, run_store.run_items(run.id))
+    make_preference_data(run, ratings, answers, items)
 with ways:
     requests = st.number_input("Requests you expect", 1, None, 100_000, step=10_000, key="score_requests")
-    ranked = approaches.rank_run(run, answers, run_store.run_items(run.id), card.ranking, training_cost or 0.0)
+    ranked = approaches.rank_run(run, answers, items, card.ranking, training_cost or 0.0)
     ways_found = approaches.summary(ranked, int(requests))
     st.info(ways_found["recommendation"], icon=":material/alt_route:")
     st.dataframe(pd.DataFrame(ways_found["rows"]), hide_index=True, width="stretch")

@@ -100,6 +100,24 @@ def test_adding_and_deleting_rows_in_the_table() -> None:
     assert not at.exception
 
 
+def test_one_table_edit_is_one_version_and_one_undo() -> None:
+    dataset = load_sample()
+    before = dataset_store.rows(dataset.id)
+    versions = len(dataset_store.versions(dataset.id))
+    at = open_page("pages/examples.py")
+    key = f"examples_editor_{at.session_state['examples_editor_generation']}"
+    at.session_state[key] = {
+        "edited_rows": {2: {"status": "approved"}},
+        "added_rows": [{"user": "Tell me about iron.", "assistant": "Fe..."}],
+        "deleted_rows": [0],
+    }
+    at.run()
+    assert len(dataset_store.versions(dataset.id)) == versions + 1
+    assert dataset_store.versions(dataset.id)[0].summary == "Edited 1 example, added 1 example, deleted 1 example"
+    button(at, "Undo").click().run()
+    assert dataset_store.rows(dataset.id) == before  # one undo takes back the whole edit
+
+
 def test_search_filter_and_bulk_system_prompt() -> None:
     dataset = load_sample()
     at = open_page("pages/examples.py")

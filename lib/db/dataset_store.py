@@ -223,11 +223,7 @@ def rows(dataset_id: int) -> list[Row]:
 def add_rows(dataset_id: int, new_rows: Iterable[NewRow], summary: str | None = None) -> Version:
     with transaction() as conn:
         _get_dataset(conn, dataset_id, lock=True)
-        last = select(func.coalesce(func.max(examples.c.position), 0)).where(examples.c.dataset_id == dataset_id)
-        start = int(conn.execute(last).scalar_one())
-        changes = [_Change(None, None, _record(row, start + i)) for i, row in enumerate(new_rows, start=1)]
-        for change in changes:
-            _check_status(change.after)
+        changes = _added(conn, dataset_id, new_rows)
         return _apply(conn, dataset_id, summary or f"Added {plural(len(changes), 'example')}", changes)
 
 
@@ -235,26 +231,60 @@ def update_rows(dataset_id: int, updates: dict[int, dict[str, Any]], summary: st
     """Change fields (example, status, tags, note) of rows given by id."""
     with transaction() as conn:
         _get_dataset(conn, dataset_id, lock=True)
-        current = {row.id: row for row in _rows(conn, dataset_id)}
-        changes = []
-        for row_id, fields in updates.items():
-            if row_id not in current:
-                raise DatasetError(f"Example {row_id} is no longer in this dataset: reload the page.")
-            before = _record(current[row_id])
-            after = {**before, **fields}
-            after["tags"] = normalize_tags(after["tags"])
-            _check_status(after)
-            if after != before:
-                changes.append(_Change(row_id, before, after))
+        changes = _updated(conn, dataset_id, updates)
         return _apply(conn, dataset_id, summary or f"Edited {plural(len(changes), 'example')}", changes)
 
 
 def delete_rows(dataset_id: int, row_ids: Iterable[int], summary: str | None = None) -> Version:
     with transaction() as conn:
         _get_dataset(conn, dataset_id, lock=True)
-        current = {row.id: row for row in _rows(conn, dataset_id)}
-        changes = [_Change(i, _record(current[i])) for i in dict.fromkeys(row_ids) if i in current]
+        changes = _deleted(conn, dataset_id, row_ids)
         return _apply(conn, dataset_id, summary or f"Deleted {plural(len(changes), 'example')}", changes)
+
+
+def edit_rows(
+    dataset_id: int, updates: dict[int, dict[str, Any]], added: Sequence[NewRow], deleted: Sequence[int]
+) -> Version:
+    """One table edit (cells changed, rows added and deleted at once) as one version: one undo step."""
+    with transaction() as conn:
+        _get_dataset(conn, dataset_id, lock=True)
+        kept = {row_id: fields for row_id, fields in updates.items() if row_id not in set(deleted)}
+        edited, removed = _updated(conn, dataset_id, kept), _deleted(conn, dataset_id, deleted)
+        new = _added(conn, dataset_id, added)
+        said = [f"{verb} {plural(len(done), 'example')}" for verb, done in
+                (("edited", edited), ("added", new), ("deleted", removed)) if done]  # fmt: skip
+        summary = ", ".join(said).capitalize() if said else "Edited nothing"
+        return _apply(conn, dataset_id, summary, [*edited, *removed, *new])
+
+
+def _added(conn: Connection, dataset_id: int, new_rows: Iterable[NewRow]) -> list[_Change]:
+    last = select(func.coalesce(func.max(examples.c.position), 0)).where(examples.c.dataset_id == dataset_id)
+    start = int(conn.execute(last).scalar_one())
+    changes = [_Change(None, None, _record(row, start + i)) for i, row in enumerate(new_rows, start=1)]
+    for change in changes:
+        _check_status(change.after)
+    return changes
+
+
+def _updated(conn: Connection, dataset_id: int, updates: dict[int, dict[str, Any]]) -> list[_Change]:
+    current = {row.id: row for row in _rows(conn, dataset_id)} if updates else {}
+    changes = []
+    for row_id, fields in updates.items():
+        if row_id not in current:
+            raise DatasetError(f"Example {row_id} is no longer in this dataset: reload the page.")
+        before = _record(current[row_id])
+        after = {**before, **fields}
+        after["tags"] = normalize_tags(after["tags"])
+        _check_status(after)
+        if after != before:
+            changes.append(_Change(row_id, before, after))
+    return changes
+
+
+def _deleted(conn: Connection, dataset_id: int, row_ids: Iterable[int]) -> list[_Change]:
+    wanted = list(dict.fromkeys(row_ids))
+    current = {row.id: row for row in _rows(conn, dataset_id)} if wanted else {}
+    return [_Change(i, _record(current[i])) for i in wanted if i in current]
 
 
 def _check_status(record: dict[str, Any] | None) -> None:
