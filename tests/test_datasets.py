@@ -46,7 +46,7 @@ def test_export_approved_only_and_split() -> None:
     jsonl = export(approved(rows), "jsonl").decode().splitlines()
     assert [json.loads(line) for line in jsonl] == [rows[0].example, rows[5].example]
     csv_text = export(rows, "csv").decode()
-    assert csv_text.startswith("system,user,assistant,status,tags,note\n") and "approved" in csv_text
+    assert csv_text.startswith("system,user,assistant,status,tags,note\r\n") and "approved" in csv_text  # RFC 4180
     train, valid = export_split(rows, 0.25, seed=1)
     assert len(train.splitlines()) == 30 and len(valid.splitlines()) == 10
     assert export_split(rows, 0.25, seed=1) == (train, valid)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import random
-from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from lib.errors import DatasetError
 from lib.openai_format.checks import Finding, check_examples, sort_findings
@@ -30,6 +30,42 @@ def csv_delimiter(text: str) -> str:
     return max(",;\t", key=first_line.count) if first_line else ","
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what Excel, Sheets and LibreOffice may run as a formula
+
+
+def spreadsheet_safe(cell: Any) -> Any:
+    """A cell no spreadsheet runs as a formula (OWASP: a leading apostrophe); numbers pass unchanged. A cell that
+    already starts with an apostrophe gets one more, so ``from_spreadsheet`` gives back exactly what was written."""
+    return "'" + cell if isinstance(cell, str) and cell.startswith((*FORMULA_STARTS, "'")) else cell
+
+
+def from_spreadsheet(cell: str) -> str:
+    """Undo ``spreadsheet_safe`` (our own exports read back give the text that was exported)."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] and cell[1:2] in (*FORMULA_STARTS, "'") else cell
+
+
+def csv_records(text: str, delimiter: str) -> Iterator[tuple[int, list[str]] | Finding]:
+    """Each record (the header first) with its row number as a spreadsheet numbers it, or a Finding for a row that
+    cannot be read. Python's reader lets a quote left open swallow the rest of the file into one cell without a
+    word: here that row is reported and left out, and reading goes on from the line after it."""
+    lines = text.splitlines(keepends=True)
+    first_line, row_number = 0, 0
+    while first_line < len(lines):
+        reader = csv.reader(io.StringIO("".join(lines[first_line:]), newline=""), delimiter=delimiter, strict=True)
+        read_to = 0  # physical lines of this pass read by complete records
+        try:
+            for record in reader:
+                row_number += 1
+                yield row_number, record
+                read_to = reader.line_num
+            return
+        except csv.Error as exc:
+            row_number += 1
+            reason = "a quote is opened and never closed" if "end of data" in str(exc) else str(exc)
+            yield Finding(row_number, "invalid_csv", "error", f"Cannot be read as CSV ({reason}): the row is left out.")
+            first_line += read_to + 1  # on from the line after the one where the bad row starts
+
+
 def read_csv(data: bytes) -> ParsedFile:
     """Parse a system,user,assistant CSV (status, tags, note optional); rows numbered as in a spreadsheet.
 
@@ -42,13 +78,13 @@ def read_csv(data: bytes) -> ParsedFile:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DatasetError(f"The CSV is not valid UTF-8 (byte {exc.start + 1}): save it as UTF-8.") from exc
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(text))
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        raise DatasetError(f"The CSV's header row cannot be read: {exc}.") from exc
-    if header is None:
+    records = csv_records(text, csv_delimiter(text))
+    first = next(records, None)
+    if isinstance(first, Finding):
+        raise DatasetError(f"The CSV's header row cannot be read: {first.message}")
+    if first is None:
         raise DatasetError("The CSV is empty: it needs a header row with system,user,assistant.")
+    header = first[1]
     columns = [name.strip().lower() for name in header]
     twice = sorted({name for name in columns if name and columns.count(name) > 1})
     if twice:
@@ -63,17 +99,12 @@ def read_csv(data: bytes) -> ParsedFile:
             f"The CSV needs columns system,user,assistant; missing {', '.join(missing)} (found {found})."
         )
     parsed = ParsedFile(findings=list(notes))
-    row_number = 1
-    rows = iter(reader)
-    while True:
-        try:
-            row = next(rows)
-        except StopIteration:
-            break
-        except csv.Error as exc:  # e.g. a quote never closed: the rest of the file is one cell
-            parsed.findings.append(Finding(row_number + 1, "invalid_csv", "error", f"Cannot be read as CSV: {exc}."))
-            break
-        row_number += 1
+    for record in records:
+        if isinstance(record, Finding):
+            parsed.findings.append(record)
+            parsed.lines_read += 1  # a row was there: it counts, unread
+            continue
+        row_number, row = record[0], [from_spreadsheet(cell) for cell in record[1]]
         if not any(cell.strip() for cell in row):
             continue
         parsed.lines_read += 1
@@ -90,12 +121,14 @@ def read_csv(data: bytes) -> ParsedFile:
 
 
 def to_csv(rows: Iterable[tuple[Example, dict[str, str]]]) -> bytes:
-    """system,user,assistant,status,tags,note; multi-turn examples keep their first question and last answer."""
+    """system,user,assistant,status,tags,note; multi-turn examples keep their first question and last answer.
+    Safe to open in a spreadsheet (no cell runs as a formula); ``read_csv`` gives back the same text."""
     out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180; a cell holding a lone \r is quoted too
     writer.writerow([*CSV_COLUMNS, *CSV_EXTRA_COLUMNS])
     for example, meta in rows:
-        writer.writerow([*table_fields(example), *(meta.get(k, "") for k in CSV_EXTRA_COLUMNS)])
+        cells = [*table_fields(example), *(meta.get(k, "") for k in CSV_EXTRA_COLUMNS)]
+        writer.writerow([spreadsheet_safe(cell) for cell in cells])
     return out.getvalue().encode("utf-8")
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from lib.curate.formats import from_spreadsheet, spreadsheet_safe
 from lib.db.run_store import EvalRun, Rating, StoredAnswer
 from lib.errors import RunError
 from lib.judge.evaluation import TIE, describe_settings, settings_of
@@ -40,7 +41,8 @@ def ratings_csv(run: EvalRun, ratings: list[Rating], answers: list[StoredAnswer]
                 row[f"{side}: {criterion}"] = score
         rows.append(row)
     buffer = io.StringIO()
-    pd.DataFrame(rows).to_csv(buffer, index=False)
+    safe = pd.DataFrame(rows).map(spreadsheet_safe)  # reviewers open this in a spreadsheet: no cell runs as a formula
+    safe.to_csv(buffer, index=False, lineterminator="\r\n")  # a lone \r inside a note or an answer is quoted
     return buffer.getvalue().encode()
 
 
@@ -156,7 +158,7 @@ def read_ratings_csv(data: bytes) -> tuple[list[Rating], list[str]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise RunError("The ratings file is not UTF-8 text: export it again from the Scorecard.") from exc
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     columns = reader.fieldnames or []
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
@@ -164,7 +166,8 @@ def read_ratings_csv(data: bytes) -> tuple[list[Rating], list[str]]:
         raise RunError(f"The ratings file lacks the column(s) {', '.join(missing)}; it needs {needed}.")
     criteria = [c.removeprefix("A: ") for c in columns if c.startswith("A: ") and f"B: {c[3:]}" in columns]
     ratings = []
-    for row_number, row in enumerate(reader, start=2):
+    for row_number, read in enumerate(reader, start=2):
+        row = {k: from_spreadsheet(v) if isinstance(v, str) else v for k, v in read.items()}
         try:
             item = int(row["item"])
         except (TypeError, ValueError):

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from lib.curate.formats import csv_delimiter
+from lib.curate.formats import csv_delimiter, csv_records
 from lib.db import knowledge_store
 from lib.db.knowledge_store import Passage, Source
 from lib.errors import KnowledgeError
@@ -86,32 +86,34 @@ def split_long(text: str, limit: int = MAX_CHARS) -> list[str]:
 def read_csv(data: bytes, file_name: str, text_column: str = ALL_COLUMNS) -> ReadPassages:
     """One passage per row: the chosen column, or every column as "name: value" joined with " · "."""
     text = _text(data, file_name)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(text))
-    header = [c.strip() for c in next(reader, [])]
+    records = csv_records(text, csv_delimiter(text))
+    first = next(records, None)
+    if isinstance(first, Finding):
+        raise KnowledgeError(f"{file_name}'s header row cannot be read: {first.message}")
+    header = [c.strip() for c in (first[1] if first else [])]
     if not any(header):
         raise KnowledgeError(f"{file_name} is empty: a knowledge CSV needs a header row.")
     if text_column and text_column not in header:
         raise KnowledgeError(f"{file_name} has no column “{text_column}” (it has {', '.join(header)}).")
     read = ReadPassages()
-    row_number = 1
-    try:
-        for row in reader:
-            row_number += 1
-            cells = dict(zip(header, (c.strip() for c in row), strict=False))
-            if text_column:
-                passage = cells.get(text_column, "")
-            else:
-                passage = " · ".join(f"{name}: {value}" for name, value in cells.items() if name and value)
-            if not passage:
-                if any(c.strip() for c in row):
-                    read.findings.append(Finding(row_number, "empty_passage", "warning", "No text in this row."))
-                continue
-            pieces = split_long(passage)
-            for i, piece in enumerate(pieces, start=1):
-                where = f"row {row_number}" + (f" (part {i})" if len(pieces) > 1 else "")
-                read.passages.append(Passage(file_name, where, piece))
-    except csv.Error as exc:
-        read.findings.append(Finding(row_number + 1, "invalid_csv", "error", f"Cannot be read as CSV: {exc}."))
+    for record in records:
+        if isinstance(record, Finding):  # a row that cannot be read is said; the rows after it are read
+            read.findings.append(record)
+            continue
+        row_number, row = record
+        cells = dict(zip(header, (c.strip() for c in row), strict=False))
+        if text_column:
+            passage = cells.get(text_column, "")
+        else:
+            passage = " · ".join(f"{name}: {value}" for name, value in cells.items() if name and value)
+        if not passage:
+            if any(c.strip() for c in row):
+                read.findings.append(Finding(row_number, "empty_passage", "warning", "No text in this row."))
+            continue
+        pieces = split_long(passage)
+        for i, piece in enumerate(pieces, start=1):
+            where = f"row {row_number}" + (f" (part {i})" if len(pieces) > 1 else "")
+            read.passages.append(Passage(file_name, where, piece))
     return read
 
 
