@@ -159,6 +159,13 @@ def test_validation_panel_lists_findings_and_shows_the_row() -> None:
     button(at, "Show this row").click().run()
     assert "Showing row 2 only." in at.info[0].value
 
+    fixed = dataset_store.rows(dataset.id)[1]
+    dataset_store.update_rows(dataset.id, {fixed.id: {"example": single_turn("s", "q", "an answer")}})
+    at.run()  # the next run shows the fixed version: its finding is gone from the heading and from the list
+    assert "0 errors" in at.subheader[0].value
+    version = dataset_store.get_dataset(dataset.id).version_id
+    assert not any(s.key == f"examples_finding_{version}" for s in at.selectbox)
+
 
 def conversation_key(dataset_id: int, row_id: int, field: str) -> str:
     """A turn widget's key: it names the dataset version shown, so it changes with every saved change."""
