@@ -68,8 +68,8 @@ def examples_rerun(environment: dict[str, str], n_examples: int) -> tuple[float,
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
+    from lib.curate.dataset import NewRow
     from lib.db import dataset_store
-    from lib.db.dataset_store import NewRow
     from lib.openai_format.examples import single_turn
     from lib.settings import PROJECT_DIR
 

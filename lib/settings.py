@@ -24,7 +24,7 @@ TIKTOKEN_CACHE_VARIABLE = "TIKTOKEN_CACHE_DIR"  # tiktoken's own: where its enco
 def data_dir() -> Path:
     """The directory holding the database and run-time files; created on first use."""
     path = Path(os.environ.get(DATA_DIR_VARIABLE) or SAMPLE_DIR)
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)  # made here: for this user only
     return path
 
 

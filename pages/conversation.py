@@ -5,14 +5,15 @@ import json
 import streamlit as st
 
 from lib.curate.conversation import add_turn, messages_of, move, remove, set_message, with_messages
+from lib.curate.dataset import NewRow
 from lib.db import dataset_store
-from lib.db.dataset_store import NewRow
 from lib.openai_format.examples import ROLES, is_preference, single_turn, table_fields
+from lib.ui.plain import plain
 from lib.ui.preference_view import edit_preference
 from lib.ui.widgets import cached_rows, flash, require_dataset, show_flash, undo_button
 
 dataset = require_dataset()
-st.title(f"Conversation · {dataset.name}")
+st.title(f"Conversation · {plain(dataset.name)}")
 show_flash()
 rows = cached_rows(dataset.id, dataset.version_id)
 
@@ -28,7 +29,7 @@ if st.session_state.get("conversation_row", 1) > len(rows):
     st.session_state["conversation_row"] = len(rows)
 number = st.number_input(f"Row (1 to {len(rows)})", 1, len(rows), key="conversation_row")
 row = rows[number - 1]
-st.caption(" · ".join(part[:80] for part in table_fields(row.example)[1:] if part) or "An empty example")
+st.caption(" · ".join(plain(part[:80]) for part in table_fields(row.example)[1:] if part) or "An empty example")
 
 
 def save(messages: list, summary: str) -> None:

@@ -9,6 +9,7 @@ from lib.openai_format.rules import auto_batch_size
 from lib.price import pricing
 from lib.train.estimate import rough_duration
 from lib.ui.charts import break_even_chart, lengths_chart
+from lib.ui.plain import plain
 from lib.ui.provider import local_training_estimate
 from lib.ui.widgets import (
     cached_counts,
@@ -24,7 +25,7 @@ from lib.words import plural
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
 
 dataset = require_dataset()
-st.title(f"Tokens and cost · {dataset.name}")
+st.title(f"Tokens and cost · {plain(dataset.name)}")
 show_flash()
 listed = user_prices()
 names = list(listed)

@@ -6,12 +6,22 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
+from lib.curate.dataset import Row
 from lib.curate.formats import read_file
-from lib.curate.import_export import SAMPLE_NAME, approved, export, export_split, import_parsed, load_sample
+from lib.curate.import_export import (
+    SAMPLE_NAME,
+    approved,
+    export,
+    export_split,
+    import_new,
+    import_parsed,
+    load_sample,
+)
 from lib.db import dataset_store
-from lib.db.dataset_store import Row
 from lib.errors import StudioError
+from lib.ui.plain import plain
 from lib.ui.widgets import cached_rows, current_dataset, flash, select_dataset, show_findings, show_flash
+from lib.words import plural
 
 st.title("Datasets")
 show_flash()
@@ -44,7 +54,7 @@ with st.expander("New dataset", icon=":material/add:", expanded=not datasets):
         st.rerun()
 
 if dataset is not None:
-    st.subheader(f"“{dataset.name}”")
+    st.subheader(f"“{plain(dataset.name)}”")
     manage, upload, download = st.tabs(["Manage", "Import", "Export"])
     with manage:
         left, right = st.columns(2)
@@ -97,17 +107,19 @@ if dataset is not None:
             imported = st.session_state.setdefault("datasets_imported", {})  # file -> where it went, this session
             again = False
             if file_key in imported:
-                st.success(f"This file was imported into '{imported[file_key]}'.", icon=":material/check:")
+                st.success(f"This file was imported into '{plain(imported[file_key])}'.", icon=":material/check:")
                 again = st.checkbox("Import it once more (its examples would then be there twice)")
             if st.button("Import", type="primary", disabled=file_key in imported and not again) and (
                 file_key not in imported or again
             ):  # a double click sends the click twice: the second finds the file imported and does nothing
                 try:
-                    into = dataset_store.create_dataset(new_name) if into_new else dataset
-                    count = import_parsed(into.id, parsed, include_errors, uploaded.name)
+                    if into_new:  # one call, one transaction, one version: as `python -m lib import` does
+                        into, count = import_new(new_name, parsed, include_errors, uploaded.name)
+                    else:
+                        into, count = dataset, import_parsed(dataset.id, parsed, include_errors, uploaded.name)
                     imported[file_key] = into.name
                     select_dataset(into.id)
-                    flash(f"Imported {count} examples into '{into.name}'.")
+                    flash(f"Imported {plural(count, 'example')} into '{into.name}'.")
                     st.rerun()
                 except StudioError as exc:
                     st.error(str(exc))

@@ -16,6 +16,7 @@ from lib.ui.contenders import (
     offered_chat_models,
     subject_choice,
 )
+from lib.ui.plain import plain
 from lib.ui.provider import require_client, sync_jobs
 from lib.ui.widgets import cached_rows, current_dataset, select_kept, show_flash, version_number
 from lib.words import plural
@@ -33,8 +34,9 @@ new_run, runs_tab = st.tabs(["New run", "Runs"])
 
 with new_run:
     if ready := st.session_state.get("evaluate_ready"):
-        run_id, message = ready
-        st.success(message, icon=":material/task_alt:")
+        run_id, name, answered = ready
+        ready_text = f"Run {run_id} “{plain(name)}” is ready: all answers are in ({answered}). Rate it now."
+        st.success(ready_text, icon=":material/task_alt:")
         st.page_link(
             "pages/rate.py", label="Rate it now", icon=":material/how_to_vote:", query_params={"run": str(run_id)}
         )
@@ -132,8 +134,7 @@ with new_run:
                 try:
                     evaluation.generate(run, client, config, lambda done, total: show(bar, done, total))
                     answered = plural(len(prompts) * len(contenders), "answer")
-                    ready_text = f"Run {run.id} “{name}” is ready: all answers are in ({answered}). Rate it now."
-                    st.session_state["evaluate_ready"] = (run.id, ready_text)
+                    st.session_state["evaluate_ready"] = (run.id, name, answered)
                     st.rerun()
                 except StudioError as error:
                     st.error(f"{error} The answers so far are kept: generate the rest from the Runs tab.")

@@ -4,19 +4,20 @@ from typing import Any
 
 import streamlit as st
 
+from lib.curate.dataset import STATUSES
 from lib.curate.table import SIGNAL_COLUMNS, all_tags, edits_from_editor, filter_rows, page_count, to_frame
 from lib.db import dataset_store
-from lib.db.dataset_store import STATUSES
 from lib.errors import StudioError
 from lib.openai_format.examples import with_table_fields
 from lib.ui import data_map_view, doctor_view
+from lib.ui.plain import plain
 from lib.ui.widgets import cached_findings, cached_rows, flash, require_dataset, show_flash, undo_button
 from lib.words import plural
 
 PAGE_SIZE = 50
 
 dataset = require_dataset()
-st.title(f"Examples · {dataset.name}")
+st.title(f"Examples · {plain(dataset.name)}")
 show_flash()
 rows = cached_rows(dataset.id, dataset.version_id)
 findings = cached_findings(dataset.id, dataset.version_id)

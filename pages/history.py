@@ -5,10 +5,11 @@ import streamlit as st
 
 from lib.curate.table import to_frame
 from lib.db import dataset_store
+from lib.ui.plain import plain
 from lib.ui.widgets import flash, require_dataset, show_flash, undo_button
 
 dataset = require_dataset()
-st.title(f"History · {dataset.name}")
+st.title(f"History · {plain(dataset.name)}")
 show_flash()
 st.caption("Every change is saved as a version. Restoring is a change too, so it can be undone.")
 undo_button(dataset, key="history_undo")

@@ -9,6 +9,7 @@ from lib.db import knowledge_store
 from lib.errors import StudioError
 from lib.retrieve import passages as reading
 from lib.retrieve import search
+from lib.ui.plain import plain
 from lib.ui.widgets import finding_rows, flash, select_kept, show_findings, show_flash
 from lib.words import plural
 
@@ -71,7 +72,7 @@ with add:
             st.error(str(error), icon=":material/error:")
         added_key = f"{source.id}:{upload.name}:{column}:{hashlib.sha256(data).hexdigest()}"
         if st.session_state.get("knowledge_added") == added_key:
-            st.success(f"{upload.name} is in “{source.name}”.", icon=":material/check:")
+            st.success(f"{plain(upload.name)} is in “{plain(source.name)}”.", icon=":material/check:")
         elif st.button("Add to the source", type="primary", icon=":material/upload:"):
             try:
                 changed, read = reading.add_upload(source.id, upload.name, data, column)
@@ -106,7 +107,7 @@ with files:
         counts[passage.file] = counts.get(passage.file, 0) + 1
     for file, count in counts.items():
         text, remove = st.columns([5, 1])
-        text.markdown(f"**{file}** · {count} passages")
+        text.markdown(f"**{plain(file)}** · {plural(count, 'passage')}")
         if remove.button("Remove", key=f"knowledge_remove_{source.id}_{file}", icon=":material/delete:"):
             knowledge_store.remove_file(source.id, file)
             flash(f"Removed {file}; runs made before keep the passages they were given.")

@@ -7,6 +7,7 @@ from lib.errors import StudioError
 from lib.judge import evaluation, rating, scorecard
 from lib.ui.access import rateable, signed_in_person
 from lib.ui.contenders import answer_markdown, show_passages
+from lib.ui.plain import plain
 from lib.ui.widgets import show_flash
 from lib.words import plural
 
@@ -25,7 +26,7 @@ if not runs:
 
 if person is not None:
     reviewer = person.name
-    st.caption(f"Rating as **{reviewer}** (signed in).")
+    st.caption(f"Rating as **{plain(reviewer)}** (signed in).")
 else:
     st.session_state.setdefault("rate_reviewer", st.query_params.get("reviewer", ""))  # a reload keeps the name
     reviewer = st.text_input("Your name", key="rate_reviewer", placeholder="so your ratings are kept apart")
@@ -44,7 +45,7 @@ if revealed := st.session_state.pop("rate_revealed", None):
     message, given = revealed
     st.success(message, icon=":material/visibility:")
     for label, passages in given.items():  # shown only now, so they could not give the contender away
-        st.caption(f"Retrieval gave **{label}** these passages:")
+        st.caption(f"Retrieval gave **{plain(label)}** these passages:")
         show_passages(passages)
 skipped: list[int] = st.session_state.setdefault(f"rate_skipped_{run.id}_{rating.reviewer_key(reviewer)}", [])
 assignment, done, total = rating.next_assignment(run, reviewer, skipped)
@@ -65,9 +66,9 @@ if assignment is None:
             f"comes back here within {run_store.RESERVATION_MINUTES} minutes.", icon=":material/hourglass:",
         )  # fmt: skip
     elif len(mine) == len(status):
-        st.success(f"All {plural(len(status), 'item')} rated. Thank you, {reviewer}!")
+        st.success(f"All {plural(len(status), 'item')} rated. Thank you, {plain(reviewer)}!")
     else:
-        st.success(f"Every item has its {plural(run.reviews_needed, 'reviewer')}. Thank you, {reviewer}!")
+        st.success(f"Every item has its {plural(run.reviews_needed, 'reviewer')}. Thank you, {plain(reviewer)}!")
     if curator:
         st.page_link("pages/scorecard.py", label="Open the scorecard", icon=":material/leaderboard:")
     st.stop()
@@ -124,7 +125,8 @@ if submitted:
         st.error(str(error))
     else:
         st.session_state["rate_revealed"] = (
-            f"Saved. Item {assignment.position}: A was **{assignment.left}**, B was **{assignment.right}**.",
+            f"Saved. Item {assignment.position}: "
+            f"A was **{plain(assignment.left)}**, B was **{plain(assignment.right)}**.",
             {label: stored[label].passages for label in (assignment.left, assignment.right) if stored[label].passages},
         )
         st.rerun()

@@ -16,6 +16,7 @@ from lib.train.launch import ExampleChoice, LaunchSettings
 from lib.train.providers import ProviderConfig, base_models
 from lib.ui import widgets
 from lib.ui.contenders import offered_chat_models
+from lib.ui.plain import plain
 from lib.ui.provider import local_training_estimate, require_client
 from lib.words import plural
 
@@ -28,7 +29,7 @@ def offered_models(fingerprint: str, _client: openai.OpenAI, _config: ProviderCo
 EXAMPLE_LABELS = {ExampleChoice.ALL_BUT_REJECTED: "All but rejected", ExampleChoice.APPROVED_ONLY: "Approved only"}
 
 dataset = widgets.require_dataset()
-st.title(f"Train · {dataset.name}")
+st.title(f"Train · {plain(dataset.name)}")
 widgets.show_flash()
 config, client = require_client()
 try:

@@ -323,8 +323,8 @@ def test_add_a_knowledge_source_and_compare_with_a_retrieval_contender(data_dir:
 
 
 def test_the_doctor_finds_planted_problems_and_redacts_personal_data(data_dir: Path) -> None:
+    from lib.curate.dataset import NewRow
     from lib.db import dataset_store
-    from lib.db.dataset_store import NewRow
     from tests.test_doctor import planted
 
     dataset = dataset_store.create_dataset("Planted")

@@ -78,3 +78,17 @@ def test_export_then_import_gives_the_same_examples(system: str, user: str, assi
     [(line, back)] = parsed.examples
     assert back == example
     assert parsed.metadata[line].get("note", "") == note
+
+
+def test_a_compressed_file_exits_1_whatever_its_name(tmp_path: Path) -> None:
+    import gzip
+
+    codes = set()
+    for name in ("data.jsonl", "data.csv"):
+        path = tmp_path / name
+        path.write_bytes(gzip.compress(b"user,assistant\nq,a\n"))
+        done = subprocess.run([sys.executable, "-m", "lib", "validate", str(path)], capture_output=True, text=True,
+                              cwd=PROJECT_DIR)  # fmt: skip
+        assert "gzip" in done.stdout, done.stdout + done.stderr
+        codes.add(done.returncode)
+    assert codes == {1}

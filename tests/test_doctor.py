@@ -87,9 +87,9 @@ def test_the_sample_is_healthy_and_does_not_overlap_its_evaluation_questions() -
 
 
 def test_the_doctor_panel_redacts_keeps_one_and_moves_to_validation_as_undoable_edits() -> None:
+    from lib.curate.dataset import NewRow
     from lib.curate.import_export import VALIDATION_TAG, split_rows
     from lib.db import dataset_store
-    from lib.db.dataset_store import NewRow
     from tests.test_pages import button, open_page
 
     dataset = dataset_store.create_dataset("Planted")

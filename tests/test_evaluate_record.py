@@ -11,9 +11,9 @@ import openai
 import pytest
 
 from lib import cli
+from lib.curate.dataset import NewRow
 from lib.curate.import_export import load_sample
 from lib.db import dataset_store, provenance_store, run_store
-from lib.db.dataset_store import NewRow
 from lib.db.provenance_store import Provenance
 from lib.db.run_store import Rating, StoredAnswer
 from lib.judge import evaluation, scorecard

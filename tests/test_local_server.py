@@ -351,6 +351,10 @@ def test_api_key_is_required_when_set(tmp_path: Path) -> None:
         with pytest.raises(openai.AuthenticationError):
             openai.OpenAI(base_url=url, api_key="wrong", max_retries=0).models.list()
         assert TINY in {m.id for m in openai.OpenAI(base_url=url, api_key="s3cret").models.list()}
+        with httpx2.Client() as http:  # the scheme is case-insensitive (RFC 9110); the key is not
+            for given, status in (("bearer s3cret", 200), ("BEARER s3cret", 200), ("Bearer S3CRET", 401),
+                                  ("Basic s3cret", 401), ("s3cret", 401), ("Bearer", 401)):  # fmt: skip
+                assert http.get(f"{url}/models", headers={"Authorization": given}).status_code == status, given
 
 
 def test_after_a_restart_queued_jobs_wait_and_a_running_one_is_failed_clearly(tmp_path: Path) -> None:
@@ -478,6 +482,12 @@ def test_only_requests_for_this_server_from_no_other_site_are_served(base_url: s
         cross_site = http.post(f"{base_url}/files", headers={"Origin": "https://evil.example"}, files={"x": b"1"})
         assert cross_site.status_code == 403 and cross_site.json()["error"]["code"] == "forbidden_origin"
         assert http.get(models, headers={"Host": "localhost", "Origin": "http://127.0.0.1:8501"}).status_code == 200
+        for host in ("127.0.0.1:8791@evil.com", "[::1].evil.com", "localhost/evil", "localhost.evil.com"):
+            refused = http.get(models, headers={"Host": host})
+            assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden_host", host
+        for origin in ("http://[::1]@evil.com", "http://127.0.0.1.evil.com", "null", "http://localhost/evil"):
+            refused = http.get(models, headers={"Origin": origin})
+            assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden_origin", origin
 
 
 def test_a_client_that_leaves_a_stream_does_not_hold_the_model(client: openai.OpenAI, base_url: str) -> None:

@@ -7,9 +7,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Button
 
+from lib.curate.dataset import NewRow
 from lib.curate.import_export import load_sample
 from lib.db import dataset_store, price_store
-from lib.db.dataset_store import NewRow
 from lib.openai_format.examples import single_turn
 from lib.price import pricing
 from lib.settings import PROJECT_DIR

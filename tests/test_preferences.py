@@ -92,8 +92,8 @@ def test_rate_make_preference_data_in_one_click_and_train_a_dpo_job_on_the_local
 
 
 def test_preference_examples_are_shown_and_edited_side_by_side_in_the_table_and_on_conversation() -> None:
+    from lib.curate.dataset import NewRow
     from lib.curate.table import edits_from_editor, to_frame
-    from lib.db.dataset_store import NewRow
     from tests.test_pages import open_page
 
     pair = {"input": {"messages": [{"role": "user", "content": "Neon?"}]},

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from lib.curate.dataset import NewRow
 from lib.db import connection, dataset_store
-from lib.db.dataset_store import NewRow
 from lib.errors import DatasetError
 from lib.openai_format.examples import single_turn
 from tests.threads import at_once
@@ -200,3 +200,17 @@ def test_a_database_from_before_alembic_upgrades_in_place_and_loses_nothing(
         dataset_store.create_dataset("ELLE")  # the old case-blind unique name still holds
     conn = sqlite3.connect(data_dir / "studio.db")
     assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == connection.head_revision()
+
+
+def test_a_new_data_folder_and_its_database_are_the_users_only(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import stat
+
+    monkeypatch.delenv(connection.URL_VARIABLE, raising=False)
+    old = os.umask(0o022)  # the usual umask, under which files were once readable by every local user
+    try:
+        dataset_store.create_dataset("Private")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data_dir / connection.DB_NAME).stat().st_mode) == 0o600

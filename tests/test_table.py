@@ -1,6 +1,6 @@
 from lib.curate.conversation import add_turn, move, remove, set_message
+from lib.curate.dataset import Row
 from lib.curate.table import edits_from_editor, filter_rows, to_frame
-from lib.db.dataset_store import Row
 from lib.openai_format.examples import Example, Message, single_turn, table_fields, with_table_fields
 
 MULTI: Example = {

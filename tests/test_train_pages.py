@@ -9,9 +9,9 @@ import openai
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lib.curate.dataset import NewRow
 from lib.curate.import_export import load_sample
 from lib.db import dataset_store, provenance_store
-from lib.db.dataset_store import NewRow
 from lib.openai_format.examples import single_turn
 from lib.settings import PROJECT_DIR
 from lib.train.launch import ExampleChoice

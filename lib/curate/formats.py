@@ -72,8 +72,8 @@ def read_csv(data: bytes) -> ParsedFile:
     Comma, semicolon or tab separated (sniffed from the header); cells of any length.
     """
     data, notes = as_utf8(data)
-    if notes and notes[0].severity == "error":
-        raise DatasetError(notes[0].message)
+    if notes and notes[0].severity == "error":  # a compressed file: one finding for the whole file, as JSONL gives
+        return ParsedFile(findings=list(notes))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+from lib.curate.dataset import STATUSES, Dataset, NewRow, Row
 from lib.curate.formats import split, to_csv
 from lib.db import dataset_store
-from lib.db.dataset_store import Dataset, NewRow, Row
 from lib.openai_format.checks import Finding, check_examples
 from lib.openai_format.jsonl import ParsedFile, read_jsonl, to_jsonl
 from lib.settings import SAMPLE_DIR
+from lib.words import plural
 
 SAMPLE_FILE = SAMPLE_DIR / "limericks.jsonl"
 SAMPLE_NAME = "Elle limericks"
@@ -21,7 +22,7 @@ def _new_rows(parsed: ParsedFile, include_errors: bool) -> list[NewRow]:
     new_rows = []
     for line, example in parsed.importable_examples(include_errors):
         meta = parsed.metadata.get(line, {})
-        status = meta["status"] if meta.get("status") in dataset_store.STATUSES else "draft"
+        status = meta["status"] if meta.get("status") in STATUSES else "draft"
         new_rows.append(NewRow(example, status, meta.get("tags", ""), meta.get("note", "")))
     return new_rows
 
@@ -39,12 +40,19 @@ def import_into(name: str, parsed: ParsedFile, include_errors: bool, source: str
     Returns the dataset, how many examples were added, and whether the dataset is new.
     """
     new_rows = _new_rows(parsed, include_errors)
-    summary = f"Imported {len(new_rows)} examples from {source}"
+    summary = f"Imported {plural(len(new_rows), 'example')} from {source}"
     existing = dataset_store.find_dataset(name)
     if existing is None:
         return dataset_store.create_dataset(name, new_rows, summary), len(new_rows), True
     dataset_store.add_rows(existing.id, new_rows, summary)
     return dataset_store.get_dataset(existing.id), len(new_rows), False
+
+
+def import_new(name: str, parsed: ParsedFile, include_errors: bool, source: str) -> tuple[Dataset, int]:
+    """A new dataset holding the file's examples, made in one transaction (one version); how many were added."""
+    new_rows = _new_rows(parsed, include_errors)
+    summary = f"Imported {plural(len(new_rows), 'example')} from {source}"
+    return dataset_store.create_dataset(name, new_rows, summary), len(new_rows)
 
 
 def load_sample(name: str = SAMPLE_NAME) -> Dataset:

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from lib.db.dataset_store import NewRow, Row
+from lib.curate.dataset import NewRow, Row
 from lib.openai_format.examples import (
     is_preference,
     kind,

@@ -7,6 +7,7 @@ so several app processes starting at once migrate it once. Transactions are shor
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -110,6 +111,8 @@ def engine() -> Engine:
     found = _engine(url)
     sqlite_file = found.url.database if found.dialect.name == "sqlite" else None
     if url not in _current or (sqlite_file and not Path(sqlite_file).exists()):
+        if sqlite_file and not Path(sqlite_file).exists():
+            os.close(os.open(sqlite_file, os.O_CREAT | os.O_WRONLY, 0o600))  # the user's data: readable by them only
         with _migrating:
             _migrate(found)
             _current.add(url)

@@ -15,56 +15,13 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from lib.curate.dataset import STATUSES, Dataset, NewRow, Row, Version
 from lib.db.connection import connect, insert_id, now, transaction
 from lib.db.schema import changes as change_log
 from lib.db.schema import datasets, examples
 from lib.db.schema import versions as version_table
 from lib.errors import DatasetError
 from lib.words import plural
-
-STATUSES = ("draft", "approved", "rejected")
-Example = dict[str, Any]  # one line of a training file (lib.openai_format.examples works on them)
-
-
-@dataclass(frozen=True)
-class Dataset:
-    id: int
-    name: str
-    created_at: str
-    updated_at: str
-    n_examples: int
-    version_id: int  # the latest version: changes whenever the dataset does
-
-
-@dataclass(frozen=True)
-class Row:
-    """One example of a dataset with its curation fields."""
-
-    id: int
-    position: int
-    example: Example
-    status: str = "draft"
-    tags: str = ""
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class NewRow:
-    example: Example
-    status: str = "draft"
-    tags: str = ""
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Version:
-    id: int
-    dataset_id: int
-    created_at: str
-    summary: str
-    n_examples: int
-    undoes: int | None = None
-    number: int = 0  # 1, 2, 3 ... within its dataset (ids are shared by all datasets)
 
 
 @dataclass

@@ -13,8 +13,8 @@ import openai
 from openai.types.chat import ChatCompletionMessageParam
 
 from lib.curate import doctor
+from lib.curate.dataset import Row
 from lib.db import dataset_store, price_store, provenance_store, run_store
-from lib.db.dataset_store import Row
 from lib.db.provenance_store import Provenance
 from lib.db.run_store import EvalRun, StoredAnswer
 from lib.errors import RunError, StudioError

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lib.curate.dataset import Dataset, NewRow
 from lib.db import dataset_store
-from lib.db.dataset_store import Dataset, NewRow
 from lib.db.run_store import EvalRun, Rating, StoredAnswer
 from lib.errors import RunError
 from lib.judge.evaluation import TIE

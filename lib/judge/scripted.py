@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from lib.curate.dataset import Dataset
 from lib.db import dataset_store, knowledge_store, provenance_store, run_store
-from lib.db.dataset_store import Dataset
 from lib.errors import RunError
 from lib.judge import answer_checks, evaluation
 from lib.judge.asking import script_provider

@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         "--exit-with", type=int, metavar="PID", help="stop when process PID ends (the app that started it)"
     )
     args = parser.parse_args(argv)
+    os.umask(0o077)  # its database, uploads and adapters are the user's data: readable by them only
     try:
         import uvicorn
 

@@ -7,6 +7,7 @@ official ``openai`` SDK works unchanged with ``base_url="http://127.0.0.1:8765/v
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -70,15 +71,17 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def authenticate(request: Request, call_next: Any) -> Response:
         # Any web page the user opens can send requests to 127.0.0.1 (and, by DNS rebinding, read the
         # answers): serve only requests addressed to this server's own name, and none sent by another site.
-        host = _hostname(request.headers.get("host", ""))
-        if host not in own_hosts:
-            return error_body(403, f"Requests for host '{host}' are not served here.", code="forbidden_host")
+        asked = request.headers.get("host", "")
+        if _hostname(asked) not in own_hosts:
+            return error_body(403, f"Requests for host '{asked[:100]}' are not served here.", code="forbidden_host")
         origin = request.headers.get("origin")
-        if origin is not None and _hostname(origin.split("://", 1)[-1]) not in own_hosts:
+        if origin is not None and _origin_host(origin) not in own_hosts:
             return error_body(403, "Requests from web pages of other sites are refused.", code="forbidden_origin")
         if settings.api_key:
-            given = request.headers.get("authorization", "")
-            if not secrets.compare_digest(given.encode(), f"Bearer {settings.api_key}".encode()):
+            scheme, _, given = request.headers.get("authorization", "").strip().partition(" ")
+            if scheme.lower() != "bearer" or not secrets.compare_digest(
+                given.strip().encode(), settings.api_key.encode()
+            ):
                 return error_body(
                     401,
                     "Incorrect API key provided. Give the local server's key as the API key.",
@@ -125,12 +128,21 @@ def _check_decoder(engine: Engine) -> None:
     log.warning("answers are decoded with %s%s", status.name, f" ({status.note})" if status.note else "")
 
 
+_HOST = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:[0-9]{1,5})?")  # a name or [IPv6], an optional port; no more
+
+
 def _hostname(netloc: str) -> str:
-    """'127.0.0.1:8765' -> '127.0.0.1', '[::1]:8765' -> '[::1]', 'LocalHost' -> 'localhost'."""
-    netloc = netloc.strip().lower().split("/", 1)[0]
-    if netloc.startswith("["):
-        return netloc.split("]", 1)[0] + "]"
-    return netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
+    """'127.0.0.1:8765' -> '127.0.0.1', '[::1]:8765' -> '[::1]', 'LocalHost' -> 'localhost'; '' for anything that is
+    not exactly a host and a port ('127.0.0.1:1@evil.com', '[::1].evil.com', 'localhost/evil')."""
+    found = _HOST.fullmatch(netloc.strip().lower())
+    return found.group(1) if found else ""
+
+
+def _origin_host(origin: str) -> str:
+    """The host of an Origin header ('http://127.0.0.1:8501' -> '127.0.0.1'); '' unless it is exactly
+    scheme://host[:port] (no user, no path: 'http://[::1]@evil.com' names evil.com)."""
+    scheme, separator, netloc = origin.strip().partition("://")
+    return _hostname(netloc) if separator and scheme.lower() in ("http", "https") else ""
 
 
 _TYPE_TAGS = {"str", "int", "float", "bool", "dict", "list", "none"}

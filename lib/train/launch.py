@@ -12,9 +12,9 @@ from openai.types.fine_tuning import FineTuningJob
 from openai.types.fine_tuning.job_create_params import Method
 
 from lib.curate import import_export
+from lib.curate.dataset import Dataset, Row
 from lib.curate.import_export import check_rows
 from lib.db import provenance_store
-from lib.db.dataset_store import Dataset, Row
 from lib.db.provenance_store import Provenance
 from lib.errors import DatasetError
 from lib.openai_format.checks import Finding

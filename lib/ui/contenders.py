@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import openai
@@ -15,6 +14,7 @@ from lib.judge.answer_checks import ELLE, PACKS, CheckPack
 from lib.judge.evaluation import Answer, Contender, default_label, default_subject, recorded_contenders
 from lib.train import tracking
 from lib.train.providers import ProviderConfig, chat_models
+from lib.ui.plain import plain
 
 
 @st.cache_data(ttl=30, show_spinner="Asking the provider for its models…")
@@ -113,8 +113,7 @@ def answer_markdown(text: str) -> str:
     """A model's answer shown as written: markdown characters escaped, its line breaks kept."""
     if not text.strip():
         return "*(empty answer)*"
-    escaped = re.sub(r"([\\`*_{}\[\]()#+\-.!|>~<])", r"\\\1", text.strip())
-    return escaped.replace("\n", "  \n")
+    return plain(text.strip()).replace("\n", "  \n")
 
 
 def show_answer(question: str, answer: Answer, pack: CheckPack | None = ELLE) -> None:

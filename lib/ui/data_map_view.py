@@ -11,8 +11,8 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from lib.curate.dataset import Dataset, Row
 from lib.db import dataset_store, provenance_store
-from lib.db.dataset_store import Dataset, Row
 from lib.db.provenance_store import Provenance
 from lib.errors import StudioError
 from lib.train import data_map, tracking

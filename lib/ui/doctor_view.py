@@ -7,10 +7,11 @@ from collections.abc import Sequence
 import streamlit as st
 
 from lib.curate import doctor
+from lib.curate.dataset import Dataset, Row
 from lib.curate.doctor import Diagnosis
 from lib.curate.import_export import VALIDATION_TAG, held_out
 from lib.db import dataset_store, run_store
-from lib.db.dataset_store import Dataset, Row, normalize_tags
+from lib.db.dataset_store import normalize_tags
 from lib.judge.evaluation import eval_file_prompts, question_of
 from lib.ui.widgets import cached_rows, flash
 

@@ -8,8 +8,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from lib.curate.dataset import Dataset, Row
 from lib.db import dataset_store
-from lib.db.dataset_store import Dataset, Row
 from lib.db.run_store import EvalRun, Rating, StoredAnswer
 from lib.errors import StudioError
 from lib.judge import preferences

@@ -9,9 +9,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from lib.curate.dataset import Dataset, Row
 from lib.curate.import_export import check_rows
 from lib.db import dataset_store, knowledge_store, price_store
-from lib.db.dataset_store import Dataset, Row
 from lib.db.provenance_store import Provenance
 from lib.errors import DatasetError
 from lib.openai_format.checks import Finding
@@ -20,6 +20,7 @@ from lib.price import pricing
 from lib.price.pricing import ModelInfo, RequestTokens, request_tokens
 from lib.price.tokens import Counter, ExampleTokens
 from lib.train import launch
+from lib.ui.plain import plain
 
 
 def current_dataset() -> Dataset | None:
@@ -172,7 +173,7 @@ def optional_number(
         value = float(text.replace(",", "")) if not whole else int(text.replace(",", ""))
     except ValueError:
         kind = "a whole number" if whole else "a number"
-        container.error(f"“{text}” is not {kind}. Leave it empty for {blank}.", icon=":material/error:")
+        container.error(f"“{plain(text)}” is not {kind}. Leave it empty for {blank}.", icon=":material/error:")
         return None, False
     if not low <= value <= high:
         container.error(f"{label} must be from {low:g} to {high:g} (or empty for {blank}).", icon=":material/error:")
@@ -245,7 +246,7 @@ def flash(message: str) -> None:
 def show_flash() -> None:
     message = st.session_state.pop("flash", None)
     if message:
-        st.toast(message)
+        st.toast(plain(message))  # messages name datasets, files and runs: shown as typed
 
 
 def undo_button(dataset: Dataset, key: str) -> None:
