@@ -627,3 +627,22 @@ def test_a_full_disk_refuses_uploads_cleanly_and_reads_go_on(small_disk: Path) -
         assert client.files.content(kept.id).read() == TEN
         filler.unlink()
         assert client.files.create(file=("again.jsonl", TEN), purpose="fine-tune").id  # and work comes back
+
+
+def test_requests_that_once_gave_500s_are_400s_naming_the_parameter(base_url: str) -> None:
+    def chat(content: str, stream: str = "false") -> httpx2.Response:
+        body = f'{{"model": "{TINY}", "max_tokens": 2, "stream": {stream}, "messages": [{{"role": "user", '
+        body += f'"content": {content}}}]}}'  # raw JSON: the escapes below are what a client sends
+        return http.post(f"{base_url}/chat/completions", content=body, headers={"content-type": "application/json"})
+
+    with httpx2.Client(timeout=30) as http:
+        for stream in ("false", "true"):
+            answer = chat('"hi \\ud800"', stream)  # JSON's escape for a lone surrogate
+            assert answer.status_code == 400, answer.text
+            assert answer.json()["error"]["param"] == "messages.0.content" and "surrogate" in answer.text
+        for text in ("123", '["a"]'):
+            answer = chat(f'[{{"type": "text", "text": {text}}}]')
+            assert answer.status_code == 400 and answer.json()["error"]["param"].startswith("messages.0.content"), text
+        assert chat('[{"type": "text", "text": null}]').status_code == 200  # a part without text is ignored
+        huge = http.get(f"{base_url}/files", params={"limit": "99999999999999999999999"})
+        assert huge.status_code == 400 and huge.json()["error"]["param"] == "limit"

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from lib.local.config import ServerSettings
 from lib.local.routers.common import APIError
@@ -25,11 +25,29 @@ AFTER_DEATH = "the server answers with PyTorch from now on."
 log = logging.getLogger(__name__)
 
 
+def _whole_characters(text: str) -> str:
+    """Text that UTF-8 can encode: JSON's "\\ud800" escape gives Python a lone surrogate, which no tokenizer reads."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"text with an unpaired surrogate ({text[exc.start]!a}) at character {exc.start + 1}") from exc
+    return text
+
+
+class ContentPart(BaseModel):
+    """One part of a message's content; only text parts are read (others are accepted and ignored)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: StrictStr = "text"
+    text: Annotated[StrictStr, AfterValidator(_whole_characters)] | None = None
+
+
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")  # name, tool_call_id, ...: passed to the chat template as given
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[dict[str, Any]] | None = None
+    content: Annotated[StrictStr, AfterValidator(_whole_characters)] | list[ContentPart] | None = None
 
 
 class StreamOptions(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
 
 from lib.local.config import ServerSettings
@@ -38,9 +38,12 @@ def files_router(store: LocalStore, settings: ServerSettings) -> APIRouter:
 
     @router.get("/files")
     def list_files(
-        purpose: str | None = None, after: str | None = None, limit: int = 10_000, order: str = "desc"
+        purpose: str | None = None,
+        after: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 10_000,  # OpenAI's range: larger is a 400, never a 500
+        order: str = "desc",
     ) -> dict[str, Any]:
-        data, has_more = store.page("files", after, max(1, limit), newest_first=order != "asc")
+        data, has_more = store.page("files", after, limit, newest_first=order != "asc")
         return list_page([f for f in data if purpose is None or f["purpose"] == purpose], has_more)
 
     @router.get("/files/{file_id}")
