@@ -312,6 +312,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; an unexpected failure is said in one line and exits 2, never as a traceback."""
     args = _parser().parse_args(argv)
+    for value in vars(args).values():  # a FIFO would hang, /dev/zero fill the memory: files only
+        if isinstance(value, Path) and value.exists() and not value.is_file():
+            print(f"error: {value} is not a regular file (a pipe or a device): give a file.", file=sys.stderr)
+            return 2
     try:
         return _run(args)
     except Exception as exc:  # the last guard: a pipeline reads exit 1 as "errors found", so it must not be that

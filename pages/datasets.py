@@ -113,7 +113,7 @@ if dataset is not None:
                 file_key not in imported or again
             ):  # a double click sends the click twice: the second finds the file imported and does nothing
                 try:
-                    if into_new:  # one call, one transaction, one version: as `python -m lib import` does
+                    if into_new:  # one call, one transaction: as `python -m lib import` does
                         into, count = import_new(new_name, parsed, include_errors, uploaded.name)
                     else:
                         into, count = dataset, import_parsed(dataset.id, parsed, include_errors, uploaded.name)

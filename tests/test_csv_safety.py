@@ -92,3 +92,15 @@ def test_a_compressed_file_exits_1_whatever_its_name(tmp_path: Path) -> None:
         assert "gzip" in done.stdout, done.stdout + done.stderr
         codes.add(done.returncode)
     assert codes == {1}
+
+
+def test_validate_refuses_what_is_not_a_file_with_one_line(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    for path in (str(fifo), "/dev/zero"):
+        done = subprocess.run([sys.executable, "-m", "lib", "validate", path], capture_output=True, text=True,
+                              cwd=PROJECT_DIR, timeout=60)  # fmt: skip
+        assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+        assert "is not a regular file" in done.stderr

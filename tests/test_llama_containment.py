@@ -6,13 +6,17 @@ llama.cpp's AMX path did on some AMX CPUs: in the self-test, or in the middle of
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx2
 import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
@@ -20,7 +24,8 @@ from openai.types.chat import ChatCompletionMessageParam
 from lib.local.config import ServerSettings
 from lib.local.models import BASE_MODELS, SMOLLM2, model_folder
 from lib.local.serving import DecoderDiedError, Engine, Sampling, generate, llama_cpp_installed, prompt_ids
-from tests.local_server import running_server
+from lib.settings import PROJECT_DIR
+from tests.local_server import free_port, running_server
 from tests.test_local_smollm2 import smollm2_installed
 
 pytestmark = pytest.mark.skipif(
@@ -93,7 +98,7 @@ def test_a_decoder_killed_while_answering_fails_that_answer_only(engine_with: Ma
     assert answer(engine).strip()
 
 
-def server_settings(models_dir: Path, tmp_path: Path, child: list[str]) -> ServerSettings:
+def server_settings(models_dir: Path, tmp_path: Path, child: list[str] | None) -> ServerSettings:
     """A server of SmolLM2 (prepared once) whose llama.cpp runs as ``child``."""
     base_models = {SMOLLM2: BASE_MODELS[SMOLLM2]}
     settings = ServerSettings(tmp_path / "local", base_models=base_models, start_worker=False, llama_child=child)
@@ -123,6 +128,52 @@ def test_a_decoder_killed_during_a_plain_request_is_a_500_with_the_reason(models
             client.chat.completions.create(model=SMOLLM2, messages=QUESTION, max_tokens=12)
         assert raised.value.code == "decoder_died"
         assert client.chat.completions.create(model=SMOLLM2, messages=QUESTION, max_tokens=5).choices[0].message
+
+
+def test_an_abandoned_plain_request_stops_decoding_and_frees_the_model(models_dir: Path, tmp_path: Path) -> None:
+    """A client that gives up on a long plain answer once held llama.cpp until all its tokens were decoded."""
+    with running_server(server_settings(models_dir, tmp_path, None)) as url:
+        body = {"model": SMOLLM2, "messages": [{"role": "user", "content": "Tell me a long story."}],
+                "max_tokens": 2000, "temperature": 2.0, "seed": 1}  # fmt: skip
+        with httpx2.Client(timeout=3) as http, pytest.raises(httpx2.TimeoutException):
+            http.post(f"{url}/chat/completions", json=body)  # gives up after 3 s: 2,000 tokens take ~20 s here
+        client = openai.OpenAI(base_url=url, api_key="none", max_retries=0)
+        started = time.monotonic()
+        client.chat.completions.create(model=SMOLLM2, messages=QUESTION, max_tokens=5)
+        assert time.monotonic() - started < 8  # the abandoned answer stopped within a quarter second of the check
+
+
+def test_sigterm_stops_the_server_within_seconds_while_it_answers(models_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(models_dir, data / "local" / "models")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lib.local", "--port", str(port)], cwd=PROJECT_DIR,
+        env=dict(os.environ, STUDIO_DATA_DIR=str(data)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/v1"
+        client = openai.OpenAI(base_url=url, api_key="none", max_retries=0, timeout=60)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                client.models.list()
+                break
+            except openai.APIConnectionError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.5)
+        stream = client.chat.completions.create(
+            model=SMOLLM2, messages=QUESTION, max_tokens=4096, temperature=2.0, seed=1, stream=True
+        )
+        next(iter(stream))  # it is answering
+        started = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=20)
+        assert time.monotonic() - started < 15  # 4,096 tokens would take ~40 s: it did not wait for them
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
 
 
 @pytest.mark.skipif(shutil.which("objdump") is None, reason="objdump (binutils) is not installed")

@@ -646,3 +646,16 @@ def test_requests_that_once_gave_500s_are_400s_naming_the_parameter(base_url: st
         assert chat('[{"type": "text", "text": null}]').status_code == 200  # a part without text is ignored
         huge = http.get(f"{base_url}/files", params={"limit": "99999999999999999999999"})
         assert huge.status_code == 400 and huge.json()["error"]["param"] == "limit"
+
+
+def test_an_upload_over_the_limit_is_a_413_and_leaves_nothing(tmp_path: Path) -> None:
+    settings = tiny_settings(tmp_path, start_worker=False, max_upload_bytes=4096)
+    with running_server(settings) as url:
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+        with pytest.raises(openai.APIStatusError) as raised:
+            client.files.create(file=("big.jsonl", b"x" * 5000), purpose="fine-tune")
+        assert raised.value.status_code == 413 and "larger than the 0 MB" not in str(raised.value)
+        assert raised.value.code == "file_too_large"
+        assert list(settings.files_dir.iterdir()) == [] and client.files.list().data == []
+        kept = client.files.create(file=("small.jsonl", TEN[:4000]), purpose="fine-tune")  # under the limit: kept
+        assert client.files.content(kept.id).content == TEN[:4000]  # and streamed back as it was

@@ -49,7 +49,7 @@ def import_into(name: str, parsed: ParsedFile, include_errors: bool, source: str
 
 
 def import_new(name: str, parsed: ParsedFile, include_errors: bool, source: str) -> tuple[Dataset, int]:
-    """A new dataset holding the file's examples, made in one transaction (one version); how many were added."""
+    """A new dataset holding the file's examples, made with them in one transaction; how many were added."""
     new_rows = _new_rows(parsed, include_errors)
     summary = f"Imported {plural(len(new_rows), 'example')} from {source}"
     return dataset_store.create_dataset(name, new_rows, summary), len(new_rows)

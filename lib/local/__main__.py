@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--api-key", help=argparse.SUPPRESS)  # visible to other users in `ps`: prefer the above
     parser.add_argument(
+        "--max-upload-mb", type=int, default=256, help="refuse uploads larger than this (default 256; OpenAI: 512)"
+    )
+    parser.add_argument(
         "--exit-with", type=int, metavar="PID", help="stop when process PID ends (the app that started it)"
     )
     args = parser.parse_args(argv)
@@ -42,7 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"Cannot read the API key file {args.api_key_file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    settings = ServerSettings(studio_data_dir() / "local", host=args.host, port=args.port, api_key=key or None)
+    settings = ServerSettings(
+        studio_data_dir() / "local",
+        host=args.host,
+        port=args.port,
+        api_key=key or None,
+        max_upload_bytes=args.max_upload_mb * 2**20,
+    )
     if args.exit_with:
         from lib.local.worker import exit_with
 
@@ -50,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app = create_app(settings)
         print(f"Local provider on http://{args.host}:{args.port}/v1 (data in {settings.data_dir})", flush=True)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        # On SIGTERM: requests get a few seconds, then the answers in progress end at their next token (lifespan).
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=3)
     except ModelUnavailableError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ class ServerSettings:
     base_models: dict[str, str] = field(default_factory=dict)  # id -> "module:function" preparing it
     start_worker: bool = True
     llama_child: list[str] | None = None  # the command that runs llama.cpp (tests give one that dies)
+    max_upload_bytes: int = 256 * 2**20  # OpenAI allows 512 MB; a laptop's server need not hold that much
 
     @property
     def store_path(self) -> Path:

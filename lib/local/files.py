@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +18,43 @@ def file_path(settings: ServerSettings, file_id: str) -> Path:
     return settings.files_dir / file_id
 
 
+class UploadTooLargeError(ValueError):
+    """An upload over the server's limit (``--max-upload-mb``)."""
+
+
 def save_file(
     store: LocalStore, settings: ServerSettings, content: bytes, filename: str, purpose: str
 ) -> dict[str, Any]:
-    obj: dict[str, Any] = {
-        "id": new_id("file"),
-        "object": "file",
-        "bytes": len(content),
-        "created_at": now(),
-        "filename": filename,
-        "purpose": purpose,
-        "status": "processed",
-    }
+    return save_chunks(store, settings, [content], filename, purpose)
+
+
+def _size(n: int) -> str:
+    return f"{n // 2**20:,} MB" if n >= 2**20 else f"{n:,} bytes"
+
+
+def save_chunks(
+    store: LocalStore, settings: ServerSettings, chunks: Iterable[bytes], filename: str, purpose: str
+) -> dict[str, Any]:
+    """Store an upload as it arrives, chunk by chunk (memory stays flat whatever its size), up to the server's
+    limit; written whole or not at all: a full disk or a file over the limit leaves nothing behind."""
+    file_id = new_id("file")
     settings.files_dir.mkdir(parents=True, exist_ok=True)
-    path = file_path(settings, obj["id"])
+    path = file_path(settings, file_id)
     partial = path.with_suffix(".partial")
-    try:  # written whole or not at all: a full disk leaves no partial file behind
-        partial.write_bytes(content)
+    size = 0
+    try:
+        with partial.open("wb") as out:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > settings.max_upload_bytes:
+                    raise UploadTooLargeError(
+                        f"The file is larger than the {_size(settings.max_upload_bytes)} this server accepts "
+                        "(start it with --max-upload-mb to change that)."
+                    )
+                out.write(chunk)
         partial.replace(path)
+        obj: dict[str, Any] = {"id": file_id, "object": "file", "bytes": size, "created_at": now(),
+                               "filename": filename, "purpose": purpose, "status": "processed"}  # fmt: skip
         return store.insert("files", obj)
     except BaseException:
         partial.unlink(missing_ok=True)

@@ -244,6 +244,7 @@ class Engine:
         self._llama_lock = threading.RLock()  # the self-test and the serving files it reads
         self._llama_tested = False
         self._llama_broken: str | None = None  # why llama.cpp is not used, once it failed
+        self.stopping = threading.Event()  # set when the server shuts down: every answer ends at its next token
 
     def _folder(self, model_id: str) -> Path:
         return model_folder(self.models_dir, model_id, self.base_models[model_id])
@@ -368,7 +369,8 @@ class Engine:
         return merged.merge_and_unload().eval()
 
     def close(self) -> None:
-        """Stop the llama.cpp children now."""
+        """End every answer at its next token and stop the llama.cpp children."""
+        self.stopping.set()
         with self._lock:
             for served in [*self._bases.values(), *self._tuned.values()]:
                 if served.fast is not None and served.fast.lock.acquire(timeout=5):  # not mid-answer
@@ -389,7 +391,13 @@ def _text(content: Any) -> str:
     return str(content or "")
 
 
-def generate(served: Served, ids: list[int], sampling: Sampling, stop_at_end: bool = True) -> Iterator[Piece]:
+def generate(
+    served: Served,
+    ids: list[int],
+    sampling: Sampling,
+    stop_at_end: bool = True,
+    shutdown: threading.Event | None = None,
+) -> Iterator[Piece]:
     """Decode token by token with a KV cache, yielding text as soon as it is complete characters.
 
     Raises PromptTooLongError at once (not on the first piece) when the prompt leaves no room.
@@ -400,10 +408,12 @@ def generate(served: Served, ids: list[int], sampling: Sampling, stop_at_end: bo
         raise PromptTooLongError(
             f"The prompt is {len(ids)} tokens; this model reads at most {decoder.context - 1} tokens plus its answer."
         )
-    return _decode(served, decoder, ids, sampling, stop_at_end)
+    return _decode(served, decoder, ids, sampling, stop_at_end, shutdown or threading.Event())
 
 
-def _decode(served: Served, decoder: Decoder, ids: list[int], sampling: Sampling, stop_at_end: bool) -> Iterator[Piece]:
+def _decode(
+    served: Served, decoder: Decoder, ids: list[int], sampling: Sampling, stop_at_end: bool, shutdown: threading.Event
+) -> Iterator[Piece]:
     generator = torch.Generator()
     generator.manual_seed(sampling.seed if sampling.seed is not None else random.getrandbits(63))
     budget = min(sampling.max_tokens, decoder.context - len(ids))
@@ -426,7 +436,7 @@ def _decode(served: Served, decoder: Decoder, ids: list[int], sampling: Sampling
                         return
                 yield Piece(text[len(text_so_far) :], None, len(produced))
                 text_so_far = text
-            if len(produced) >= budget:
+            if len(produced) >= budget or shutdown.is_set():  # the server is shutting down: end here
                 yield Piece("", "length", len(produced))
                 return
             logits = decoder.step(token)

@@ -75,9 +75,10 @@ def split_long(text: str, limit: int = MAX_CHARS) -> list[str]:
         if current:
             pieces.append(current)
         current = part
-        while len(current) > limit:  # one part too long on its own
-            pieces.append(current[:limit])
-            current = current[limit:]
+        if len(current) > limit:  # one part too long on its own: cut by index, never re-copying the rest (linear)
+            chunks = [current[start : start + limit] for start in range(0, len(current), limit)]
+            pieces.extend(chunks[:-1])
+            current = chunks[-1]
     if current.strip():
         pieces.append(current)
     return [p.strip() for p in pieces if p.strip()]

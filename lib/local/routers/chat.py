@@ -80,8 +80,8 @@ class ChatRequest(BaseModel):
 def chat_router(store: LocalStore, settings: ServerSettings, engine: Engine) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/chat/completions", response_model=None)
-    def chat_completions(body: ChatRequest, request: Request) -> dict[str, Any] | StreamingResponse:
+    def start_answer(body: ChatRequest) -> tuple[list[int], Iterator[Piece]]:
+        """The prompt's token ids and the answer to come (loading the model on first use: blocking work)."""
         model = body.model
         messages = [m.model_dump(exclude_none=True) for m in body.messages]
         if model in settings.base_models:
@@ -96,18 +96,25 @@ def chat_router(store: LocalStore, settings: ServerSettings, engine: Engine) -> 
             loaded = engine.tuned(model, tuned[model]["base"], adapter_path(store, settings, model, tuned[model]))
         ids = prompt_ids(loaded, messages)
         try:
-            answer = generate(loaded, ids, body.sampling())
+            return ids, generate(loaded, ids, body.sampling(), shutdown=engine.stopping)
         except PromptTooLongError as exc:
             raise APIError(400, str(exc), param="messages", code="context_length_exceeded") from exc
+
+    @router.post("/chat/completions", response_model=None)
+    async def chat_completions(body: ChatRequest, request: Request) -> dict[str, Any] | StreamingResponse:
+        model = body.model
+        ids, answer = await anyio.to_thread.run_sync(start_answer, body)
         completion_id, created = new_id("chatcmpl"), now()
         if body.stream:
             usage = bool(body.stream_options and body.stream_options.include_usage)
             chunks = _stream(answer, len(ids), model, completion_id, created, usage)
             return StreamingResponse(_relay(chunks, request), media_type="text/event-stream")
         try:
-            pieces = list(answer)
+            pieces = await _collect(answer, request)
         except DecoderDiedError as exc:
             raise APIError(500, f"{exc}. This answer is lost; ask again: {AFTER_DEATH}", code="decoder_died") from exc
+        if pieces is None:  # the client left: nobody reads this, and the model is free again
+            raise APIError(499, "The client closed the request before the answer was complete.")
         completion_tokens = pieces[-1].tokens
         return {
             "id": completion_id,
@@ -130,6 +137,39 @@ def chat_router(store: LocalStore, settings: ServerSettings, engine: Engine) -> 
         }
 
     return router
+
+
+async def _collect(answer: Iterator[Piece], request: Request) -> list[Piece] | None:
+    """A whole answer, decoded in a worker thread, or None once the client has gone: then decoding stops at the next
+    token and the model is free again (a client that gives up must not hold it for thousands of tokens)."""
+    pieces: list[Piece] = []
+    gone = threading.Event()
+    failed: list[Exception] = []  # raised after the task group, not inside it (where it would be grouped)
+
+    def decode() -> None:
+        try:
+            for piece in answer:
+                pieces.append(piece)
+                if gone.is_set():
+                    return
+        except Exception as exc:
+            failed.append(exc)
+        finally:
+            if isinstance(answer, Generator):
+                answer.close()  # releases the model's lock at once
+
+    async def watch() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(watch)
+        await anyio.to_thread.run_sync(decode)
+        group.cancel_scope.cancel()
+    if failed:
+        raise failed[0]
+    return None if gone.is_set() else pieces
 
 
 def _produce(chunks: Iterator[str], out: queue.SimpleQueue[str | None], gone: threading.Event) -> None:

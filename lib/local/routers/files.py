@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, File, Form, Query, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 
 from lib.local.config import ServerSettings
-from lib.local.files import file_path, save_file
+from lib.local.files import UploadTooLargeError, file_path, save_chunks
 from lib.local.routers.common import APIError, existing, list_page
 from lib.local.store import LocalStore
 
+CHUNK_BYTES = 2**20
 PURPOSES = ("fine-tune", "fine-tune-results", "batch", "assistants", "user_data", "evals", "vision")
+
+
+def _chunks(file: UploadFile) -> Iterator[bytes]:
+    """The upload's bytes, a megabyte at a time, read from a worker thread (UploadFile's file is a plain file)."""
+    while chunk := file.file.read(CHUNK_BYTES):
+        yield chunk
 
 
 def files_router(store: LocalStore, settings: ServerSettings) -> APIRouter:
@@ -29,8 +38,12 @@ def files_router(store: LocalStore, settings: ServerSettings) -> APIRouter:
     async def create_file(file: Annotated[UploadFile, File()], purpose: Annotated[str, Form()]) -> dict[str, Any]:
         if purpose not in PURPOSES:
             raise APIError(400, f"Invalid purpose '{purpose}'. Use one of: {', '.join(PURPOSES)}.", param="purpose")
-        try:
-            return save_file(store, settings, await file.read(), file.filename or "upload.jsonl", purpose)
+        try:  # a megabyte at a time from the spooled upload, each written out before the next is read
+            return await anyio.to_thread.run_sync(
+                save_chunks, store, settings, _chunks(file), file.filename or "upload.jsonl", purpose
+            )
+        except UploadTooLargeError as exc:
+            raise APIError(413, str(exc), param="file", code="file_too_large") from exc
         except (OSError, sqlite3.Error) as exc:  # nothing is left behind: the upload can simply be tried again
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             message = f"The file could not be stored: {reason}. Free some disk space and upload it again."
@@ -53,7 +66,7 @@ def files_router(store: LocalStore, settings: ServerSettings) -> APIRouter:
     @router.get("/files/{file_id}/content")
     def file_content(file_id: str) -> Response:
         found = get_file(file_id)
-        return Response(file_path(settings, found["id"]).read_bytes(), media_type="application/octet-stream")
+        return FileResponse(file_path(settings, found["id"]), media_type="application/octet-stream")  # streamed
 
     @router.delete("/files/{file_id}")
     def delete_file(file_id: str) -> dict[str, Any]:
