@@ -188,3 +188,31 @@ def test_the_installed_llama_cpp_holds_no_amx_instructions() -> None:
         listing = subprocess.run(["objdump", "-d", str(library)], capture_output=True, text=True, check=True).stdout
         amx = [line for line in listing.splitlines() if any(op in line for op in ("tilezero", "ldtilecfg", "tdpb"))]
         assert not amx, f"{library.name} holds {len(amx)} AMX instructions, e.g. {amx[0].strip()}"
+
+
+def test_answers_wait_their_turn_for_one_llama_model_and_a_full_queue_says_come_back() -> None:
+    """llama.cpp answers one request at a time: up to MAX_WAITING wait, more get a 503 with Retry-After."""
+    import threading
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from lib.local.serving import MAX_WAITING, Served
+
+    served = Served(cast(Any, None), set(), fast=cast(Any, SimpleNamespace(lock=threading.Lock())))
+    done: list[int] = []
+
+    def answer(n: int) -> None:
+        with served.exclusive():
+            done.append(n)
+
+    with served.exclusive():  # one answer in progress
+        threads = [threading.Thread(target=answer, args=(n,)) for n in range(MAX_WAITING)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while served.waiting < MAX_WAITING and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert served.waiting == MAX_WAITING and served.busy() and done == []
+    for thread in threads:
+        thread.join(timeout=10)
+    assert sorted(done) == list(range(MAX_WAITING)) and served.waiting == 0 and not served.busy()

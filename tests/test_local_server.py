@@ -659,3 +659,14 @@ def test_an_upload_over_the_limit_is_a_413_and_leaves_nothing(tmp_path: Path) ->
         assert list(settings.files_dir.iterdir()) == [] and client.files.list().data == []
         kept = client.files.create(file=("small.jsonl", TEN[:4000]), purpose="fine-tune")  # under the limit: kept
         assert client.files.content(kept.id).content == TEN[:4000]  # and streamed back as it was
+
+
+def test_a_full_queue_is_a_503_with_retry_after(base_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lib.local.serving import Served
+
+    monkeypatch.setattr(Served, "busy", lambda self: True)  # as when MAX_WAITING answers wait for llama.cpp
+    with httpx2.Client(timeout=30) as http:
+        body = {"model": TINY, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+        answer = http.post(f"{base_url}/chat/completions", json=body)
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
+    assert answer.json()["error"]["code"] == "server_busy"

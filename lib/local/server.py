@@ -92,7 +92,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.exception_handler(APIError)
     async def api_error(request: Request, exc: APIError) -> JSONResponse:
-        return error_body(exc.status, exc.message, exc.param, exc.code)
+        return error_body(exc.status, exc.message, exc.param, exc.code, exc.retry_after)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -22,8 +22,8 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,6 +37,7 @@ from lib.local.config import PROJECT_DIR
 from lib.local.models import GGUF_SOURCES, Loaded, load, model_folder
 
 MERGED_CACHE = 2  # tuned models kept loaded
+MAX_WAITING = 8  # answers that may wait for one llama.cpp model; more are told to come back (503, Retry-After)
 SERVING_GGUF = "model-q8_0.gguf"
 log = logging.getLogger(__name__)
 
@@ -207,13 +208,33 @@ class Served:
     eos_ids: set[int]
     torch_model: Any = None  # PyTorch decoding (a new TorchDecoder per answer: thread-safe)
     fast: LlamaCppDecoder | None = None
+    waiting: int = 0  # answers queued for the llama.cpp context (see ``busy``)
+    _count: threading.Lock = field(default_factory=threading.Lock)
 
     def decoder(self) -> Decoder:
         return self.fast if self.fast is not None else TorchDecoder(self.torch_model)
 
-    def exclusive(self) -> AbstractContextManager[Any]:
-        """Held for a whole answer: a llama.cpp context serves one answer at a time."""
-        return self.fast.lock if self.fast is not None else nullcontext()
+    def busy(self) -> bool:
+        """Whether the queue for this model is full: a new request is then told to come back (503 Retry-After)."""
+        return self.fast is not None and self.waiting >= MAX_WAITING
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Held for a whole answer: a llama.cpp context serves one answer at a time, the others wait their turn."""
+        if self.fast is None:
+            yield
+            return
+        with self._count:
+            self.waiting += 1
+        try:
+            self.fast.lock.acquire()
+        finally:
+            with self._count:
+                self.waiting -= 1
+        try:
+            yield
+        finally:
+            self.fast.lock.release()
 
 
 def _eos_ids(tokenizer: PreTrainedTokenizerBase, configured: Any) -> set[int]:

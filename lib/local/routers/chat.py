@@ -94,6 +94,9 @@ def chat_router(store: LocalStore, settings: ServerSettings, engine: Engine) -> 
                     404, f"The model '{model}' does not exist. Models: {known}.", param="model", code="model_not_found"
                 )
             loaded = engine.tuned(model, tuned[model]["base"], adapter_path(store, settings, model, tuned[model]))
+        if loaded.busy():
+            message = f"The local server has {loaded.waiting} answers waiting for this model: ask again shortly."
+            raise APIError(503, message, code="server_busy", retry_after=5)
         ids = prompt_ids(loaded, messages)
         try:
             return ids, generate(loaded, ids, body.sampling(), shutdown=engine.stopping)

@@ -14,14 +14,21 @@ MAX_PAGE = 100
 class APIError(Exception):
     """An error answered in OpenAI's shape: {"error": {"message", "type", "param", "code"}}."""
 
-    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, param: str | None = None, code: str | None = None, retry_after: int = 0
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.param, self.code = status, message, param, code
+        self.retry_after = retry_after  # seconds, said in a Retry-After header (0: none)
 
 
-def error_body(status: int, message: str, param: str | None = None, code: str | None = None) -> JSONResponse:
+def error_body(
+    status: int, message: str, param: str | None = None, code: str | None = None, retry_after: int = 0
+) -> JSONResponse:
     kind = "authentication_error" if status == 401 else "server_error" if status >= 500 else "invalid_request_error"
-    return JSONResponse({"error": {"message": message, "type": kind, "param": param, "code": code}}, status_code=status)
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def list_page(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
