@@ -76,7 +76,7 @@ lint: $(VENV)/.dev
 # PostgreSQL; the store tests and the browser test on PostgreSQL are in the first run too.
 STORE_TESTS := tests/test_store.py tests/test_review_queue.py tests/test_datasets.py tests/test_pages.py \
 	tests/test_judge.py tests/test_preferences.py tests/test_retrieval.py tests/test_cli.py tests/test_train_pages.py \
-	tests/test_doctor.py
+	tests/test_doctor.py tests/test_evaluate_record.py tests/test_user_text.py tests/test_csv_safety.py
 
 ## test: set up .venv with everything the tests need, then lint and run the whole suite (and the store's on PostgreSQL)
 test: $(VENV)/.dev chromium postgresql lint
