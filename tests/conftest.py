@@ -2,11 +2,13 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import openai
 import pytest
 import streamlit as st
 
 from lib.db import connection
 from tests import postgres
+from tests.local_server import running_server, tiny_settings
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -59,3 +61,18 @@ def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, data_
     else:
         monkeypatch.delenv(connection.URL_VARIABLE, raising=False)
     return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The local server with the tiny test model and no training worker, one per test module (a module can
+    define its own, e.g. with a worker)."""
+    with running_server(tiny_settings(tmp_path_factory.mktemp("local"), start_worker=False)) as url:
+        yield url
+
+
+@pytest.fixture
+def local(server_url: str, monkeypatch: pytest.MonkeyPatch) -> openai.OpenAI:
+    """The app's local provider is that server; a client to look at it directly."""
+    monkeypatch.setenv("STUDIO_LOCAL_URL", server_url)
+    return openai.OpenAI(base_url=server_url, api_key="local", max_retries=0)

@@ -4,7 +4,6 @@ their job ends, the run's own candidate and baseline, and evaluation from a scri
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx2
 import openai
@@ -20,22 +19,9 @@ from lib.judge import evaluation, scorecard
 from lib.judge.evaluation import Contender, RunSettings
 from lib.train import providers, tracking
 from lib.train.providers import ProviderConfig
-from tests.local_server import running_server, tiny_settings
 from tests.tiny_model import TINY
 
 LOCAL = ProviderConfig("local")
-
-
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_server(tiny_settings(tmp_path_factory.mktemp("local"), start_worker=False)) as url:
-        yield url
-
-
-@pytest.fixture
-def local(server_url: str, monkeypatch: pytest.MonkeyPatch) -> openai.OpenAI:
-    monkeypatch.setenv("STUDIO_LOCAL_URL", server_url)
-    return openai.OpenAI(base_url=server_url, api_key="local", max_retries=0)
 
 
 def shown_questions(messages: list[dict[str, str]]) -> list[str]:

@@ -6,7 +6,6 @@ import html
 import io
 import json
 import threading
-from collections.abc import Iterator
 from dataclasses import asdict
 
 import openai
@@ -23,23 +22,10 @@ from lib.judge import verdict as verdicts
 from lib.judge.evaluation import Contender, Prompt, RunSettings
 from lib.settings import PROJECT_DIR
 from lib.train.providers import ProviderConfig
-from tests.local_server import running_server, tiny_settings
 from tests.test_pages import button, open_page
 from tests.tiny_model import TINY
 
 LOCAL = ProviderConfig("local")
-
-
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_server(tiny_settings(tmp_path_factory.mktemp("local"), start_worker=False)) as url:
-        yield url
-
-
-@pytest.fixture
-def local(server_url: str, monkeypatch: pytest.MonkeyPatch) -> openai.OpenAI:
-    monkeypatch.setenv("STUDIO_LOCAL_URL", server_url)
-    return openai.OpenAI(base_url=server_url, api_key="local", max_retries=0)
 
 
 def small_run(contenders: list[Contender], prompts: int = 4) -> EvalRun:

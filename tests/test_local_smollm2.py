@@ -84,8 +84,9 @@ def test_llama_cpp_serves_the_same_model_as_pytorch_base_and_tuned(tmp_path: Pat
     from peft import LoraConfig, get_peft_model
 
     from lib.local import gguf_export
+    from lib.local.llama_process import LlamaCppDecoder
     from lib.local.models import BASE_MODELS, load, model_folder
-    from lib.local.serving import LlamaCppDecoder, TorchDecoder, prompt_ids
+    from lib.local.serving import TorchDecoder, prompt_ids
 
     base = load(model_folder(tmp_path, SMOLLM2, BASE_MODELS[SMOLLM2]), dtype=torch.float32)
     torch.manual_seed(0)  # a random, non-zero adapter on every linear layer

@@ -4,7 +4,6 @@ across prompt, retrieve and fine-tune."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import openai
@@ -22,7 +21,6 @@ from lib.retrieve import passages as reading
 from lib.retrieve import search
 from lib.settings import SAMPLE_DIR
 from lib.train.providers import ProviderConfig
-from tests.local_server import running_server, tiny_settings
 from tests.tiny_model import TINY
 
 LOCAL = ProviderConfig("local")
@@ -115,12 +113,6 @@ def test_passages_go_into_the_system_prompt_and_are_counted_in_its_tokens() -> N
     assert evaluation.contender_messages(Contender("bare", TINY), prompt, [], settings) == (prompt, [])
     no_system = search.with_passages(prompt[1:], hits, "Elements")
     assert no_system[0]["role"] == "system" and no_system[1:] == prompt[1:]
-
-
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_server(tiny_settings(tmp_path_factory.mktemp("local"), start_worker=False)) as url:
-        yield url
 
 
 def test_a_run_with_retrieval_contenders_stores_the_passages_with_each_answer(

@@ -1,0 +1,127 @@
+"""llama.cpp in a process the server can lose: the client side of lib/local/llama_child.py.
+
+A child that dies (llama.cpp's native code can fault on a CPU it was not built for) costs the answer in
+progress, never the server: ``DecoderDiedError`` says how it ended, and the engine then decodes with PyTorch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lib.local.config import PROJECT_DIR
+
+
+class DecoderDiedError(RuntimeError):
+    """The llama.cpp process died while answering: this answer fails, the server goes on with PyTorch."""
+
+
+def _how_it_ended(returncode: int | None) -> str:
+    if returncode is None:
+        return "it stopped answering"
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit status {returncode}"
+
+
+def llama_command(path: Path, *extra: str, child: Sequence[str] | None = None) -> list[str]:
+    """The command that runs llama.cpp on ``path`` in a child process (``child`` replaces the module, for tests)."""
+    module = list(child) if child else [sys.executable, "-m", "lib.local.llama_child"]
+    return [*module, str(path), "--threads", str(os.cpu_count() or 1), *extra]
+
+
+def llama_selftest(path: Path, child: Sequence[str] | None = None, timeout: float = 300) -> str | None:
+    """Load ``path`` with llama.cpp and decode a few tokens in a child process: None if it works, else why not."""
+    try:
+        done = subprocess.run(
+            llama_command(path, "--selftest", child=child),
+            cwd=PROJECT_DIR,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return f"it did not finish in {timeout:.0f} s"
+    if done.returncode == 0:
+        return None
+    said = done.stderr.decode(errors="replace").strip().splitlines()
+    return _how_it_ended(done.returncode) + (f": {said[-1]}" if said and done.returncode > 0 else "")
+
+
+class LlamaCppDecoder:
+    """One llama.cpp model in a child process (see llama_child.py). Not thread-safe: hold ``lock`` for an answer.
+
+    If the child dies, the answer in progress raises DecoderDiedError and ``on_death`` hears why.
+    """
+
+    def __init__(
+        self, path: Path, on_death: Callable[[str], None] | None = None, child: Sequence[str] | None = None
+    ) -> None:
+        self.path, self.on_death = path, on_death
+        self.process = subprocess.Popen(
+            llama_command(path, child=child), cwd=PROJECT_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        self.lock = threading.Lock()
+        hello = json.loads(self._frame(b"H"))
+        self.context, self.vocab = int(hello["context"]), int(hello["vocab"])
+
+    def _frame(self, expected: bytes) -> bytes:
+        assert self.process.stdout is not None
+        head = self.process.stdout.read(5)
+        if len(head) == 5:
+            kind, size = head[:1], struct.unpack("<I", head[1:])[0]
+            payload = self.process.stdout.read(size)
+            if len(payload) == size:
+                if kind == b"E":
+                    raise RuntimeError(f"llama.cpp failed: {payload.decode(errors='replace')}")
+                if kind == expected:
+                    return payload
+        self.process.kill()
+        reason = f"llama.cpp stopped while answering ({_how_it_ended(self.process.wait())})"
+        if self.on_death is not None:
+            self.on_death(reason)
+        raise DecoderDiedError(reason)
+
+    def _ask(self, request: dict[str, Any]) -> torch.Tensor:
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+        except OSError:
+            pass  # the child is gone: reading its answer says how
+        logits = np.frombuffer(self._frame(b"L"), dtype="<f4")
+        return torch.from_numpy(logits.copy())
+
+    def reset(self) -> None:
+        """Forget the cached prompt (benchmarks time a cold start)."""
+        self._ask({"reset": True})
+
+    def start(self, ids: list[int]) -> torch.Tensor:
+        return self._ask({"start": ids})
+
+    def step(self, token: int) -> torch.Tensor:
+        return self._ask({"step": token})
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
