@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import subprocess
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -85,18 +86,23 @@ def provider_client(config: ProviderConfig) -> openai.OpenAI:
     return client
 
 
+SYNC_AGAIN_S = 30  # a screen that reads job records asks the provider again at most this often
+
+
 def sync_jobs(config: ProviderConfig | None = None, again: bool = False) -> None:
     """Record what became of the jobs the app started (tuned model, final status): once per session and
-    provider, or ``again`` where a screen is about to read those records. Quiet when the provider is not there."""
+    provider, or ``again`` (at most every SYNC_AGAIN_S, not on every rerun) where a screen is about to read those
+    records. Quiet when the provider is not there."""
     config = config or current_provider()
-    done = st.session_state.setdefault("provider_synced", set())
-    if config.fingerprint in done and not again:
+    last: dict[str, float] = st.session_state.setdefault("provider_synced", {})
+    seen = last.get(config.fingerprint)
+    if seen is not None and not (again and time.monotonic() - seen > SYNC_AGAIN_S):
         return
     try:
         tracking.sync(provider_client(config), config)
     except StudioError:
         return
-    done.add(config.fingerprint)
+    last[config.fingerprint] = time.monotonic()
 
 
 def require_client() -> tuple[ProviderConfig, openai.OpenAI]:
