@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from lib.db import run_store
-from lib.db.run_store import StoredAnswer
 from lib.judge import evaluation
 from lib.judge.evaluation import Contender, Prompt, RunSettings
+from lib.judge.run import StoredAnswer
 from lib.settings import PROJECT_DIR
 from lib.train.providers import ProviderConfig
 from tests.local_server import running_server, tiny_settings
@@ -352,7 +352,7 @@ def test_preference_data_from_ratings_trains_a_dpo_model_that_is_evaluated_again
 ) -> None:
     import openai
 
-    from lib.db.run_store import Rating
+    from lib.judge.run import Rating
     from tests.test_local_server import TEN, wait_for
     from tests.tiny_model import TINY
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lib.db.run_store import Rating
 from lib.judge import scorecard
+from lib.judge.run import Rating
 from lib.ui.charts import interval_chart, lengths_chart
 
 

@@ -135,8 +135,8 @@ def test_the_doctor_panel_redacts_keeps_one_and_moves_to_validation_as_undoable_
 def test_evaluate_warns_when_a_tuned_model_was_trained_on_its_prompts() -> None:
     from lib.curate.import_export import load_sample
     from lib.db import dataset_store, provenance_store
-    from lib.db.provenance_store import Provenance
     from lib.judge.evaluation import Contender, training_overlap
+    from lib.train.provenance import Provenance
     from tests.tiny_model import TINY
 
     dataset = load_sample()

@@ -13,11 +13,11 @@ from lib import cli
 from lib.curate.dataset import NewRow
 from lib.curate.import_export import load_sample
 from lib.db import dataset_store, provenance_store, run_store
-from lib.db.provenance_store import Provenance
-from lib.db.run_store import Rating, StoredAnswer
 from lib.judge import evaluation, scorecard
 from lib.judge.evaluation import Contender, RunSettings
+from lib.judge.run import Rating, StoredAnswer
 from lib.train import providers, tracking
+from lib.train.provenance import Provenance
 from lib.train.providers import ProviderConfig
 from tests.tiny_model import TINY
 

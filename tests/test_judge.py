@@ -15,12 +15,12 @@ from streamlit.testing.v1 import AppTest
 
 from lib.curate.import_export import load_sample
 from lib.db import dataset_store, provenance_store, run_store
-from lib.db.provenance_store import Provenance
-from lib.db.run_store import EvalRun, StoredAnswer
 from lib.judge import approaches, elle_checks, evaluation, rating, reports, scorecard
 from lib.judge import verdict as verdicts
 from lib.judge.evaluation import Contender, Prompt, RunSettings
+from lib.judge.run import EvalRun, Rating, StoredAnswer
 from lib.settings import PROJECT_DIR
+from lib.train.provenance import Provenance
 from lib.train.providers import ProviderConfig
 from tests.test_pages import button, open_page
 from tests.tiny_model import TINY
@@ -153,9 +153,9 @@ def test_scorecard_verdict_agreement_and_exports() -> None:
     assert set(table["A: Factually correct"]) | set(table["B: Factually correct"]) == {2, 4}
 
 
-def ratings_of(outcomes: list[tuple[int, str, str]]) -> list[run_store.Rating]:
+def ratings_of(outcomes: list[tuple[int, str, str]]) -> list[Rating]:
     """(item, reviewer, winner) -> ratings of tuned against 3-shot."""
-    return [run_store.Rating(1, who, item, "tuned", "3-shot", winner, {}) for item, who, winner in outcomes]
+    return [Rating(1, who, item, "tuned", "3-shot", winner, {}) for item, who, winner in outcomes]
 
 
 def verdict_of(outcomes: list[tuple[int, str, str]], tuned_cost: float = 0.10) -> verdicts.Verdict:

@@ -7,9 +7,9 @@ import pytest
 
 from lib.curate.import_export import check_rows
 from lib.db import dataset_store, run_store
-from lib.db.run_store import Rating, StoredAnswer
 from lib.judge import preferences
 from lib.judge.evaluation import TIE
+from lib.judge.run import Rating, StoredAnswer
 from lib.openai_format.examples import kind
 from tests.test_judge import BASE, TUNED, small_run
 

@@ -11,11 +11,11 @@ import pytest
 
 from lib import cli
 from lib.db import knowledge_store, run_store
-from lib.db.run_store import StoredAnswer
 from lib.errors import KnowledgeError, RunError
 from lib.judge import approaches, elle_checks, evaluation
 from lib.judge.answer_checks import ELLE
 from lib.judge.evaluation import Contender, RunSettings
+from lib.judge.run import StoredAnswer
 from lib.price.tokens import Counter
 from lib.retrieve import passages as reading
 from lib.retrieve import search

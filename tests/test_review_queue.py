@@ -5,19 +5,20 @@ from streamlit.testing.v1 import AppTest
 
 from lib.db import connection, run_store
 from lib.judge import rating
+from lib.judge.run import EvalRun
 from lib.settings import PROJECT_DIR
 from tests.threads import at_once
 
 CONTENDERS = [{"label": "base", "model": "m"}, {"label": "tuned", "model": "t"}]
 
 
-def make_run(n_items: int = 6, needed: int = 2, repeat_share: float = 0.0) -> run_store.EvalRun:
+def make_run(n_items: int = 6, needed: int = 2, repeat_share: float = 0.0) -> EvalRun:
     items = [("", [{"role": "user", "content": f"Tell me about element {i}"}]) for i in range(n_items)]
     settings = {"repeat_share": repeat_share, "rubric": []}
     return run_store.create_run("queue", "local", "test", settings, CONTENDERS, items, reviews_needed=needed)
 
 
-def rate_all(run: run_store.EvalRun, reviewer: str) -> list[int]:
+def rate_all(run: EvalRun, reviewer: str) -> list[int]:
     """Rate whatever the queue offers until it offers nothing; the positions rated."""
     rated = []
     while (assignment := rating.next_assignment(run, reviewer)[0]) is not None:

@@ -145,6 +145,7 @@ def test_concurrent_edits_to_the_same_rows_lose_nothing_and_undo_stays_exact(sto
 
 def test_concurrent_reviewers_lose_no_rating(store: str) -> None:
     from lib.db import run_store
+    from lib.judge.run import Rating
 
     contenders = [{"label": "base", "model": "m"}, {"label": "tuned", "model": "t"}]
     items = [("", [{"role": "user", "content": f"q{i}"}]) for i in range(10)]
@@ -152,12 +153,12 @@ def test_concurrent_reviewers_lose_no_rating(store: str) -> None:
 
     def reviewer(k: int) -> None:
         for position in range(1, 11):
-            rating = run_store.Rating(run.id, f"Reviewer {k}", position, "base", "tuned", "tuned", {})
+            rating = Rating(run.id, f"Reviewer {k}", position, "base", "tuned", "tuned", {})
             run_store.save_rating(rating)
             run_store.save_rating(rating)  # saving again replaces, never duplicates
 
     assert at_once(reviewer, 6) == [] and len(run_store.run_ratings(run.id)) == 60
-    run_store.save_rating(run_store.Rating(run.id, "REVIEWER 0", 1, "base", "tuned", "base", {}))
+    run_store.save_rating(Rating(run.id, "REVIEWER 0", 1, "base", "tuned", "base", {}))
     assert len(run_store.run_ratings(run.id)) == 60  # names match without regard to case, on both engines
     assert [r.winner for r in run_store.run_ratings(run.id, "reviewer 0") if r.position == 1] == ["base"]
 

@@ -9,8 +9,8 @@ import httpx2
 import pytest
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 
-from lib.db.provenance_store import Provenance
 from lib.train import providers, tracking
+from lib.train.provenance import Provenance
 from lib.train.providers import ProviderConfig
 
 LOCAL = ProviderConfig("local")

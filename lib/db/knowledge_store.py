@@ -7,7 +7,6 @@ it keeps, so an evaluation run can name the exact passages its answers were give
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -16,30 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from lib.db.connection import connect, insert_id, now, transaction
 from lib.db.schema import knowledge_passages, knowledge_sources, knowledge_versions
 from lib.errors import KnowledgeError
-
-
-@dataclass(frozen=True)
-class Passage:
-    file: str  # the file it came from, as uploaded
-    origin: str  # where in that file: "row 3", "line 7", "## Iron (part 2)"
-    text: str
-
-
-@dataclass(frozen=True)
-class Source:
-    id: int
-    name: str
-    updated_at: str
-    version_id: int  # the latest version
-    n_passages: int
-
-
-@dataclass(frozen=True)
-class SourceVersion:
-    id: int
-    created_at: str
-    summary: str
-    n_passages: int
+from lib.retrieve.source import Passage, Source, SourceVersion
 
 
 def _passage_count(version_id: Any) -> Any:

@@ -8,45 +8,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
 
 from lib.db.connection import connect, now, transaction, upsert
 from lib.db.schema import job_provenance as provenance_table
+from lib.train.provenance import Provenance
 
 _COLUMNS = (
     "provider", "job_id", "dataset_id", "dataset_name", "version_id", "n_examples", "training_file",
     "validation_file", "base_model", "fine_tuned_model", "created_at", "training_rows", "validation_rows",
     "estimated_cost_usd", "status",
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """Which dataset version, uploaded as which files, made which job and tuned model."""
-
-    provider: str
-    job_id: str
-    dataset_id: int
-    dataset_name: str
-    version_id: int
-    n_examples: int
-    training_file: str
-    validation_file: str | None
-    base_model: str
-    fine_tuned_model: str | None = None
-    created_at: str = ""
-    training_rows: tuple[int, ...] = ()  # row ids of the dataset version, in the order they were uploaded
-    validation_rows: tuple[int, ...] = ()
-    estimated_cost_usd: float | None = None  # None: no price was known (or the local provider: free)
-    status: str = ""  # the job's last status the app saw ("" until the first sync)
-
-    def made(self, model: str) -> bool:
-        """Whether ``model`` is this job's tuned model or one of its checkpoints."""
-        tuned = self.fine_tuned_model
-        return bool(tuned) and (model == tuned or model.startswith(f"{tuned}:ckpt-step-"))
 
 
 def record_job(record: Provenance) -> None:

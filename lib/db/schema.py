@@ -134,7 +134,7 @@ reservations = Table(  # the item a reviewer has open, held for them a few minut
     "reservations",
     metadata,
     Column("run_id", Integer, ForeignKey("eval_runs.id", ondelete="CASCADE"), primary_key=True),
-    Column("reviewer", Text, primary_key=True),  # run_store.reviewer_key of the name
+    Column("reviewer", Text, primary_key=True),  # lib.judge.run.reviewer_key of the name
     Column("name", Text),
     Column("position", Integer),
     Column("expires_at", Text),

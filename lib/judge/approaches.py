@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lib.db.run_store import EvalRun, StoredAnswer
 from lib.judge import stats
 from lib.judge.answer_checks import CheckPack, pack
 from lib.judge.evaluation import Contender, contenders_of, question_of, settings_of
+from lib.judge.run import EvalRun, StoredAnswer
 
 APPROACHES = {
     "base": "bare prompt",

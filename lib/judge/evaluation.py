@@ -15,15 +15,15 @@ from openai.types.chat import ChatCompletionMessageParam
 from lib.curate import doctor
 from lib.curate.dataset import Row
 from lib.db import dataset_store, price_store, provenance_store, run_store
-from lib.db.provenance_store import Provenance
-from lib.db.run_store import EvalRun, StoredAnswer
 from lib.errors import RunError, StudioError
+from lib.judge.run import EvalRun, StoredAnswer
 from lib.openai_format.examples import conversation
 from lib.openai_format.jsonl import read_jsonl
 from lib.price import pricing
 from lib.retrieve import search
 from lib.retrieve.search import Hit
 from lib.settings import SAMPLE_DIR
+from lib.train.provenance import Provenance
 from lib.train.providers import ProviderConfig, calling
 
 EVAL_FILE = SAMPLE_DIR / "limericks-eval.jsonl"

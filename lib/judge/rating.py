@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from lib.db import run_store
-from lib.db.run_store import EvalRun, Rating, reviewer_key
 from lib.errors import RunError
 from lib.judge.evaluation import TIE, settings_of
+from lib.judge.run import EvalRun, Rating, reviewer_key
 
 REPEAT_AFTER = 3  # a repeated item comes back this many items after its first showing
 

@@ -11,9 +11,9 @@ from typing import Any
 import pandas as pd
 
 from lib.curate.formats import from_spreadsheet, spreadsheet_safe
-from lib.db.run_store import EvalRun, Rating, StoredAnswer
 from lib.errors import RunError
 from lib.judge.evaluation import TIE, describe_settings, settings_of
+from lib.judge.run import EvalRun, Rating, StoredAnswer
 from lib.judge.scorecard import Scorecard, pair_rows
 from lib.words import plural
 

@@ -16,11 +16,11 @@ from itertools import combinations
 from typing import Any
 
 from lib.db import provenance_store, run_store
-from lib.db.run_store import EvalRun, Rating, StoredAnswer
 from lib.judge import stats
 from lib.judge.answer_checks import CheckPack, pack
 from lib.judge.evaluation import TIE, contenders_of, question_of, settings_of, subject_of
 from lib.judge.rating import pair_for, reviewer_key
+from lib.judge.run import EvalRun, Rating, StoredAnswer
 from lib.judge.verdict import NOT_ENOUGH, Verdict, settled_while_rating, verdict
 
 SCALE = (1.0, 5.0)  # the rubric's scores

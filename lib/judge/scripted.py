@@ -14,8 +14,10 @@ from lib.errors import RunError
 from lib.judge import answer_checks, evaluation
 from lib.judge.asking import script_provider
 from lib.judge.evaluation import Contender, Prompt, RunSettings
+from lib.judge.run import EvalRun
 from lib.openai_format.jsonl import read_jsonl
 from lib.retrieve.passages import add_upload
+from lib.retrieve.source import Source
 from lib.train.providers import ProviderKind, make_client
 
 
@@ -89,7 +91,7 @@ def prompts_of(spec: str, provider: str) -> tuple[list[Prompt], str, Dataset | N
     raise RunError(f"--prompts '{spec}': give eval-file:PATH, dataset:NAME or heldout:JOB_ID.")
 
 
-def _knowledge(path: Path) -> knowledge_store.Source:
+def _knowledge(path: Path) -> Source:
     """A knowledge source named after the file, holding its passages (a new version if the file changed)."""
     try:
         data = path.read_bytes()
@@ -136,7 +138,7 @@ def evaluate(request: Request) -> dict[str, Any]:
     return {"run_id": run.id, "answers": answered, "checks": checks_passed(run)}
 
 
-def checks_passed(run: run_store.EvalRun) -> dict[str, dict[str, str]]:
+def checks_passed(run: EvalRun) -> dict[str, dict[str, str]]:
     """Per contender, each automatic check as 'passed/total' over the answers it applies to."""
     found = answer_checks.pack(evaluation.settings_of(run).checks)
     if found is None:

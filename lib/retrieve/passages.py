@@ -14,10 +14,10 @@ from pathlib import PurePath
 
 from lib.curate.formats import csv_delimiter, csv_records
 from lib.db import knowledge_store
-from lib.db.knowledge_store import Passage, Source
 from lib.errors import KnowledgeError
 from lib.openai_format.checks import Finding
 from lib.openai_format.jsonl import as_utf8
+from lib.retrieve.source import Passage, Source
 from lib.settings import SAMPLE_DIR
 
 MAX_CHARS = 1200  # a passage longer than this is split at paragraph, then sentence, boundaries

@@ -10,7 +10,7 @@ from typing import Any
 import bm25s
 
 from lib.db import knowledge_store
-from lib.db.knowledge_store import Passage
+from lib.retrieve.source import Passage
 from lib.settings import data_dir
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import openai
 from openai.types.fine_tuning import FineTuningJob
 
-from lib.db.provenance_store import Provenance
+from lib.train.provenance import Provenance
 from lib.train.providers import ProviderConfig, calling
 
 HARD, AMBIGUOUS, EASY = "hard to learn", "ambiguous", "easy"

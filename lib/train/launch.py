@@ -15,13 +15,13 @@ from lib.curate import import_export
 from lib.curate.dataset import Dataset, Row
 from lib.curate.import_export import check_rows
 from lib.db import provenance_store
-from lib.db.provenance_store import Provenance
 from lib.errors import DatasetError
 from lib.openai_format.checks import Finding
 from lib.openai_format.examples import is_preference
 from lib.openai_format.jsonl import to_jsonl
 from lib.openai_format.rules import MIN_EXAMPLES, suffix_problem
 from lib.price.tokens import ExampleTokens
+from lib.train.provenance import Provenance
 from lib.train.providers import ProviderConfig, calling
 from lib.words import plural
 

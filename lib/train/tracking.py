@@ -11,8 +11,8 @@ from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
 
 from lib.db import provenance_store
-from lib.db.provenance_store import Provenance
 from lib.errors import StudioError
+from lib.train.provenance import Provenance
 from lib.train.providers import ProviderConfig, calling
 
 STATUSES = ("validating_files", "queued", "running", "paused", "succeeded", "failed", "cancelled")

@@ -8,10 +8,10 @@ import openai
 import streamlit as st
 
 from lib.db import knowledge_store
-from lib.db.knowledge_store import Source
 from lib.errors import StudioError
 from lib.judge.answer_checks import ELLE, PACKS, CheckPack
 from lib.judge.evaluation import Answer, Contender, default_label, default_subject, recorded_contenders
+from lib.retrieve.source import Source
 from lib.train import tracking
 from lib.train.providers import ProviderConfig, chat_models
 from lib.ui.plain import plain

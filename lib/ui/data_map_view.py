@@ -13,10 +13,10 @@ from streamlit.delta_generator import DeltaGenerator
 
 from lib.curate.dataset import Dataset, Row
 from lib.db import dataset_store, provenance_store
-from lib.db.provenance_store import Provenance
 from lib.errors import StudioError
 from lib.train import data_map, tracking
 from lib.train.data_map import ExampleSignal
+from lib.train.provenance import Provenance
 from lib.train.providers import ProviderConfig
 from lib.ui.provider import current_provider, provider_client
 from lib.ui.widgets import cached_rows, select_dataset

@@ -11,8 +11,8 @@ import streamlit as st
 from openai.types.fine_tuning import FineTuningJob
 from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
 
-from lib.db.provenance_store import Provenance
 from lib.train import tracking
+from lib.train.provenance import Provenance
 from lib.train.providers import ProviderConfig
 from lib.train.tracking import FINISHED
 from lib.ui.charts import training_charts

@@ -10,9 +10,9 @@ import streamlit as st
 
 from lib.curate.dataset import Dataset, Row
 from lib.db import dataset_store
-from lib.db.run_store import EvalRun, Rating, StoredAnswer
 from lib.errors import StudioError
 from lib.judge import preferences
+from lib.judge.run import EvalRun, Rating, StoredAnswer
 from lib.openai_format.examples import rejected_text, table_fields, with_rejected, with_table_fields
 from lib.ui.widgets import flash, select_dataset
 from lib.words import plural

@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from lib.db import run_store
-from lib.db.run_store import EvalRun
 from lib.errors import StudioError
 from lib.judge import rating
+from lib.judge.run import EvalRun
 from lib.ui.access import allowed, sign_in_configured
 from lib.ui.widgets import flash, show_flash
 

@@ -12,7 +12,6 @@ import streamlit as st
 from lib.curate.dataset import Dataset, Row
 from lib.curate.import_export import check_rows
 from lib.db import dataset_store, knowledge_store, price_store
-from lib.db.provenance_store import Provenance
 from lib.errors import DatasetError
 from lib.openai_format.checks import Finding
 from lib.openai_format.examples import frozen
@@ -20,6 +19,7 @@ from lib.price import pricing
 from lib.price.pricing import ModelInfo, RequestTokens, request_tokens
 from lib.price.tokens import Counter, ExampleTokens
 from lib.train import launch
+from lib.train.provenance import Provenance
 from lib.ui.plain import plain
 
 
