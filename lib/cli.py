@@ -29,14 +29,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lib.curate.formats import read_file
+from lib.curate.formats import file_kind, read_file
 from lib.db import price_store
 from lib.errors import StudioError
 from lib.judge.answer_checks import ELLE, PACKS
-from lib.openai_format.checks import error_lines, sort_findings
-from lib.openai_format.jsonl import ParsedFile
+from lib.openai_format.checks import sort_findings
+from lib.openai_format.stream import StreamCheck, check_jsonl_file
 from lib.price.pricing import ModelInfo, UnknownModelError, estimate, models, over_limit_finding, resolve
-from lib.price.tokens import Counter
+from lib.price.tokens import Counter, ExampleTokens
 from lib.settings import SAMPLE_DIR
 from lib.words import plural
 
@@ -106,15 +106,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def report(parsed: ParsedFile, model: ModelInfo | None = None) -> dict[str, Any]:
-    """The machine-readable summary of a checked file; with a model, tokens and training cost too."""
-    figures: dict[str, Any] = {}
-    findings = parsed.findings
-    if model is not None:
+def report(path: Path, model: ModelInfo | None = None) -> dict[str, Any]:
+    """The machine-readable summary of a checked file; with a model, tokens and training cost too.
+
+    A JSONL file is read line by line (memory stays flat whatever its size); a CSV file is read whole."""
+    counter = Counter(model.encoding) if model is not None else None
+    counted: list[tuple[int, ExampleTokens]] = []
+
+    def count(line: int, example: Any) -> None:
+        if counter is not None:
+            counted.append((line, counter.count(example)))
+
+    if file_kind(path.name) == "csv":
+        parsed = read_file(path.name, path.read_bytes())
         valid = parsed.valid_examples()
-        counts = Counter(model.encoding).count_all([example for _, example in valid])
-        found = estimate(counts, model)
-        too_long = [over_limit_finding(valid[i][0], counts[i].total, model) for i in found.over_limit]
+        for line, example in valid:
+            count(line, example)
+        checked = StreamCheck(parsed.lines_read, len(valid), parsed.findings)
+    else:
+        checked = check_jsonl_file(path, count)
+    findings, figures = checked.findings, {}
+    if model is not None:
+        found = estimate([tokens for _, tokens in counted], model)
+        too_long = [over_limit_finding(counted[i][0], counted[i][1].total, model) for i in found.over_limit]
         findings = sort_findings([*findings, *too_long])
         figures = {
             "model": model.name,
@@ -123,10 +137,9 @@ def report(parsed: ParsedFile, model: ModelInfo | None = None) -> dict[str, Any]
             "billed_tokens": found.billed_tokens,
             "cost_usd": round(found.cost_usd, 4),
         }
-    bad = error_lines(findings)
     return {
-        "examples": parsed.lines_read,
-        "valid": sum(1 for line, _ in parsed.examples if line not in bad),
+        "examples": checked.lines_read,
+        "valid": checked.valid,
         "errors": sum(1 for f in findings if f.severity == "error"),
         "warnings": sum(1 for f in findings if f.severity == "warning"),
         "findings": [f.to_dict() for f in findings],
@@ -342,14 +355,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        data = args.file.read_bytes()
-        parsed = read_file(args.file.name, data)
-    except (OSError, StudioError) as exc:
-        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        print(f"error: cannot use {args.file}: {message}", file=sys.stderr)
+        summary = report(args.file, model)
+    except OSError as exc:
+        print(f"error: cannot use {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    try:
-        summary = report(parsed, model)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

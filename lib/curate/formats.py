@@ -132,14 +132,19 @@ def to_csv(rows: Iterable[tuple[Example, dict[str, str]]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def read_file(name: str, data: bytes) -> ParsedFile:
-    """Pick the reader by file extension (.jsonl/.json or .csv)."""
+def file_kind(name: str) -> str:
+    """'csv' or 'jsonl', by the file's extension (.jsonl/.json/.txt or .csv); DatasetError for anything else."""
     suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if suffix == "csv":
-        return read_csv(data)
+        return "csv"
     if suffix in ("jsonl", "json", "txt"):
-        return read_jsonl(data)
+        return "jsonl"
     raise DatasetError(f"'{name}' is neither .jsonl nor .csv: export your data as OpenAI JSONL or CSV.")
+
+
+def read_file(name: str, data: bytes) -> ParsedFile:
+    """Pick the reader by file extension (.jsonl/.json or .csv)."""
+    return read_csv(data) if file_kind(name) == "csv" else read_jsonl(data)
 
 
 def split(items: Sequence[T], validation_fraction: float, seed: int) -> tuple[list[T], list[T]]:

@@ -8,10 +8,9 @@ from typing import Any
 
 from lib.local.config import ServerSettings
 from lib.local.store import LocalStore, new_id, now
-from lib.openai_format.checks import error_lines
 from lib.openai_format.examples import is_preference
-from lib.openai_format.jsonl import read_jsonl
 from lib.openai_format.rules import MIN_EXAMPLES
+from lib.openai_format.stream import check_jsonl_file
 
 
 def file_path(settings: ServerSettings, file_id: str) -> Path:
@@ -63,28 +62,37 @@ def save_chunks(
 
 
 def read_examples(
-    settings: ServerSettings, file_id: str, minimum: int = MIN_EXAMPLES, method: str = "supervised"
+    settings: ServerSettings, file_id: str, minimum: int = MIN_EXAMPLES, method: str = "supervised", keep: bool = True
 ) -> tuple[list[Any], str | None]:
     """The examples of an uploaded JSONL file, or the first problem (with its line) when it has errors or a line
-    the job's method cannot train on (DPO: preference lines only; supervised: chats only)."""
+    the job's method cannot train on (DPO: preference lines only; supervised: chats only).
+
+    The file is read line by line: with ``keep`` False (validating a job's files) memory stays flat whatever its
+    size, and nothing but the problem is returned."""
+    examples: list[Any] = []
+    wrong: list[int] = []
+
+    def take(line: int, example: Any) -> None:
+        if is_preference(example) != (method == "dpo") and not wrong:
+            wrong.append(line)
+        if keep and not wrong:
+            examples.append(example)
+
     try:
-        data = file_path(settings, file_id).read_bytes()
+        checked = check_jsonl_file(file_path(settings, file_id), take)
     except OSError as exc:
         return [], f"The file cannot be read: {exc.strerror or exc}."
-    parsed = read_jsonl(data)
-    errors = [f for f in parsed.findings if f.severity == "error" and f.line in error_lines(parsed.findings)]
-    if errors:
+    if errors := checked.errors:
         first = errors[0]
+        where = "The file" if first.line is None else f"Line {first.line}"
         more = f" ({len(errors) - 1} more problems)" if len(errors) > 1 else ""
-        return [], f"Line {first.line}: {first.message}{more}"
-    wrong = next((line for line, e in parsed.valid_examples() if is_preference(e) != (method == "dpo")), None)
-    if wrong is not None:
+        return [], f"{where}: {first.message}{more}"
+    if wrong:
         if method == "dpo":
-            return [], (f"Line {wrong}: a DPO job trains on preference lines (input, preferred_output, "
+            return [], (f"Line {wrong[0]}: a DPO job trains on preference lines (input, preferred_output, "
                          "non_preferred_output); this line is a chat.")  # fmt: skip
-        return [], f"Line {wrong}: a preference line needs a job with method 'dpo'."
-    examples = [example for _, example in parsed.valid_examples()]
-    if len(examples) < minimum:
-        noun = "example" if len(examples) == 1 else "examples"
-        return [], f"The file has {len(examples)} {noun}; at least {minimum} are needed."
+        return [], f"Line {wrong[0]}: a preference line needs a job with method 'dpo'."
+    if checked.valid < minimum:
+        noun = "example" if checked.valid == 1 else "examples"
+        return [], f"The file has {checked.valid} {noun}; at least {minimum} are needed."
     return examples, None

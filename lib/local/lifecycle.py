@@ -61,7 +61,7 @@ def validate(store: LocalStore, settings: ServerSettings, job_id: str) -> None:
             continue
         event(store, job_id, f"Validating {param.replace('_', ' ')}: {file_id}")
         minimum = MIN_EXAMPLES if param == "training_file" else 1
-        _, problem = read_examples(settings, file_id, minimum, method_of(job))
+        _, problem = read_examples(settings, file_id, minimum, method_of(job), keep=False)
         if problem:
             name = param.replace("_", " ").capitalize()
             fail(store, job_id, f"invalid_{param}", f"{name} {file_id}: {problem}", param)

@@ -8,11 +8,14 @@ people and, where it helps, the ``field`` (``messages[2].content``).
 from __future__ import annotations
 
 import json
+from array import array
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from hashlib import blake2b
 from typing import Annotated, Any, Literal
 
 import msgspec
+import numpy as np
 
 from lib.openai_format.examples import ROLES, is_preference
 from lib.openai_format.rules import MIN_EXAMPLES
@@ -201,32 +204,65 @@ def _canonical(example: Any) -> bytes:
         return json.dumps(example, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
+class Duplicates:
+    """Exact duplicate examples, found from an 8-byte digest of each one's canonical JSON: 16 bytes an example,
+    whatever the examples hold, so a stream of a million lines is checked without keeping them (two different
+    examples share a digest about once in 10^19 pairs)."""
+
+    def __init__(self) -> None:
+        self._digests = array("Q")
+        self._lines = array("Q")
+
+    def add(self, line: int, example: Any) -> None:
+        digest = blake2b(_canonical(example), digest_size=8).digest()
+        self._digests.append(int.from_bytes(digest, "little"))
+        self._lines.append(line)
+
+    def findings(self) -> list[Finding]:
+        """A warning on every repeat, naming the first line that holds the same example."""
+        if not self._digests:
+            return []
+        digests = np.frombuffer(self._digests, dtype=np.uint64)
+        lines = np.frombuffer(self._lines, dtype=np.uint64)
+        order = np.argsort(digests, kind="stable")  # stable: equal digests stay in line order
+        ordered = digests[order]
+        starts_group = np.ones(len(ordered), dtype=bool)
+        starts_group[1:] = ordered[1:] != ordered[:-1]
+        group_start = np.maximum.accumulate(np.where(starts_group, np.arange(len(ordered)), 0))
+        repeats = np.flatnonzero(~starts_group)
+        pairs = zip(lines[order[repeats]].tolist(), lines[order[group_start[repeats]]].tolist(), strict=True)
+        return [
+            _warning(line, "duplicate_example", f"Same example as line {first}: it adds nothing.")
+            for line, first in pairs
+        ]
+
+
 def check_examples(numbered: Iterable[tuple[int, Any]]) -> list[Finding]:
     """Findings for every example plus whole-set ones: duplicates and too few examples."""
     findings: list[Finding] = []
-    first_seen: dict[bytes, int] = {}
+    duplicates = Duplicates()
     count = 0
     for line, example in numbered:
         count += 1
         if found := check_example(example, line):
             findings += found
-        key = _canonical(example)
-        if key in first_seen:
-            findings.append(
-                _warning(line, "duplicate_example", f"Same example as line {first_seen[key]}: it adds nothing.")
-            )
-        else:
-            first_seen[key] = line
-    if count < MIN_EXAMPLES:
-        findings.append(
-            _warning(
-                None,
-                "too_few_examples",
-                f"{count} examples could be read: fine-tuning needs at least {MIN_EXAMPLES}; 50 to 100 is where "
-                "gains usually show.",
-            )
-        )
+        duplicates.add(line, example)
+    findings += duplicates.findings()
+    if (few := too_few(count)) is not None:
+        findings.append(few)
     return sort_findings(findings)
+
+
+def too_few(count: int) -> Finding | None:
+    """The warning for a file or dataset with fewer examples than fine-tuning needs."""
+    if count >= MIN_EXAMPLES:
+        return None
+    return _warning(
+        None,
+        "too_few_examples",
+        f"{count} examples could be read: fine-tuning needs at least {MIN_EXAMPLES}; 50 to 100 is where "
+        "gains usually show.",
+    )
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

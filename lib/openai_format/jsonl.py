@@ -156,36 +156,45 @@ def _read_lines(parsed: ParsedFile, data: bytes, escapes: bool) -> None:
         if not raw.strip():
             continue
         parsed.lines_read += 1
-        try:  # msgspec's C parser for the lines that are plain good JSON; any doubt goes the careful way
-            value = _FAST_DECODE(raw)
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # bad bytes, NaN, 1e400, huge ints
-            value = _careful_line(parsed, number, raw)
-            if value is _UNREADABLE:
-                continue
-        brackets = raw.count(b"[") + raw.count(b"{")  # cheap bound on the depth: walk only when it could be too deep
-        if brackets > MAX_DEPTH and _depth(value) > MAX_DEPTH:
-            parsed.findings.append(_too_deep(number))
-            continue
-        if escapes and _SURROGATE_BYTES.search(raw) and _has_lone_surrogate(value):
-            parsed.findings.append(_lone_surrogate(number))
-            continue
-        append((number, value))
+        value = line_value(parsed.findings, number, raw, escapes)
+        if value is not UNREADABLE:
+            append((number, value))
 
 
-_UNREADABLE = object()
+def line_value(findings: list[Finding], number: int, raw: bytes, escapes: bool = True) -> Any:
+    """One non-blank line's JSON value, or UNREADABLE with the reason appended to ``findings``.
+
+    ``escapes`` False says the file holds no surrogate escape at all, which spares a search per line."""
+    try:  # msgspec's C parser for the lines that are plain good JSON; any doubt goes the careful way
+        value = _FAST_DECODE(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # bad bytes, NaN, 1e400, huge ints
+        value = _careful_line(findings, number, raw)
+        if value is UNREADABLE:
+            return UNREADABLE
+    brackets = raw.count(b"[") + raw.count(b"{")  # cheap bound on the depth: walk only when it could be too deep
+    if brackets > MAX_DEPTH and _depth(value) > MAX_DEPTH:
+        findings.append(_too_deep(number))
+        return UNREADABLE
+    if escapes and _SURROGATE_BYTES.search(raw) and _has_lone_surrogate(value):
+        findings.append(_lone_surrogate(number))
+        return UNREADABLE
+    return value
+
+
+UNREADABLE = object()  # what line_value gives for a line that holds no JSON value
 _FAST_DECODE = msgspec.json.Decoder().decode
 _SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
-def _careful_line(parsed: ParsedFile, number: int, raw: bytes) -> Any:
+def _careful_line(findings: list[Finding], number: int, raw: bytes) -> Any:
     """One line read with the standard library, to say exactly what is wrong with it (a finding, and
-    _UNREADABLE), or its value where only the fast parser refused it."""
+    UNREADABLE), or its value where only the fast parser refused it."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         message = f"Not valid UTF-8 (byte {exc.start + 1}): save the file as UTF-8."
-        parsed.findings.append(Finding(number, "invalid_utf8", "error", message))
-        return _UNREADABLE
+        findings.append(Finding(number, "invalid_utf8", "error", message))
+        return UNREADABLE
     try:
         return _parse_line(text)
     except json.JSONDecodeError as exc:
@@ -195,10 +204,10 @@ def _careful_line(parsed: ParsedFile, number: int, raw: bytes) -> Any:
         if "digits" in str(exc):
             message = "Not valid JSON for a training file: a number has more than 4,300 digits."
     except RecursionError:
-        parsed.findings.append(_too_deep(number))
-        return _UNREADABLE
-    parsed.findings.append(Finding(number, "invalid_json", "error", message))
-    return _UNREADABLE
+        findings.append(_too_deep(number))
+        return UNREADABLE
+    findings.append(Finding(number, "invalid_json", "error", message))
+    return UNREADABLE
 
 
 def _json_array(data: bytes) -> list[Any] | None:
