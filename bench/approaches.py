@@ -60,7 +60,8 @@ def main() -> None:
     from lib.db import run_store
     from lib.judge import approaches, evaluation
     from lib.judge.answer_checks import ELLE
-    from lib.judge.evaluation import Contender, RunSettings
+    from lib.judge.prompts import eval_file_prompts
+    from lib.judge.run import Contender, RunSettings, question_of
     from lib.retrieve.passages import load_sample_source
     from lib.train import local_client
     from lib.train.providers import ProviderConfig
@@ -82,7 +83,7 @@ def main() -> None:
         ]
         settings = RunSettings(knowledge_source=source.id, knowledge_version=source.version_id,
                                knowledge_name=source.name)  # fmt: skip
-        prompts = evaluation.eval_file_prompts()
+        prompts = eval_file_prompts()
         config = ProviderConfig("local")
         earlier = [
             r
@@ -108,7 +109,7 @@ def main() -> None:
     print(f"\n{'contender':<22}{header}{'prompt tok':>12}{'latency s':>11}")
     for contender in contenders:
         mine = [a for a in answers if a.contender == contender.label]
-        results = [ELLE.run(evaluation.question_of(items[a.position]), a.text) for a in mine]
+        results = [ELLE.run(question_of(items[a.position]), a.text) for a in mine]
         cells = "".join(f"{sum(r[key] is True for r in results):>13}/{len(results):<2}" for key in ELLE.checks)
         tokens = sum(a.prompt_tokens for a in mine) / len(mine)
         latency = sum(a.latency_s for a in mine) / len(mine)

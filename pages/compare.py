@@ -8,6 +8,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from lib.errors import StudioError
 from lib.judge import evaluation
+from lib.judge.run import RunSettings
 from lib.ui.contenders import (
     answer_markdown,
     best_checkpoint_model,
@@ -56,7 +57,7 @@ cells = st.columns(3)
 temperature = cells[0].slider("Temperature", 0.0, 2.0, 0.0, 0.1, key="compare_temperature")
 max_tokens = cells[1].number_input("Max tokens", 1, 4096, 120, key="compare_max_tokens")
 seed = cells[2].number_input("Seed", 0, 2**31 - 1, 0, key="compare_seed")
-settings = evaluation.RunSettings(
+settings = RunSettings(
     float(temperature), int(max_tokens), int(seed),
     knowledge_source=knowledge.id if knowledge else None, knowledge_version=knowledge.version_id if knowledge else None,
     knowledge_name=knowledge.name if knowledge else "",

@@ -4,10 +4,11 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from lib.db import dataset_store, provenance_store, run_store
+from lib.db import dataset_versions, provenance_store, run_store
 from lib.errors import StudioError
 from lib.judge import evaluation
-from lib.judge.evaluation import PromptSource
+from lib.judge.prompts import EVAL_FILE, dataset_prompts, eval_file_prompts, held_out_prompts, training_overlap
+from lib.judge.run import DEFAULT_RUBRIC, Prompt, PromptSource, RunSettings, describe_settings, settings_of
 from lib.ui.contenders import (
     best_checkpoint_model,
     choose_contenders,
@@ -55,7 +56,7 @@ with new_run:
     source = st.radio(
         "Prompts", list(source_labels), key="evaluate_source", horizontal=True, format_func=source_labels.__getitem__
     )
-    prompts: list[evaluation.Prompt] = []
+    prompts: list[Prompt] = []
     job_model = None  # with prompts a job held out, that job's tuned model is the default candidate
     if source == PromptSource.HELD_OUT:
         by_job = {made.job_id: made for made in held_out_jobs}
@@ -71,16 +72,16 @@ with new_run:
         made = by_job[job_id]
         job_model = made.fine_tuned_model
         try:
-            prompts = evaluation.held_out_prompts(made)
+            prompts = held_out_prompts(made)
         except StudioError as error:
             st.error(str(error))
         source_text = f"{made.dataset_name} v{version_number(made)}, the validation rows held out by {made.job_id}"
     elif source == PromptSource.DATASET and dataset:
-        prompts = evaluation.dataset_prompts(cached_rows(dataset.id, dataset.version_id))
-        source_text = f"{dataset.name} v{dataset_store.version_number(dataset.id, dataset.version_id)}, all examples"
+        prompts = dataset_prompts(cached_rows(dataset.id, dataset.version_id))
+        source_text = f"{dataset.name} v{dataset_versions.version_number(dataset.id, dataset.version_id)}, all examples"
     else:
-        prompts = evaluation.eval_file_prompts()
-        source_text = evaluation.EVAL_FILE.name
+        prompts = eval_file_prompts()
+        source_text = EVAL_FILE.name
     st.caption(f"{plural(len(prompts), 'prompt')}.")
     if models:
         knowledge = knowledge_choice("evaluate")
@@ -89,7 +90,7 @@ with new_run:
         )
         best = job_model if job_model in models else best_checkpoint_model(config.fingerprint, client, config)
         contenders = choose_contenders("evaluate", models, count, best if best in models else None, bool(knowledge))
-        for overlap in evaluation.training_overlap(config.kind, contenders, prompts):
+        for overlap in training_overlap(config.kind, contenders, prompts):
             st.warning(overlap, icon=":material/content_copy:")
         candidate, baseline = subject_choice(config.kind, contenders)
         cells = st.columns(3)
@@ -98,7 +99,7 @@ with new_run:
         seed = cells[2].number_input("Seed", 0, 2**31 - 1, 0, key="evaluate_seed")
         rubric_text = st.text_area(
             "Rubric: one criterion per line, each scored 1–5",
-            "\n".join(evaluation.DEFAULT_RUBRIC),
+            "\n".join(DEFAULT_RUBRIC),
             key="evaluate_rubric",
         )
         checks, margin, repeat, guideline, reviewers = judging_settings()
@@ -106,11 +107,11 @@ with new_run:
         name = st.text_input("Name of the run", key="evaluate_name", placeholder=default_name).strip() or default_name
         if st.button("Create the run and generate answers", type="primary", icon=":material/play_arrow:"):
             pool = evaluation.shot_pool(config.kind, contenders, dataset)
-            settings = evaluation.RunSettings(
+            settings = RunSettings(
                 temperature=float(temperature),
                 max_tokens=int(max_tokens),
                 seed=int(seed),
-                rubric=[line.strip() for line in rubric_text.splitlines() if line.strip()] or evaluation.DEFAULT_RUBRIC,
+                rubric=[line.strip() for line in rubric_text.splitlines() if line.strip()] or DEFAULT_RUBRIC,
                 shots_dataset=pool[0] if pool else None,
                 shots_version=pool[1] if pool else None,
                 shots_rows=pool[2] if pool else None,
@@ -152,7 +153,7 @@ with runs_tab:
     answers = run_store.run_answers(run.id)
     items = run_store.run_items(run.id)
     expected = len(items) * len(run.contenders)
-    settings_text = evaluation.describe_settings(evaluation.settings_of(run))
+    settings_text = describe_settings(settings_of(run))
     st.caption(f"Prompts: {run.prompt_source} · {settings_text} · {len(answers)} of {expected} answers")
     if len(answers) < expected and st.button("Generate the missing answers", icon=":material/play_arrow:"):
         bar = st.progress(0.0)

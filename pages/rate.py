@@ -4,7 +4,8 @@ import streamlit as st
 
 from lib.db import run_store
 from lib.errors import StudioError
-from lib.judge import evaluation, rating, scorecard
+from lib.judge import rating, scorecard
+from lib.judge.run import earlier_turns, guideline_of, question_of, settings_of
 from lib.ui.access import rateable, signed_in_person
 from lib.ui.contenders import answer_markdown, show_passages
 from lib.ui.plain import plain
@@ -80,16 +81,16 @@ if assignment.left not in answers or assignment.right not in answers:
     st.warning("This item's answers are not generated yet: finish the run on Evaluate first.")
     st.stop()
 with st.expander("How to rate", expanded=done == 0):
-    st.markdown(evaluation.guideline_of(evaluation.settings_of(run)))
+    st.markdown(guideline_of(settings_of(run)))
 if assignment.repeat:
     st.caption("You rated this item before: it is shown again, sides swapped, to measure how consistent ratings are.")
-if earlier := evaluation.earlier_turns(prompt):
+if earlier := earlier_turns(prompt):
     st.markdown("**The conversation so far:**")
     for turn in earlier:
         with st.chat_message(turn["role"]):
             st.markdown(answer_markdown(str(turn["content"])))
-st.markdown(f"**Prompt:** {answer_markdown(evaluation.question_of(prompt))}")  # a prompt's text, never Markdown
-rubric = evaluation.settings_of(run).rubric
+st.markdown(f"**Prompt:** {answer_markdown(question_of(prompt))}")  # a prompt's text, never Markdown
+rubric = settings_of(run).rubric
 item_key = f"{run.id}_{assignment.position}"  # fresh widgets for every item
 with st.form(f"rate_form_{item_key}", border=False):
     columns = st.columns(2)

@@ -5,7 +5,8 @@ import streamlit as st
 
 from lib.db import run_store
 from lib.judge import approaches, reports, scorecard
-from lib.judge.evaluation import contenders_of, subject_of
+from lib.judge.run import contenders_of, subject_of
+from lib.judge.tables import pair_rows
 from lib.judge.verdict import FINE_TUNE, KEEP_BASELINE
 from lib.ui.charts import interval_chart
 from lib.ui.preference_view import make_preference_data
@@ -77,7 +78,7 @@ with ways:
         "the total adds the one-off training cost to the running cost at the volume above."
     )
 with wins:
-    st.dataframe(pd.DataFrame(scorecard.pair_rows(card.pairs)), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(pair_rows(card.pairs)), hide_index=True, width="stretch")
     rated = [{"pair": f"{p.first} vs {p.second}", "win rate": p.win_rate, "low": p.win_low, "high": p.win_high}
              for p in card.pairs if p.items]  # fmt: skip
     if rated:

@@ -22,8 +22,8 @@ import pytest
 
 from lib.db import run_store
 from lib.judge import evaluation
-from lib.judge.evaluation import Contender, Prompt, RunSettings
-from lib.judge.run import StoredAnswer
+from lib.judge.prompts import eval_file_prompts
+from lib.judge.run import Contender, Prompt, RunSettings, StoredAnswer
 from lib.settings import PROJECT_DIR
 from lib.train.providers import ProviderConfig
 from tests.local_server import running_server, tiny_settings
@@ -362,7 +362,7 @@ def test_preference_data_from_ratings_trains_a_dpo_model_that_is_evaluated_again
         one_epoch: Any = {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1}}}
         created = client.fine_tuning.jobs.create(model=TINY, training_file=uploaded.id, suffix="sft", method=one_epoch)
         supervised = str(wait_for(client, created.id, {"succeeded"}).fine_tuned_model)
-        prompts = evaluation.eval_file_prompts()[:12]
+        prompts = eval_file_prompts()[:12]
         contenders = [Contender("base", TINY), Contender("supervised", supervised)]
         run = evaluation.create_run("Elle rated", ProviderConfig("local"), "eval", prompts, contenders,
                                     RunSettings(repeat_share=0.0))  # fmt: skip
@@ -404,7 +404,7 @@ def test_preference_data_from_ratings_trains_a_dpo_model_that_is_evaluated_again
             browser.close()
     [latest] = [r for r in run_store.list_runs() if r.name == "DPO against supervised"]
     assert [c["model"] for c in latest.contenders] == [supervised, tuned]
-    assert len(run_store.run_answers(latest.id)) == 2 * len(evaluation.eval_file_prompts())
+    assert len(run_store.run_answers(latest.id)) == 2 * len(eval_file_prompts())
 
 
 def test_two_reviewers_rate_from_a_queue_on_postgresql_and_the_scorecard_shows_their_agreement(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lib.judge import scorecard
 from lib.judge.run import Rating
+from lib.judge.tables import rubric_means
 from lib.ui.charts import interval_chart, lengths_chart
 
 
@@ -27,7 +27,7 @@ def test_rubric_intervals_stay_on_the_one_to_five_scale() -> None:
     ratings = [
         Rating(1, "Ada", item, "a", "b", "a", {"a": [score], "b": [3]}) for item, score in enumerate(scores, start=1)
     ]
-    [row_a, _] = scorecard.rubric_means(["a", "b"], ["Factually correct"], ratings)
+    [row_a, _] = rubric_means(["a", "b"], ["Factually correct"], ratings)
     assert row_a["mean"] == 2.25
     assert row_a["low"] == 1.0 and row_a["high"] == 5.0
     chart = interval_chart([dict(row_a, label="a: Factually correct")], "label", "mean", (1, 5))

@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 
 from lib.curate.formats import read_csv, to_csv
 from lib.judge import evaluation, reports
-from lib.judge.evaluation import Contender, Prompt, RunSettings
-from lib.judge.run import Rating, StoredAnswer
+from lib.judge.run import Contender, Prompt, Rating, RunSettings, StoredAnswer
 from lib.openai_format.examples import single_turn
 from lib.retrieve.passages import read_csv as read_knowledge_csv
 from lib.settings import PROJECT_DIR

@@ -2,7 +2,7 @@ import json
 
 from lib.curate.formats import read_csv
 from lib.curate.import_export import approved, check_rows, export, export_split, import_parsed, load_sample
-from lib.db import dataset_store
+from lib.db import dataset_store, dataset_versions
 from lib.openai_format.jsonl import read_jsonl
 
 
@@ -27,7 +27,7 @@ def test_import_keeps_valid_lines_and_optionally_the_ones_to_fix() -> None:
     assert [f.code for f in check_rows(dataset_store.rows(everything.id)) if f.severity == "error"] == [
         "example_missing_assistant_message"
     ]
-    assert dataset_store.versions(everything.id)[0].summary == "Imported 2 examples from f.jsonl"
+    assert dataset_versions.versions(everything.id)[0].summary == "Imported 2 examples from f.jsonl"
 
 
 def test_csv_import_keeps_status_tags_note_and_defaults_unknown_status() -> None:
@@ -60,5 +60,5 @@ def test_importing_into_a_new_dataset_is_one_call_with_its_rows() -> None:
     parsed = read_jsonl((SAMPLE_DIR / "limericks.jsonl").read_bytes())
     dataset, count = import_new("Elle v2", parsed, False, "limericks.jsonl")
     assert count == 40 and dataset.n_examples == 40
-    summaries = [v.summary for v in dataset_store.versions(dataset.id)]  # made with its rows in one transaction
+    summaries = [v.summary for v in dataset_versions.versions(dataset.id)]  # made with its rows in one transaction
     assert summaries == ["Imported 40 examples from limericks.jsonl", "Created"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from lib.curate import doctor, pii
-from lib.judge.evaluation import eval_file_prompts, question_of
+from lib.judge.prompts import eval_file_prompts
+from lib.judge.run import question_of
 from lib.openai_format.jsonl import read_jsonl
 from lib.settings import SAMPLE_DIR
 
@@ -135,7 +136,8 @@ def test_the_doctor_panel_redacts_keeps_one_and_moves_to_validation_as_undoable_
 def test_evaluate_warns_when_a_tuned_model_was_trained_on_its_prompts() -> None:
     from lib.curate.import_export import load_sample
     from lib.db import dataset_store, provenance_store
-    from lib.judge.evaluation import Contender, training_overlap
+    from lib.judge.prompts import training_overlap
+    from lib.judge.run import Contender
     from lib.train.provenance import Provenance
     from tests.tiny_model import TINY
 

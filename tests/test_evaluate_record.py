@@ -14,8 +14,8 @@ from lib.curate.dataset import NewRow
 from lib.curate.import_export import load_sample
 from lib.db import dataset_store, provenance_store, run_store
 from lib.judge import evaluation, scorecard
-from lib.judge.evaluation import Contender, RunSettings
-from lib.judge.run import Rating, StoredAnswer
+from lib.judge.prompts import dataset_prompts, held_out_prompts
+from lib.judge.run import Contender, Prompt, Rating, RunSettings, StoredAnswer, contenders_of, question_of, subject_of
 from lib.train import providers, tracking
 from lib.train.provenance import Provenance
 from lib.train.providers import ProviderConfig
@@ -35,7 +35,7 @@ def test_a_run_on_a_datasets_own_rows_never_shows_a_few_shot_contender_its_answe
     dataset = dataset_store.create_dataset("Four", [NewRow(r.example) for r in dataset_store.rows(sample.id)[:4]])
     dataset = dataset_store.get_dataset(dataset.id)
     rows = dataset_store.rows(dataset.id)
-    prompts = evaluation.dataset_prompts(rows)
+    prompts = dataset_prompts(rows)
     contenders = [Contender("base", TINY), Contender("3-shot", TINY, 3)]
     pool = evaluation.shot_pool("local", contenders, dataset)
     assert pool is not None and pool[2] == [row.id for row in rows]
@@ -47,7 +47,7 @@ def test_a_run_on_a_datasets_own_rows_never_shows_a_few_shot_contender_its_answe
     assert len(few) == 4
     for answer in few:
         assert answer.messages is not None  # exactly what was sent is kept
-        asked = evaluation.question_of(items[answer.position])
+        asked = question_of(items[answer.position])
         shown = shown_questions(answer.messages)
         assert len(shown) == 3 and asked not in shown  # k shots, none of them the item being asked
         assert answer.messages[-1]["content"] == asked
@@ -65,12 +65,12 @@ def test_a_tuned_contenders_shots_come_from_its_jobs_training_rows_never_its_val
     assert pool == (dataset.id, dataset.version_id, rows[:30])
     settings = RunSettings(shots_dataset=pool[0], shots_version=pool[1], shots_rows=pool[2])
     examples = evaluation.shots_for(settings)
-    held_out = {evaluation.question_of(p.messages) for p in evaluation.held_out_prompts(made)}
-    assert len(examples) == 30 and not held_out & {evaluation.question_of(e["messages"]) for e in examples}
-    run = evaluation.create_run("held out", LOCAL, "held out", evaluation.held_out_prompts(made), contenders, settings)
-    [tuned, _] = evaluation.contenders_of(run)
+    held_out = {question_of(p.messages) for p in held_out_prompts(made)}
+    assert len(examples) == 30 and not held_out & {question_of(e["messages"]) for e in examples}
+    run = evaluation.create_run("held out", LOCAL, "held out", held_out_prompts(made), contenders, settings)
+    [tuned, _] = contenders_of(run)
     assert tuned.tuned and tuned.job_id == "ftjob-7"  # recorded, not guessed from the name
-    assert evaluation.subject_of(run) == ("tuned", "3-shot")
+    assert subject_of(run) == ("tuned", "3-shot")
 
 
 def jobs_server(jobs: list[dict[str, object]]) -> openai.OpenAI:
@@ -100,7 +100,7 @@ def test_a_job_that_succeeds_while_nobody_watches_has_its_model_and_cost_on_the_
     contenders = [Contender("elle", tuned_model), Contender("3-shot", "gpt-4o-mini-2024-07-18", 3)]
     dataset = load_sample()
     settings = RunSettings(shots_dataset=dataset.id, shots_version=dataset.version_id)
-    prompt = [evaluation.Prompt("x", [{"role": "user", "content": "q"}])]
+    prompt = [Prompt("x", [{"role": "user", "content": "q"}])]
     run = evaluation.create_run("r", config, "p", prompt, contenders, settings)
     assert scorecard.estimated_training_cost(run) == 0.42
 
@@ -108,7 +108,7 @@ def test_a_job_that_succeeds_while_nobody_watches_has_its_model_and_cost_on_the_
 def test_the_training_cost_of_a_job_started_elsewhere_is_unknown_not_zero() -> None:
     contenders = [Contender("elle", "ft:gpt-4o-mini-2024-07-18:acme:elle:zz", tuned=True), Contender("b", "gpt-4o")]
     run = evaluation.create_run(
-        "r", ProviderConfig("openai", api_key="sk"), "p", [evaluation.Prompt("x", [{"role": "user", "content": "q"}])],
+        "r", ProviderConfig("openai", api_key="sk"), "p", [Prompt("x", [{"role": "user", "content": "q"}])],
         contenders, RunSettings(),
     )  # fmt: skip
     assert scorecard.estimated_training_cost(run) is None
@@ -117,7 +117,7 @@ def test_the_training_cost_of_a_job_started_elsewhere_is_unknown_not_zero() -> N
 def test_a_run_whose_candidate_is_an_azure_deployment_gets_its_verdict() -> None:
     azure = ProviderConfig("azure", api_key="k", endpoint="https://x.openai.azure.com", deployment="elle-prod")
     contenders = [Contender("elle", "elle-prod"), Contender("base", "gpt-4o-mini")]
-    prompts = [evaluation.Prompt(f"p{i}", [{"role": "user", "content": f"q{i}"}]) for i in range(40)]
+    prompts = [Prompt(f"p{i}", [{"role": "user", "content": f"q{i}"}]) for i in range(40)]
     settings = RunSettings(candidate="elle", baseline="base", repeat_share=0.0)
     run = evaluation.create_run("azure", azure, "p", prompts, contenders, settings)
     for position in range(1, 41):

@@ -17,8 +17,9 @@ from lib.curate.import_export import load_sample
 from lib.db import dataset_store, provenance_store, run_store
 from lib.judge import approaches, elle_checks, evaluation, rating, reports, scorecard
 from lib.judge import verdict as verdicts
-from lib.judge.evaluation import Contender, Prompt, RunSettings
-from lib.judge.run import EvalRun, Rating, StoredAnswer
+from lib.judge.prompts import eval_file_prompts, held_out_prompts
+from lib.judge.run import Contender, EvalRun, Prompt, Rating, RunSettings, StoredAnswer, default_label
+from lib.judge.tables import oriented, pair_results
 from lib.settings import PROJECT_DIR
 from lib.train.provenance import Provenance
 from lib.train.providers import ProviderConfig
@@ -53,7 +54,7 @@ TUNED = Contender("tuned", f"ft:{TINY}:local::x", tuned=True)  # as a run record
 
 def test_generate_answers_every_prompt_with_every_contender_and_resumes(local: openai.OpenAI) -> None:
     dataset = load_sample()
-    prompts = evaluation.eval_file_prompts()[:3]
+    prompts = eval_file_prompts()[:3]
     settings = RunSettings(max_tokens=6, shots_dataset=dataset.id, shots_version=dataset.version_id)
     run = evaluation.create_run("r", LOCAL, "eval", prompts, [BASE, Contender("2-shot", TINY, 2)], settings)
     run_store.save_answer(run.id, StoredAnswer(1, "base", "kept", 1, 1, 0.1, 0.0))  # as if a stopped run had begun
@@ -159,9 +160,9 @@ def ratings_of(outcomes: list[tuple[int, str, str]]) -> list[Rating]:
 
 
 def verdict_of(outcomes: list[tuple[int, str, str]], tuned_cost: float = 0.10) -> verdicts.Verdict:
-    [pair] = scorecard.pair_results(["tuned", "3-shot"], ratings_of(outcomes))
+    [pair] = pair_results(["tuned", "3-shot"], ratings_of(outcomes))
     return verdicts.verdict(
-        "tuned", "3-shot", scorecard.oriented(pair, "tuned"), pair.ratings, 0.05, (tuned_cost, 0.50), (30, 250), 2.0
+        "tuned", "3-shot", oriented(pair, "tuned"), pair.ratings, 0.05, (tuned_cost, 0.50), (30, 250), 2.0
     )
 
 
@@ -177,12 +178,12 @@ def test_verdict_never_reads_not_significant_as_equivalent() -> None:
 
 def test_reviewers_of_one_item_are_one_observation() -> None:
     outcomes = [(i, who, "tuned" if i < 8 else "3-shot") for i in range(10) for who in ("Ada", "bob", "Cy")]
-    [pair] = scorecard.pair_results(["tuned", "3-shot"], ratings_of(outcomes))
+    [pair] = pair_results(["tuned", "3-shot"], ratings_of(outcomes))
     assert (pair.items, pair.ratings) == (10, 30)
     assert (pair.win_low, pair.win_high) == pytest.approx((0.49, 0.94), abs=0.005)  # per item, not n = 30
     assert verdict_of(outcomes).decision == verdicts.NOT_ENOUGH  # was "Yes: fine-tune" with n = 30
     same_name = [(0, "Ada", "tuned"), (0, " ada ", "3-shot")]  # one reviewer, one item: names match as everywhere
-    assert scorecard.pair_results(["tuned", "3-shot"], ratings_of(same_name))[0].items == 1
+    assert pair_results(["tuned", "3-shot"], ratings_of(same_name))[0].items == 1
 
 
 def test_verdict_three_ways() -> None:
@@ -327,9 +328,9 @@ def test_evaluate_screen_refuses_two_contenders_with_one_name(local: openai.Open
 
 
 def test_default_names_are_short() -> None:
-    assert evaluation.default_label("gpt-4o-mini-2024-07-18", 3) == "gpt-4o-mini-2024-07-18 (3-shot)"
-    assert evaluation.default_label("ft:gpt-4o-mini-2024-07-18:acme:elle:AbC123", 0) == "tuned elle:AbC123"
-    assert evaluation.default_label(f"ft:{TINY}:local::x1:ckpt-step-20", 0) == "tuned x1:ckpt-step-20"
+    assert default_label("gpt-4o-mini-2024-07-18", 3) == "gpt-4o-mini-2024-07-18 (3-shot)"
+    assert default_label("ft:gpt-4o-mini-2024-07-18:acme:elle:AbC123", 0) == "tuned elle:AbC123"
+    assert default_label(f"ft:{TINY}:local::x1:ckpt-step-20", 0) == "tuned x1:ckpt-step-20"
 
 
 def test_held_out_prompts_are_the_rows_train_recorded_whatever_the_split_settings() -> None:
@@ -339,7 +340,7 @@ def test_held_out_prompts_are_the_rows_train_recorded_whatever_the_split_setting
     made = Provenance("local", "ftjob-1", dataset.id, dataset.name, dataset.version_id, 40, "file-1", "file-2",
                       TINY, validation_rows=held_out)  # fmt: skip
     dataset_store.update_rows(dataset.id, {rows[7].id: {"note": "edited after training"}})  # a later version
-    prompts = evaluation.held_out_prompts(made)
+    prompts = held_out_prompts(made)
     assert [p.source for p in prompts] == [f"row:{i}" for i in held_out]
     assert [p.messages[-1]["content"] for p in prompts] == [
         rows[i].example["messages"][1]["content"] for i in (7, 2, 30)

@@ -9,7 +9,7 @@ from streamlit.testing.v1.element_tree import Button
 
 from lib.curate.dataset import NewRow
 from lib.curate.import_export import load_sample
-from lib.db import dataset_store, price_store
+from lib.db import dataset_store, dataset_versions, price_store
 from lib.openai_format.examples import single_turn
 from lib.price import pricing
 from lib.settings import PROJECT_DIR
@@ -103,7 +103,7 @@ def test_adding_and_deleting_rows_in_the_table() -> None:
 def test_one_table_edit_is_one_version_and_one_undo() -> None:
     dataset = load_sample()
     before = dataset_store.rows(dataset.id)
-    versions = len(dataset_store.versions(dataset.id))
+    versions = len(dataset_versions.versions(dataset.id))
     at = open_page("pages/examples.py")
     key = f"examples_editor_{at.session_state['examples_editor_generation']}"
     at.session_state[key] = {
@@ -112,8 +112,8 @@ def test_one_table_edit_is_one_version_and_one_undo() -> None:
         "deleted_rows": [0],
     }
     at.run()
-    assert len(dataset_store.versions(dataset.id)) == versions + 1
-    assert dataset_store.versions(dataset.id)[0].summary == "Edited 1 example, added 1 example, deleted 1 example"
+    assert len(dataset_versions.versions(dataset.id)) == versions + 1
+    assert dataset_versions.versions(dataset.id)[0].summary == "Edited 1 example, added 1 example, deleted 1 example"
     button(at, "Undo").click().run()
     assert dataset_store.rows(dataset.id) == before  # one undo takes back the whole edit
 
@@ -131,7 +131,7 @@ def test_search_filter_and_bulk_system_prompt() -> None:
     assert prompts.count("Answer in one limerick.") == shown
     at.text_area(key="examples_bulk_system").input("")
     button(at, "Set this system prompt").click().run()
-    assert dataset_store.versions(dataset.id)[0].summary == f"Removed the system prompt of {shown} examples"
+    assert dataset_versions.versions(dataset.id)[0].summary == f"Removed the system prompt of {shown} examples"
 
 
 def test_the_chosen_dataset_is_in_the_url_and_a_reload_keeps_it() -> None:
@@ -196,7 +196,7 @@ def test_conversation_undo_and_json_save_stick() -> None:
     button(at, "Undo").click().run()
     at.run()  # the next run (any click) must not write the edit back
     assert dataset_store.rows(dataset.id)[0].example["messages"][2]["content"] == original
-    newest = dataset_store.versions(dataset.id)[0]  # newest first
+    newest = dataset_versions.versions(dataset.id)[0]  # newest first
     assert newest.undoes is not None, f"the newest version is {newest.summary!r}, not the undo"
     assert at.text_area(key=conversation_key(dataset.id, row.id, "2_text")).value == original
 
@@ -206,7 +206,7 @@ def test_conversation_undo_and_json_save_stick() -> None:
     button(at, "Save JSON").click().run()
     at.run()
     assert dataset_store.rows(dataset.id)[0].example["messages"][2]["content"] == "JSON"
-    assert dataset_store.versions(dataset.id)[0].summary == "Edited row 1 as JSON"
+    assert dataset_versions.versions(dataset.id)[0].summary == "Edited row 1 as JSON"
     assert not at.exception
 
 
@@ -221,7 +221,7 @@ def test_conversation_json_editor_refuses_bad_json_and_keeps_the_example() -> No
 
 def test_history_shows_versions_and_restores_one() -> None:
     dataset = load_sample()
-    first_version = dataset_store.versions(dataset.id)[0]
+    first_version = dataset_versions.versions(dataset.id)[0]
     dataset_store.delete_rows(dataset.id, [r.id for r in dataset_store.rows(dataset.id)[:5]])
     at = open_page("pages/history.py")
     at.selectbox(key="history_version").select(first_version.id).run()

@@ -6,10 +6,10 @@ import openai
 import pytest
 
 from lib.curate.import_export import check_rows
-from lib.db import dataset_store, run_store
+from lib.db import dataset_store, dataset_versions, run_store
 from lib.judge import preferences
-from lib.judge.evaluation import TIE
-from lib.judge.run import Rating, StoredAnswer
+from lib.judge.prompts import eval_file_prompts
+from lib.judge.run import TIE, Rating, StoredAnswer, question_of
 from lib.openai_format.examples import kind
 from tests.test_judge import BASE, TUNED, small_run
 
@@ -44,7 +44,7 @@ def test_majority_preferences_become_preference_examples_and_ties_and_splits_are
     assert rows[1].example["preferred_output"][0]["content"] == "Tin, Sn, fifty, a better limerick."
     assert rows[0].note == f"Run {run.id} item 1: tuned over base (2 of 2 reviewers)" and "run-" in rows[0].tags
     assert rows[1].note.endswith("(2 of 3 reviewers); answer corrected")
-    assert dataset_store.versions(dataset.id)[0].summary == f"Made from the ratings of run {run.id} “test”"
+    assert dataset_versions.versions(dataset.id)[0].summary == f"Made from the ratings of run {run.id} “test”"
     again = preferences.make_dataset(run, found.found)
     assert again.name == f"Preferences from run {run.id} (test) 2"  # a second click makes a second dataset
 
@@ -53,18 +53,18 @@ def test_rate_make_preference_data_in_one_click_and_train_a_dpo_job_on_the_local
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from lib.judge import evaluation
-    from lib.judge.evaluation import Contender, RunSettings
+    from lib.judge.run import Contender, RunSettings
     from lib.train.providers import ProviderConfig
     from tests.local_server import running_server, tiny_settings
     from tests.test_local_server import wait_for
     from tests.test_pages import button, open_page
     from tests.tiny_model import TINY
 
-    prompts = evaluation.eval_file_prompts()[:12]
+    prompts = eval_file_prompts()[:12]
     contenders = [Contender("base", TINY), Contender("tuned", f"ft:{TINY}:local::x")]
     run = evaluation.create_run("elle", ProviderConfig("local"), "eval", prompts, contenders, RunSettings())
     for position, prompt in enumerate(prompts, start=1):
-        question = evaluation.question_of(prompt.messages)
+        question = question_of(prompt.messages)
         run_store.save_answer(run.id, StoredAnswer(position, "base", "Some prose.", 10, 5, 0.1, 0.0))
         run_store.save_answer(run.id, StoredAnswer(position, "tuned", f"A limerick on: {question}", 10, 9, 0.1, 0.0))
         run_store.save_rating(Rating(run.id, "Ada", position, "base", "tuned", "tuned", {}))

@@ -14,8 +14,8 @@ from lib.db import knowledge_store, run_store
 from lib.errors import KnowledgeError, RunError
 from lib.judge import approaches, elle_checks, evaluation
 from lib.judge.answer_checks import ELLE
-from lib.judge.evaluation import Contender, RunSettings
-from lib.judge.run import StoredAnswer
+from lib.judge.prompts import eval_file_prompts
+from lib.judge.run import Contender, RunSettings, StoredAnswer, describe_settings, question_of, settings_of
 from lib.price.tokens import Counter
 from lib.retrieve import passages as reading
 from lib.retrieve import search
@@ -88,8 +88,8 @@ def test_the_asked_elements_row_is_the_top_passage_for_every_evaluation_question
     source = reading.load_sample_source()
     assert source.n_passages == 118
     assert reading.load_sample_source() == source  # loading it again gives the same source, nothing added
-    for prompt in evaluation.eval_file_prompts():
-        question = evaluation.question_of(prompt.messages)
+    for prompt in eval_file_prompts():
+        question = question_of(prompt.messages)
         element = elle_checks.element_in(question)
         assert element is not None
         [top, *_] = search.retrieve(source.version_id, question, 3)
@@ -122,7 +122,7 @@ def test_a_run_with_retrieval_contenders_stores_the_passages_with_each_answer(
     client = openai.OpenAI(base_url=server_url, api_key="local", max_retries=0)
     source = reading.load_sample_source()
     contenders = [Contender("base", TINY), Contender("base + 3", TINY, passages=3)]
-    prompts = evaluation.eval_file_prompts()[:2]
+    prompts = eval_file_prompts()[:2]
     with pytest.raises(RunError, match="needs a knowledge source"):
         evaluation.create_run("r", LOCAL, "eval", prompts, contenders, RunSettings())
     settings = RunSettings(max_tokens=4, knowledge_source=source.id, knowledge_version=source.version_id,
@@ -133,11 +133,11 @@ def test_a_run_with_retrieval_contenders_stores_the_passages_with_each_answer(
     for position, prompt in enumerate(prompts, start=1):
         bare, helped = answers[(position, "base")], answers[(position, "base + 3")]
         assert bare.passages == () and 1 <= len(helped.passages) <= 3
-        element = elle_checks.element_in(evaluation.question_of(prompt.messages))
+        element = elle_checks.element_in(question_of(prompt.messages))
         assert element is not None and f"name: {element.name}" in helped.passages[0]["text"]
         assert helped.passages[0]["origin"].startswith("row ") and helped.passages[0]["score"] > 0
         assert helped.prompt_tokens > bare.prompt_tokens + 20  # the passages are paid for in the prompt
-    assert "passages from “Elements (sample)”" in evaluation.describe_settings(evaluation.settings_of(run))
+    assert "passages from “Elements (sample)”" in describe_settings(settings_of(run))
 
 
 def test_ask_on_the_command_line_prints_the_answer_its_tokens_and_the_passages_it_was_given(

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from lib.curate.dataset import NewRow
-from lib.db import connection, dataset_store
+from lib.db import connection, dataset_store, dataset_versions
 from lib.errors import DatasetError
 from lib.openai_format.examples import single_turn
 from tests.threads import at_once
@@ -56,36 +56,36 @@ def test_dataset_names_are_unique_and_rename_duplicate_delete_work(store: str) -
 def test_bad_status_is_refused_and_nothing_is_written(store: str) -> None:
     dataset_id = make()
     row = dataset_store.rows(dataset_id)[0]
-    before = dataset_store.versions(dataset_id)
+    before = dataset_versions.versions(dataset_id)
     with pytest.raises(DatasetError, match="not one of"):
         dataset_store.update_rows(dataset_id, {row.id: {"status": "maybe"}})
-    assert dataset_store.versions(dataset_id) == before and dataset_store.rows(dataset_id)[0].status == "draft"
+    assert dataset_versions.versions(dataset_id) == before and dataset_store.rows(dataset_id)[0].status == "draft"
 
 
 def test_every_change_is_a_version_and_old_versions_can_be_viewed_and_restored(store: str) -> None:
     dataset_id = make()
     rows = dataset_store.rows(dataset_id)
-    after_add = dataset_store.versions(dataset_id)[0].id
+    after_add = dataset_versions.versions(dataset_id)[0].id
     dataset_store.update_rows(dataset_id, {rows[0].id: {"example": single_turn("s", "changed", "a0")}})
     dataset_store.delete_rows(dataset_id, [rows[1].id])
     assert users(dataset_id) == ["changed", "q2"]
-    assert [r.example["messages"][1]["content"] for r in dataset_store.rows_at(dataset_id, after_add)] == [
+    assert [r.example["messages"][1]["content"] for r in dataset_versions.rows_at(dataset_id, after_add)] == [
         "q0",
         "q1",
         "q2",
     ]
-    dataset_store.restore(dataset_id, after_add)
+    dataset_versions.restore(dataset_id, after_add)
     assert users(dataset_id) == ["q0", "q1", "q2"]
     assert [row.id for row in dataset_store.rows(dataset_id)] == [row.id for row in rows]
-    assert dataset_store.versions(dataset_id)[0].summary == "Restored version 2"  # created, then 3 added
+    assert dataset_versions.versions(dataset_id)[0].summary == "Restored version 2"  # created, then 3 added
 
 
 def test_versions_are_numbered_within_their_dataset(store: str) -> None:
     first, second = make("A"), make("B")  # their versions interleave in the shared table
     dataset_store.update_rows(first, {dataset_store.rows(first)[0].id: {"note": "x"}})
-    assert [v.number for v in dataset_store.versions(first)] == [3, 2, 1]
-    assert [v.number for v in dataset_store.versions(second)] == [2, 1]
-    undone = dataset_store.undo(first)
+    assert [v.number for v in dataset_versions.versions(first)] == [3, 2, 1]
+    assert [v.number for v in dataset_versions.versions(second)] == [2, 1]
+    undone = dataset_versions.undo(first)
     assert undone is not None and undone.number == 4 and undone.summary == "Undone: Edited 1 example"
 
 
@@ -95,24 +95,24 @@ def test_undo_goes_back_step_by_step_and_brings_deleted_rows_back(store: str) ->
     dataset_store.update_rows(dataset_id, {rows[0].id: {"note": "first"}})
     dataset_store.delete_rows(dataset_id, [rows[0].id, rows[2].id])
     assert users(dataset_id) == ["q1"]
-    assert dataset_store.undo(dataset_id) is not None
+    assert dataset_versions.undo(dataset_id) is not None
     assert users(dataset_id) == ["q0", "q1", "q2"] and dataset_store.rows(dataset_id)[0].note == "first"
-    dataset_store.undo(dataset_id)
+    dataset_versions.undo(dataset_id)
     assert dataset_store.rows(dataset_id)[0].note == ""
-    dataset_store.undo(dataset_id)
+    dataset_versions.undo(dataset_id)
     assert users(dataset_id) == []
-    assert dataset_store.undo(dataset_id) is None and dataset_store.undoable(dataset_id) is None
+    assert dataset_versions.undo(dataset_id) is None and dataset_versions.undoable(dataset_id) is None
 
 
 def test_undo_after_undo_and_new_edit_reverts_the_new_edit(store: str) -> None:
     dataset_id = make()
     row = dataset_store.rows(dataset_id)[0]
     dataset_store.update_rows(dataset_id, {row.id: {"note": "a"}})
-    dataset_store.undo(dataset_id)
+    dataset_versions.undo(dataset_id)
     dataset_store.update_rows(dataset_id, {row.id: {"note": "b"}})
-    undone = dataset_store.undo(dataset_id)
+    undone = dataset_versions.undo(dataset_id)
     assert undone is not None and dataset_store.rows(dataset_id)[0].note == ""
-    dataset_store.undo(dataset_id)  # now the rows added by make()
+    dataset_versions.undo(dataset_id)  # now the rows added by make()
     assert dataset_store.rows(dataset_id) == []
 
 
@@ -138,8 +138,8 @@ def test_concurrent_edits_to_the_same_rows_lose_nothing_and_undo_stays_exact(sto
 
     assert at_once(curator, 3) == []
     assert {(r.status, r.note, r.tags) for r in dataset_store.rows(dataset_id)} == {("approved", "checked", "elle")}
-    for _ in range(sum(v.summary.startswith("curator") for v in dataset_store.versions(dataset_id))):
-        dataset_store.undo(dataset_id)
+    for _ in range(sum(v.summary.startswith("curator") for v in dataset_versions.versions(dataset_id))):
+        dataset_versions.undo(dataset_id)
     assert dataset_store.rows(dataset_id) == original  # every concurrent edit was logged against what it replaced
 
 
@@ -177,16 +177,16 @@ def test_a_database_from_before_alembic_upgrades_in_place_and_loses_nothing(
 
     assert [(d.name, d.n_examples) for d in dataset_store.list_datasets()] == [("Elle", 4), ("Scratch", 1)]
     elle = dataset_store.list_datasets()[0]
-    assert [v.summary for v in dataset_store.versions(elle.id)] == [
+    assert [v.summary for v in dataset_versions.versions(elle.id)] == [
         "Deleted 1 example", "Undone: Deleted 1 example", "Deleted 1 example", "Edited 1 example",
         "Added 5 examples", "Created",
     ]  # fmt: skip
     assert users(elle.id) == [f"Tell me about element {i}" for i in (1, 2, 3, 4)]
     assert dataset_store.rows(elle.id)[0].note == "checked"
-    assert dataset_store.undo(elle.id) is not None  # the old change log still replays: the fifth comes back
+    assert dataset_versions.undo(elle.id) is not None  # the old change log still replays: the fifth comes back
     assert users(elle.id) == [f"Tell me about element {i}" for i in (1, 2, 3, 4, 5)]
-    earliest = dataset_store.versions(elle.id)[-2]
-    assert [r.note for r in dataset_store.rows_at(elle.id, earliest.id)] == [""] * 5
+    earliest = dataset_versions.versions(elle.id)[-2]
+    assert [r.note for r in dataset_versions.rows_at(elle.id, earliest.id)] == [""] * 5
 
     run = run_store.list_runs()[0]
     assert (run.name, run.reviews_needed, run.shared_with) == ("Elle vs base", 2, ())

@@ -8,8 +8,7 @@ from streamlit.testing.v1 import AppTest
 from lib.curate.dataset import NewRow
 from lib.db import dataset_store, run_store
 from lib.judge import evaluation
-from lib.judge.evaluation import Contender, Prompt, RunSettings
-from lib.judge.run import Rating, StoredAnswer
+from lib.judge.run import Contender, Prompt, Rating, RunSettings, StoredAnswer
 from lib.openai_format.examples import single_turn
 from lib.train.providers import ProviderConfig
 from tests.test_pages import open_page

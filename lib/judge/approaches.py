@@ -16,8 +16,7 @@ from typing import Any
 
 from lib.judge import stats
 from lib.judge.answer_checks import CheckPack, pack
-from lib.judge.evaluation import Contender, contenders_of, question_of, settings_of
-from lib.judge.run import EvalRun, StoredAnswer
+from lib.judge.run import Contender, EvalRun, StoredAnswer, contenders_of, question_of, settings_of
 
 APPROACHES = {
     "base": "bare prompt",

@@ -8,7 +8,8 @@ from typing import Any
 
 from lib.curate.formats import read_file
 from lib.errors import KnowledgeError, RunError
-from lib.judge.evaluation import Contender, RunSettings, ask, request_messages, shot_pairs
+from lib.judge.evaluation import ask, request_messages, shot_pairs
+from lib.judge.run import Contender, RunSettings
 from lib.retrieve import passages as reading
 from lib.retrieve.search import Index, with_passages
 from lib.train import local_client

@@ -1,171 +1,40 @@
-"""Contenders, prompt sets, answers and who rates what: the plain logic behind Compare, Evaluate and Rate."""
+"""Answering a run: what each contender is sent (the prompt, few-shot pairs from the run's pool, retrieved
+passages), asking the model (timed, with tokens and cost), and making and answering a run. Compare asks the same way.
+
+The run's types and settings are in run.py, where its prompts come from in prompts.py.
+"""
 
 from __future__ import annotations
 
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from enum import StrEnum
+from dataclasses import asdict, dataclass, replace
 from typing import Any, cast
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
-from lib.curate import doctor
-from lib.curate.dataset import Row
-from lib.db import dataset_store, price_store, provenance_store, run_store
+from lib.db import dataset_versions, price_store, provenance_store, run_store
 from lib.errors import RunError, StudioError
-from lib.judge.run import EvalRun, StoredAnswer
+from lib.judge.run import (
+    TIE,
+    Contender,
+    EvalRun,
+    Prompt,
+    RunSettings,
+    StoredAnswer,
+    contenders_of,
+    default_subject,
+    question_of,
+    settings_of,
+)
+from lib.judge.run import prompt_messages as prompt_messages  # lib/cli.py imports it from here
 from lib.openai_format.examples import conversation
-from lib.openai_format.jsonl import read_jsonl
 from lib.price import pricing
 from lib.retrieve import search
 from lib.retrieve.search import Hit
-from lib.settings import SAMPLE_DIR
-from lib.train.provenance import Provenance
 from lib.train.providers import ProviderConfig, calling
-
-EVAL_FILE = SAMPLE_DIR / "limericks-eval.jsonl"
-DEFAULT_RUBRIC = ["Follows the limerick form", "Factually correct", "Pleasant to read"]
-TIE = "tie"
-
-
-@dataclass(frozen=True)
-class Contender:
-    """A model as it is asked: with ``shots`` examples from a dataset in its prompt (a few-shot baseline) or bare."""
-
-    label: str
-    model: str
-    shots: int = 0
-    passages: int = 0  # passages retrieved from the run's knowledge source into its prompt
-    tuned: bool = False  # a fine-tuned model (recorded when the run is made, from the jobs that made models)
-    job_id: str = ""  # the fine-tuning job that made it, where the app launched that job
-
-    @property
-    def kind(self) -> str:
-        """The approach it stands for: base, few-shot, tuned, base + retrieval, tuned + retrieval."""
-        if self.shots:
-            return "few-shot"
-        model = "tuned" if self.tuned else "base"
-        return f"{model} + retrieval" if self.passages else model
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    temperature: float = 0.0
-    max_tokens: int = 120
-    seed: int = 0
-    rubric: list[str] = field(default_factory=lambda: list(DEFAULT_RUBRIC))
-    shots_dataset: int | None = None  # where a few-shot contender's examples come from
-    shots_version: int | None = None
-    shots_rows: list[int] | None = None  # the pool: row ids of that version (None: runs made before pools)
-    checks: str | None = "elle"  # the answer-check pack (lib.judge.answer_checks); None: no automatic checks
-    margin: float = 0.05  # the verdict's equivalence margin around an even split
-    repeat_share: float = 0.1  # share of items each reviewer sees a second time, sides swapped
-    guideline: str = ""  # shown to reviewers above every item; empty: one made from the rubric
-    knowledge_source: int | None = None  # where retrieval contenders' passages come from
-    knowledge_version: int | None = None
-    knowledge_name: str = ""
-    candidate: str = ""  # the contender being judged (usually the tuned model), by label
-    baseline: str = ""  # the contender it is judged against
-
-
-def guideline_of(settings: RunSettings) -> str:
-    """What reviewers read before rating: the run's own guideline, or one made from its rubric."""
-    if settings.guideline.strip():
-        return settings.guideline.strip()
-    criteria = "; ".join(c.lower() for c in settings.rubric)
-    return (
-        "Read the prompt, then both answers. Pick the answer that serves the person asking better (a tie when "
-        f"neither does), and score each answer from 1 (poor) to 5 (excellent) on: {criteria}. Judge the answers, "
-        "not their length; if you are unsure, skip the item and come back to it later."
-    )
-
-
-def default_label(model: str, shots: int, passages: int = 0) -> str:
-    """A short name: 'gpt-4o-mini (3-shot)', 'gpt-4o-mini + 3 passages', or 'tuned elle:abc123' for
-    'ft:gpt-4o-mini:org:elle:abc123'."""
-    name = model
-    if model.startswith("ft:"):
-        name = "tuned " + ":".join(part for part in model.split(":")[3:] if part)
-    if shots:
-        name = f"{name} ({shots}-shot)"
-    return f"{name} + {passages} passages" if passages else name
-
-
-def prompt_messages(example: Any) -> list[dict[str, Any]]:
-    """An example as a prompt: its messages up to (not including) the last assistant turn."""
-    messages = [dict(m) for m in conversation(example)]
-    while messages and messages[-1].get("role") == "assistant":
-        messages.pop()
-    return [{k: v for k, v in m.items() if k in ("role", "content", "name")} for m in messages]
-
-
-def question_of(prompt: list[dict[str, Any]]) -> str:
-    """The last user message of a prompt: what is being asked."""
-    return next((str(m["content"]) for m in reversed(prompt) if m["role"] == "user"), "")
-
-
-def earlier_turns(prompt: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The user and assistant turns before the last user message: what "it" in a follow-up question refers to."""
-    last = max((i for i, m in enumerate(prompt) if m["role"] == "user"), default=0)
-    return [m for m in prompt[:last] if m["role"] in ("user", "assistant")]
-
-
-class PromptSource(StrEnum):
-    """Where an evaluation run's prompts come from."""
-
-    EVAL_FILE = "eval_file"  # Elle's held-out questions
-    HELD_OUT = "held_out"  # the validation rows a training job held out, as Train recorded them
-    DATASET = "dataset"  # every example of a dataset version
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """One prompt of a run and where it came from ("limericks-eval.jsonl:3", "row:123")."""
-
-    source: str
-    messages: list[dict[str, Any]]
-
-
-def eval_file_prompts() -> list[Prompt]:
-    """Elle's held-out questions (data/limericks-eval.jsonl)."""
-    parsed = read_jsonl(EVAL_FILE.read_bytes())
-    return [
-        Prompt(f"{EVAL_FILE.name}:{line}", prompt_messages(example))
-        for line, example in parsed.importable_examples(include_errors=True)
-    ]
-
-
-def dataset_prompts(rows: Sequence[Row]) -> list[Prompt]:
-    """Every row of a dataset version as a prompt."""
-    return [Prompt(f"row:{row.id}", prompt_messages(row.example)) for row in rows]
-
-
-def held_out_prompts(made: Provenance) -> list[Prompt]:
-    """The exact rows a training job held out for validation, read from its record (never re-derived)."""
-    by_id = {row.id: row for row in dataset_store.rows_at(made.dataset_id, made.version_id)}
-    return [Prompt(f"row:{i}", prompt_messages(by_id[i].example)) for i in made.validation_rows if i in by_id]
-
-
-def training_overlap(provider: str, contenders: Sequence[Contender], prompts: Sequence[Prompt]) -> list[str]:
-    """A warning for each tuned contender trained on some of these prompts: its answers to them flatter it."""
-    questions = [(p.source, question_of(p.messages)) for p in prompts]
-    said = []
-    for contender in contenders:
-        made = provenance_store.provenance_of_model(provider, contender.model)
-        if made is None or not made.training_rows:
-            continue
-        by_id = {row.id: row for row in dataset_store.rows_at(made.dataset_id, made.version_id)}
-        trained = [(n, by_id[i].example) for n, i in enumerate(made.training_rows, start=1) if i in by_id]
-        if found := doctor.eval_overlap_of(trained, questions):
-            said.append(
-                f"{contender.label} was trained on {len(found)} of these prompts ({made.dataset_name} "
-                f"v{made.version_id}): its answers to them flatter it. Remove them from the dataset with the "
-                "doctor on Examples and train again, or choose other prompts."
-            )
-    return said
 
 
 def _same_question(a: Any, b: Any) -> bool:
@@ -293,7 +162,7 @@ def shots_for(settings: RunSettings) -> list[Any]:
     made before pools were recorded: the whole version)."""
     if settings.shots_dataset is None or settings.shots_version is None:
         return []
-    rows = {row.id: row for row in dataset_store.rows_at(settings.shots_dataset, settings.shots_version)}
+    rows = {row.id: row for row in dataset_versions.rows_at(settings.shots_dataset, settings.shots_version)}
     pool = settings.shots_rows if settings.shots_rows is not None else list(rows)
     return [rows[i].example for i in pool if i in rows]
 
@@ -308,45 +177,7 @@ def shot_pool(provider: str, contenders: Sequence[Contender], dataset: Any | Non
             return made.dataset_id, made.version_id, list(made.training_rows)
     if dataset is None:
         return None
-    return dataset.id, dataset.version_id, [row.id for row in dataset_store.rows_at(dataset.id, dataset.version_id)]
-
-
-def describe_settings(settings: RunSettings) -> str:
-    """A run's settings as a person reads them."""
-    checks = "no automatic checks" if settings.checks is None else f"checks: {settings.checks}"
-    knowledge = f" · passages from “{settings.knowledge_name}”" if settings.knowledge_version is not None else ""
-    return (
-        f"temperature {settings.temperature:g} · up to {settings.max_tokens} tokens · seed {settings.seed} · "
-        f"rubric: {'; '.join(settings.rubric)} · {checks} · margin {settings.margin:.0%} · "
-        f"{settings.repeat_share:.0%} of items shown twice{knowledge}"
-    )
-
-
-def contenders_of(run: EvalRun) -> list[Contender]:
-    found = []
-    for recorded in run.contenders:
-        if "tuned" not in recorded:  # a run made before contenders recorded it: OpenAI's and ours are named ft:…
-            recorded = recorded | {"tuned": str(recorded["model"]).startswith("ft:")}
-        found.append(Contender(**recorded))
-    return found
-
-
-def default_subject(contenders: Sequence[Contender]) -> tuple[str | None, str | None]:
-    """The default candidate and baseline: the first tuned contender, judged against a few-shot one if any, else
-    the bare base model."""
-    tuned = next((c.label for c in contenders if c.kind == "tuned"), None)
-    baseline = next((c.label for c in contenders if c.kind == "few-shot"), None) or next(
-        (c.label for c in contenders if c.kind == "base"), None
-    )
-    return tuned, baseline
-
-
-def subject_of(run: EvalRun) -> tuple[str | None, str | None]:
-    """The run's recorded candidate and baseline (runs made before they were recorded: the defaults)."""
-    settings = settings_of(run)
-    if settings.candidate and settings.baseline:
-        return settings.candidate, settings.baseline
-    return default_subject(contenders_of(run))
+    return dataset.id, dataset.version_id, [row.id for row in dataset_versions.rows_at(dataset.id, dataset.version_id)]
 
 
 def recorded_contenders(provider: str, contenders: Sequence[Contender]) -> list[Contender]:
@@ -358,10 +189,6 @@ def recorded_contenders(provider: str, contenders: Sequence[Contender]) -> list[
             contender = replace(contender, tuned=True, job_id=made.job_id)
         found.append(contender)
     return found
-
-
-def settings_of(run: EvalRun) -> RunSettings:
-    return RunSettings(**run.settings)
 
 
 def create_run(

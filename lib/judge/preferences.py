@@ -15,8 +15,7 @@ from typing import Any
 from lib.curate.dataset import Dataset, NewRow
 from lib.db import dataset_store
 from lib.errors import RunError
-from lib.judge.evaluation import TIE
-from lib.judge.run import EvalRun, Rating, StoredAnswer
+from lib.judge.run import TIE, EvalRun, Rating, StoredAnswer
 
 
 @dataclass(frozen=True)

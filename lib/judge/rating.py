@@ -11,8 +11,7 @@ from itertools import combinations
 
 from lib.db import run_store
 from lib.errors import RunError
-from lib.judge.evaluation import TIE, settings_of
-from lib.judge.run import EvalRun, Rating, reviewer_key
+from lib.judge.run import TIE, EvalRun, Rating, reviewer_key, settings_of
 
 REPEAT_AFTER = 3  # a repeated item comes back this many items after its first showing
 

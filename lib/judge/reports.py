@@ -12,9 +12,9 @@ import pandas as pd
 
 from lib.curate.formats import from_spreadsheet, spreadsheet_safe
 from lib.errors import RunError
-from lib.judge.evaluation import TIE, describe_settings, settings_of
-from lib.judge.run import EvalRun, Rating, StoredAnswer
-from lib.judge.scorecard import Scorecard, pair_rows
+from lib.judge.run import TIE, EvalRun, Rating, StoredAnswer, describe_settings, settings_of
+from lib.judge.scorecard import Scorecard
+from lib.judge.tables import pair_rows
 from lib.words import plural
 
 

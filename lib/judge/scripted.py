@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from lib.curate.dataset import Dataset
-from lib.db import dataset_store, knowledge_store, provenance_store, run_store
+from lib.db import dataset_store, dataset_versions, knowledge_store, provenance_store, run_store
 from lib.errors import RunError
 from lib.judge import answer_checks, evaluation
 from lib.judge.asking import script_provider
-from lib.judge.evaluation import Contender, Prompt, RunSettings
-from lib.judge.run import EvalRun
+from lib.judge.prompts import dataset_prompts, held_out_prompts
+from lib.judge.run import Contender, EvalRun, Prompt, RunSettings, prompt_messages, question_of, settings_of, subject_of
 from lib.openai_format.jsonl import read_jsonl
 from lib.retrieve.passages import add_upload
 from lib.retrieve.source import Source
@@ -72,22 +72,22 @@ def prompts_of(spec: str, provider: str) -> tuple[list[Prompt], str, Dataset | N
         except OSError as exc:
             raise RunError(f"--prompts: cannot read {path}: {exc.strerror or exc}") from exc
         found = [
-            Prompt(f"{path.name}:{line}", evaluation.prompt_messages(example))
+            Prompt(f"{path.name}:{line}", prompt_messages(example))
             for line, example in parsed.importable_examples(include_errors=True)
         ]
         return found, path.name, None
     if kind == "dataset" and value:
         dataset = _dataset(value)
         rows = dataset_store.rows(dataset.id)
-        number = dataset_store.version_number(dataset.id, dataset.version_id)
-        return evaluation.dataset_prompts(rows), f"{dataset.name} v{number}, all examples", dataset
+        number = dataset_versions.version_number(dataset.id, dataset.version_id)
+        return dataset_prompts(rows), f"{dataset.name} v{number}, all examples", dataset
     if kind == "heldout" and value:
         made = provenance_store.job_provenance(provider).get(value)
         if made is None or not made.validation_rows:
             raise RunError(f"--prompts: the store has no {provider} job '{value}' with validation rows held out.")
-        number = dataset_store.version_number(made.dataset_id, made.version_id)
+        number = dataset_versions.version_number(made.dataset_id, made.version_id)
         text = f"{made.dataset_name} v{number}, the validation rows held out by {made.job_id}"
-        return evaluation.held_out_prompts(made), text, None
+        return held_out_prompts(made), text, None
     raise RunError(f"--prompts '{spec}': give eval-file:PATH, dataset:NAME or heldout:JOB_ID.")
 
 
@@ -140,10 +140,10 @@ def evaluate(request: Request) -> dict[str, Any]:
 
 def checks_passed(run: EvalRun) -> dict[str, dict[str, str]]:
     """Per contender, each automatic check as 'passed/total' over the answers it applies to."""
-    found = answer_checks.pack(evaluation.settings_of(run).checks)
+    found = answer_checks.pack(settings_of(run).checks)
     if found is None:
         return {}
-    questions = {p: evaluation.question_of(m) for p, m in run_store.run_items(run.id).items()}
+    questions = {p: question_of(m) for p, m in run_store.run_items(run.id).items()}
     tally: dict[str, dict[str, list[int]]] = {}
     for answer in run_store.run_answers(run.id):
         for check, passed in found.run(questions[answer.position], answer.text).items():
@@ -159,14 +159,14 @@ def export_run(run_id: int) -> dict[str, Any]:
     run = next((r for r in run_store.list_runs() if r.id == run_id), None)
     if run is None:
         raise RunError(f"There is no evaluation run {run_id} in the store.")
-    settings = evaluation.settings_of(run)
-    candidate, baseline = evaluation.subject_of(run)
+    settings = settings_of(run)
+    candidate, baseline = subject_of(run)
     sources = run_store.run_item_sources(run.id)
     found = answer_checks.pack(settings.checks)
     items = run_store.run_items(run.id)
     answers = []
     for answer in run_store.run_answers(run.id):
-        question = evaluation.question_of(items[answer.position])
+        question = question_of(items[answer.position])
         answers.append({
             "contender": answer.contender, "position": answer.position, "prompt_source": sources.get(answer.position),
             "messages": answer.messages, "answer": answer.text, "prompt_tokens": answer.prompt_tokens,

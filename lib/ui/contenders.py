@@ -10,7 +10,8 @@ import streamlit as st
 from lib.db import knowledge_store
 from lib.errors import StudioError
 from lib.judge.answer_checks import ELLE, PACKS, CheckPack
-from lib.judge.evaluation import Answer, Contender, default_label, default_subject, recorded_contenders
+from lib.judge.evaluation import Answer, recorded_contenders
+from lib.judge.run import Contender, default_label, default_subject
 from lib.retrieve.source import Source
 from lib.train import tracking
 from lib.train.providers import ProviderConfig, chat_models

@@ -12,7 +12,8 @@ from lib.curate.doctor import Diagnosis
 from lib.curate.import_export import VALIDATION_TAG, held_out
 from lib.db import dataset_store, run_store
 from lib.db.dataset_store import normalize_tags
-from lib.judge.evaluation import eval_file_prompts, question_of
+from lib.judge.prompts import eval_file_prompts
+from lib.judge.run import question_of
 from lib.ui.widgets import cached_rows, flash
 
 TITLES = {

@@ -11,7 +11,7 @@ import streamlit as st
 
 from lib.curate.dataset import Dataset, Row
 from lib.curate.import_export import check_rows
-from lib.db import dataset_store, knowledge_store, price_store
+from lib.db import dataset_store, dataset_versions, knowledge_store, price_store
 from lib.errors import DatasetError
 from lib.openai_format.checks import Finding
 from lib.openai_format.examples import frozen
@@ -57,7 +57,7 @@ def current_dataset() -> Dataset | None:
 
 def version_number(made: Provenance) -> str:
     """The number History shows for the version a job trained on ("?" once its dataset is deleted)."""
-    number = dataset_store.version_number(made.dataset_id, made.version_id)
+    number = dataset_versions.version_number(made.dataset_id, made.version_id)
     return str(number) if number else "?"
 
 
@@ -86,7 +86,7 @@ def cached_rows(dataset_id: int, version_id: int) -> tuple[Row, ...]:
     if version_id == dataset_store.get_dataset(dataset_id).version_id:
         found = dataset_store.rows(dataset_id)
     else:
-        found = dataset_store.rows_at(dataset_id, version_id)
+        found = dataset_versions.rows_at(dataset_id, version_id)
     return tuple(replace(row, example=frozen(row.example)) for row in found)
 
 
@@ -251,7 +251,7 @@ def show_flash() -> None:
 
 def undo_button(dataset: Dataset, key: str) -> None:
     """A button that reverts the latest change not yet undone, saying what it reverts."""
-    target = dataset_store.undoable(dataset.id)
+    target = dataset_versions.undoable(dataset.id)
     label = f"Undo: {target.summary}" if target else "Undo"
     if st.button(
         label,
@@ -260,6 +260,6 @@ def undo_button(dataset: Dataset, key: str) -> None:
         disabled=target is None,
         help="Revert the last change; press again to go further back.",
     ):
-        done = dataset_store.undo(dataset.id)
+        done = dataset_versions.undo(dataset.id)
         flash(f"Undone: {target.summary}" if done and target else "Nothing to undo.")
         st.rerun()
