@@ -4,9 +4,9 @@ import json
 
 import streamlit as st
 
+from lib.curate import datasets
 from lib.curate.conversation import add_turn, messages_of, move, remove, set_message, with_messages
 from lib.curate.dataset import NewRow
-from lib.db import dataset_store
 from lib.openai_format.examples import ROLES, is_preference, single_turn, table_fields
 from lib.ui.plain import plain
 from lib.ui.preference_view import edit_preference
@@ -18,7 +18,7 @@ show_flash()
 rows = cached_rows(dataset.id, dataset.version_id)
 
 if st.button("New conversation", icon=":material/add_comment:"):
-    dataset_store.add_rows(dataset.id, [NewRow(single_turn("", "", ""))], "Added a conversation")
+    datasets.add_rows(dataset.id, [NewRow(single_turn("", "", ""))], "Added a conversation")
     st.session_state["conversation_row"] = len(rows) + 1
     st.rerun()
 if not rows:
@@ -33,7 +33,7 @@ st.caption(" · ".join(plain(part[:80]) for part in table_fields(row.example)[1:
 
 
 def save(messages: list, summary: str) -> None:
-    dataset_store.update_rows(dataset.id, {row.id: {"example": with_messages(row.example, messages)}}, summary)
+    datasets.update_rows(dataset.id, {row.id: {"example": with_messages(row.example, messages)}}, summary)
 
 
 def restructure(messages: list, summary: str) -> None:
@@ -93,7 +93,7 @@ with st.expander("Edit as JSON"):
             st.error(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}). Nothing was changed.")
         else:
             if isinstance(value, dict):
-                dataset_store.update_rows(dataset.id, {row.id: {"example": value}}, f"Edited row {number} as JSON")
+                datasets.update_rows(dataset.id, {row.id: {"example": value}}, f"Edited row {number} as JSON")
                 flash("Saved.")
                 st.rerun()
             st.error("An example must be a JSON object. Nothing was changed.")

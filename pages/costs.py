@@ -3,10 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from lib.db import price_store
 from lib.errors import StudioError
 from lib.openai_format.rules import auto_batch_size
-from lib.price import pricing
+from lib.price import overrides, pricing
 from lib.train.estimate import rough_duration
 from lib.ui.charts import break_even_chart, lengths_chart
 from lib.ui.plain import plain
@@ -138,9 +137,9 @@ with prices:
     if changes or reset:
         try:
             for name, field, value in changes:
-                price_store.set_price_override(name, field, pricing.override_value(name, field, value))
+                overrides.set_price_override(name, field, pricing.override_value(name, field, value))
             if reset:
-                price_store.clear_price_overrides()
+                overrides.clear_price_overrides()
             flash("Prices saved." if changes else "Listed prices restored.")
         except StudioError as error:
             flash(str(error))

@@ -6,18 +6,10 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
+from lib.curate import datasets
 from lib.curate.dataset import Row
 from lib.curate.formats import read_file
-from lib.curate.import_export import (
-    SAMPLE_NAME,
-    approved,
-    export,
-    export_split,
-    import_new,
-    import_parsed,
-    load_sample,
-)
-from lib.db import dataset_store
+from lib.curate.import_export import SAMPLE_NAME, approved, export, export_split
 from lib.errors import StudioError
 from lib.ui.plain import plain
 from lib.ui.widgets import cached_rows, current_dataset, flash, select_dataset, show_findings, show_flash
@@ -30,27 +22,27 @@ dataset = current_dataset()
 if dataset is None:
     st.info("Welcome! Start with Elle's sample: 40 limericks about chemical elements, ready to edit and export.")
     if st.button("Load the Elle sample", type="primary"):
-        select_dataset(load_sample().id)
+        select_dataset(datasets.load_sample().id)
         flash("Loaded the Elle sample.")
         st.rerun()
 
-datasets = dataset_store.list_datasets()
-if datasets:
-    table = pd.DataFrame([{"name": d.name, "examples": d.n_examples, "updated (UTC)": d.updated_at} for d in datasets])
+existing = datasets.list_datasets()
+if existing:
+    table = pd.DataFrame([{"name": d.name, "examples": d.n_examples, "updated (UTC)": d.updated_at} for d in existing])
     st.dataframe(table, hide_index=True, width="stretch")
 
-with st.expander("New dataset", icon=":material/add:", expanded=not datasets):
+with st.expander("New dataset", icon=":material/add:", expanded=not existing):
     with st.form("datasets_new", clear_on_submit=True, border=False):
         new_name = st.text_input("Name", placeholder="e.g. Elle v2")
         if st.form_submit_button("Create"):
             try:
-                select_dataset(dataset_store.create_dataset(new_name).id)
+                select_dataset(datasets.create_dataset(new_name).id)
                 flash(f"Created '{new_name.strip()}'.")
                 st.rerun()
             except StudioError as exc:
                 st.error(str(exc))
-    if not any(d.name == SAMPLE_NAME for d in datasets) and datasets and st.button("Load the Elle sample"):
-        select_dataset(load_sample().id)
+    if not any(d.name == SAMPLE_NAME for d in existing) and existing and st.button("Load the Elle sample"):
+        select_dataset(datasets.load_sample().id)
         st.rerun()
 
 if dataset is not None:
@@ -62,7 +54,7 @@ if dataset is not None:
             name = st.text_input("New name", value=dataset.name)
             if st.form_submit_button("Rename"):
                 try:
-                    dataset_store.rename_dataset(dataset.id, name)
+                    datasets.rename_dataset(dataset.id, name)
                     flash("Renamed.")
                     st.rerun()
                 except StudioError as exc:
@@ -71,14 +63,14 @@ if dataset is not None:
             copy_name = st.text_input("Name of the copy", value=f"{dataset.name} (copy)")
             if st.form_submit_button("Duplicate"):
                 try:
-                    select_dataset(dataset_store.duplicate_dataset(dataset.id, copy_name).id)
+                    select_dataset(datasets.duplicate_dataset(dataset.id, copy_name).id)
                     flash(f"Duplicated into '{copy_name}'.")
                     st.rerun()
                 except StudioError as exc:
                     st.error(str(exc))
         confirm = st.checkbox(f"Yes, delete “{dataset.name}” and its {dataset.n_examples} examples for good")
         if st.button("Delete dataset", type="secondary", disabled=not confirm):
-            dataset_store.delete_dataset(dataset.id)
+            datasets.delete_dataset(dataset.id)
             select_dataset(None)
             flash(f"Deleted '{dataset.name}'.")
             st.rerun()
@@ -114,9 +106,9 @@ if dataset is not None:
             ):  # a double click sends the click twice: the second finds the file imported and does nothing
                 try:
                     if into_new:  # one call, one transaction: as `python -m lib import` does
-                        into, count = import_new(new_name, parsed, include_errors, uploaded.name)
+                        into, count = datasets.import_new(new_name, parsed, include_errors, uploaded.name)
                     else:
-                        into, count = dataset, import_parsed(dataset.id, parsed, include_errors, uploaded.name)
+                        into, count = dataset, datasets.import_parsed(dataset.id, parsed, include_errors, uploaded.name)
                     imported[file_key] = into.name
                     select_dataset(into.id)
                     flash(f"Imported {plural(count, 'example')} into '{into.name}'.")

@@ -4,11 +4,13 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from lib.db import dataset_versions, provenance_store, run_store
+from lib.curate import datasets
 from lib.errors import StudioError
 from lib.judge import evaluation
 from lib.judge.prompts import EVAL_FILE, dataset_prompts, eval_file_prompts, held_out_prompts, training_overlap
 from lib.judge.run import DEFAULT_RUBRIC, Prompt, PromptSource, RunSettings, describe_settings, settings_of
+from lib.judge.runs import list_runs, load_run
+from lib.train import jobs
 from lib.ui.contenders import (
     best_checkpoint_model,
     choose_contenders,
@@ -47,7 +49,7 @@ with new_run:
         st.error(str(error), icon=":material/cloud_off:")
         models = []
     dataset = current_dataset()
-    held_out_jobs = [made for made in provenance_store.job_provenance(config.kind).values() if made.validation_rows]
+    held_out_jobs = jobs.held_out_jobs(config.kind)
     source_labels = {PromptSource.EVAL_FILE: "Elle's evaluation questions"}
     if held_out_jobs:
         source_labels[PromptSource.HELD_OUT] = "Held out by a training job"
@@ -78,7 +80,7 @@ with new_run:
         source_text = f"{made.dataset_name} v{version_number(made)}, the validation rows held out by {made.job_id}"
     elif source == PromptSource.DATASET and dataset:
         prompts = dataset_prompts(cached_rows(dataset.id, dataset.version_id))
-        source_text = f"{dataset.name} v{dataset_versions.version_number(dataset.id, dataset.version_id)}, all examples"
+        source_text = f"{dataset.name} v{datasets.version_number(dataset.id, dataset.version_id)}, all examples"
     else:
         prompts = eval_file_prompts()
         source_text = EVAL_FILE.name
@@ -141,7 +143,7 @@ with new_run:
                     st.error(f"{error} The answers so far are kept: generate the rest from the Runs tab.")
 
 with runs_tab:
-    runs = run_store.list_runs()
+    runs = list_runs()
     if not runs:
         st.info("No evaluation run yet.")
         st.stop()
@@ -149,9 +151,8 @@ with runs_tab:
     run_id = select_kept(
         "Run", list(by_id), "evaluate_selected", lambda i: f"{i} · {by_id[i].name} · {by_id[i].created_at}"
     )
-    run = by_id[run_id]
-    answers = run_store.run_answers(run.id)
-    items = run_store.run_items(run.id)
+    data = load_run(run_id)  # read once per render
+    run, answers, items = data.run, data.answers, data.items
     expected = len(items) * len(run.contenders)
     settings_text = describe_settings(settings_of(run))
     st.caption(f"Prompts: {run.prompt_source} · {settings_text} · {len(answers)} of {expected} answers")

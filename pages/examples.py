@@ -4,9 +4,9 @@ from typing import Any
 
 import streamlit as st
 
+from lib.curate import datasets
 from lib.curate.dataset import STATUSES
 from lib.curate.table import SIGNAL_COLUMNS, all_tags, edits_from_editor, filter_rows, page_count, to_frame
-from lib.db import dataset_store
 from lib.errors import StudioError
 from lib.openai_format.examples import with_table_fields
 from lib.ui import data_map_view, doctor_view
@@ -75,7 +75,7 @@ st.data_editor(
 edits = edits_from_editor([row for _, row in page_rows], st.session_state.get(editor_key))
 if edits:
     try:
-        dataset_store.edit_rows(dataset.id, edits.updates, edits.added, edits.deleted)  # one version: one undo
+        datasets.edit_rows(dataset.id, edits.updates, edits.added, edits.deleted)  # one version: one undo
         if edits.deleted:
             flash(f"Deleted {plural(len(edits.deleted), 'example')}. Undo brings them back.")
     except StudioError as exc:
@@ -91,13 +91,13 @@ with st.expander(f"Bulk edit the {plural(len(shown), 'example')} shown"):
     if left.button("Set this system prompt", disabled=not shown):
         new_prompts = {row.id: {"example": with_table_fields(row.example, system=prompt)} for _, row in shown}
         what = "Set the system prompt" if prompt.strip() else "Removed the system prompt"
-        dataset_store.update_rows(dataset.id, new_prompts, f"{what} of {plural(len(shown), 'example')}")
+        datasets.update_rows(dataset.id, new_prompts, f"{what} of {plural(len(shown), 'example')}")
         flash(f"{what} of {plural(len(shown), 'example')}. Undo reverts it.")
         st.rerun()
     new_status = right.selectbox("Status", STATUSES, key="examples_bulk_status")
     if right.button("Set this status", disabled=not shown):
         new_statuses: dict[int, dict[str, Any]] = {row.id: {"status": new_status} for _, row in shown}
-        dataset_store.update_rows(dataset.id, new_statuses, f"Marked {plural(len(shown), 'example')} {new_status}")
+        datasets.update_rows(dataset.id, new_statuses, f"Marked {plural(len(shown), 'example')} {new_status}")
         st.rerun()
 
 errors = [f for f in findings if f.severity == "error"]

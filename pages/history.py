@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
+from lib.curate import datasets
 from lib.curate.table import to_frame
-from lib.db import dataset_versions
 from lib.ui.plain import plain
 from lib.ui.widgets import flash, require_dataset, show_flash, undo_button
 
@@ -14,7 +14,7 @@ show_flash()
 st.caption("Every change is saved as a version. Restoring is a change too, so it can be undone.")
 undo_button(dataset, key="history_undo")
 
-versions = dataset_versions.versions(dataset.id)
+versions = datasets.versions(dataset.id)
 st.dataframe(
     pd.DataFrame(
         [
@@ -33,12 +33,12 @@ chosen = st.selectbox(
     key="history_version",
 )
 if chosen is not None:
-    earlier = dataset_versions.rows_at(dataset.id, chosen)
+    earlier = datasets.rows_at(dataset.id, chosen)
     number = by_id[chosen].number
     st.write(f"Version {number} had **{len(earlier)}** examples.")
     st.dataframe(to_frame(list(enumerate(earlier, start=1))), hide_index=True, width="stretch")
     latest = versions[0].id
     if st.button(f"Restore version {number}", type="primary", disabled=chosen == latest):
-        dataset_versions.restore(dataset.id, chosen)
+        datasets.restore(dataset.id, chosen)
         flash(f"Restored version {number}. Undo reverts the restore.")
         st.rerun()

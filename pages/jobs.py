@@ -6,9 +6,9 @@ import time
 import pandas as pd
 import streamlit as st
 
-from lib.db import provenance_store
 from lib.errors import StudioError
 from lib.train import tracking
+from lib.train.jobs import job_provenance
 from lib.train.tracking import FINISHED, STATUSES
 from lib.ui import data_map_view
 from lib.ui.contenders import best_checkpoint_model, offered_chat_models
@@ -32,7 +32,7 @@ if not jobs:
     st.page_link("pages/train.py", label="Start one on the Train screen", icon=":material/rocket_launch:")
     st.stop()
 
-provenance = provenance_store.job_provenance(config.kind)
+provenance = job_provenance(config.kind)
 statuses = st.multiselect("Status", STATUSES, key="jobs_status", placeholder="all")
 shown = [job for job in jobs if not statuses or job.status in statuses]
 

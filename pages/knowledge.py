@@ -5,10 +5,9 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from lib.db import knowledge_store
 from lib.errors import StudioError
+from lib.retrieve import knowledge, search
 from lib.retrieve import passages as reading
-from lib.retrieve import search
 from lib.ui.plain import plain
 from lib.ui.widgets import finding_rows, flash, select_kept, show_findings, show_flash
 from lib.words import plural
@@ -20,7 +19,7 @@ st.caption(
     "without them."
 )
 show_flash()
-sources = knowledge_store.sources()
+sources = knowledge.sources()
 if not any(s.name == reading.SAMPLE_SOURCE for s in sources):
     if not sources:
         st.info("Start with Elle's: one passage per element (number, symbol and name), from data/elements.csv.")
@@ -41,7 +40,7 @@ with (
     name = st.text_input("Name", placeholder="e.g. Product manual")
     if st.form_submit_button("Create"):
         try:
-            st.session_state["knowledge_selected"] = knowledge_store.create_source(name).id
+            st.session_state["knowledge_selected"] = knowledge.create_source(name).id
             flash(f"Created “{name.strip()}”: add files to it below.")
             st.rerun()
         except StudioError as error:
@@ -51,7 +50,7 @@ if not sources:
 
 by_id = {s.id: s for s in sources}
 source = by_id[select_kept("Knowledge source", list(by_id), "knowledge_selected", lambda i: by_id[i].name)]
-found = knowledge_store.passages_at(source.version_id)
+found = knowledge.passages_at(source.version_id)
 add, browse, files = st.tabs(["Add a file", f"Passages ({len(found)})", "Files and history"])
 
 with add:
@@ -109,10 +108,10 @@ with files:
         text, remove = st.columns([5, 1])
         text.markdown(f"**{plain(file)}** · {plural(count, 'passage')}")
         if remove.button("Remove", key=f"knowledge_remove_{source.id}_{file}", icon=":material/delete:"):
-            knowledge_store.remove_file(source.id, file)
+            knowledge.remove_file(source.id, file)
             flash(f"Removed {file}; runs made before keep the passages they were given.")
             st.rerun()
-    versions = knowledge_store.versions(source.id)  # newest first, numbered from the oldest
+    versions = knowledge.versions(source.id)  # newest first, numbered from the oldest
     history = [
         {"version": len(versions) - i, "when (UTC)": v.created_at, "change": v.summary, "passages": v.n_passages}
         for i, v in enumerate(versions)
@@ -120,6 +119,6 @@ with files:
     st.dataframe(pd.DataFrame(history), hide_index=True, width="stretch")
     sure = st.checkbox(f"Yes, delete “{source.name}” and its {source.n_passages} passages", key="knowledge_sure")
     if st.button("Delete knowledge source", disabled=not sure):
-        knowledge_store.delete_source(source.id)
+        knowledge.delete_source(source.id)
         flash(f"Deleted “{source.name}”.")
         st.rerun()

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from lib.db import run_store
 from lib.errors import StudioError
 from lib.judge import rating, scorecard
-from lib.judge.run import earlier_turns, guideline_of, question_of, settings_of
+from lib.judge.run import earlier_turns, guideline_of, question_of, reviewer_key, settings_of
+from lib.judge.runs import RESERVATION_MINUTES, list_runs, load_run, reviewer_ratings
 from lib.ui.access import rateable, signed_in_person
 from lib.ui.contenders import answer_markdown, show_passages
 from lib.ui.plain import plain
@@ -18,7 +18,7 @@ st.title("Rate answers")
 show_flash()
 person = signed_in_person()
 curator = person is None or person.role == "curator"
-runs = [run for run in run_store.list_runs() if rateable(person, run.shared_with)]
+runs = [run for run in list_runs() if rateable(person, run.shared_with)]
 if not runs:
     st.info("There is no evaluation run to rate yet." if curator else "No run has been shared with you yet.")
     if curator:
@@ -48,23 +48,23 @@ if revealed := st.session_state.pop("rate_revealed", None):
     for label, passages in given.items():  # shown only now, so they could not give the contender away
         st.caption(f"Retrieval gave **{plain(label)}** these passages:")
         show_passages(passages)
-skipped: list[int] = st.session_state.setdefault(f"rate_skipped_{run.id}_{rating.reviewer_key(reviewer)}", [])
+skipped: list[int] = st.session_state.setdefault(f"rate_skipped_{run.id}_{reviewer_key(reviewer)}", [])
 assignment, done, total = rating.next_assignment(run, reviewer, skipped)
 if total:
     needed = plural(run.reviews_needed, "reviewer")
     st.progress(done / total, f"{done} of {total} rated · each item needs {needed}")
-run_answers = run_store.run_answers(run.id)  # read once per render
-if done and (hint := scorecard.stop_hint(run, run_store.run_ratings(run.id), run_answers)):
+data = load_run(run.id)  # the run's items, answers and ratings: read once per render
+if done and (hint := scorecard.stop_hint(run, data.ratings, data.answers, data.items)):
     st.info(hint, icon=":material/flag:")
 if assignment is None:
-    status = rating.queue_status(run)
-    mine = {r.position for r in run_store.run_ratings(run.id, reviewer)}
+    status = rating.queue_status(run, data.ratings, data.items)
+    mine = {r.position for r in reviewer_ratings(run.id, reviewer)}
     busy = sum(1 for item in status if item["Still needs"] and item["Item"] not in mine)
     if busy:
         st.info(
             f"Nothing left for you now: {plural(busy, 'item')} {'is' if busy == 1 else 'are'} being rated by others. "
             "If someone stops, their item "
-            f"comes back here within {run_store.RESERVATION_MINUTES} minutes.", icon=":material/hourglass:",
+            f"comes back here within {RESERVATION_MINUTES} minutes.", icon=":material/hourglass:",
         )  # fmt: skip
     elif len(mine) == len(status):
         st.success(f"All {plural(len(status), 'item')} rated. Thank you, {plain(reviewer)}!")
@@ -74,8 +74,8 @@ if assignment is None:
         st.page_link("pages/scorecard.py", label="Open the scorecard", icon=":material/leaderboard:")
     st.stop()
 
-prompt = run_store.run_items(run.id)[assignment.position]
-stored = {a.contender: a for a in run_answers if a.position == assignment.position}
+prompt = data.items[assignment.position]
+stored = {a.contender: a for a in data.answers if a.position == assignment.position}
 answers = {label: a.text for label, a in stored.items()}
 if assignment.left not in answers or assignment.right not in answers:
     st.warning("This item's answers are not generated yet: finish the run on Evaluate first.")

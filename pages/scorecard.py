@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from lib.db import run_store
 from lib.judge import approaches, reports, scorecard
 from lib.judge.run import contenders_of, subject_of
+from lib.judge.runs import list_runs, load_run
 from lib.judge.tables import pair_rows
 from lib.judge.verdict import FINE_TUNE, KEEP_BASELINE
 from lib.ui.charts import interval_chart
@@ -16,18 +16,15 @@ from lib.words import plural
 
 st.title("Scorecard")
 sync_jobs(again=True)  # the training cost of a job that finished while nobody watched it
-runs = run_store.list_runs()
+runs = list_runs()
 if not runs:
     st.info("There is no evaluation run yet.")
     st.page_link("pages/evaluate.py", label="Create one on Evaluate", icon=":material/science:")
     st.stop()
 by_id = {run.id: run for run in runs}
 run_id = st.selectbox("Run", list(by_id), key="score_run", format_func=lambda i: f"{i} · {by_id[i].name}")
-run = by_id[run_id]
-ratings = run_store.run_ratings(run.id)
-repeats = run_store.run_ratings(run.id, repeats=True)
-answers = run_store.run_answers(run.id)
-items = run_store.run_items(run.id)  # read once per render
+data = load_run(run_id)  # the run's items, answers and ratings: read once per render
+run, ratings, answers, items = data.run, data.ratings, data.answers, data.items
 left, right = st.columns(2)
 tuned, recorded_baseline = subject_of(run)
 rivals = [c.label for c in contenders_of(run) if c.label != tuned]
@@ -42,7 +39,7 @@ training_cost = right.number_input(
 )  # fmt: skip
 if training_cost is None:
     right.caption("Training cost unknown: the verdict leaves it out until you type it.")
-card = scorecard.build(run, answers, ratings, items, training_cost or 0.0, repeats=repeats, baseline=baseline)
+card = scorecard.build(run, answers, ratings, items, training_cost or 0.0, repeats=data.repeats, baseline=baseline)
 
 verdict = card.verdict
 show = {FINE_TUNE: st.success, KEEP_BASELINE: st.warning}.get(verdict.decision or "", st.info)
@@ -106,7 +103,7 @@ with people:
     if agree["pairs"]:
         st.markdown("**Agreement per pair of reviewers** (Cohen's kappa on the items both rated)")
         st.dataframe(pd.DataFrame(agree["pairs"]), hide_index=True)
-    review_queue(run)
+    review_queue(data)
 
 downloads = st.columns(3)
 name = f"run-{run.id}"

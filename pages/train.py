@@ -6,7 +6,7 @@ from dataclasses import replace
 import openai
 import streamlit as st
 
-from lib.db import dataset_versions
+from lib.curate import datasets
 from lib.errors import StudioError
 from lib.openai_format.rules import MIN_EXAMPLES, SUFFIX_RULE, auto_batch_size, auto_epochs, suffix_problem
 from lib.price import pricing
@@ -45,7 +45,7 @@ if not models:
     st.stop()
 
 left, right = st.columns(2)
-versions = {v.id: v for v in dataset_versions.versions(dataset.id)}
+versions = {v.id: v for v in datasets.versions(dataset.id)}
 version_id = left.selectbox(
     "Dataset version",
     list(versions),

@@ -15,7 +15,7 @@ from typing import Any, cast
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
-from lib.db import dataset_versions, price_store, provenance_store, run_store
+from lib.db import dataset_versions, provenance_store, run_store
 from lib.errors import RunError, StudioError
 from lib.judge.run import (
     TIE,
@@ -31,7 +31,7 @@ from lib.judge.run import (
 )
 from lib.judge.run import prompt_messages as prompt_messages  # lib/cli.py imports it from here
 from lib.openai_format.examples import conversation
-from lib.price import pricing
+from lib.price import overrides, pricing
 from lib.retrieve import search
 from lib.retrieve.search import Hit
 from lib.train.providers import ProviderConfig, calling
@@ -74,7 +74,7 @@ def answer_cost(config: ProviderConfig, contender: Contender, prompt_tokens: int
     if config.kind == "local":
         return 0.0
     try:
-        info = pricing.resolve(contender.model, pricing.models(price_store.price_overrides()))
+        info = pricing.resolve(contender.model, overrides.user_prices())
     except StudioError:
         return 0.0
     input_price = info.tuned_input if contender.tuned else info.base_input

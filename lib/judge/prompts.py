@@ -1,5 +1,6 @@
 """Where an evaluation run's prompts come from: Elle's evaluation file, a dataset version's rows, or the rows a
-training job held out (read from its record); and the warning when a tuned contender was trained on them."""
+training job held out (read from its record); the warning when a tuned contender was trained on them; and the
+questions training data must not contain (the doctor's evaluation-overlap check)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 
 from lib.curate import doctor
 from lib.curate.dataset import Row
-from lib.db import dataset_versions, provenance_store
+from lib.db import dataset_versions, provenance_store, run_store
 from lib.judge.run import Contender, Prompt, prompt_messages, question_of
 from lib.openai_format.jsonl import read_jsonl
 from lib.settings import SAMPLE_DIR
@@ -53,3 +54,16 @@ def training_overlap(provider: str, contenders: Sequence[Contender], prompts: Se
                 "doctor on Examples and train again, or choose other prompts."
             )
     return said
+
+
+def evaluation_questions() -> tuple[tuple[str, str], ...]:
+    """What training data must not contain, as (where it comes from, question): Elle's evaluation questions and
+    the prompts of every stored run that did not take them from a dataset's own rows."""
+    found = [(p.source, question_of(p.messages)) for p in eval_file_prompts()]
+    for run in run_store.list_runs():
+        sources = run_store.run_item_sources(run.id)
+        for position, prompt in run_store.run_items(run.id).items():
+            source = sources.get(position, "")
+            if not source.startswith("row:"):
+                found.append((f"run {run.id} item {position}", question_of(prompt)))
+    return tuple(found)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -91,10 +91,15 @@ def next_assignment(run: EvalRun, reviewer: str, skipped: Sequence[int] = ()) ->
     return upcoming, done, done + sum(1 for a in available if not a.repeat)
 
 
-def queue_status(run: EvalRun) -> list[dict[str, object]]:
-    """Per item: who rated it, who holds it now, and how many more reviewers it needs (the Reviewers tab)."""
+def queue_status(
+    run: EvalRun, ratings: Sequence[Rating] | None = None, items: Iterable[int] | None = None
+) -> list[dict[str, object]]:
+    """Per item: who rated it, who holds it now, and how many more reviewers it needs (the Reviewers tab).
+
+    ``ratings`` and ``items`` (positions): the run's, where the page has read them already; else they are read.
+    """
     by_item: dict[int, list[str]] = {}
-    for r in run_store.run_ratings(run.id):
+    for r in run_store.run_ratings(run.id) if ratings is None else ratings:
         by_item.setdefault(r.position, []).append(r.reviewer)
     held = run_store.active_reservations(run.id)
     return [
@@ -104,7 +109,7 @@ def queue_status(run: EvalRun) -> list[dict[str, object]]:
             "Being rated by": ", ".join(sorted(held.get(position, []), key=str.casefold)),
             "Still needs": max(0, run.reviews_needed - len(by_item.get(position, []))),
         }
-        for position in sorted(run_store.run_items(run.id))
+        for position in sorted(run_store.run_items(run.id) if items is None else items)
     ]
 
 

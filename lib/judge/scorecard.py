@@ -5,10 +5,11 @@ candidate's job; and the hint Rate gives once more ratings cannot change the ver
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from lib.db import provenance_store, run_store
+from lib.db import provenance_store
 from lib.judge.answer_checks import pack
 from lib.judge.rating import pair_for
 from lib.judge.run import EvalRun, Rating, StoredAnswer, contenders_of, question_of, settings_of, subject_of
@@ -108,15 +109,18 @@ def estimated_training_cost(run: EvalRun) -> float | None:
     return made.estimated_cost_usd if made is not None else None
 
 
-def stop_hint(run: EvalRun, ratings: list[Rating], answers: list[StoredAnswer]) -> str | None:
-    """What Rate tells reviewers once more ratings can no longer change the verdict (None: keep rating)."""
+def stop_hint(
+    run: EvalRun, ratings: list[Rating], answers: list[StoredAnswer], items: Mapping[int, list[dict[str, Any]]]
+) -> str | None:
+    """What Rate tells reviewers once more ratings can no longer change the verdict (None: keep rating); ``items``
+    are the run's prompts by position, as the page read them."""
     tuned, baseline = subject_of(run)
     if tuned is None or baseline is None:
         return None
     [pair] = pair_results([tuned, baseline], ratings)
     rated = {r.position for r in ratings}
     remaining = sum(
-        1 for position in run_store.run_items(run.id) if set(pair_for(run, position)) == {tuned, baseline}
+        1 for position in items if set(pair_for(run, position)) == {tuned, baseline}
         and position not in rated
     )  # fmt: skip
     cost = {row["contender"]: row["cost per 1,000"] for row in usage_table([tuned, baseline], answers, {}, None)}

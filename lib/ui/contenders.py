@@ -7,11 +7,11 @@ from typing import Any
 import openai
 import streamlit as st
 
-from lib.db import knowledge_store
 from lib.errors import StudioError
 from lib.judge.answer_checks import ELLE, PACKS, CheckPack
 from lib.judge.evaluation import Answer, recorded_contenders
 from lib.judge.run import Contender, default_label, default_subject
+from lib.retrieve import knowledge
 from lib.retrieve.source import Source
 from lib.train import tracking
 from lib.train.providers import ProviderConfig, chat_models
@@ -37,7 +37,7 @@ def best_checkpoint_model(fingerprint: str, _client: openai.OpenAI, _config: Pro
 
 def knowledge_choice(prefix: str) -> Source | None:
     """The knowledge source retrieval contenders search (None: no retrieval)."""
-    found = {s.id: s for s in knowledge_store.sources() if s.n_passages}
+    found = {s.id: s for s in knowledge.sources() if s.n_passages}
     if not found:
         st.caption("Retrieval contenders need a knowledge source: add one on the Knowledge screen.")
         return None

@@ -11,10 +11,10 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from lib.curate import datasets
 from lib.curate.dataset import Dataset, Row
-from lib.db import dataset_store, provenance_store
 from lib.errors import StudioError
-from lib.train import data_map, tracking
+from lib.train import data_map, jobs, tracking
 from lib.train.data_map import ExampleSignal
 from lib.train.provenance import Provenance
 from lib.train.providers import ProviderConfig
@@ -48,7 +48,7 @@ def job_signals(client: openai.OpenAI, config: ProviderConfig, made: Provenance)
 def latest_signals(dataset: Dataset) -> tuple[Provenance, dict[int, ExampleSignal]] | None:
     """The signals of the newest job trained on this dataset, when the current provider can give them."""
     config = current_provider()
-    made = data_map.latest_job_of(dataset.id, list(provenance_store.job_provenance(config.kind).values()))
+    made = data_map.latest_job_of(dataset.id, list(jobs.job_provenance(config.kind).values()))
     if made is None:
         return None
     try:
@@ -97,7 +97,7 @@ def job_map(client: openai.OpenAI, config: ProviderConfig, made: Provenance) -> 
     """Jobs: the data map of a finished job on its dataset; clicking a point opens that row on Examples."""
     try:
         signals = job_signals(client, config, made)
-        dataset = dataset_store.get_dataset(made.dataset_id)
+        dataset = datasets.get_dataset(made.dataset_id)
     except StudioError:  # no per-example losses here (other providers), or the dataset was deleted
         return
     if not signals:

@@ -6,14 +6,11 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from lib.curate import doctor
+from lib.curate import datasets, doctor
 from lib.curate.dataset import Dataset, Row
 from lib.curate.doctor import Diagnosis
 from lib.curate.import_export import VALIDATION_TAG, held_out
-from lib.db import dataset_store, run_store
-from lib.db.dataset_store import normalize_tags
-from lib.judge.prompts import eval_file_prompts
-from lib.judge.run import question_of
+from lib.judge.prompts import evaluation_questions
 from lib.ui.widgets import cached_rows, flash
 
 TITLES = {
@@ -23,19 +20,6 @@ TITLES = {
     "near_duplicate": "near-duplicates",
     "outlier": "outlier",
 }
-
-
-def evaluation_prompts() -> tuple[tuple[str, str], ...]:
-    """What training data must not contain: Elle's evaluation questions and the prompts of every stored run
-    that did not take them from a dataset's own rows."""
-    found = [(p.source, question_of(p.messages)) for p in eval_file_prompts()]
-    for run in run_store.list_runs():
-        sources = run_store.run_item_sources(run.id)
-        for position, prompt in run_store.run_items(run.id).items():
-            source = sources.get(position, "")
-            if not source.startswith("row:"):
-                found.append((f"run {run.id} item {position}", question_of(prompt)))
-    return tuple(found)
 
 
 @st.cache_data(max_entries=8, show_spinner="The doctor is reading the examples…")
@@ -59,25 +43,27 @@ def _act(dataset: Dataset, rows: Sequence[Row], diagnosis: Diagnosis) -> None:
         st.rerun()
     if diagnosis.code == "pii" and cells[1].button(f"Redact {_rows(lines)}", key="doctor_redact"):
         changes = {rows[n - 1].id: {"example": doctor.redacted(rows[n - 1].example)} for n in lines}
-        dataset_store.update_rows(dataset.id, changes, f"Redacted personal data in {_rows(lines)}")
+        datasets.update_rows(dataset.id, changes, f"Redacted personal data in {_rows(lines)}")
         flash("Personal data replaced by placeholders. Undo brings it back.")
         st.rerun()
     if diagnosis.code == "near_duplicate" and diagnosis.keep is not None:
         others = [n for n in lines if n != diagnosis.keep]
         if cells[1].button(f"Keep row {diagnosis.keep}, remove {_rows(others)}", key="doctor_keep_one"):
-            dataset_store.delete_rows(dataset.id, [rows[n - 1].id for n in others], f"Removed near-duplicates of "
+            datasets.delete_rows(dataset.id, [rows[n - 1].id for n in others], f"Removed near-duplicates of "
                                       f"row {diagnosis.keep}")  # fmt: skip
             flash(f"Removed {len(others)} near-duplicate(s). Undo brings them back.")
             st.rerun()
     if diagnosis.code == "eval_overlap":
         tip = f"Tags it '{VALIDATION_TAG}': Train always holds it out and never trains on it."
         if cells[1].button(f"Move {_rows(lines)} to validation", key="doctor_validate", help=tip):
-            tagged = {rows[n - 1].id: {"tags": normalize_tags(f"{rows[n - 1].tags},{VALIDATION_TAG}")} for n in lines}
-            dataset_store.update_rows(dataset.id, tagged, f"Moved {_rows(lines)} to validation")
+            tagged = {
+                rows[n - 1].id: {"tags": datasets.normalize_tags(f"{rows[n - 1].tags},{VALIDATION_TAG}")} for n in lines
+            }
+            datasets.update_rows(dataset.id, tagged, f"Moved {_rows(lines)} to validation")
             flash("Held out for validation: Train will not train on it.")
             st.rerun()
         if cells[2].button(f"Remove {_rows(lines)}", key="doctor_remove"):
-            dataset_store.delete_rows(dataset.id, ids, f"Removed {_rows(lines)}: an evaluation prompt")
+            datasets.delete_rows(dataset.id, ids, f"Removed {_rows(lines)}: an evaluation prompt")
             flash("Removed. Undo brings it back.")
             st.rerun()
 
@@ -85,7 +71,7 @@ def _act(dataset: Dataset, rows: Sequence[Row], diagnosis: Diagnosis) -> None:
 def panel(dataset: Dataset) -> None:
     """Findings of the doctor on the dataset's latest version, errors first."""
     rows = cached_rows(dataset.id, dataset.version_id)
-    found = cached_diagnoses(dataset.id, dataset.version_id, evaluation_prompts())
+    found = cached_diagnoses(dataset.id, dataset.version_id, evaluation_questions())
     errors = sum(d.severity == "error" for d in found)
     st.caption(
         f"{errors} errors, {len(found) - errors} warnings · near-duplicates, contradictions, evaluation prompts in "
@@ -98,7 +84,7 @@ def panel(dataset: Dataset) -> None:
                             disabled=not any(d.code == "pii" for d in found)):  # fmt: skip
         lines = sorted({n for d in found if d.code == "pii" for n in d.lines})
         changes = {rows[n - 1].id: {"example": doctor.redacted(rows[n - 1].example)} for n in lines}
-        dataset_store.update_rows(dataset.id, changes, f"Redacted personal data in {len(lines)} rows")
+        datasets.update_rows(dataset.id, changes, f"Redacted personal data in {len(lines)} rows")
         flash(f"Personal data replaced by placeholders in {len(lines)} rows. Undo brings it back.")
         st.rerun()
     choice = st.selectbox(

@@ -8,8 +8,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from lib.curate import datasets
 from lib.curate.dataset import Dataset, Row
-from lib.db import dataset_store
 from lib.errors import StudioError
 from lib.judge import preferences
 from lib.judge.run import EvalRun, Rating, StoredAnswer
@@ -65,5 +65,5 @@ def edit_preference(dataset: Dataset, row: Row, number: int) -> None:
     new_rejected = right.text_area("Not preferred", rejected_text(row.example) or "", key=f"{key}_rejected", height=220)
     changed = with_rejected(with_table_fields(row.example, new_system, new_user, new_preferred), new_rejected)
     if changed != row.example:
-        dataset_store.update_rows(dataset.id, {row.id: {"example": changed}}, f"Edited the preference in row {number}")
+        datasets.update_rows(dataset.id, {row.id: {"example": changed}}, f"Edited the preference in row {number}")
         st.toast("Saved.")

@@ -5,17 +5,18 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lib.db import run_store
 from lib.errors import StudioError
-from lib.judge import rating
-from lib.judge.run import EvalRun
+from lib.judge import rating, runs
+from lib.judge.runs import RunData
 from lib.ui.access import allowed, sign_in_configured
 from lib.ui.widgets import flash, show_flash
 
 
-def review_queue(run: EvalRun) -> None:
+def review_queue(data: RunData) -> None:
+    """The queue of the run the page loaded (``data``: read once per render)."""
+    run = data.run
     show_flash()
-    status = rating.queue_status(run)
+    status = rating.queue_status(run, data.ratings, data.items)
     complete = sum(1 for item in status if not item["Still needs"])
     st.markdown(f"**Review queue**: {complete} of {len(status)} items have their {run.reviews_needed} reviewers.")
     reviewers = sorted(allowed().reviewers) if sign_in_configured() else []
@@ -33,7 +34,7 @@ def review_queue(run: EvalRun) -> None:
             )  # fmt: skip
         if st.form_submit_button("Save", icon=":material/save:"):
             try:
-                run_store.share_run(run.id, int(needed), shared)
+                runs.share_run(run.id, int(needed), shared)
             except StudioError as error:
                 st.error(str(error))
             else:

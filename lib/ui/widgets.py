@@ -9,15 +9,16 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from lib.curate import datasets
 from lib.curate.dataset import Dataset, Row
 from lib.curate.import_export import check_rows
-from lib.db import dataset_store, dataset_versions, knowledge_store, price_store
 from lib.errors import DatasetError
 from lib.openai_format.checks import Finding
 from lib.openai_format.examples import frozen
-from lib.price import pricing
+from lib.price import overrides
 from lib.price.pricing import ModelInfo, RequestTokens, request_tokens
 from lib.price.tokens import Counter, ExampleTokens
+from lib.retrieve import knowledge
 from lib.train import launch
 from lib.train.provenance import Provenance
 from lib.ui.plain import plain
@@ -26,17 +27,17 @@ from lib.ui.plain import plain
 def current_dataset() -> Dataset | None:
     """The sidebar's dataset chooser. The choice lives in ``dataset_chosen``, plain session state that,
     unlike a widget's own key, survives moving to a page without the chooser and back."""
-    datasets = dataset_store.list_datasets()
-    if not datasets:
+    found = datasets.list_datasets()
+    if not found:
         st.sidebar.caption("No dataset yet.")
         return None
-    by_id = {d.id: d for d in datasets}
+    by_id = {d.id: d for d in found}
     linked = st.query_params.get("dataset", "")  # a reload or a shared link keeps the dataset
     chosen = st.session_state.pop("dataset_choice", st.session_state.get("dataset_chosen"))
     if chosen is None and linked.isdigit():
         chosen = int(linked)
     if chosen not in by_id:
-        chosen = datasets[0].id
+        chosen = found[0].id
     st.session_state["dataset_chosen"] = chosen
     st.query_params["dataset"] = str(chosen)
     st.session_state["sidebar_dataset"] = chosen
@@ -57,7 +58,7 @@ def current_dataset() -> Dataset | None:
 
 def version_number(made: Provenance) -> str:
     """The number History shows for the version a job trained on ("?" once its dataset is deleted)."""
-    number = dataset_versions.version_number(made.dataset_id, made.version_id)
+    number = datasets.version_number(made.dataset_id, made.version_id)
     return str(number) if number else "?"
 
 
@@ -83,10 +84,7 @@ def cached_rows(dataset_id: int, version_id: int) -> tuple[Row, ...]:
     cache_resource, not cache_data: copying 50,000 rows on every rerun takes over a second. Rows are
     frozen dataclasses and their examples read-only (``frozen``): an edit works on a deep copy.
     """
-    if version_id == dataset_store.get_dataset(dataset_id).version_id:
-        found = dataset_store.rows(dataset_id)
-    else:
-        found = dataset_versions.rows_at(dataset_id, version_id)
+    found = datasets.rows_of_version(dataset_id, version_id)
     return tuple(replace(row, example=frozen(row.example)) for row in found)
 
 
@@ -109,14 +107,14 @@ def cached_request_tokens(dataset_id: int, version_id: int, encoding_name: str) 
 @st.cache_data(max_entries=16, show_spinner=False)
 def mean_passage_tokens(version_id: int, encoding_name: str) -> float:
     """What one retrieved passage adds to a prompt, on average over a knowledge source version."""
-    found = knowledge_store.passages_at(version_id)
+    found = knowledge.passages_at(version_id)
     counter = Counter(encoding_name)
     return sum(counter.length(f"[1] {p.text}\n") for p in found) / max(1, len(found))
 
 
 def passage_tokens(container: Any, encoding_name: str) -> float:
     """Tokens per retrieved passage: measured on a chosen knowledge source, or the user's guess when none exists."""
-    by_id = {s.id: s for s in knowledge_store.sources() if s.n_passages}
+    by_id = {s.id: s for s in knowledge.sources() if s.n_passages}
     if not by_id:
         return float(container.number_input(
             "Tokens per passage", 1, 5000, 60, key="costs_passage_tokens",
@@ -228,7 +226,7 @@ def training_method(
 
 def user_prices() -> dict[str, ModelInfo]:
     """The listed models with the user's own prices (edited on Tokens and cost) applied."""
-    return pricing.models(price_store.price_overrides())
+    return overrides.user_prices()
 
 
 def select_kept(label: str, options: list[Any], key: str, format_func: Callable[[Any], str]) -> Any:
@@ -251,7 +249,7 @@ def show_flash() -> None:
 
 def undo_button(dataset: Dataset, key: str) -> None:
     """A button that reverts the latest change not yet undone, saying what it reverts."""
-    target = dataset_versions.undoable(dataset.id)
+    target = datasets.undoable(dataset.id)
     label = f"Undo: {target.summary}" if target else "Undo"
     if st.button(
         label,
@@ -260,6 +258,6 @@ def undo_button(dataset: Dataset, key: str) -> None:
         disabled=target is None,
         help="Revert the last change; press again to go further back.",
     ):
-        done = dataset_versions.undo(dataset.id)
+        done = datasets.undo(dataset.id)
         flash(f"Undone: {target.summary}" if done and target else "Nothing to undo.")
         st.rerun()
