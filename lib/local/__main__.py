@@ -24,6 +24,14 @@ def main(argv: list[str] | None = None) -> int:
         "--max-upload-mb", type=int, default=256, help="refuse uploads larger than this (default 256; OpenAI: 512)"
     )
     parser.add_argument(
+        "--base-model", action="append", default=[], metavar="NAME=PATH",
+        help="offer a Hugging Face model folder or a .gguf file as base model NAME (repeatable; remembered)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--train-processes", default="1", metavar="N",
+        help="train each job in N data-parallel processes (default 1; 'auto': one per GPU)",
+    )  # fmt: skip
+    parser.add_argument(
         "--exit-with", type=int, metavar="PID", help="stop when process PID ends (the app that started it)"
     )
     args = parser.parse_args(argv)
@@ -45,13 +53,22 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"Cannot read the API key file {args.api_key_file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    processes = train_processes(args.train_processes)
+    if processes is None:
+        print(f"--train-processes must be a number from 1 to 64 or 'auto', not '{args.train_processes}'.",
+              file=sys.stderr)  # fmt: skip
+        return 2
     settings = ServerSettings(
         studio_data_dir() / "local",
         host=args.host,
         port=args.port,
         api_key=key or None,
         max_upload_bytes=args.max_upload_mb * 2**20,
+        train_processes=processes,
     )
+    if (refused := add_base_models(settings, args.base_model)) is not None:
+        print(refused, file=sys.stderr)
+        return 2
     if args.exit_with:
         from lib.local.worker import exit_with
 
@@ -65,6 +82,35 @@ def main(argv: list[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     return 0
+
+
+def train_processes(given: str) -> int | None:
+    """How many training processes ``--train-processes`` asks for; None when it is not a count."""
+    if given == "auto":
+        import torch
+
+        return max(1, torch.cuda.device_count())
+    return int(given) if given.isdigit() and 1 <= int(given) <= 64 else None
+
+
+def add_base_models(settings: ServerSettings, given: list[str]) -> str | None:
+    """Check and remember each ``NAME=PATH``; the one line refusing the first that cannot be used."""
+    from lib.local.base_models import BaseModelRefusedError, add
+    from lib.local.models import BASE_MODELS, compute_device, compute_dtype, model_folder
+
+    bytes_per_weight = compute_dtype(compute_device()).itemsize
+    for pair in given:
+        name, equals, path = pair.partition("=")
+        if not equals or not name or not path:
+            return f"--base-model takes NAME=PATH (a model folder or a .gguf file), not '{pair}'."
+        try:
+            added = add(settings.data_dir, name, Path(path), set(BASE_MODELS), bytes_per_weight)
+            model_folder(settings.models_dir, added.name, added.reference)
+        except BaseModelRefusedError as exc:
+            return f"--base-model {name}: {exc}"
+        print(f"Base model {name}: {added.path} ({added.architecture}, {added.parameters / 1e6:,.0f}M parameters, "
+              f"chat template: {added.template})", flush=True)  # fmt: skip
+    return None
 
 
 if __name__ == "__main__":

@@ -28,6 +28,11 @@ _HF_TO_GGUF = {
     "mlp.down_proj": "ffn_down",
 }
 _LAYER = re.compile(r"(?:^|\.)layers\.(\d+)\.(.+)$")
+PERMUTED_ARCHITECTURES = ("llama",)  # llama.cpp's converter interleaves q and k rows for these only
+
+
+class UnmappedLayerError(ValueError):
+    """The adapter changed a layer that has no known GGUF tensor name: the merged file would miss it."""
 
 
 def gguf_name(module_name: str) -> str | None:
@@ -54,11 +59,14 @@ def adapter_deltas(base: torch.nn.Module, merged: torch.nn.Module) -> dict[str, 
     for module_name, module in base.named_modules():
         target = gguf_name(module_name)
         other = merged_weights.get(module_name)
-        if target is None or not isinstance(module, torch.nn.Linear) or not isinstance(other, torch.nn.Linear):
+        if not isinstance(module, torch.nn.Linear) or not isinstance(other, torch.nn.Linear):
             continue
         delta = (other.weight.detach().float() - module.weight.detach().float()).cpu().numpy()
-        if np.any(delta):
-            deltas[target] = delta
+        if not np.any(delta):
+            continue
+        if target is None:
+            raise UnmappedLayerError(f"no GGUF tensor name for the changed layer {module_name}")
+        deltas[target] = delta
     return deltas
 
 
@@ -68,8 +76,9 @@ def write(source: Path, target: Path, deltas: dict[str, np.ndarray] | None = Non
 
     reader = gguf.GGUFReader(source)
     arch = str(reader.fields["general.architecture"].contents())
-    n_head = int(reader.fields[f"{arch}.attention.head_count"].contents())
-    n_head_kv = int(reader.fields[f"{arch}.attention.head_count_kv"].contents())
+    permuted = arch in PERMUTED_ARCHITECTURES
+    n_head = int(reader.fields[f"{arch}.attention.head_count"].contents()) if permuted else 0
+    n_head_kv = int(reader.fields[f"{arch}.attention.head_count_kv"].contents()) if permuted else 0
     serving_type = gguf.GGMLQuantizationType[SERVING_TYPE_NAME]
     partial = target.with_name(f".{target.name}.partial")
     writer = gguf.GGUFWriter(partial, arch=arch)

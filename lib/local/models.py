@@ -11,13 +11,17 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import platform
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from lib.local.base_models import FOLDER, GGUF
+from lib.local.chat_templates import OWN, ensure_chat_template
 
 SMOLLM2 = "smollm2-135m-instruct"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -31,10 +35,16 @@ class ModelUnavailableError(Exception):
 class Loaded:
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
+    template: str = OWN  # which chat template it trains and answers with, in words (chat_templates.py)
 
 
 def compute_device() -> torch.device:
-    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    """A CUDA GPU, else Apple's GPU (MPS), else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
 
 
 def native_bf16_cpu() -> bool:
@@ -50,9 +60,12 @@ def native_bf16_cpu() -> bool:
 
 
 def compute_dtype(device: torch.device) -> torch.dtype:
-    """bf16 where the hardware computes it natively (much faster than fp32), fp32 elsewhere."""
+    """The frozen base's dtype: bf16 where the hardware computes it natively (much faster than fp32); on a GPU
+    without bf16, fp16 (the trainer then scales the loss); fp32 on Apple's GPU and other CPUs."""
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "mps":
+        return torch.float32
     return torch.bfloat16 if native_bf16_cpu() else torch.float32
 
 
@@ -72,14 +85,22 @@ def smollm2_gguf() -> Path:
 
 def prepare_smollm2(folder: Path) -> None:
     """Dequantise the shipped GGUF once and save it as an ordinary (trainable) Hugging Face model."""
-    gguf = smollm2_gguf()
+    prepare_from_gguf(smollm2_gguf(), folder)
+
+
+def prepare_from_gguf(gguf: Path, folder: Path) -> None:
+    """A GGUF file dequantised into a trainable Hugging Face folder (fp32 up to a billion parameters, else bf16:
+    the frozen weights train in bf16 or fp32 anyway, and half the disk)."""
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    model: Any = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     # A GGUF-loaded model carries a quantization config that Trainer-style code refuses to train.
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     setattr(model, "hf_quantizer", None)  # noqa: B010 (typed as a module attribute)
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    if model.num_parameters() > 1_000_000_000:
+        model = model.to(torch.bfloat16)
+    if tokenizer.pad_token_id is not None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
 
@@ -97,21 +118,43 @@ def _preparer(reference: str) -> Callable[[Path], None]:
 
 
 def model_folder(models_dir: Path, model_id: str, preparer: str) -> Path:
-    """The base model's Hugging Face folder, prepared on first use."""
+    """The base model's Hugging Face folder, prepared on first use: a brought folder is used where it is, a
+    brought GGUF file is dequantised once, a shipped model is written by its preparing function."""
+    if preparer.startswith(FOLDER):
+        return Path(preparer.removeprefix(FOLDER))
     folder = models_dir / model_id
     if not (folder / "config.json").exists():
         partial = models_dir / f".{model_id}.partial"
+        shutil.rmtree(partial, ignore_errors=True)  # what an interrupted preparation left
         partial.mkdir(parents=True, exist_ok=True)
-        _preparer(preparer)(partial)
+        if preparer.startswith(GGUF):
+            prepare_from_gguf(Path(preparer.removeprefix(GGUF)), partial)
+        else:
+            _preparer(preparer)(partial)
         partial.rename(folder)
     return folder
+
+
+def gguf_source(model_id: str, preparer: str) -> Path | None:
+    """The GGUF file a base model comes from (llama.cpp serves it), or None for a Hugging Face folder."""
+    if preparer.startswith(GGUF):
+        return Path(preparer.removeprefix(GGUF))
+    source = GGUF_SOURCES.get(model_id)
+    return source() if source is not None else None
+
+
+def load_tokenizer(folder: Path) -> tuple[PreTrainedTokenizerBase, str]:
+    """The model's tokenizer, with a chat template (its family's default when it ships none), and which one."""
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model_type = str(AutoConfig.from_pretrained(folder).model_type)
+    return tokenizer, ensure_chat_template(tokenizer, model_type)
 
 
 def load(folder: Path, device: torch.device | None = None, dtype: torch.dtype | None = None) -> Loaded:
     device = device or compute_device()
     model: Any = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype or compute_dtype(device))
     model.to(device).eval()
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return Loaded(model, tokenizer)
+    tokenizer, template = load_tokenizer(folder)
+    return Loaded(model, tokenizer, template)

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lib.local import lifecycle
+from lib.local.base_models import offered
 from lib.local.config import ServerSettings
 from lib.local.models import BASE_MODELS, model_folder
 from lib.local.routers.chat import chat_router
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: ServerSettings) -> FastAPI:
     """The server's FastAPI app; ``settings.base_models`` defaults to SmolLM2."""
-    settings.base_models = settings.base_models or dict(BASE_MODELS)
+    settings.base_models = offered(settings.base_models or dict(BASE_MODELS), settings.data_dir)
     store = LocalStore(settings.store_path)
     engine = Engine(settings.models_dir, settings.base_models, settings.llama_child)
 

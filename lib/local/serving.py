@@ -23,11 +23,12 @@ from typing import Any, Protocol
 
 import torch
 from peft import PeftModel
-from transformers import AutoTokenizer, GenerationConfig, PreTrainedTokenizerBase
+from transformers import GenerationConfig, PreTrainedTokenizerBase
 
 from lib.local import gguf_export
+from lib.local.chat_templates import end_of_turn_ids
 from lib.local.llama_process import DecoderDiedError, LlamaCppDecoder, llama_selftest
-from lib.local.models import GGUF_SOURCES, Loaded, load, model_folder
+from lib.local.models import Loaded, gguf_source, load, load_tokenizer, model_folder
 
 MERGED_CACHE = 2  # tuned models kept loaded
 MAX_WAITING = 8  # answers that may wait for one llama.cpp model; more are told to come back (503, Retry-After)
@@ -126,8 +127,18 @@ class Served:
             self.fast.lock.release()
 
 
+def _configured_eos(folder: Path) -> Any:
+    """The generation config's end-of-text token(s); a brought folder may ship no generation_config.json."""
+    try:
+        return GenerationConfig.from_pretrained(folder).eos_token_id
+    except OSError:
+        return None
+
+
 def _eos_ids(tokenizer: PreTrainedTokenizerBase, configured: Any) -> set[int]:
-    return {tokenizer.eos_token_id, *(configured if isinstance(configured, list) else [configured])} - {None}
+    """End-of-text, the generation config's stop tokens and the chat template's end-of-turn tokens."""
+    listed = configured if isinstance(configured, list) else [configured]
+    return {tokenizer.eos_token_id, *listed, *end_of_turn_ids(tokenizer)} - {None}
 
 
 @dataclass(frozen=True)
@@ -165,7 +176,15 @@ class Engine:
         return self._torch_bases[model_id]
 
     def _gguf_models(self) -> list[str]:
-        return [m for m in self.base_models if m in GGUF_SOURCES] if llama_cpp_installed() else []
+        if not llama_cpp_installed():
+            return []
+        return [m for m, preparer in self.base_models.items() if gguf_source(m, preparer) is not None]
+
+    def _gguf_source(self, model_id: str) -> Path:
+        source = gguf_source(model_id, self.base_models[model_id])
+        if source is None:
+            raise ValueError(f"{model_id} comes from no GGUF file")
+        return source
 
     def _uses_llama(self, model_id: str) -> bool:
         """Whether llama.cpp serves ``model_id`` (from a GGUF file, once it passed its self-test)."""
@@ -175,7 +194,7 @@ class Engine:
         with self._llama_lock:
             path = self._folder(model_id) / SERVING_GGUF
             if not path.exists():
-                gguf_export.write(GGUF_SOURCES[model_id](), path)
+                gguf_export.write(self._gguf_source(model_id), path)
             return path
 
     def _llama_works(self, model_id: str) -> bool:
@@ -238,8 +257,8 @@ class Engine:
             eos_ids = _eos_ids(loaded.tokenizer, loaded.model.generation_config.eos_token_id)
             return Served(loaded.tokenizer, eos_ids, torch_model=loaded.model)
         folder = self._folder(model_id)
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-        return Served(tokenizer, _eos_ids(tokenizer, GenerationConfig.from_pretrained(folder).eos_token_id), fast=fast)
+        tokenizer, _ = load_tokenizer(folder)
+        return Served(tokenizer, _eos_ids(tokenizer, _configured_eos(folder)), fast=fast)
 
     def _llama(self, path: Path) -> LlamaCppDecoder | None:
         """llama.cpp serving ``path`` in a child; None (PyTorch decodes) if the child cannot even start."""
@@ -257,13 +276,8 @@ class Engine:
                 self._tuned.move_to_end(model_id)
                 return served
             fast = None
-            if base.fast is not None:
-                path = adapter / SERVING_GGUF
-                if not path.exists():
-                    deltas = gguf_export.adapter_deltas(self._torch_base(base_id).model, self._merged(base_id, adapter))
-                    gguf_export.write(GGUF_SOURCES[base_id](), path, deltas)
-                    del self._torch_bases[base_id]  # only needed to write the next tuned model's file
-                fast = self._llama(path)
+            if base.fast is not None and self._tuned_file(base_id, adapter) is not None:
+                fast = self._llama(adapter / SERVING_GGUF)
             if fast is None:
                 served = Served(base.tokenizer, base.eos_ids, torch_model=self._merged(base_id, adapter))
             else:
@@ -272,6 +286,21 @@ class Engine:
             while len(self._tuned) > MERGED_CACHE:
                 self._tuned.popitem(last=False)  # freed once no answer in progress holds it
             return served
+
+    def _tuned_file(self, base_id: str, adapter: Path) -> Path | None:
+        """The tuned model's GGUF for llama.cpp, written once; None where its changes cannot be written into the
+        base's GGUF (an architecture whose layers GGUF names otherwise): PyTorch then serves it."""
+        path = adapter / SERVING_GGUF
+        if not path.exists():
+            try:
+                deltas = gguf_export.adapter_deltas(self._torch_base(base_id).model, self._merged(base_id, adapter))
+                gguf_export.write(self._gguf_source(base_id), path, deltas)
+            except gguf_export.UnmappedLayerError as exc:
+                log.info("%s is served with PyTorch: %s", adapter.name, exc)
+                return None
+            finally:
+                self._torch_bases.pop(base_id, None)  # only needed to write the next tuned model's file
+        return path
 
     def _merged(self, base_id: str, adapter: Path) -> Any:
         """A copy of the base with the adapter merged in: runs as fast as the base model."""

@@ -19,7 +19,9 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import PreTrainedTokenizerBase
 
+from lib.local import ranks as ranks_module
 from lib.local.models import Loaded
+from lib.local.ranks import Ranks
 from lib.openai_format.examples import conversation
 
 IGNORE = -100
@@ -50,6 +52,11 @@ class Encoded:
     @property
     def trained(self) -> int:
         return sum(label != IGNORE for label in self.labels)
+
+    @property
+    def targets(self) -> int:
+        """Positions whose next token is trained on: what the loss is averaged over."""
+        return sum(label != IGNORE for label in self.labels[1:])
 
 
 @dataclass
@@ -198,16 +205,17 @@ def labelled_logits(
 
 
 def _loss(
-    model: PeftModel, ids: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor
+    model: PeftModel, ids: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, summed: bool = False
 ) -> tuple[torch.Tensor, int, int, torch.Tensor]:
-    """Mean cross-entropy over the trained positions, (correct, counted) for token accuracy, and each row's
-    own mean loss (detached: the data map's figure, from the same forward pass)."""
+    """Mean (or ``summed``) cross-entropy over the trained positions, (correct, counted) for token accuracy, and
+    each row's own mean loss (detached: the data map's figure, from the same forward pass)."""
     logits, targets, rows = labelled_logits(model, ids, labels, mask)
     token_losses = torch.nn.functional.cross_entropy(logits, targets, reduction="none")
     correct = int((logits.argmax(-1) == targets).sum())
     per_row = torch.zeros(len(ids), device=ids.device).index_add_(0, rows, token_losses.detach().float())
     counted = torch.bincount(rows, minlength=len(ids)).clamp(min=1)
-    return token_losses.mean(), correct, len(targets), per_row / counted
+    loss = token_losses.sum() if summed else token_losses.mean()
+    return loss, correct, len(targets), per_row / counted
 
 
 @torch.no_grad()
@@ -234,17 +242,36 @@ def optimizer_and_schedule(
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / max(1, total_steps))
 
 
+def _step(
+    model: PeftModel, share: Sequence[Encoded], batch_targets: int, pad_id: int, scaler: Any
+) -> tuple[float, int, int, list[tuple[int, float]]]:
+    """Forward and backward over this process's share of a batch, its loss divided by the whole batch's target
+    count; (summed loss, correct, counted, each example's mean loss). A share can be empty (more ranks than
+    examples in the batch): no gradient, zeros."""
+    if not share:
+        return 0.0, 0, 0, []
+    device = next(model.parameters()).device
+    ids, labels, mask = collate(share, pad_id, device)
+    summed, correct, counted, per_example = _loss(model, ids, labels, mask, summed=True)
+    loss = summed / max(1, batch_targets)
+    (scaler.scale(loss) if scaler is not None else loss).backward()
+    losses = [(e.index, value) for e, value in zip(share, per_example.tolist(), strict=True)]
+    return float(summed.detach()), correct, counted, losses
+
+
 def train(
     loaded: Loaded,
     training: Sequence[Any],
     config: TrainingConfig,
     validation: Sequence[Any] = (),
     callbacks: Callbacks | None = None,
+    ranks: Ranks | None = None,
 ) -> tuple[PeftModel, Result]:
     """LoRA-train ``loaded.model`` on chat examples; the base weights stay frozen and unchanged.
 
     With ``early_stopping_patience`` and validation examples, training stops once the validation loss
     has not improved for that many epochs, and the returned model has the best epoch's weights.
+    With ``ranks`` (a joined process group), this process trains on its share of every batch (ranks.py).
     """
     callbacks = callbacks or Callbacks()
     torch.manual_seed(config.seed)
@@ -259,27 +286,40 @@ def train(
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
     total_steps = steps_per_epoch * config.n_epochs
     optimizer, schedule = optimizer_and_schedule(model, config, total_steps, device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    # fp16 weights (a GPU without bf16): the loss is scaled so small gradients do not vanish
+    scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" and loaded.model.dtype == torch.float16 else None
     result = Result()
     start, step, real_tokens = time.perf_counter(), 0, 0
     best = BestWeights(config.early_stopping_patience) if config.early_stopping_patience and valid_set else None
     for epoch in range(1, config.n_epochs + 1):
         for batch in batches(train_set, config.batch_size, rng):
-            if callbacks.should_stop():
+            stop = callbacks.should_stop()
+            if stop if ranks is None else ranks_module.any_rank(stop, device):
                 raise Stopped()
-            ids, labels, mask = collate(batch, pad_id, device)
-            loss, correct, counted, per_example = _loss(model, ids, labels, mask)
-            loss.backward()
-            for encoded, value in zip(batch, per_example.tolist(), strict=True):
-                result.example_losses.setdefault(encoded.index, []).append(value)
-            optimizer.step()
+            share = batch if ranks is None else ranks.share(batch)
+            loss_sum, correct, counted, losses = _step(model, share, sum(e.targets for e in batch), pad_id, scaler)
+            if ranks is not None:
+                ranks_module.sum_gradients(trainable)
+                loss_sum, right, total = ranks_module.sum_figures(loss_sum, correct, counted, device=device)
+                correct, counted = int(right), int(total)
+                losses = ranks_module.gather(losses)
+            for index, value in losses:
+                result.example_losses.setdefault(index, []).append(value)
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
+            if ranks is not None:
+                ranks_module.check_same_weights(trainable, device)
             step += 1
             tokens = sum(len(e.input_ids) for e in batch)
             real_tokens += tokens
-            metrics = StepMetrics(
-                step, total_steps, epoch, float(loss.detach()), correct / max(1, counted), tokens=tokens
-            )
+            metrics = StepMetrics(step, total_steps, epoch, loss_sum / max(1, counted), correct / max(1, counted),
+                                  tokens=tokens)  # fmt: skip
             if valid_set and step % steps_per_epoch == 0:
                 metrics.valid_loss, metrics.valid_mean_token_accuracy = evaluate(model, valid_set, pad_id, device)
             result.steps.append(metrics)

@@ -13,11 +13,12 @@ import traceback
 from typing import Any
 
 from lib.local import lifecycle
+from lib.local.base_models import offered
 from lib.local.config import ORGANIZATION, ServerSettings
 from lib.local.files import read_examples, save_file
+from lib.local.rank_process import job_config, process_group
 from lib.local.store import LocalStore, new_id, now
 from lib.local.tuned_models import adapter_path, base_of, tuned_models
-from lib.openai_format.rules import auto_batch_size, auto_epochs
 
 KEEP_CHECKPOINTS = 3
 
@@ -91,22 +92,14 @@ class JobRunner:
     def run(self, job: dict[str, Any]) -> None:
         from lib.local.dpo import DEFAULT_BETA, train_dpo
         from lib.local.models import load, model_folder
-        from lib.local.trainer import Callbacks, Stopped, TrainingConfig, train
+        from lib.local.trainer import Callbacks, Stopped, train
 
         store, settings, job_id = self.store, self.settings, job["id"]
         method = lifecycle.method_of(job)
         training, _ = read_examples(settings, job["training_file"], method=method)
         validation = read_examples(settings, job["validation_file"], 1, method)[0] if job.get("validation_file") else []
         asked = job["method"]["dpo"]["hyperparameters"] if method == "dpo" else job["hyperparameters"]
-        config = TrainingConfig(
-            n_epochs=auto_epochs(len(training)) if asked["n_epochs"] == "auto" else int(asked["n_epochs"]),
-            batch_size=auto_batch_size(len(training)) if asked["batch_size"] == "auto" else int(asked["batch_size"]),
-            learning_rate_multiplier=1.0
-            if asked["learning_rate_multiplier"] == "auto"
-            else float(asked["learning_rate_multiplier"]),
-            seed=int(job["seed"]),
-            early_stopping_patience=asked.get("early_stopping_patience"),
-        )
+        config = job_config(job, len(training))
         hyperparameters = {
             "n_epochs": config.n_epochs,
             "batch_size": config.batch_size,
@@ -122,13 +115,17 @@ class JobRunner:
             shutil.rmtree(old_path, ignore_errors=True)
         lifecycle.event(store, job_id, "Fine-tuning job started")
         base = base_of(job["model"])
-        loaded = load(model_folder(settings.models_dir, base, settings.base_models[base]))
+        loaded = load(model_folder(settings.models_dir, base, offered(settings.base_models, settings.data_dir)[base]))
         start = self.tuned_start(job, loaded) if job["model"] != base else None
+        world = settings.train_processes if method != "dpo" else 1
+        lifecycle.event(store, job_id, training_sentence(base, loaded, world, settings.train_processes))
+        peak = PeakMemory(next(loaded.model.parameters()).device)
         started = time.time()
         out_dir = settings.adapters_dir / job_id
         last_metrics: dict[str, Any] = {}
 
         def on_step(m: Any) -> None:
+            peak.sample()
             data = {"step": m.step, "total_steps": m.total_steps, "train_loss": m.train_loss}
             data |= m.extra or {"train_mean_token_accuracy": m.train_mean_token_accuracy}
             message = f"Step {m.step}/{m.total_steps}: training loss={m.train_loss:.2f}"
@@ -172,10 +169,12 @@ class JobRunner:
             if method == "dpo":
                 model, result = train_dpo(loaded, training, config, beta, validation, callbacks, start)
             else:
-                model, result = train(loaded, training, config, validation, callbacks)
+                with process_group(settings, job, world, next(loaded.model.parameters()).device) as ranks:
+                    model, result = train(loaded, training, config, validation, callbacks, ranks)
         except Stopped:
             lifecycle.stopped(store, job_id)
             return
+        lifecycle.event(store, job_id, f"Peak memory: {peak.megabytes():,} MB{peak.where}")
         for message in early_stopping_events(result, config):
             lifecycle.event(store, job_id, message)
         model.save_pretrained(out_dir / "final")
@@ -194,6 +193,41 @@ class JobRunner:
             result_files=files,
             tokens_per_second=round(result.tokens_per_second, 1),
         )
+
+
+def training_sentence(base: str, loaded: Any, world: int, asked: int) -> str:
+    """What trains and where, for the job's events: model, device, dtype, processes and chat template."""
+    device = next(loaded.model.parameters()).device
+    dtype = str(loaded.model.dtype).removeprefix("torch.")
+    processes = "1 process" if world == 1 else f"{world} processes"
+    if world < asked:
+        processes += " (DPO trains in one)"
+    return f"Training {base} on {device.type} in {dtype}, {processes}; chat template: {loaded.template}"
+
+
+class PeakMemory:
+    """The job's peak memory: the GPU's allocator peak, or this process's resident memory sampled each step."""
+
+    def __init__(self, device: Any) -> None:
+        import psutil  # type: ignore[import-untyped]
+        import torch
+
+        self.device, self.peak = device, 0
+        self._process = psutil.Process()
+        self.where = f" on {device.type}" if device.type == "cuda" else " (resident, this process)"
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        self.sample()
+
+    def sample(self) -> None:
+        self.peak = max(self.peak, int(self._process.memory_info().rss))
+
+    def megabytes(self) -> int:
+        import torch
+
+        if self.device.type == "cuda":
+            return int(torch.cuda.max_memory_allocated(self.device) // 2**20)
+        return self.peak // 2**20
 
 
 def early_stopping_events(result: Any, config: Any) -> list[str]:

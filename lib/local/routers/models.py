@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 
+from lib.local.base_models import BaseModelRefusedError, add, describe, forget, remembered
+from lib.local.chat_templates import OWN
 from lib.local.config import ORGANIZATION, ServerSettings
+from lib.local.models import compute_device, compute_dtype, model_folder
 from lib.local.routers.common import APIError
 from lib.local.serving import Engine
 from lib.local.store import LocalStore
 from lib.local.tuned_models import tuned_models
 
 BASE_MODEL_CREATED = 1730419200  # 2024-11-01, when SmolLM2 was published
+
+
+class AddBaseModel(BaseModel):
+    id: str  # the model id it is offered as
+    path: str  # a Hugging Face model folder or a .gguf file on the server's machine
 
 
 def models_router(store: LocalStore, settings: ServerSettings, engine: Engine) -> APIRouter:
@@ -31,7 +41,11 @@ def models_router(store: LocalStore, settings: ServerSettings, engine: Engine) -
         }
 
     def all_models() -> dict[str, dict[str, Any]]:
-        result = {m: model_object(m, BASE_MODEL_CREATED, "tuning-studio") for m in settings.base_models}
+        brought = remembered(settings.data_dir)
+        result = {}
+        for model_id in settings.base_models:
+            result[model_id] = model_object(model_id, BASE_MODEL_CREATED, "tuning-studio")
+            result[model_id] |= describe(brought[model_id]) if model_id in brought else {"chat_template": OWN}
         for model_id, info in tuned_models(store).items():
             result[model_id] = model_object(model_id, info["created"], ORGANIZATION)
         return result
@@ -52,6 +66,23 @@ def models_router(store: LocalStore, settings: ServerSettings, engine: Engine) -
                 code="model_not_found",
             )
         return found
+
+    @router.post("/models")
+    def add_base_model(body: AddBaseModel) -> dict[str, Any]:
+        """Our extension: offer a model folder or GGUF file on this machine as a base model."""
+        bytes_per_weight = compute_dtype(compute_device()).itemsize
+        try:
+            added = add(settings.data_dir, body.id, Path(body.path), set(settings.base_models), bytes_per_weight)
+            model_folder(settings.models_dir, added.name, added.reference)  # a GGUF is dequantised now, once
+        except BaseModelRefusedError as exc:
+            raise APIError(400, str(exc), param="path", code="model_refused") from exc
+        except Exception as exc:  # transformers may still fail on a model it described as loadable
+            forget(settings.data_dir, body.id)
+            raise APIError(
+                400, f"'{body.id}' could not be prepared: {exc}", param="path", code="model_refused"
+            ) from exc
+        settings.base_models[added.name] = added.reference
+        return all_models()[added.name]
 
     @router.delete("/models/{model_id:path}")
     def delete_model(model_id: str) -> dict[str, Any]:
