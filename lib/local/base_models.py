@@ -157,7 +157,7 @@ def available_bytes() -> tuple[int, str]:
     if torch.cuda.is_available():
         free, _ = torch.cuda.mem_get_info()
         return int(free), f"free on {torch.cuda.get_device_name()}"
-    import psutil  # type: ignore[import-untyped]
+    import psutil
 
     return int(psutil.virtual_memory().available), "available on this machine"
 

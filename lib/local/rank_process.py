@@ -7,8 +7,11 @@ and its worker stay up. Each rank on a CPU gets its share of the cores.
 from __future__ import annotations
 
 import os
+import pickle
+import subprocess
+import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import torch
@@ -83,7 +86,7 @@ def process_group(
         yield None
         return
     rendezvous = ranks_module.rendezvous_file(settings.data_dir / "ranks", job["id"])
-    helpers = ranks_module.start_ranks(rank_main, (settings, job, str(rendezvous), os.getpid()), world)
+    helpers = ranks_module.start_ranks((settings, job, str(rendezvous), os.getpid()), world)
     threads = torch.get_num_threads()
     if device.type == "cpu":
         torch.set_num_threads(_threads_per_rank(world))
@@ -92,8 +95,9 @@ def process_group(
         yield Ranks(0, world)
     except Exception as exc:
         for helper in helpers:
-            helper.join(timeout=5)
-        dead = [(n, h.exitcode) for n, h in enumerate(helpers, start=1) if h.exitcode not in (None, 0)]
+            with suppress(subprocess.TimeoutExpired):
+                helper.wait(timeout=5)
+        dead = [(n, h.returncode) for n, h in enumerate(helpers, start=1) if h.returncode not in (None, 0)]
         if dead:
             rank, code = dead[0]
             raise RankDiedError(
@@ -105,7 +109,18 @@ def process_group(
         ranks_module.leave()
         torch.set_num_threads(threads)
         for helper in helpers:
-            helper.join(timeout=30)
-            if helper.is_alive():
-                helper.terminate()
+            try:
+                helper.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                helper.kill()
+                helper.wait()
         rendezvous.unlink(missing_ok=True)
+
+
+def main() -> None:
+    """A rank started by ``start_ranks``: its arguments come pickled on standard input (from the worker only)."""
+    rank_main(*pickle.loads(sys.stdin.buffer.read()))
+
+
+if __name__ == "__main__":
+    main()

@@ -11,15 +11,19 @@ Multi-node training (``torchrun`` across machines) would use the same code with 
 from __future__ import annotations
 
 import datetime
-import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+import pickle
+import subprocess
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
+
+from lib.local.config import PROJECT_DIR
 
 TIMEOUT = datetime.timedelta(minutes=10)  # the longest a rank waits for the others (rank 0 validating, say)
 
@@ -107,15 +111,18 @@ def gather(items: list[Any]) -> list[Any]:
     return [item for part in gathered for item in (part or [])]
 
 
-def start_ranks(
-    target: Callable[..., None], arguments: tuple[Any, ...], world: int
-) -> list[multiprocessing.process.BaseProcess]:
-    """Ranks 1 .. world-1 in fresh processes, each calling ``target(*arguments, rank)``; rank 0 is the caller."""
-    context = multiprocessing.get_context("spawn")
-    processes: list[multiprocessing.process.BaseProcess] = []
+def start_ranks(arguments: tuple[Any, ...], world: int) -> list[subprocess.Popen[bytes]]:
+    """Ranks 1 .. world-1 as ``python -m lib.local.rank_process``, each given ``(*arguments, rank)`` pickled on its
+    standard input; rank 0 is the caller. (Plain processes: the training worker is a daemon, which
+    multiprocessing forbids to have children.)"""
+    processes = []
     for rank in range(1, world):
-        process = context.Process(target=target, args=(*arguments, rank), daemon=True, name=f"studio-rank-{rank}")
-        process.start()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lib.local.rank_process"], cwd=PROJECT_DIR, stdin=subprocess.PIPE
+        )
+        assert process.stdin is not None
+        process.stdin.write(pickle.dumps((*arguments, rank)))
+        process.stdin.close()
         processes.append(process)
     return processes
 

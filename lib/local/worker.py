@@ -209,7 +209,7 @@ class PeakMemory:
     """The job's peak memory: the GPU's allocator peak, or this process's resident memory sampled each step."""
 
     def __init__(self, device: Any) -> None:
-        import psutil  # type: ignore[import-untyped]
+        import psutil
         import torch
 
         self.device, self.peak = device, 0
