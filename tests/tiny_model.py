@@ -49,7 +49,7 @@ def _tokenizer(special: dict[str, str], extra: list[str], template: str | None) 
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend)
-    tokenizer.add_special_tokens({**special, "additional_special_tokens": extra})  # type: ignore[dict-item]
+    tokenizer.add_special_tokens({**special, "additional_special_tokens": extra})
     if template is not None:
         tokenizer.chat_template = template
     return tokenizer
