@@ -44,3 +44,25 @@ def test_the_local_server_imports_only_the_openai_format_rules_of_the_app() -> N
 
 def test_the_openai_format_rules_import_nothing_else_of_the_app() -> None:
     assert {file: modules for file, modules in app_imports("openai_format").items() if modules} == {}
+
+
+def screens() -> list[Path]:
+    """The files that draw the app: the router, every page and the Streamlit-aware helpers of lib/ui."""
+    return [PROJECT_DIR / "app.py", *sorted((PROJECT_DIR / "pages").glob("*.py")), *sorted((LIB / "ui").glob("*.py"))]
+
+
+def store_imports(path: Path) -> list[str]:
+    """The modules of lib.db that ``path`` imports, in any spelling (``from lib import db`` too)."""
+    found = set(imported(path))
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return sorted(m for m in found if m == "lib.db" or m.startswith("lib.db."))
+
+
+def test_screens_reach_the_store_only_through_the_steps_entry_modules() -> None:
+    """Pages and lib/ui call one entry module per step (lib.curate.datasets, lib.judge.runs, lib.train.jobs,
+    lib.retrieve.knowledge, lib.price.overrides), never lib.db; only store_view configures the store itself."""
+    found = {str(path.relative_to(PROJECT_DIR)): store_imports(path) for path in screens()}
+    assert len(found) > 20 and "lib.db.connection" in found.pop("lib/ui/store_view.py")  # configures the store
+    assert {file: modules for file, modules in found.items() if modules} == {}
