@@ -3,17 +3,18 @@
 import pandas as pd
 import streamlit as st
 
-from lib.errors import StudioError
 from lib.openai_format.rules import auto_batch_size
-from lib.price import overrides, pricing
+from lib.price import pricing
+from lib.train import launch
 from lib.train.estimate import rough_duration
 from lib.ui.charts import break_even_chart, lengths_chart
 from lib.ui.plain import plain
+from lib.ui.prices_view import price_editor
 from lib.ui.provider import local_training_estimate
 from lib.ui.widgets import (
     cached_counts,
     cached_request_tokens,
-    flash,
+    cached_rows,
     passage_tokens,
     require_dataset,
     show_flash,
@@ -34,8 +35,10 @@ epochs = choose_epochs.number_input(
     "Epochs", min_value=1, max_value=50, value=None, placeholder="auto", key="costs_epochs", help="Empty: auto"
 )
 info = listed[model]
-counts = cached_counts(dataset.id, dataset.version_id, info.encoding)
-result = pricing.estimate(counts, info, epochs)
+rows = cached_rows(dataset.id, dataset.version_id)
+split = launch.default_split(rows)  # the training rows Train starts with, split by the function Train uses
+everything = cached_counts(dataset.id, dataset.version_id, info.encoding)  # every row: the Examples tab
+result = pricing.estimate(launch.training_counts(rows, everything, split.training), info, epochs)
 
 cells = st.columns(6)
 cells[0].metric("Examples", f"{result.examples:,}")
@@ -44,6 +47,11 @@ cells[2].metric("Trained tokens", f"{result.trained_tokens:,}", help="Assistant 
 cells[3].metric("Epochs", result.epochs, help=None if epochs else "OpenAI's automatic choice for this many examples")
 cells[4].metric("Billed tokens", f"{result.billed_tokens:,}")
 cells[5].metric("Training cost", f"${result.cost_usd:,.2f}")
+st.caption(
+    f"Counted: the {plural(len(split.training), 'training row')} of {len(rows)} that Train starts with: all but "
+    f"rejected, less {launch.DEFAULT_VALIDATION_FRACTION:.0%} held out for validation (and rows tagged “validation”). "
+    "Train shows these figures for the rows you choose there."
+)
 local = local_training_estimate(result.total_tokens, result.epochs, auto_batch_size(result.examples))
 st.caption(
     f":material/computer: **Local provider** (free, on this machine): about **{rough_duration(local.seconds)}** "
@@ -65,28 +73,31 @@ by_example, all_models, break_even, prices = st.tabs(
 )
 
 with by_example:
-    chart, limit_in_view = lengths_chart([c.total for c in counts], info.context_limit)
+    chart, limit_in_view = lengths_chart([c.total for c in everything], info.context_limit)
     st.altair_chart(chart, width="stretch")
     where = "red line" if limit_in_view else "far beyond the longest example: red line at the right edge"
-    st.caption(f"{model}'s limit: {info.context_limit:,} tokens per example ({where}).")
+    st.caption(f"Every row of the dataset. {model}'s limit: {info.context_limit:,} tokens per example ({where}).")
     table = pd.DataFrame(
         {
-            "row": range(1, len(counts) + 1),
-            "tokens": [c.total for c in counts],
-            "trained tokens": [c.trained for c in counts],
-            "over limit": [c.total > info.context_limit for c in counts],
+            "row": range(1, len(everything) + 1),
+            "tokens": [c.total for c in everything],
+            "trained tokens": [c.trained for c in everything],
+            "over limit": [c.total > info.context_limit for c in everything],
         }
     )
     st.dataframe(table, hide_index=True, width="stretch", height=300)
-    first = result.over_limit[0] + 1 if result.over_limit else 1
-    row = st.number_input("Row", 1, max(1, len(counts)), first, key=f"costs_row_{model}")
-    if st.button("Show this row in Examples", icon=":material/arrow_forward:", disabled=not counts):
+    first = next((n for n, c in enumerate(everything, start=1) if c.total > info.context_limit), 1)
+    row = st.number_input("Row", 1, max(1, len(everything)), first, key=f"costs_row_{model}")
+    if st.button("Show this row in Examples", icon=":material/arrow_forward:", disabled=not everything):
         st.session_state["examples_focus"] = row
         st.switch_page("pages/examples.py")
 
 with all_models:
     encodings = {m.encoding for m in listed.values()}
-    counts_by_encoding = {name: cached_counts(dataset.id, dataset.version_id, name) for name in encodings}
+    counts_by_encoding = {
+        name: launch.training_counts(rows, cached_counts(dataset.id, dataset.version_id, name), split.training)
+        for name in encodings
+    }
     st.dataframe(pd.DataFrame(pricing.cost_table(counts_by_encoding, epochs, listed)), hide_index=True, width="stretch")
 
 with break_even:
@@ -115,33 +126,4 @@ with break_even:
     st.dataframe(pd.DataFrame(ways), hide_index=True, width="stretch")
 
 with prices:
-    st.caption(f"USD per 1M tokens. Listed: {pricing.price_list_source()}. Edit a cell to use your own price.")
-    price_rows = pricing.price_table(listed)
-    st.session_state.setdefault("costs_prices_generation", 0)
-    edited = st.data_editor(
-        pd.DataFrame(price_rows),
-        key=f"costs_prices_{st.session_state.costs_prices_generation}",
-        hide_index=True,
-        disabled=["model"],
-        column_config={
-            "model": "Model",
-            "training": st.column_config.NumberColumn("Training", format="$%.2f", min_value=0),
-            "tuned_input": st.column_config.NumberColumn("Tuned input", format="$%.2f", min_value=0),
-            "tuned_output": st.column_config.NumberColumn("Tuned output", format="$%.2f", min_value=0),
-            "base_input": st.column_config.NumberColumn("Base input", format="$%.2f", min_value=0),
-            "base_output": st.column_config.NumberColumn("Base output", format="$%.2f", min_value=0),
-        },
-    )
-    changes = pricing.changed_prices(price_rows, edited.to_dict("records"))
-    reset = st.button("Back to the listed prices", icon=":material/restart_alt:")
-    if changes or reset:
-        try:
-            for name, field, value in changes:
-                overrides.set_price_override(name, field, pricing.override_value(name, field, value))
-            if reset:
-                overrides.clear_price_overrides()
-            flash("Prices saved." if changes else "Listed prices restored.")
-        except StudioError as error:
-            flash(str(error))
-        st.session_state.costs_prices_generation += 1
-        st.rerun()
+    price_editor(listed)

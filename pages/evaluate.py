@@ -1,27 +1,26 @@
 """Evaluate: a prompt set answered by every contender, stored with its settings so it can be rated and repeated."""
 
-import pandas as pd
+from dataclasses import replace
+
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from lib.curate import datasets
 from lib.errors import StudioError
 from lib.judge import evaluation
-from lib.judge.prompts import EVAL_FILE, dataset_prompts, eval_file_prompts, held_out_prompts, training_overlap
-from lib.judge.run import DEFAULT_RUBRIC, Prompt, PromptSource, RunSettings, describe_settings, settings_of
+from lib.judge.prompts import training_overlap
+from lib.judge.run import describe_settings, settings_of
 from lib.judge.runs import list_runs, load_run
-from lib.train import jobs
 from lib.ui.contenders import (
     best_checkpoint_model,
     choose_contenders,
-    judging_settings,
     knowledge_choice,
     offered_chat_models,
     subject_choice,
 )
+from lib.ui.evaluate_view import answers_table, prompt_choice, run_settings
 from lib.ui.plain import plain
 from lib.ui.provider import require_client, sync_jobs
-from lib.ui.widgets import cached_rows, current_dataset, select_kept, show_flash, version_number
+from lib.ui.widgets import current_dataset, select_kept, show_flash
 from lib.words import plural
 
 
@@ -49,41 +48,8 @@ with new_run:
         st.error(str(error), icon=":material/cloud_off:")
         models = []
     dataset = current_dataset()
-    held_out_jobs = jobs.held_out_jobs(config.kind)
-    source_labels = {PromptSource.EVAL_FILE: "Elle's evaluation questions"}
-    if held_out_jobs:
-        source_labels[PromptSource.HELD_OUT] = "Held out by a training job"
-    if dataset:
-        source_labels[PromptSource.DATASET] = f"All of {dataset.name}"
-    source = st.radio(
-        "Prompts", list(source_labels), key="evaluate_source", horizontal=True, format_func=source_labels.__getitem__
-    )
-    prompts: list[Prompt] = []
-    job_model = None  # with prompts a job held out, that job's tuned model is the default candidate
-    if source == PromptSource.HELD_OUT:
-        by_job = {made.job_id: made for made in held_out_jobs}
-        job_id = select_kept(
-            "Training job",
-            list(by_job),
-            "evaluate_job",
-            lambda j: (
-                f"{j} · {by_job[j].dataset_name} v{version_number(by_job[j])} · "
-                f"{len(by_job[j].validation_rows)} held out · {by_job[j].fine_tuned_model or by_job[j].base_model}"
-            ),
-        )
-        made = by_job[job_id]
-        job_model = made.fine_tuned_model
-        try:
-            prompts = held_out_prompts(made)
-        except StudioError as error:
-            st.error(str(error))
-        source_text = f"{made.dataset_name} v{version_number(made)}, the validation rows held out by {made.job_id}"
-    elif source == PromptSource.DATASET and dataset:
-        prompts = dataset_prompts(cached_rows(dataset.id, dataset.version_id))
-        source_text = f"{dataset.name} v{datasets.version_number(dataset.id, dataset.version_id)}, all examples"
-    else:
-        prompts = eval_file_prompts()
-        source_text = EVAL_FILE.name
+    chosen = prompt_choice(config.kind, dataset)
+    prompts, job_model = chosen.prompts, chosen.job_model
     st.caption(f"{plural(len(prompts), 'prompt')}.")
     if models:
         knowledge = knowledge_choice("evaluate")
@@ -95,40 +61,17 @@ with new_run:
         for overlap in training_overlap(config.kind, contenders, prompts):
             st.warning(overlap, icon=":material/content_copy:")
         candidate, baseline = subject_choice(config.kind, contenders)
-        cells = st.columns(3)
-        temperature = cells[0].slider("Temperature", 0.0, 2.0, 0.0, 0.1, key="evaluate_temperature")
-        max_tokens = cells[1].number_input("Max tokens", 1, 4096, 120, key="evaluate_max_tokens")
-        seed = cells[2].number_input("Seed", 0, 2**31 - 1, 0, key="evaluate_seed")
-        rubric_text = st.text_area(
-            "Rubric: one criterion per line, each scored 1–5",
-            "\n".join(DEFAULT_RUBRIC),
-            key="evaluate_rubric",
-        )
-        checks, margin, repeat, guideline, reviewers = judging_settings()
+        settings, reviewers = run_settings(knowledge, candidate, baseline)
         default_name = f"Elle: {plural(len(prompts), 'prompt')}"  # follows the prompts chosen until a name is typed
         name = st.text_input("Name of the run", key="evaluate_name", placeholder=default_name).strip() or default_name
         if st.button("Create the run and generate answers", type="primary", icon=":material/play_arrow:"):
             pool = evaluation.shot_pool(config.kind, contenders, dataset)
-            settings = RunSettings(
-                temperature=float(temperature),
-                max_tokens=int(max_tokens),
-                seed=int(seed),
-                rubric=[line.strip() for line in rubric_text.splitlines() if line.strip()] or DEFAULT_RUBRIC,
-                shots_dataset=pool[0] if pool else None,
-                shots_version=pool[1] if pool else None,
+            settings = replace(
+                settings, shots_dataset=pool[0] if pool else None, shots_version=pool[1] if pool else None,
                 shots_rows=pool[2] if pool else None,
-                checks=checks,
-                margin=margin,
-                repeat_share=repeat,
-                guideline=guideline,
-                knowledge_source=knowledge.id if knowledge else None,
-                knowledge_version=knowledge.version_id if knowledge else None,
-                knowledge_name=knowledge.name if knowledge else "",
-                candidate=candidate,
-                baseline=baseline,
-            )
+            )  # fmt: skip
             try:
-                run = evaluation.create_run(name, config, source_text, prompts, contenders, settings, reviewers)
+                run = evaluation.create_run(name, config, chosen.source_text, prompts, contenders, settings, reviewers)
             except StudioError as error:
                 st.error(str(error))
             else:
@@ -163,22 +106,7 @@ with runs_tab:
             st.rerun()
         except StudioError as error:
             st.error(str(error))
-    table = pd.DataFrame(
-        [
-            {
-                "item": a.position,
-                "contender": a.contender,
-                "answer": a.text,
-                "prompt tokens": a.prompt_tokens,
-                "tokens": a.completion_tokens,
-                "latency s": round(a.latency_s, 2),
-                "cost": a.cost_usd,
-                "passages": "; ".join(f"{p['file']} {p['origin']}" for p in a.passages),
-            }
-            for a in answers
-        ]
-    )
-    st.dataframe(table, hide_index=True, width="stretch")
+    answers_table(answers)
     st.page_link(
         "pages/rate.py", label="Rate this run", icon=":material/how_to_vote:", query_params={"run": str(run.id)}
     )

@@ -241,7 +241,8 @@ def test_costs_screen_totals_flags_links_and_saves_prices() -> None:
     dataset_store.add_rows(dataset.id, [NewRow(single_turn("Elle", "Tell me everything", long_answer))])
     at = open_page("pages/costs.py")
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Examples"] == "41" and metrics["Epochs"] == "3"
+    assert metrics["Examples"] == "37" and metrics["Epochs"] == "3"  # Train's rows: 4 of 41 held out for validation
+    assert "the 37 training rows of 41 that Train starts with: all but rejected" in at.caption[0].value
     assert not at.warning  # gpt-4o-mini allows 65,536 tokens per example
     local = next(c.value for c in at.caption if "Local provider" in c.value)
     expected = estimate.training_estimate(int(metrics["Tokens"].replace(",", "")), n_epochs=3, batch_size=1)

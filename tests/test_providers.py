@@ -159,3 +159,29 @@ def test_launch_records_the_exact_training_and_validation_rows_and_the_estimate(
     uploaded_questions = [json.loads(line)["messages"][1]["content"] for line in lines]
     assert uploaded_questions == [by_id[i].example["messages"][1]["content"] for i in made.validation_rows]
     assert made.estimated_cost_usd == 0.12
+
+
+def test_launch_uses_the_split_and_findings_the_screen_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Train computes the split and checks the rows once per render: the launch records that split and re-checks
+    nothing."""
+    dataset = load_sample()
+    rows = dataset_store.rows(dataset.id)
+    settings = LaunchSettings("gpt-4o-mini-2024-07-18", validation_fraction=0.1)
+    split = launch.training_split(launch.chosen_rows(rows, settings.examples), settings)
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        if request.url.path == "/v1/files":
+            file = {"id": "file-1", "object": "file", "bytes": 1, "created_at": 1, "filename": "x.jsonl",
+                    "purpose": "fine-tune", "status": "processed"}  # fmt: skip
+            return httpx2.Response(200, json=file)
+        return httpx2.Response(200, json=job("ftjob-8", "validating_files").model_dump())
+
+    def checked_again(*args: object) -> None:
+        raise AssertionError("the launch checked the rows again")
+
+    monkeypatch.setattr(launch, "check_rows", checked_again)
+    client = providers.make_client(OPENAI, http_client=fake(answer, []))
+    launch.launch(client, OPENAI, dataset, rows, settings, split=split, findings=[])
+    made = provenance_store.job_provenance("openai")["ftjob-8"]
+    assert made.training_rows == tuple(row.id for row in split.training)
+    assert made.validation_rows == tuple(row.id for row in split.validation) and len(made.validation_rows) == 4

@@ -90,6 +90,18 @@ def test_launch_shows_the_estimate_then_the_job_runs_to_a_tuned_model(local: ope
     assert at.selectbox(key="compare_model_1").value == tuned  # the compare screen opens with it chosen
 
 
+def test_costs_counts_the_training_rows_train_starts_with(local: openai.OpenAI) -> None:
+    """Tokens and cost estimates over the rows Train trains on (same split), not every row of the dataset."""
+    dataset = load_sample()
+    rows = dataset_store.rows(dataset.id)
+    dataset_store.update_rows(dataset.id, {rows[0].id: {"status": "rejected"}, rows[1].id: {"tags": "validation"}})
+    at = open_page("pages/train.py")
+    trained = metric(at, "Training examples")
+    at.switch_page("pages/costs.py").run()
+    assert not at.exception and metric(at, "Examples") == trained == "34"  # 40, less 1 rejected, 1 tagged, 4 held out
+    assert "the 34 training rows of 40 that Train starts with" in at.caption[0].value
+
+
 def test_a_dataset_with_errors_cannot_be_launched_and_links_to_the_row(local: openai.OpenAI) -> None:
     dataset = load_sample()
     dataset_store.add_rows(dataset.id, [NewRow(single_turn("", "Tell me about tin.", ""))])  # no answer: row 41

@@ -33,6 +33,10 @@ class ExampleChoice(StrEnum):
     APPROVED_ONLY = "approved_only"
 
 
+EXAMPLE_LABELS = {ExampleChoice.ALL_BUT_REJECTED: "All but rejected", ExampleChoice.APPROVED_ONLY: "Approved only"}
+DEFAULT_VALIDATION_FRACTION = 0.1  # Train's validation share until the user moves it
+
+
 @dataclass(frozen=True)
 class LaunchSettings:
     """What the user chose on the launch screen; None means "auto"."""
@@ -98,12 +102,33 @@ def split_rows(rows: Sequence[Row], settings: LaunchSettings) -> tuple[list[Row]
     return import_export.split_rows(rows, settings.validation_fraction, settings.seed or 0)
 
 
+@dataclass(frozen=True)
+class Split:
+    """The rows a job uses: those chosen (ExampleChoice), split into training and validation rows."""
+
+    chosen: list[Row]
+    training: list[Row]
+    validation: list[Row]
+
+
+def training_split(chosen: Sequence[Row], settings: LaunchSettings) -> Split:
+    """The chosen rows (``chosen_rows``) split as ``split_rows`` does: computed once, then passed on."""
+    training, validation = split_rows(chosen, settings)
+    return Split(list(chosen), training, validation)
+
+
+def default_split(rows: Sequence[Row]) -> Split:
+    """The rows Train starts with before the user chooses: all but rejected, the default validation share held
+    out (and rows tagged 'validation'), seed 0."""
+    settings = LaunchSettings("", validation_fraction=DEFAULT_VALIDATION_FRACTION)
+    return training_split(chosen_rows(rows, settings.examples), settings)
+
+
 def training_counts(
-    rows: Sequence[Row], counts: Sequence[ExampleTokens], settings: LaunchSettings
+    rows: Sequence[Row], counts: Sequence[ExampleTokens], training_rows: Sequence[Row]
 ) -> list[ExampleTokens]:
-    """Token counts of the examples that will be trained on (``counts`` is aligned with ``rows``)."""
+    """Token counts of the examples that will be trained on (``counts`` is aligned with ``rows``), in order."""
     by_id = {row.id: count for row, count in zip(rows, counts, strict=True)}
-    training_rows, _ = split_rows(chosen_rows(rows, settings.examples), settings)
     return [by_id[row.id] for row in training_rows]
 
 
@@ -130,16 +155,19 @@ def launch(
     settings: LaunchSettings,
     progress: Callable[[float, str], None] = lambda fraction, text: None,
     estimated_cost_usd: float | None = None,
+    split: Split | None = None,
+    findings: Sequence[Finding] | None = None,
 ) -> FineTuningJob:
     """Check, upload and start training on the chosen ``rows``; record which data made the job.
 
-    The record keeps the exact training and validation row ids and the cost estimate the user saw,
-    so Evaluate and the scorecard read them instead of deciding again.
+    ``split`` and ``findings``: the split and the rows' findings the screen already made for these rows and
+    settings (else they are made here). The record keeps the exact training and validation row ids and the cost
+    estimate the user saw, so Evaluate and the scorecard read them instead of deciding again.
     """
-    if errors := blocking_findings(rows, settings.examples):
+    if errors := blocking_findings(rows, settings.examples, findings):
         raise DatasetError(f"The chosen examples have {plural(len(errors), 'error')}; fix them before training.")
-    chosen = chosen_rows(rows, settings.examples)
-    training_rows, validation_rows = split_rows(chosen, settings)
+    split = split or training_split(chosen_rows(rows, settings.examples), settings)
+    chosen, training_rows, validation_rows = split.chosen, split.training, split.validation
     if len(training_rows) < MIN_EXAMPLES:
         raise DatasetError(f"Training needs at least {MIN_EXAMPLES} examples; this choice has {len(training_rows)}.")
     if method_for(chosen) != settings.method:

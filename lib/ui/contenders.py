@@ -8,7 +8,7 @@ import openai
 import streamlit as st
 
 from lib.errors import StudioError
-from lib.judge.answer_checks import ELLE, PACKS, CheckPack
+from lib.judge.answer_checks import ELLE, CheckPack
 from lib.judge.evaluation import Answer, recorded_contenders
 from lib.judge.run import Contender, default_label, default_subject
 from lib.retrieve import knowledge
@@ -127,30 +127,3 @@ def show_answer(question: str, answer: Answer, pack: CheckPack | None = ELLE) ->
         checked = pack.run(question, answer.text)
         marks = {True: ":material/check:", False: ":material/close:", None: "–"}
         st.caption(" · ".join(f"{label.capitalize()} {marks[checked[key]]}" for key, label in pack.checks.items()))
-
-
-def judging_settings() -> tuple[str | None, float, float, str, int]:
-    """A new run's answer-check pack, the verdict's equivalence margin, the share of items shown twice, the
-    guideline reviewers read (empty: one made from the rubric), and how many reviewers each item needs."""
-    cells = st.columns(4)
-    packs: dict[str | None, str] = {None: "No automatic checks", **{name: p.title for name, p in PACKS.items()}}
-    checks = cells[0].selectbox(
-        "Answer checks", list(packs), index=1, format_func=packs.__getitem__, key="evaluate_checks"
-    )
-    margin = cells[1].slider(
-        "Equivalence margin", 0, 20, 5, format="%d%%", key="evaluate_margin",
-        help="How close to an even split counts as 'as good' in the verdict.",
-    )  # fmt: skip
-    repeat = cells[2].slider(
-        "Items shown twice", 0, 30, 10, format="%d%%", key="evaluate_repeat",
-        help="Each reviewer sees this share of items a second time, sides swapped, to measure consistency.",
-    )  # fmt: skip
-    reviewers = cells[3].number_input(
-        "Reviewers per item", 1, 20, 2, key="evaluate_reviewers",
-        help="Rate offers each item until this many reviewers rated it; two or more measure their agreement.",
-    )  # fmt: skip
-    guideline = st.text_area(
-        "Guideline for reviewers (optional)", key="evaluate_guideline",
-        placeholder="Empty: reviewers read a short guideline made from the rubric.",
-    )  # fmt: skip
-    return checks, margin / 100, repeat / 100, guideline, int(reviewers)
