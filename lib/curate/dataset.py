@@ -1,6 +1,7 @@
 """The dataset domain: a dataset, its versions and its rows (an example with its curation fields).
 
-Plain, immutable values: the store (lib/db/dataset_store.py) reads and writes them, pages and steps pass them on.
+Plain, immutable values: the store (lib/db/dataset_store.py, dataset_versions.py) reads and writes them, pages and steps
+pass them on (pages through datasets.py).
 """
 
 from __future__ import annotations
