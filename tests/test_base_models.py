@@ -172,3 +172,32 @@ def _second_rank(deadline: float) -> psutil.Process:
                 continue
         time.sleep(0.1)
     raise AssertionError("no rank process started")
+
+
+def _sidebar_form() -> None:
+    from lib.ui.provider import _add_base_model
+
+    _add_base_model()
+
+
+def test_the_sidebar_adds_a_base_model_and_says_why_it_refuses_one(
+    server: tuple[str, Path], models: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("STUDIO_LOCAL_URL", server[0])
+    at = AppTest.from_function(_sidebar_form, default_timeout=60)  # (AppTest drops app.py's sidebar on a rerun)
+    at.run()
+    at.text_input[0].set_value("from-the-app")
+    at.text_input[1].set_value(str(tmp_path / "nowhere"))
+    at.button[0].click().run()
+    assert [e.value for e in at.error] == [
+        f"The local server rejected the request (400): Nothing at {tmp_path / 'nowhere'}: give the path of a model "
+        "folder or a .gguf file."
+    ]
+    at.text_input[1].set_value(str(models["qwen2"]))
+    at.button[0].click().run()
+    assert not at.error and not at.exception
+    assert at.success[0].value.startswith("Added from\\-the\\-app: qwen2, 0M parameters, chat template: ChatML.")
+    ids = [m.id for m in openai.OpenAI(base_url=server[0], api_key="local").models.list()]
+    assert "from-the-app" in ids

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx2
 import openai
@@ -82,6 +82,13 @@ def served_models() -> list[Model] | None:
         return list(client(timeout=1.0).models.list())
     except openai.APIError:
         return None
+
+
+def add_base_model(name: str, path: str) -> dict[str, Any]:
+    """Offer a model folder or GGUF file on the server's machine as base model ``name`` (our extension of the API):
+    its /v1/models entry; openai.BadRequestError says in one line why it was refused."""
+    added = client(timeout=900).post("/models", body={"id": name.strip(), "path": path.strip()}, cast_to=object)
+    return dict(cast(dict[str, Any], added))
 
 
 def answers() -> bool:

@@ -18,6 +18,7 @@ from lib.errors import StudioError
 from lib.train import estimate, local_client, providers, tracking
 from lib.train.local_client import LocalStatus
 from lib.train.providers import KINDS, LABELS, ProviderConfig, ProviderError
+from lib.ui.plain import plain
 
 
 @st.cache_resource(show_spinner=False)
@@ -207,7 +208,42 @@ def _local_sidebar() -> bool:
             st.success(providers.check_connection(provider_client(config), config))
         except ProviderError as error:
             st.error(str(error))
+    if status.state == "ready":
+        _add_base_model()
     return status.state == "ready"
+
+
+def _add_base_model() -> None:
+    """Providers → Local → "Add a base model": a model folder or GGUF file on the machine the server runs on."""
+    with st.expander("Add a base model", icon=":material/add_box:"):
+        with st.form("add_base_model", border=False):
+            name = st.text_input("Model id", placeholder="qwen2.5-0.5b", help="How Train, Compare and Evaluate name it")
+            path = st.text_input(
+                "Path on the server's machine",
+                placeholder="/models/Qwen2.5-0.5B-Instruct or /models/gemma-3-1b.Q8_0.gguf",
+                help="A Hugging Face model folder (config.json, *.safetensors, tokenizer) or a .gguf file. "
+                "Licences are yours to check.",
+            )
+            if not st.form_submit_button("Add", icon=":material/add:"):
+                return
+        if not name.strip() or not path.strip():
+            st.error("Give the model an id and the path of its folder or .gguf file.")
+            return
+        try:
+            with st.spinner("Checking the model (a GGUF file is converted once: a minute or more)…"):
+                added = local_client.add_base_model(name, path)
+        except openai.APIStatusError as error:
+            st.error(str(providers.explain(error, current_provider())))
+            return
+        except openai.APIConnectionError:
+            st.error("The local server does not answer; the sidebar says whether it is starting.")
+            return
+        st.cache_data.clear()  # model lists are cached per page
+        st.success(
+            f"Added {plain(added['id'])}: {plain(added.get('architecture', ''))}, "
+            f"{int(added.get('parameters', 0)) / 1e6:,.0f}M parameters, chat template: "
+            f"{plain(added.get('chat_template', ''))}. Train, Compare and Evaluate offer it."
+        )
 
 
 @st.fragment(run_every=2.0)
