@@ -130,7 +130,9 @@ def test_a_gguf_file_added_by_path_trains_and_answers_with_llama_cpp(tmp_path: P
         assert added.json()["chat_template"] == "its own"
         client = openai.OpenAI(base_url=url, api_key="local", max_retries=0, timeout=600)
         uploaded = client.files.create(file=("ten.jsonl", TEN), purpose="fine-tune")
-        job = client.fine_tuning.jobs.create(model="my-gguf", training_file=uploaded.id, hyperparameters={"n_epochs": 1})
+        job = client.fine_tuning.jobs.create(
+            model="my-gguf", training_file=uploaded.id, hyperparameters={"n_epochs": 1}
+        )
         deadline = time.time() + 600
         while (job := client.fine_tuning.jobs.retrieve(job.id)).status not in ("succeeded", "failed", "cancelled"):
             assert time.time() < deadline
