@@ -199,6 +199,51 @@ def server_job_seconds(repeats: int) -> list[float]:
         server.wait()
 
 
+def brought_models(spec: str | None, processes: list[int]) -> None:
+    """Jobs through the real server for SmolLM2 and a brought model (``NAME=PATH``), in 1 or more training
+    processes: tokens/s, wall time and rank 0's peak memory, from the job and its events."""
+    import os
+
+    from lib.train import local_client
+    from tests.local_server import free_port
+
+    ten = b"".join((PROJECT_DIR / "data" / "limericks.jsonl").read_bytes().splitlines(keepends=True)[:10])
+    names = ["smollm2-135m-instruct", *([spec.partition("=")[0]] if spec else [])]
+    print(f"\nTen limericks, {EPOCHS} epochs, batch 2, through the server (job created -> succeeded)")
+    print(f"{'model':<24}{'processes':>10}{'real tok/s':>12}{'job s':>8}  peak memory (rank 0)")
+    speeds: dict[tuple[str, int], float] = {}
+    for count in processes:
+        os.environ |= {"STUDIO_DATA_DIR": tempfile.mkdtemp(prefix="studio-bench-"),
+                       "STUDIO_LOCAL_URL": f"http://127.0.0.1:{free_port()}/v1"}  # fmt: skip
+        server = local_client.start("--train-processes", str(count), *(["--base-model", spec] if spec else []))
+        try:
+            while not local_client.answers():  # includes the one-time GGUF conversions: not measured
+                assert server.poll() is None, local_client.log_path().read_text()
+                time.sleep(0.5)
+            client = local_client.client()
+            uploaded = client.files.create(file=("ten.jsonl", ten), purpose="fine-tune")
+            for name in names:
+                start = time.perf_counter()
+                job = client.fine_tuning.jobs.create(
+                    model=name, training_file=uploaded.id, hyperparameters={"n_epochs": EPOCHS, "batch_size": 2}
+                )
+                while (job := client.fine_tuning.jobs.retrieve(job.id)).status not in ("succeeded", "failed"):
+                    time.sleep(0.2)
+                assert job.status == "succeeded", job.error
+                wall = time.perf_counter() - start
+                speed = float((job.model_extra or {}).get("tokens_per_second") or 0)
+                events = client.fine_tuning.jobs.list_events(job.id)
+                peak = next(e.message for e in events if e.message.startswith("Peak memory"))
+                speeds[name, count] = speed
+                print(f"{name:<24}{count:>10}{speed:>12.1f}{wall:>8.1f}  {peak.removeprefix('Peak memory: ')}")
+        finally:
+            server.terminate()
+            server.wait()
+    for name in names:
+        for count in processes[1:]:
+            ratio(f"train_{name}_{count}_processes_vs_{processes[0]}", speeds[name, count] / speeds[name, processes[0]])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
@@ -208,7 +253,13 @@ def main() -> None:
     parser.add_argument("--scale", action="store_true", help="how training time grows with the dataset")
     parser.add_argument("--sizes", default=",".join(map(str, SCALE_SIZES)), help="with --scale: examples per run")
     parser.add_argument("--scale-size", type=int, help="(internal) one --scale run in this process")
+    parser.add_argument("--base-model", metavar="NAME=PATH", help="a brought model beside SmolLM2, through the server")
+    parser.add_argument("--train-processes", metavar="N,M", help="with or without --base-model: e.g. 1,2")
     args = parser.parse_args()
+    if args.base_model or args.train_processes:
+        print(machine())
+        brought_models(args.base_model, [int(n) for n in (args.train_processes or "1").split(",")])
+        return
     if args.arm:
         print(json.dumps(run_arm(args.arm, args.folder)))
         return

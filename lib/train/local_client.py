@@ -110,11 +110,11 @@ def autostart_enabled() -> bool:
     return settings.local_autostart()
 
 
-def start() -> subprocess.Popen[Any]:
-    """Start `python -m lib.local` in the background; it exits when this process does."""
+def start(*options: str) -> subprocess.Popen[Any]:
+    """Start `python -m lib.local [options]` in the background; it exits when this process does."""
     log_path().parent.mkdir(parents=True, exist_ok=True)
     port = base_url().rsplit(":", 1)[-1].split("/")[0]
-    command = [sys.executable, "-m", "lib.local", "--port", port, "--exit-with", str(os.getpid())]
+    command = [sys.executable, "-m", "lib.local", "--port", port, "--exit-with", str(os.getpid()), *options]
     environment = {
         **settings.environment(),
         settings.LOCAL_KEY_VARIABLE: api_key(),
