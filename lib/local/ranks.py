@@ -51,6 +51,8 @@ def backend_for(device: torch.device) -> str:
 
 def join(ranks: Ranks, rendezvous: Path, device: torch.device) -> None:
     """Join the process group (a file both ranks can see is the meeting point)."""
+    if device.type == "cuda":
+        torch.cuda.set_device(device.index or 0)  # NCCL works on the current device: each rank its own GPU
     dist.init_process_group(
         backend_for(device),
         init_method=f"file://{rendezvous}",
