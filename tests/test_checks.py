@@ -104,3 +104,40 @@ def test_packs_are_chosen_by_name_and_a_run_without_one_has_no_checks() -> None:
     assert answer_checks.pack("elle") is answer_checks.ELLE
     assert answer_checks.pack(None) is None and answer_checks.pack("unknown") is None
     assert set(answer_checks.ELLE.run("Tell me about iron.", "Iron.")) == set(answer_checks.ELLE.checks)
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "number"),
+    [
+        # the shapes a careful reader reads as the atomic number, wherever they are in the line
+        ("Tell me about potassium.", "Potassium, whose symbol is K, is nineteen.", True),
+        ("Tell me about copper.", "Its symbol is Cu; copper is twenty-nine.", True),
+        ("Tell me about copper.", "Copper, I hear, is twenty-nine,", True),
+        ("Tell me about gold.", "Gold, Au, seventy-nine,\nThe number one prize in the mine,", True),
+        ("Tell me about gold.", "The number one metal is gold,\nIts atomic number is seventy-nine,", True),
+        ("Tell me about neon.", "A glow in the sign, that is neon,\nIts number is ten, carry on,", True),
+        ("Tell me about zinc.", "Zinc's atomic number is 30,", True),
+        ("Tell me about zinc.", "For zinc the answer is thirty.", True),
+        ("Tell me about carbon.", "Carbon is six, and it's found in all life,", True),
+        ("Tell me about oxygen.", "We breathe it all day, it is eight;", True),
+        ("Tell me about helium.", "Helium floats, it's number two!", True),
+        ("Tell me about iron.", "Iron? Its atomic number of twenty-six", True),
+        ("Tell me about silver.", "Silver, Ag, is forty-seven,", True),
+        ("Tell me about hydrogen.", "Hydrogen is number one in the table,", True),
+        ("Tell me about hydrogen.", "The lightest of all, the number one element,", True),
+        # wrong numbers, stated
+        ("Tell me about potassium.", "Potassium, whose symbol is K, is twenty.", False),
+        ("Tell me about copper.", "Copper, I hear, is thirty,", False),
+        ("Tell me about gold.", "Gold is the number one prize,\nIts atomic number is eighty,", False),
+        ("Tell me about sodium.", "Sodium is twelve, so they say,", False),
+        # no atomic number stated: idioms and other counts are not one
+        ("Tell me about gold.", "Gold is the number one prize,\nA treasure for all of the wise,", None),
+        ("Tell me about iron.", "Iron is one of the metals we know,", None),
+        ("Tell me about lead.", "Lead is ten times as heavy as air,", None),
+        ("Tell me about tin.", "My tin can is eighty years old,", None),
+        ("Tell me about neon.", "Neon is a gas that will glow,", None),
+        ("Tell me about argon.", "A number of lamps hold argon,", None),
+    ],
+)
+def test_atomic_numbers_are_read_as_a_careful_reader_reads_them(question: str, answer: str, number: bool) -> None:
+    assert check(question, answer)[3] is number

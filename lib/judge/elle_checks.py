@@ -117,33 +117,54 @@ def stated_symbol(text: str, element: Element) -> str | None:
     return None
 
 
-def stated_number(text: str, element: Element | None = None) -> int | None:
-    """The atomic number an answer states, in digits, words or as an ordinal; never a pronoun or article.
+# What may follow a number that is the answer's statement of it: punctuation, the line's end, or a joining word.
+# Anything else ('is one of the metals', 'is ten times lighter', 'is eighty years old') is not a stated number.
+_STATEMENT_END = r"(?=\s*[,;:.!?)\u2014]|\s*$|\s+(?:and|with|but|so|or|he|she|it|you|i|we|they|my|its|for|in|on|the)\b)"
+_ATOMIC, _NUMBERED, _IS = 0, 1, 2  # how surely a match states the atomic number, surest first
 
-    'number twenty-six', 'atomic number is 26', 'Fe, 26', 'the eleventh element', '29 protons'.
-    """
+
+def _candidates(text: str, element: Element | None) -> list[tuple[int, int, int]]:
+    """(strength, position, number) for every place the answer may state its atomic number."""
     lowered = text.lower()
-    patterns = [
-        rf"\bnumber\s+(?:is\s+|of\s+)?{_NUMBER}",
-        rf"\b({_WORD})\s+(?:element|in\s+the\s+(?:periodic\s+)?table)\b",
-        rf"{_NUMBER}\s+protons\b",
-    ]
-    for pattern in patterns:
-        for match in re.finditer(pattern, lowered):
-            found = match.group(1)
-            if pattern == patterns[1] and found not in _ORDINALS:
-                continue
-            number = parse_number(found)
-            if number is not None:
-                return number
+    found: list[tuple[int, int, int]] = []
+
+    def add(strength: int, match: re.Match[str], group: int = 1) -> None:
+        number = parse_number(match.group(group))
+        if number is not None and 0 < number <= 200:
+            found.append((strength, match.start(), number))
+
+    for match in re.finditer(rf"\batomic\s+number\s+(?:is\s+|of\s+|being\s+)?{_NUMBER}", lowered):
+        add(_ATOMIC, match)
+    for match in re.finditer(rf"\b(?<!atomic )number\s+(?:is\s+|of\s+)?{_NUMBER}", lowered):
+        idiom = re.match(r"\s+(?!in\b|on\b|of\b|and\b|at\b|with\b|element\b)[a-z]", lowered[match.end() :])
+        if not (parse_number(match.group(1)) == 1 and idiom):  # 'the number one prize' states no atomic number
+            add(_NUMBERED, match)
+    for match in re.finditer(rf"\b({_WORD})\s+(?:element|in\s+the\s+(?:periodic\s+)?table)\b", lowered):
+        if match.group(1) in _ORDINALS:
+            add(_NUMBERED, match)
+    for match in re.finditer(rf"{_NUMBER}\s+protons\b", lowered):
+        add(_NUMBERED, match)
+    for match in re.finditer(rf"\b(?:is|it's|that's|was)\s+(?:number\s+)?{_NUMBER}{_STATEMENT_END}", lowered):
+        add(_IS, match)
     if element and (opening := _introduction(text, element)):
-        after = text[opening.end() :]
-        words = re.match(
-            rf"\s*[,;]?\s*{_NUMBER}(?!\s+of\b)(?=\s*[,;.!?)]|\s*$|\s+(?:and|with|is|he|she|it)\b)", after.lower()
-        )
+        after = lowered[opening.end() :]
+        words = re.match(rf"\s*[,;]?\s*{_NUMBER}(?!\s+of\b)(?=\s*[,;.!?)]|\s*$|\s+(?:and|with|is|he|she|it)\b)", after)
         if words:
-            return parse_number(words.group(1))
-    return None
+            number = parse_number(words.group(1))
+            if number is not None:
+                found.append((_NUMBERED, opening.end(), number))
+    return found
+
+
+def stated_number(text: str, element: Element | None = None) -> int | None:
+    """The atomic number an answer states, read as a careful reader reads it; never a pronoun or article.
+
+    'atomic number 26' over 'number twenty-six', 'Fe, 26', 'the eleventh element' or '29 protons', over
+    'copper is twenty-nine' (a number after 'is', ending the statement); the first of the surest. 'The number
+    one prize' is an idiom, not a number ('the number one element' is one).
+    """
+    candidates = _candidates(text, element)
+    return min(candidates)[2] if candidates else None
 
 
 def check_answer(question: str, answer: str) -> dict[str, bool | None]:
