@@ -166,7 +166,7 @@ def _print_text(path: Path, summary: dict[str, Any]) -> None:
 
 def _scorecard(args: argparse.Namespace) -> int:
     from lib.judge.reports import no_nan, read_ratings_csv  # scipy and friends: only for this command
-    from lib.judge.scorecard import summary
+    from lib.judge.summary import summary
 
     if not 0 <= args.margin < 0.5:
         print("error: --margin must be at least 0 and below 0.5", file=sys.stderr)
@@ -235,7 +235,7 @@ def _ask(args: argparse.Namespace) -> int:
 
 def _doctor(args: argparse.Namespace) -> int:
     from lib.curate import doctor  # datasketch and the personal-data rules: only for this command
-    from lib.judge.evaluation import prompt_messages, question_of
+    from lib.judge.run import prompt_messages, question_of
 
     try:
         parsed = read_file(args.file.name, args.file.read_bytes())

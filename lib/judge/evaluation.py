@@ -29,7 +29,6 @@ from lib.judge.run import (
     question_of,
     settings_of,
 )
-from lib.judge.run import prompt_messages as prompt_messages  # lib/cli.py imports it from here
 from lib.openai_format.examples import conversation
 from lib.price import overrides, pricing
 from lib.retrieve import search

@@ -13,7 +13,6 @@ from lib.db import provenance_store
 from lib.judge.answer_checks import pack
 from lib.judge.rating import pair_for
 from lib.judge.run import EvalRun, Rating, StoredAnswer, contenders_of, question_of, settings_of, subject_of
-from lib.judge.summary import summary as summary  # lib/cli.py imports it from here
 from lib.judge.tables import (
     PairResult,
     agreement,
