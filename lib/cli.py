@@ -192,6 +192,9 @@ def _scorecard(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(no_nan(found), ensure_ascii=False, allow_nan=False))
     else:
+        if found["duplicates"]:
+            print(f"{plural(found['duplicates'], 'rating')} replaced by a later rating of the same pair of the same "
+                  "item by the same reviewer (the last counts).")  # fmt: skip
         print(f"Verdict: {found['verdict']['decision']}")
         for reason in found["verdict"]["reasons"]:
             print(f"- {reason}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from lib.judge.run import Rating
-from lib.judge.tables import agreement, oriented, pair_results, ranking, rubric_means
+from lib.judge.tables import agreement, duplicates, oriented, pair_results, ranking, rubric_means
 from lib.judge.verdict import verdict
 
 
@@ -46,4 +46,5 @@ def summary(
         "agreement": {"measure": agree["measure"], "value": agree["value"], "items": agree["items"]},
         "rubric": rubric_means(labels, criteria, ratings),
         "verdict": {"decision": found.decision, "more_items_needed": found.more_items_needed, "reasons": found.reasons},
+        "duplicates": duplicates(ratings),  # ratings replaced by a later one of the same pair, item and reviewer
     }

@@ -3,7 +3,9 @@ ratings and consistency, and each contender's tokens, latency, cost and automati
 
 The item is the unit of every interval: when several reviewers rate one item, their ratings are
 averaged per item first (they judged the same pair of answers), so three reviewers of ten items are
-ten observations, not thirty. Repeated items (a reviewer's second look, sides swapped) measure
+ten observations, not thirty. Every pair a reviewer rated on an item counts (in that pair's table, and all
+of them in the ranking); a second rating of the same pair of the same item by the same reviewer replaces the
+first, and the scorecard says how many were replaced. Repeated items (a reviewer's second look, sides swapped) measure
 consistency and are never counted twice.
 """
 
@@ -42,12 +44,27 @@ def _score(rating: Rating, contender: str) -> float:
     return 1.0 if rating.winner == contender else 0.5 if rating.winner == TIE else 0.0
 
 
+def _pair(rating: Rating) -> frozenset[str]:
+    return frozenset((rating.left, rating.right))
+
+
+def _latest(ratings: Sequence[Rating]) -> dict[tuple[int, frozenset[str], str], Rating]:
+    """One rating per item, pair and reviewer (names matched as everywhere: case and spaces aside): the last."""
+    return {(r.position, _pair(r), reviewer_key(r.reviewer)): r for r in ratings}
+
+
+def duplicates(ratings: Sequence[Rating]) -> int:
+    """Ratings replaced by a later one of the same pair of the same item by the same reviewer (the last counts)."""
+    return len(ratings) - len(_latest(ratings))
+
+
 def _by_item(ratings: Sequence[Rating]) -> dict[int, list[Rating]]:
-    """Each item's ratings, one per reviewer (names matched as everywhere: case and spaces aside)."""
-    found: dict[int, dict[str, Rating]] = defaultdict(dict)
-    for r in ratings:
-        found[r.position][reviewer_key(r.reviewer)] = r
-    return {item: list(by_reviewer.values()) for item, by_reviewer in sorted(found.items())}
+    """Each item's ratings: every pair each reviewer rated on it, once (a reviewer comparing tuned, 3-shot and
+    base on one item gave three ratings, all counted)."""
+    found: dict[int, list[Rating]] = defaultdict(list)
+    for (item, _, _), rating in _latest(ratings).items():
+        found[item].append(rating)
+    return dict(sorted(found.items()))
 
 
 def pair_results(contenders: list[str], ratings: list[Rating]) -> list[PairResult]:
@@ -55,7 +72,7 @@ def pair_results(contenders: list[str], ratings: list[Rating]) -> list[PairResul
     results = []
     items = _by_item(ratings)
     for first, second in combinations(contenders, 2):
-        relevant = [r for r in ratings if {r.left, r.right} == {first, second}]
+        relevant = [r for rated in items.values() for r in rated if {r.left, r.right} == {first, second}]
         scores = tuple(
             sum(_score(r, first) for r in mine) / len(mine)
             for mine in ([r for r in rated if {r.left, r.right} == {first, second}] for rated in items.values())
@@ -121,7 +138,10 @@ def agreement(ratings: list[Rating], contenders: list[str], rubric: list[str]) -
     on the 1-5 scores (Krippendorff's alpha, ordinal), and for every pair of reviewers (kappa)."""
     names = {reviewer_key(r.reviewer): r.reviewer.strip() for r in ratings}
     items = _by_item(ratings)
-    winners = {item: {reviewer_key(r.reviewer): r.winner for r in rated} for item, rated in items.items()}
+    winners: dict[tuple[int, frozenset[str]], dict[str, str]] = defaultdict(dict)  # the unit: a pair of an item
+    for item, rated in items.items():
+        for r in rated:
+            winners[item, _pair(r)][reviewer_key(r.reviewer)] = r.winner
     shared = {item: labels for item, labels in winners.items() if len(labels) > 1}
     reviewers = sorted(names)
     pairs = []
@@ -147,15 +167,15 @@ def agreement(ratings: list[Rating], contenders: list[str], rubric: list[str]) -
 
 def reviewer_table(ratings: list[Rating], repeats: list[Rating]) -> list[dict[str, Any]]:
     """Per reviewer: ratings, ties, how often they picked the left answer (position bias), and consistency."""
-    first_look = {(reviewer_key(r.reviewer), r.position): r for r in ratings}
+    first_look = {(reviewer_key(r.reviewer), r.position, _pair(r)): r for r in ratings}
     rows = []
     for key in sorted({reviewer_key(r.reviewer) for r in [*ratings, *repeats]}):
         mine = [r for r in ratings if reviewer_key(r.reviewer) == key]
         decided = [r for r in mine if r.winner != TIE]
         left = sum(r.winner == r.left for r in decided)
         low, high = stats.wilson(left, len(decided))
-        again = [r for r in repeats if reviewer_key(r.reviewer) == key and (key, r.position) in first_look]
-        same = sum(first_look[(key, r.position)].winner == r.winner for r in again)
+        again = [r for r in repeats if reviewer_key(r.reviewer) == key and (key, r.position, _pair(r)) in first_look]
+        same = sum(first_look[(key, r.position, _pair(r))].winner == r.winner for r in again)
         rows.append(
             {"reviewer": (mine or again)[0].reviewer.strip(), "ratings": len(mine),
              "ties": sum(r.winner == TIE for r in mine),
