@@ -3,6 +3,7 @@
 import math
 import random
 
+import choix
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
@@ -63,6 +64,46 @@ def test_bradley_terry_intervals_come_from_a_bootstrap_over_items() -> None:
     intervals = stats.bradley_terry_intervals(by_item, ["A", "B", "C"], resamples=100)
     low, high = intervals["A"]
     assert 1 < low < high and math.isnan(intervals["C"][0])
+
+
+def _choix_strengths(outcomes: list[tuple[str, str, float]], players: list[str]) -> list[float]:
+    index = {p: i for i, p in enumerate(players)}
+    data = []
+    for a, b, score in outcomes:
+        wins = round(2 * score)
+        data += [(index[a], index[b])] * wins + [(index[b], index[a])] * (2 - wins)
+    params = choix.opt_pairwise(len(players), data, alpha=0.1)
+    return np.exp(params - params.mean()).tolist()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_bradley_terry_finds_what_choix_finds(seed: int) -> None:
+    rng = random.Random(seed)
+    players = ["A", "B", "C", "D", "E"][: rng.randint(2, 5)]
+    outcomes = [(a, b, rng.choice([0.0, 0.5, 1.0])) for _ in range(rng.randint(3, 60)) for a, b in
+                [tuple(rng.sample(players, 2))]]  # fmt: skip
+    if len({p for a, b, _ in outcomes for p in (a, b)}) < len(players):
+        outcomes += [(p, players[0], 1.0) for p in players[1:]]
+    found = stats.bradley_terry(outcomes, players)
+    assert [found[p] for p in players] == pytest.approx(_choix_strengths(outcomes, players), rel=1e-5)
+
+
+def test_bootstrap_intervals_are_those_of_choix_fitted_per_resample() -> None:
+    rng = random.Random(3)
+    players = ["A", "B", "C"]
+    by_item = {i: [(a, b, rng.choice([0.0, 0.5, 1.0])) for a, b in [tuple(rng.sample(players, 2))] * 2]
+               for i in range(30)}  # fmt: skip
+    items = list(by_item)
+    draws = np.random.default_rng(0)
+    per_player: dict[str, list[float]] = {p: [] for p in players}
+    for _ in range(50):
+        sample = [o for i in draws.integers(0, len(items), len(items)) for o in by_item[items[i]]]
+        if len({p for a, b, _ in sample for p in (a, b)}) == 3:
+            for p, value in zip(players, _choix_strengths(sample, players), strict=True):
+                per_player[p].append(value)
+    found = stats.bradley_terry_intervals(by_item, players, resamples=50)
+    for p in players:
+        assert found[p] == pytest.approx(tuple(np.percentile(per_player[p], [2.5, 97.5])), rel=1e-4)
 
 
 @pytest.mark.parametrize("seed", range(15))

@@ -1,6 +1,7 @@
 """The scorecard's statistics, from well-kept libraries where they exist.
 
-scipy for t quantiles, ``krippendorff`` for alpha, ``choix`` for a regularised Bradley-Terry fit. The
+scipy for t quantiles, ``krippendorff`` for alpha; the regularised Bradley-Terry fit is choix's objective solved
+by a vectorised Newton's method (choix itself, looping over games in Python, took 88 s on 2,400 items). The
 item is the unit: callers average several reviewers' ratings of one item before an interval is
 drawn, and the ranking's intervals come from a bootstrap over items. An undefined figure is None
 (or NaN in a table), never 1.0 or 0.
@@ -13,7 +14,6 @@ from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Literal
 
-import choix
 import krippendorff
 import numpy as np
 from scipy import stats as scipy_stats
@@ -51,23 +51,53 @@ def mean_interval(values: Sequence[float], bounds: tuple[float, float] | None = 
     return mean, mean - half, mean + half
 
 
+def _win_matrix(outcomes: Sequence[Outcome], index: Mapping[str, int]) -> np.ndarray:
+    """Half-games won: W[i, j] counts how often i beat j, each outcome two half-games (a tie 1-1)."""
+    wins = np.zeros((len(index), len(index)))
+    for a, b, score in outcomes:
+        half = round(2 * score)
+        wins[index[a], index[b]] += half
+        wins[index[b], index[a]] += 2 - half
+    return wins
+
+
+def fit_bradley_terry(wins: np.ndarray, alpha: float = 0.1, iterations: int = 50) -> np.ndarray:
+    """Log-strengths maximising choix's penalised likelihood, ``alpha * |θ|² + Σ W_ij log(1 + e^-(θ_i - θ_j))``,
+    for a stack of win matrices (``... x n x n``) at once: Newton's method on n parameters, exact and fast where
+    ``choix.opt_pairwise`` walks every game in Python (88 s for a 2,400-item bootstrap). Centred to mean 0."""
+    stack = wins.reshape(-1, *wins.shape[-2:])
+    n = stack.shape[-1]
+    theta = np.zeros((stack.shape[0], n))
+    diagonal = np.arange(n)
+    for _ in range(iterations):
+        difference = theta[:, :, None] - theta[:, None, :]
+        lose = 1.0 / (1.0 + np.exp(np.clip(difference, -500, 500)))  # P(i loses to j)
+        gradient = 2 * alpha * theta - (stack * lose).sum(-1) + (stack * lose).sum(-2)
+        curvature = stack * lose * (1 - lose)
+        coupled = curvature + curvature.transpose(0, 2, 1)
+        hessian = -coupled
+        hessian[:, diagonal, diagonal] += 2 * alpha + coupled.sum(-1)
+        step = np.linalg.solve(hessian, gradient[..., None])[..., 0]
+        theta = theta - step
+        if np.abs(step).max() < 1e-10:
+            break
+    theta = theta - theta.mean(-1, keepdims=True)
+    return theta.reshape(*wins.shape[:-2], n)
+
+
 def bradley_terry(outcomes: Sequence[Outcome], players: Sequence[str], alpha: float = 0.1) -> dict[str, float | None]:
     """Strengths (geometric mean 1 over the contenders that played): P(a beats b) = s_a / (s_a + s_b).
 
-    A regularised maximum-likelihood fit (``choix``), so a contender that never wins gets a small but
-    finite strength; a contender that never played has no strength (None). A tie counts half a win each way.
+    The regularised maximum-likelihood fit of ``choix.opt_pairwise`` (tests compare the two), so a contender
+    that never wins gets a small but finite strength; a contender that never played has no strength (None).
+    A tie counts half a win each way.
     """
     played = [p for p in players if any(p in (a, b) for a, b, _ in outcomes)]
     if len(played) < 2:
         return dict.fromkeys(players)
     index = {p: i for i, p in enumerate(played)}
-    data = []
-    for a, b, score in outcomes:
-        wins_a = round(2 * score)  # each outcome as two half-games: a win 2-0, a tie 1-1
-        data += [(index[a], index[b])] * wins_a + [(index[b], index[a])] * (2 - wins_a)
-    params = choix.opt_pairwise(len(played), data, alpha=alpha)
-    params = params - params.mean()
-    return {p: (float(math.exp(params[index[p]])) if p in index else None) for p in players}
+    theta = fit_bradley_terry(_win_matrix(outcomes, index), alpha)
+    return {p: (float(math.exp(theta[index[p]])) if p in index else None) for p in players}
 
 
 def bradley_terry_intervals(
@@ -76,17 +106,32 @@ def bradley_terry_intervals(
     resamples: int = 200,
     seed: int = 0,
 ) -> dict[str, tuple[float, float]]:
-    """95% percentile intervals of the strengths from a bootstrap over items (NaN where undefined)."""
+    """95% percentile intervals of the strengths from a bootstrap over items (NaN where undefined).
+
+    Each item's outcomes become one win matrix; a resample's matrix is their sum weighted by how often the
+    resample drew each item, and all resamples are fitted together."""
     items = list(outcomes_by_item)
     drawn: dict[str, list[float]] = {p: [] for p in players}
     if items:
+        index = {p: i for i, p in enumerate(players)}
+        per_item = np.stack([_win_matrix(outcomes_by_item[item], index) for item in items])
         rng = np.random.default_rng(seed)
-        for _ in range(resamples):
-            chosen = rng.integers(0, len(items), len(items))
-            sample = [o for i in chosen for o in outcomes_by_item[items[i]]]
-            for player, strength in bradley_terry(sample, players).items():
-                if strength is not None:
-                    drawn[player].append(strength)
+        counts = np.stack([np.bincount(rng.integers(0, len(items), len(items)), minlength=len(items))
+                           for _ in range(resamples)])  # fmt: skip
+        samples = np.einsum("ri,ijk->rjk", counts.astype(float), per_item)
+        games = samples.sum(-1) + samples.sum(-2)  # half-games each contender played, per resample
+        complete = (games > 0).all(-1)
+        if complete.any() and len(players) >= 2:
+            strengths = np.exp(fit_bradley_terry(samples[complete]))
+            for player, column in index.items():
+                drawn[player] += strengths[:, column].tolist()
+        for sample in samples[~complete]:  # a contender missing from a resample: fit those who played
+            played = [p for p in players if sample[index[p]].sum() + sample[:, index[p]].sum() > 0]
+            if len(played) >= 2:
+                keep = [index[p] for p in played]
+                theta = fit_bradley_terry(sample[np.ix_(keep, keep)])
+                for player, value in zip(played, np.exp(theta).tolist(), strict=True):
+                    drawn[player].append(value)
     result = {}
     for player, values in drawn.items():
         enough = len(values) >= resamples // 2
