@@ -139,6 +139,34 @@ reservations = Table(  # the item a reviewer has open, held for them a few minut
     Column("position", Integer),
     Column("expires_at", Text),
 )
+judges = Table(  # a model that judged a run's pairs: its votes are kept apart from people's ratings
+    "judges",
+    metadata,
+    Column("run_id", Integer, ForeignKey("eval_runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", Text, primary_key=True),
+    Column("model", Text),
+    Column("provider", Text),
+    Column("prompt", Text),
+    Column("calibration", Text),  # JSON list of the positions shown to it as examples
+    Column("created_at", Text),
+)
+judge_votes = Table(
+    "judge_votes",
+    metadata,
+    Column("run_id", Integer, ForeignKey("eval_runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("judge", Text, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("left_contender", Text),
+    Column("right_contender", Text),
+    Column("first_choice", Text),
+    Column("second_choice", Text),
+    Column("winner", Text),
+    Column("criteria", Text),
+    Column("prompt_tokens", Integer),
+    Column("completion_tokens", Integer),
+    Column("latency_s", Float),
+    Column("cost_usd", Float),
+)
 knowledge_sources = Table(
     "knowledge_sources",
     metadata,
