@@ -1,8 +1,10 @@
 """Tuning Studio's command line, for pipelines:
 
 - ``python -m lib validate FILE [--model MODEL] [--json]``: check a dataset file;
-- ``python -m lib scorecard RATINGS.csv --tuned NAME --baseline NAME [--margin 0.05] [--json]``: the verdict
-  from the Scorecard's "Ratings (CSV)" export;
+- ``python -m lib scorecard RATINGS.csv --tuned NAME --baseline NAME [--margin 0.05] [--judge REVIEWER
+  [--count-judge]] [--json]``: the verdict from the Scorecard's "Ratings (CSV)" export;
+- ``python -m lib judge --run RUN_ID --model MODEL [--provider local] [--name NAME] [--calibrate K] [--json]``:
+  a model judges a run's pairs in both orders, its votes kept apart from people's;
 - ``python -m lib check --question Q --answer A [--pack elle] [--json]``: the automatic checks of one answer;
 - ``python -m lib ask --model M --user U [--system S] [--shots K] [--knowledge FILE] [--provider local] [--json]``:
   one answer as Compare gives it, with its tokens, latency and the passages retrieved into its prompt;
@@ -55,7 +57,17 @@ def _parser() -> argparse.ArgumentParser:
     card.add_argument("--margin", type=float, default=0.05, help="equivalence margin (default 0.05)")
     card.add_argument("--cost-tuned", type=float, help="tuned model's cost per 1,000 requests (USD)")
     card.add_argument("--cost-baseline", type=float, help="baseline's cost per 1,000 requests (USD)")
+    card.add_argument("--judge", metavar="REVIEWER", help="this reviewer's rows are a model's votes (measured only)")
+    card.add_argument("--count-judge", action="store_true", help="count the judge's votes in the verdict too")
     card.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    judge = commands.add_parser("judge", help="a model judges an evaluation run's pairs, in both orders")
+    judge.add_argument("--run", type=int, required=True, help="the run's number (Evaluate → Runs)")
+    judge.add_argument("--model", required=True, help="the judging model")
+    judge.add_argument("--provider", default="local", choices=("local", "openai", "azure"))
+    judge.add_argument("--name", default="", help="the judge's name among the reviewers (default 'judge: MODEL')")
+    judge.add_argument("--calibrate", type=int, default=0, metavar="K",
+                       help="show K of people's rated pairs to the judge as examples (not measured on)")  # fmt: skip
+    judge.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     check = commands.add_parser("check", help="the automatic checks of one answer")
     check.add_argument("--question", required=True)
     check.add_argument("--answer", required=True)
@@ -181,6 +193,13 @@ def _scorecard(args: argparse.Namespace) -> int:
         print(f"error: cannot use {args.file}: {message}", file=sys.stderr)
         return 2
     names = {label for r in ratings for label in (r.left, r.right)}
+    reviewers = {" ".join(r.reviewer.split()).lower() for r in ratings}
+    if args.judge is not None and " ".join(args.judge.split()).lower() not in reviewers:
+        print(f"error: --judge {args.judge!r} is not a reviewer in the file", file=sys.stderr)
+        return 2
+    if args.count_judge and args.judge is None:
+        print("error: --count-judge needs --judge REVIEWER", file=sys.stderr)
+        return 2
     for option, name in (("--tuned", args.tuned), ("--baseline", args.baseline)):
         if name not in names:
             print(
@@ -188,7 +207,7 @@ def _scorecard(args: argparse.Namespace) -> int:
             )
             return 2
     costs = None if args.cost_tuned is None else (args.cost_tuned, args.cost_baseline)
-    found = summary(ratings, criteria, args.tuned, args.baseline, args.margin, costs)
+    found = summary(ratings, criteria, args.tuned, args.baseline, args.margin, costs, args.judge, args.count_judge)
     if args.json:
         print(json.dumps(no_nan(found), ensure_ascii=False, allow_nan=False))
     else:
@@ -198,6 +217,25 @@ def _scorecard(args: argparse.Namespace) -> int:
         print(f"Verdict: {found['verdict']['decision']}")
         for reason in found["verdict"]["reasons"]:
             print(f"- {reason}")
+    return 0
+
+
+def _judge(args: argparse.Namespace) -> int:
+    from lib.judge import scripted  # the SDK: only for this command
+
+    try:
+        found = scripted.judge(args.run, args.model, args.provider, args.name, args.calibrate)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False, allow_nan=False))
+        return 0
+    agreement = found["agreement"]
+    kappa = "undefined" if agreement["kappa"] is None else f"{agreement['kappa']:.2f}"
+    print(f"{found['judge']} judged {plural(found['votes'], 'pair')} of run {found['run_id']} in both orders: "
+          f"{plural(found['no_votes'], 'no vote')}, {plural(found['flips'], 'flip')}; "
+          f"κ against people {kappa} over {plural(agreement['items'], 'item')}.")  # fmt: skip
     return 0
 
 
@@ -344,6 +382,8 @@ def _run(args: argparse.Namespace) -> int:
         return _scorecard(args)
     if args.command == "check":
         return _check(args)
+    if args.command == "judge":
+        return _judge(args)
     if args.command == "ask":
         return _ask(args)
     if args.command in ("evaluate", "export-run"):

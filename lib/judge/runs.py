@@ -7,12 +7,13 @@ rating.py, the scorecard scorecard.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from lib.db import run_store
+from lib.db import judge_store, run_store
 from lib.db.run_store import RESERVATION_MINUTES, get_run, list_runs
 from lib.judge.run import EvalRun, Rating, StoredAnswer
+from lib.judge.votes import Judge, JudgeVote
 
 __all__ = ["RESERVATION_MINUTES", "RunData", "get_run", "list_runs", "load_run", "reviewer_ratings", "share_run"]
 
@@ -24,8 +25,9 @@ class RunData:
     run: EvalRun
     items: dict[int, list[dict[str, Any]]]  # the prompts by position (1 is the first)
     answers: list[StoredAnswer]
-    ratings: list[Rating]  # one per reviewer and item
+    ratings: list[Rating]  # people's: one per reviewer and item
     repeats: list[Rating]  # second looks at repeated items, sides swapped
+    judges: list[tuple[Judge, list[JudgeVote]]] = field(default_factory=list)  # models that judged it, their votes
 
 
 def load_run(run_id: int) -> RunData:
@@ -36,6 +38,7 @@ def load_run(run_id: int) -> RunData:
         run_store.run_answers(run_id),
         run_store.run_ratings(run_id),
         run_store.run_ratings(run_id, repeats=True),
+        [(judge, judge_store.run_votes(run_id, judge.name)) for judge in judge_store.run_judges(run_id)],
     )
 
 

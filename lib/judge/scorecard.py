@@ -5,12 +5,13 @@ candidate's job; and the hint Rate gives once more ratings cannot change the ver
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from lib.db import provenance_store
 from lib.judge.answer_checks import pack
+from lib.judge.judge_agreement import judge_agreement, weak
 from lib.judge.rating import pair_for
 from lib.judge.run import EvalRun, Rating, StoredAnswer, contenders_of, question_of, settings_of, subject_of
 from lib.judge.tables import (
@@ -24,6 +25,7 @@ from lib.judge.tables import (
     usage_table,
 )
 from lib.judge.verdict import NOT_ENOUGH, Verdict, settled_while_rating, verdict
+from lib.judge.votes import Judge, JudgeVote, as_ratings
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class Scorecard:
     verdict: Verdict
     tuned: str | None = None
     baseline: str | None = None
+    judges: list[dict[str, Any]] = field(default_factory=list)  # each judge's agreement with the people
+    counted_judge: str | None = None  # the judge whose votes the verdict counts as one more reviewer, if any
 
     def to_dict(self) -> dict[str, Any]:
         found = asdict(self)
@@ -63,6 +67,38 @@ def build(
     training_cost: float = 0.0,
     repeats: list[Rating] | None = None,
     baseline: str | None = None,
+    judges: Sequence[tuple[Judge, list[JudgeVote]]] = (),
+    count_judge: str | None = None,
+) -> Scorecard:
+    """The scorecard of people's ``ratings``; each judge's agreement with them; with ``count_judge``, that judge's
+    votes added to the tables and the verdict as one more reviewer (said in the headline)."""
+    rubric = settings_of(run).rubric
+    found_judges = [
+        judge_agreement(judge.name, as_ratings(votes), ratings, rubric, votes, judge.calibration)
+        | {"model": judge.model, "people": agreement(ratings, [c.label for c in contenders_of(run)], rubric)["value"]}
+        for judge, votes in judges
+    ]
+    counted = next(((j, v) for j, v in judges if j.name == count_judge), None)
+    card = _build(run, answers, ratings + (as_ratings(counted[1]) if counted else []), items, training_cost,
+                  repeats, baseline)  # fmt: skip
+    if counted is None:
+        return replace(card, judges=found_judges)
+    measured = next(f for f in found_judges if f["reviewer"] == counted[0].name)
+    said = f"Counting the judge {counted[0].name} as one more reviewer. "
+    if weak(measured):
+        said += "Its agreement with people is weak (κ interval below 0.4): read this verdict with care. "
+    return replace(card, judges=found_judges, counted_judge=counted[0].name,
+                   verdict=replace(card.verdict, headline=said + card.verdict.headline))  # fmt: skip
+
+
+def _build(
+    run: EvalRun,
+    answers: list[StoredAnswer],
+    ratings: list[Rating],
+    items: dict[int, list[dict[str, Any]]],
+    training_cost: float,
+    repeats: list[Rating] | None,
+    baseline: str | None,
 ) -> Scorecard:
     contenders = contenders_of(run)
     settings = settings_of(run)

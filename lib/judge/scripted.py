@@ -180,3 +180,36 @@ def export_run(run_id: int) -> dict[str, Any]:
         "run_id": run.id, "name": run.name, "settings": asdict(settings), "candidate": candidate,
         "baseline": baseline, "shots_pool": pool, "answers": answers,
     }  # fmt: skip
+
+
+def judge(run_id: int, model: str, provider: ProviderKind, name: str = "", calibrate: int = 0) -> dict[str, Any]:
+    """A model judges a stored run's pairs in both orders (progress on stderr): its votes, what was left out,
+    and its agreement with the run's reviewers."""
+    from lib.judge import judging
+    from lib.judge.judge_agreement import judge_agreement
+    from lib.judge.runs import load_run
+    from lib.judge.votes import as_ratings
+
+    if not any(r.id == run_id for r in run_store.list_runs()):
+        raise RunError(f"There is no evaluation run {run_id} in the store.")
+    data = load_run(run_id)
+    config = script_provider(provider)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rjudged {done} of {total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+    made = judging.judge_run(data.run, data.items, data.answers, data.ratings, make_client(config), config, model,
+                             name, calibrate=calibrate, progress=progress)  # fmt: skip
+    votes = load_run(run_id).judges
+    mine = next(v for j, v in votes if j.name == made.name)
+    rubric = settings_of(data.run).rubric
+    found = judge_agreement(made.name, as_ratings(mine), data.ratings, rubric, mine, made.calibration)
+    return {
+        "run_id": run_id, "judge": made.name, "model": model, "votes": len(mine),
+        "no_votes": found["no_votes"], "flips": found["flips"], "calibration": list(made.calibration),
+        "prompt_tokens": sum(v.prompt_tokens for v in mine),
+        "completion_tokens": sum(v.completion_tokens for v in mine),
+        "cost_usd": round(sum(v.cost_usd for v in mine), 6), "seconds": round(sum(v.latency_s for v in mine), 3),
+        "agreement": {k: found[k] for k in ("items", "split", "agreement", "kappa", "kappa_low", "kappa_high",
+                                            "position_bias", "criteria")},
+    }  # fmt: skip

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lib.judge.run import Rating
+from lib.judge.judge_agreement import judge_agreement
+from lib.judge.run import Rating, reviewer_key
 from lib.judge.tables import agreement, duplicates, oriented, pair_results, ranking, rubric_means
 from lib.judge.verdict import verdict
 
@@ -17,8 +18,24 @@ def summary(
     baseline: str,
     margin: float,
     cost_per_1000: tuple[float, float] | None = None,
+    judge: str | None = None,
+    count_judge: bool = False,
 ) -> dict[str, Any]:
-    """The scorecard of a ratings file as plain JSON-ready values (``python -m lib scorecard``)."""
+    """The scorecard of a ratings file as plain JSON-ready values (``python -m lib scorecard``).
+
+    With ``judge``, that reviewer's rows are a model's votes: measured against the other reviewers' per-item
+    majority (``"judge"`` in the result) and left out of everything else unless ``count_judge``."""
+    judged: dict[str, Any] | None = None
+    if judge is not None:
+        key = reviewer_key(judge)
+        votes = [r for r in ratings if reviewer_key(r.reviewer) == key]
+        people = [r for r in ratings if reviewer_key(r.reviewer) != key]
+        measured = judge_agreement(judge, votes, people, criteria)
+        kept = ("reviewer", "items", "split", "agreement", "kappa", "kappa_low", "kappa_high", "position_bias")
+        judged = {k: measured[k] for k in kept}
+        judged["people"] = agreement(people, list(dict.fromkeys(x for r in people for x in (r.left, r.right))),
+                                     criteria)["value"]  # fmt: skip
+        ratings = ratings if count_judge else people
     labels = list(dict.fromkeys(label for r in ratings for label in (r.left, r.right)))
     pairs = pair_results(labels, ratings)
     pair = next((p for p in pairs if {p.first, p.second} == {tuned, baseline}), None)
@@ -47,4 +64,5 @@ def summary(
         "rubric": rubric_means(labels, criteria, ratings),
         "verdict": {"decision": found.decision, "more_items_needed": found.more_items_needed, "reasons": found.reasons},
         "duplicates": duplicates(ratings),  # ratings replaced by a later one of the same pair, item and reviewer
+        **({"judge": judged | {"counted": count_judge}} if judged is not None else {}),
     }
