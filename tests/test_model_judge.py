@@ -110,7 +110,12 @@ def test_calibration_examples_are_shown_and_never_measured() -> None:
     run_id, _ = _run()
     data = load_run(run_id)
     prompts: list[str] = []
-    fair = _judge_server(lambda p: prompts.append(p) or ("Winner: A" if _shown_first(p) == GOOD else "Winner: B"))
+
+    def fair_reply(prompt: str) -> str:
+        prompts.append(prompt)
+        return f"Winner: {_good_side(prompt)}"
+
+    fair = _judge_server(fair_reply)
     judge = judging.judge_run(data.run, data.items, data.answers, data.ratings, fair, OPENAI, "gpt-4o", calibrate=3)
     assert len(judge.calibration) == 3 and "People chose:" in prompts[0]
     [(_, votes)] = load_run(run_id).judges
@@ -127,8 +132,8 @@ def test_kappa_matches_scikit_learn(seed: int) -> None:
     judge = [x if rng.random() < 0.7 else rng.choice(labels) for x in people]
     kappa, low, high = kappa_with_interval(judge, people)
     if len(set(judge) | set(people)) > 1:
-        assert kappa == pytest.approx(cohen_kappa_score(judge, people))
-        assert low is None or low <= kappa <= (high or 1)
+        assert kappa is not None and kappa == pytest.approx(cohen_kappa_score(judge, people))
+        assert low is None or high is None or low <= kappa <= high
 
 
 def test_kappa_is_undefined_where_it_cannot_be_told() -> None:
