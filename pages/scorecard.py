@@ -9,6 +9,7 @@ from lib.judge.runs import list_runs, load_run
 from lib.judge.tables import pair_rows
 from lib.judge.verdict import FINE_TUNE, KEEP_BASELINE
 from lib.ui.charts import interval_chart
+from lib.ui.judge_view import judge_form, judges_table
 from lib.ui.preference_view import make_preference_data
 from lib.ui.provider import sync_jobs
 from lib.ui.queue_view import review_queue
@@ -39,7 +40,15 @@ training_cost = right.number_input(
 )  # fmt: skip
 if training_cost is None:
     right.caption("Training cost unknown: the verdict leaves it out until you type it.")
-card = scorecard.build(run, answers, ratings, items, training_cost or 0.0, repeats=data.repeats, baseline=baseline)
+counted = None
+if data.judges:
+    people_only = "No: people only"
+    chosen = st.selectbox("Count a judge in the verdict", [people_only, *(j.name for j, _ in data.judges)],
+                          key=f"score_count_judge_{run.id}", help="Adds the judge's votes as one more reviewer. "
+                          "Check its agreement with people first (Reviewers tab).")  # fmt: skip
+    counted = None if chosen == people_only else chosen
+card = scorecard.build(run, answers, ratings, items, training_cost or 0.0, repeats=data.repeats, baseline=baseline,
+                       judges=data.judges, count_judge=counted)  # fmt: skip
 
 verdict = card.verdict
 show = {FINE_TUNE: st.success, KEEP_BASELINE: st.warning}.get(verdict.decision or "", st.info)
@@ -103,6 +112,8 @@ with people:
     if agree["pairs"]:
         st.markdown("**Agreement per pair of reviewers** (Cohen's kappa on the items both rated)")
         st.dataframe(pd.DataFrame(agree["pairs"]), hide_index=True)
+    judges_table(card)
+    judge_form(data)
     review_queue(data)
 
 downloads = st.columns(3)

@@ -287,6 +287,41 @@ def test_rate_two_items_blind_then_open_the_scorecard(data_dir: Path) -> None:
     assert all(r.scores[r.left] == [4, 4, 4] and r.winner == r.left for r in ratings)  # A was always picked
 
 
+def test_the_scorecard_shows_a_judges_agreement_and_counts_it_only_when_asked(data_dir: Path) -> None:
+    from lib.db import judge_store
+    from lib.judge.rating import pair_for
+    from lib.judge.run import Rating
+    from lib.judge.votes import Judge, JudgeVote
+
+    items = [Prompt(f"q:{n}", [{"role": "user", "content": f"Tell me about element {n}."}]) for n in range(1, 9)]
+    contenders = [Contender("base", "smollm2-135m-instruct"),
+                  Contender("tuned", "ft:smollm2-135m-instruct:local::1", tuned=True)]  # fmt: skip
+    run = evaluation.create_run("Judged", ProviderConfig("local"), "eight", items, contenders, RunSettings())
+    judge_store.save_judge(Judge(run.id, "judge: gpt-4o", "gpt-4o", "openai", "prompt"))
+    for position in range(1, 9):
+        left, right = pair_for(run, position)
+        people_choice = "tuned" if position % 4 else "base"
+        for reviewer in ("Ann", "Bo"):
+            run_store.save_rating(Rating(run.id, reviewer, position, left, right, people_choice, {}))
+        judge_store.save_vote(JudgeVote(run.id, "judge: gpt-4o", position, left, right, "A", "B",
+                                        people_choice if position < 7 else "base"))  # agrees on 6 of 8  # fmt: skip
+    with serving_app(data_dir) as url, sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        expect = sync_api.expect
+        page.goto(f"{url}/scorecard")
+        expect(page.get_by_text("Should we fine-tune?")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Counting the model judge")).to_have_count(0)  # people only, by default
+        page.get_by_role("tab", name="Reviewers").click()
+        expect(page.get_by_text("Judges (a model's votes against the reviewers' majority")).to_be_visible()
+        expect(page.get_by_text("Compare a judge's kappa with how far people agree")).to_be_visible()
+        page.get_by_role("combobox", name="Count a judge in the verdict").click()
+        page.get_by_role("option", name="judge: gpt-4o").click()
+        expect(page.get_by_text("Counting the model judge “judge: gpt-4o” as one more reviewer.")).to_be_visible(timeout=20_000)
+        page.screenshot(path=str(data_dir / "scorecard-judge.png"), full_page=True)
+        browser.close()
+
+
 def test_add_a_knowledge_source_and_compare_with_a_retrieval_contender(data_dir: Path, tmp_path: Path) -> None:
     with (
         running_server(tiny_settings(tmp_path / "local", start_worker=False)) as local_url,

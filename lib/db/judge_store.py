@@ -12,7 +12,13 @@ from lib.judge.votes import Judge, JudgeVote
 
 
 def save_judge(judge: Judge) -> Judge:
-    """Record a judge of a run (replacing one of the same name: judging again starts its votes afresh)."""
+    """Record a judge of a run. One of the same name with the same model, provider, prompt and examples keeps its
+    votes (judging goes on where it stopped); any other change starts its votes afresh."""
+    earlier = next((j for j in run_judges(judge.run_id) if j.name == judge.name), None)
+    same = earlier is not None and (earlier.model, earlier.provider, earlier.prompt, earlier.calibration) == (
+        judge.model, judge.provider, judge.prompt, judge.calibration)  # fmt: skip
+    if same and earlier is not None:
+        return earlier
     row = {"run_id": judge.run_id, "name": judge.name, "model": judge.model, "provider": judge.provider,
            "prompt": judge.prompt, "calibration": json.dumps(list(judge.calibration)),
            "created_at": judge.created_at or now()}  # fmt: skip

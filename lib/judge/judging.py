@@ -183,10 +183,12 @@ def judge_run(
     judge = judge_store.save_judge(Judge(run.id, named, model, config.kind, template, shown))
     settings = run_settings(run)
     pricing_as = Contender(label=model, model=model)
-    todo = [p for p in items if p not in shown and all((p, c) in texts for c in pair_for(run, p))]
-    if not todo:
+    judgeable = [p for p in items if p not in shown and all((p, c) in texts for c in pair_for(run, p))]
+    if not judgeable:
         raise JudgeError("No item has both of its answers yet: generate the run's answers on Evaluate first.")
-    for done, position in enumerate(todo, start=1):
+    voted = {v.position for v in judge_store.run_votes(run.id, judge.name)}  # a stopped judging goes on from there
+    todo = [p for p in judgeable if p not in voted]
+    for done, position in enumerate(todo, start=len(judgeable) - len(todo) + 1):
         if should_stop():
             break
         left, right = pair_for(run, position)
@@ -207,5 +209,5 @@ def judge_run(
             combine(left, right, first.winner, second.winner), criteria, prompt_tokens, completion_tokens, latency,
             answer_cost(config, pricing_as, prompt_tokens, completion_tokens),
         ))  # fmt: skip
-        progress(done, len(todo))
+        progress(done, len(judgeable))
     return judge

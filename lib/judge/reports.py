@@ -139,10 +139,23 @@ prompts: {html.escape(run.prompt_source)}; {html.escape(describe_settings(settin
 <h2>Rubric scores (1–5, 95% t intervals over items)</h2>{_table(card.rubric)}{score_chart}
 <h2>Ranking (Bradley–Terry, 95% bootstrap intervals over items)</h2>{_table(card.ranking)}
 <h2>Agreement between reviewers</h2><p>{html.escape(agreement_text)}</p>{_table(card.agreement["pairs"])}
-<h2>Reviewers: position bias and consistency on repeated items</h2>{_table(card.reviewers)}
+<h2>Reviewers: position bias and consistency on repeated items</h2>{_table(card.reviewers)}{_judges_html(card)}
 <h2>Tokens, latency, cost and automatic checks per answer</h2>{_table(card.usage)}
 </body></html>"""
     return body.encode()
+
+
+def _judges_html(card: Scorecard) -> str:
+    """The judges' agreement with the people (a model's votes are in the verdict only when counted)."""
+    if not card.judges:
+        return ""
+    kept = ("reviewer", "model", "items", "agreement", "kappa", "kappa_low", "kappa_high", "people", "position_bias",
+            "no_votes", "flips", "split", "calibration")  # fmt: skip
+    rows = [{k: j[k] for k in kept} for j in card.judges]
+    counted = (f"The verdict counts {card.counted_judge} as one more reviewer." if card.counted_judge
+               else "The verdict counts people only.")  # fmt: skip
+    return (f"<h2>Judges: a model's votes against the reviewers' majority</h2><p>{html.escape(counted)} "
+            "Compare a judge's kappa with people's agreement, not with 1.0.</p>" + _table(rows))  # fmt: skip
 
 
 REQUIRED_COLUMNS = ("item", "reviewer", "A", "B", "winner")

@@ -84,7 +84,7 @@ def build(
     if counted is None:
         return replace(card, judges=found_judges)
     measured = next(f for f in found_judges if f["reviewer"] == counted[0].name)
-    said = f"Counting the judge {counted[0].name} as one more reviewer. "
+    said = f"Counting the model judge “{counted[0].name}” as one more reviewer. "
     if weak(measured):
         said += "Its agreement with people is weak (κ interval below 0.4): read this verdict with care. "
     return replace(card, judges=found_judges, counted_judge=counted[0].name,
