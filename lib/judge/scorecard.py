@@ -75,7 +75,13 @@ def build(
     rubric = settings_of(run).rubric
     found_judges = [
         judge_agreement(judge.name, as_ratings(votes), ratings, rubric, votes, judge.calibration)
-        | {"model": judge.model, "people": agreement(ratings, [c.label for c in contenders_of(run)], rubric)["value"]}
+        | {
+            "model": judge.model,
+            "people": agreement(ratings, [c.label for c in contenders_of(run)], rubric)["value"],
+            "tokens": sum(v.prompt_tokens + v.completion_tokens for v in votes),
+            "cost_usd": sum(v.cost_usd for v in votes),
+            "seconds": sum(v.latency_s for v in votes),
+        }
         for judge, votes in judges
     ]
     counted = next(((j, v) for j, v in judges if j.name == count_judge), None)

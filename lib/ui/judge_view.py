@@ -32,7 +32,8 @@ def judges_table(card: Scorecard) -> None:
         {"judge": j["reviewer"], "model": j["model"], "items": j["items"], "agreement": j["agreement"],
          "kappa": j["kappa"], "kappa 95% low": j["kappa_low"], "kappa 95% high": j["kappa_high"],
          "people's agreement": j["people"], "picks A": j["position_bias"], "no votes": j["no_votes"],
-         "flips": j["flips"], "split majorities": j["split"], "calibration examples": j["calibration"]}
+         "flips": j["flips"], "split majorities": j["split"], "calibration examples": j["calibration"],
+         "tokens": j["tokens"], "cost ($)": j["cost_usd"], "seconds": j["seconds"]}
         for j in card.judges
     ]  # fmt: skip
     st.markdown("**Judges** (a model's votes against the reviewers' majority on the same items)")
