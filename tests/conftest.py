@@ -1,4 +1,5 @@
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +33,13 @@ def postgres_cluster() -> Iterator[postgres.Cluster]:
     yield cluster
     connection.forget_engines()
     cluster.stop()
+
+
+@pytest.fixture(autouse=True)
+def main_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Restore ``__main__`` after each test: AppTest runs its script as ``__main__``, and a training worker
+    started later by a spawn would otherwise run that script again first (and die on one made from a function)."""
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
 
 
 @pytest.fixture(autouse=True)
