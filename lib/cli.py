@@ -16,7 +16,9 @@
 - ``python -m lib evaluate --prompts eval-file:PATH|dataset:NAME|heldout:JOB_ID --contender NAME=MODEL[,shots=K]
   [,passages=K] … --candidate NAME --baseline NAME [--knowledge FILE] [--shots-from dataset:NAME] [--provider
   local|openai|azure] [--json]``: an evaluation run made and answered as Evaluate does (progress on stderr);
-- ``python -m lib export-run RUN_ID``: a run as one JSON object, with exactly what each model was sent.
+- ``python -m lib export-run RUN_ID``: a run as one JSON object, with exactly what each model was sent;
+- ``python -m lib export-model MODEL --format gguf|hf|ollama [--quant q8_0|f16] --out PATH``: a local model taken
+  anywhere, through STUDIO_LOCAL_URL.
 
 The store is the app's: STUDIO_DATABASE_URL (PostgreSQL) when set, else SQLite under STUDIO_DATA_DIR.
 Exit status: 0 fine, 1 errors found (validate, import: the good lines are in), 2 the arguments or the file
@@ -113,6 +115,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--checks", default=ELLE.name, help=f"answer-check pack ({', '.join(sorted(PACKS))}) or none")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    model = commands.add_parser("export-model", help="a local model as GGUF, a Hugging Face folder or an Ollama bundle")
+    model.add_argument("model", help="a model of the local server (a tuned model, a checkpoint or a base)")
+    model.add_argument("--format", required=True, choices=("gguf", "hf", "ollama"))
+    model.add_argument("--quant", default="q8_0", choices=("q8_0", "f16"), help="GGUF weights (default q8_0)")
+    model.add_argument("--out", type=Path, required=True, help="the file to write (.gguf, or .zip for hf and ollama)")
     exported = commands.add_parser("export-run", help="print an evaluation run as one JSON object")
     exported.add_argument("run_id", type=int, help="the run's number (Evaluate → Runs)")
     return parser
@@ -236,6 +243,18 @@ def _judge(args: argparse.Namespace) -> int:
     print(f"{found['judge']} judged {plural(found['votes'], 'pair')} of run {found['run_id']} in both orders: "
           f"{plural(found['no_votes'], 'no vote')}, {plural(found['flips'], 'flip')}; "
           f"κ against people {kappa} over {plural(agreement['items'], 'item')}.")  # fmt: skip
+    return 0
+
+
+def _export_model(args: argparse.Namespace) -> int:
+    from lib.train import local_client
+
+    try:
+        written = local_client.export_model(args.model, args.format, args.quant, args.out)
+    except (OSError, StudioError) as exc:
+        print(f"error: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}", file=sys.stderr)
+        return 2
+    print(f"Wrote {written} ({written.stat().st_size / 2**20:,.1f} MB)")
     return 0
 
 
@@ -384,6 +403,8 @@ def _run(args: argparse.Namespace) -> int:
         return _check(args)
     if args.command == "judge":
         return _judge(args)
+    if args.command == "export-model":
+        return _export_model(args)
     if args.command == "ask":
         return _ask(args)
     if args.command in ("evaluate", "export-run"):

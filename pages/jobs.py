@@ -12,6 +12,7 @@ from lib.train.jobs import job_provenance
 from lib.train.tracking import FINISHED, STATUSES
 from lib.ui import data_map_view
 from lib.ui.contenders import best_checkpoint_model, offered_chat_models
+from lib.ui.export_view import export_section
 from lib.ui.job_view import checkpoints_view, events_and_charts, header, provenance_line
 from lib.ui.provider import require_client
 from lib.ui.widgets import flash, select_kept, show_flash
@@ -109,6 +110,12 @@ if job.status in FINISHED:
         st.download_button(
             "Download the result file (CSV)", result, f"{job_id}-results.csv", "text/csv", icon=":material/download:"
         )
+    if job.fine_tuned_model and config.kind == "local":
+        try:
+            kept = [c.fine_tuned_model_checkpoint for c in tracking.checkpoints(client, config, job_id)]
+        except StudioError:
+            kept = []
+        export_section([job.fine_tuned_model, *kept])
     if job.fine_tuned_model and config.kind == "azure":
         st.info(
             "Azure answers with this model only after you deploy it (Azure portal or AI Foundry). "

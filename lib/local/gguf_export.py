@@ -70,8 +70,10 @@ def adapter_deltas(base: torch.nn.Module, merged: torch.nn.Module) -> dict[str, 
     return deltas
 
 
-def write(source: Path, target: Path, deltas: dict[str, np.ndarray] | None = None) -> Path:
-    """Write ``source`` (a llama GGUF) to ``target`` in Q8_0, adding ``deltas`` (HF layout) to their tensors."""
+def write(
+    source: Path, target: Path, deltas: dict[str, np.ndarray] | None = None, type_name: str = SERVING_TYPE_NAME
+) -> Path:
+    """Write ``source`` (a GGUF) to ``target`` in Q8_0 (or F16), adding ``deltas`` (HF layout) to their tensors."""
     import gguf
 
     reader = gguf.GGUFReader(source)
@@ -79,7 +81,7 @@ def write(source: Path, target: Path, deltas: dict[str, np.ndarray] | None = Non
     permuted = arch in PERMUTED_ARCHITECTURES
     n_head = int(reader.fields[f"{arch}.attention.head_count"].contents()) if permuted else 0
     n_head_kv = int(reader.fields[f"{arch}.attention.head_count_kv"].contents()) if permuted else 0
-    serving_type = gguf.GGMLQuantizationType[SERVING_TYPE_NAME]
+    serving_type = gguf.GGMLQuantizationType[type_name]
     partial = target.with_name(f".{target.name}.partial")
     writer = gguf.GGUFWriter(partial, arch=arch)
     for field in reader.fields.values():
@@ -88,7 +90,7 @@ def write(source: Path, target: Path, deltas: dict[str, np.ndarray] | None = Non
         value_type = field.types[0]
         sub_type = field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None
         writer.add_key_value(field.name, field.contents(), value_type, sub_type=sub_type)
-    writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0)
+    writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if type_name == "F16" else gguf.LlamaFileType.MOSTLY_Q8_0)
     remaining = dict(deltas or {})
     for tensor in reader.tensors:
         data: Any = tensor.data
@@ -97,7 +99,10 @@ def write(source: Path, target: Path, deltas: dict[str, np.ndarray] | None = Non
             weights = gguf.quants.dequantize(data, kind)
             if tensor.name in remaining:
                 weights = weights + to_gguf_layout(tensor.name, remaining.pop(tensor.name), n_head, n_head_kv)
-            data, kind = gguf.quants.quantize(weights.astype(np.float32), serving_type), serving_type
+            if serving_type == gguf.GGMLQuantizationType.F16:
+                data, kind = weights.astype(np.float16), serving_type
+            else:
+                data, kind = gguf.quants.quantize(weights.astype(np.float32), serving_type), serving_type
         writer.add_tensor(tensor.name, data, raw_dtype=kind)
     if remaining:
         raise ValueError(f"The model file has no tensors {', '.join(sorted(remaining))}.")

@@ -16,6 +16,7 @@ import openai
 from openai.types import Model
 
 from lib import settings
+from lib.errors import StudioError
 from lib.settings import PROJECT_DIR, data_dir
 from lib.train.estimate import JobSpeed
 
@@ -89,6 +90,39 @@ def add_base_model(name: str, path: str) -> dict[str, Any]:
     its /v1/models entry; openai.BadRequestError says in one line why it was refused."""
     added = client(timeout=900).post("/models", body={"id": name.strip(), "path": path.strip()}, cast_to=object)
     return dict(cast(dict[str, Any], added))
+
+
+EXPORT_FORMATS = {
+    "gguf": "GGUF (llama.cpp, LM Studio)",
+    "hf": "Hugging Face folder (zip)",
+    "ollama": "Ollama bundle (zip)",
+}
+
+
+def export_model(model: str, format: str, quant: str, out: Path) -> Path:
+    """The local server's export of ``model`` (our extension of the API) written to ``out`` as it streams; a
+    StudioError with the server's one line when it refuses."""
+    url = f"{base_url()}/models/{model}/export"
+    headers = {"Authorization": f"Bearer {api_key()}"}
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        with httpx2.stream("GET", url, params={"format": format, "quant": quant}, headers=headers, timeout=1800) as got:
+            if got.status_code != 200:
+                got.read()
+                try:
+                    message = str(got.json()["error"]["message"])
+                except (ValueError, KeyError, TypeError):
+                    message = f"HTTP {got.status_code}"
+                raise StudioError(f"The local server did not export {model}: {message}")
+            with partial.open("wb") as written:
+                for chunk in got.iter_bytes():
+                    written.write(chunk)
+        partial.replace(out)
+    except httpx2.HTTPError as exc:
+        raise StudioError(f"The local server does not answer at {base_url()}: {exc}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    return out
 
 
 def answers() -> bool:
