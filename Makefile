@@ -44,7 +44,7 @@ $(VENV)/.dev: $(VENV)/.local requirements-dev.txt
 
 ## serve: only the local provider's OpenAI-compatible server (http://127.0.0.1:8765/v1)
 serve: $(VENV)/.local
-	$(BIN)/python -m lib.local
+	$(BIN)/python -m lib.local --host $(HOST) $(if $(PUBLIC_HOST),--public-host $(PUBLIC_HOST))
 
 ## run: set up .venv with the app and the local provider, then start the app on this machine only
 ## (make run HOST=0.0.0.0 opens it to your network: see the README's "Open it to a team" first)

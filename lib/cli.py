@@ -6,7 +6,8 @@
 - ``python -m lib judge --run RUN_ID --model MODEL [--provider local] [--name NAME] [--calibrate K] [--json]``:
   a model judges a run's pairs in both orders, its votes kept apart from people's;
 - ``python -m lib check --question Q --answer A [--pack elle] [--json]``: the automatic checks of one answer;
-- ``python -m lib ask --model M --user U [--system S] [--shots K] [--knowledge FILE] [--provider local] [--json]``:
+- ``python -m lib ask --model M --user U [--system S] [--shots K] [--knowledge FILE] [--provider local|openai|azure|
+  compatible --base-url URL [--api-key-env VAR]] [--json]``:
   one answer as Compare gives it, with its tokens, latency and the passages retrieved into its prompt;
 - ``python -m lib doctor FILE [--eval EVALFILE] [--json]``: near-duplicates, contradictions, evaluation
   overlap, personal data and outliers, by line;
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -42,7 +44,10 @@ from lib.openai_format.stream import StreamCheck, check_jsonl_file
 from lib.price.pricing import ModelInfo, UnknownModelError, estimate, models, over_limit_finding, resolve
 from lib.price.tokens import Counter, ExampleTokens
 from lib.settings import SAMPLE_DIR
+from lib.train.providers import ENVIRONMENT
 from lib.words import plural
+
+PROVIDERS = ("local", "openai", "azure", "compatible")  # compatible: STUDIO_COMPATIBLE_URL (and _API_KEY)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     judge = commands.add_parser("judge", help="a model judges an evaluation run's pairs, in both orders")
     judge.add_argument("--run", type=int, required=True, help="the run's number (Evaluate → Runs)")
     judge.add_argument("--model", required=True, help="the judging model")
-    judge.add_argument("--provider", default="local", choices=("local", "openai", "azure"))
+    judge.add_argument("--provider", default="local", choices=PROVIDERS)
     judge.add_argument("--name", default="", help="the judge's name among the reviewers (default 'judge: MODEL')")
     judge.add_argument("--calibrate", type=int, default=0, metavar="K",
                        help="show K of people's rated pairs to the judge as examples (not measured on)")  # fmt: skip
@@ -95,8 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--examples", type=Path, default=SAMPLE_DIR / "limericks.jsonl", help="where shots come from")
     ask.add_argument("--knowledge", type=Path, help="a CSV, Markdown, text or JSONL file to retrieve passages from")
     ask.add_argument("--passages", type=int, default=3, help="how many passages to retrieve (default 3)")
-    ask.add_argument("--provider", default="local", choices=("local", "openai", "azure"),
-                     help="local (at STUDIO_LOCAL_URL), openai or azure")  # fmt: skip
+    ask.add_argument("--provider", default="local", choices=PROVIDERS,
+                     help="local (at STUDIO_LOCAL_URL), openai, azure or compatible (--base-url)")  # fmt: skip
+    ask.add_argument("--base-url", help="with --provider compatible: the server's address, ending in /v1")
+    ask.add_argument("--api-key-env", metavar="VAR", help="with --provider compatible: the variable holding its key")
     ask.add_argument("--temperature", type=float, default=0.0)
     ask.add_argument("--max-tokens", type=int, default=120)
     ask.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -108,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--baseline", required=True, help="the contender it is judged against")
     run.add_argument("--knowledge", type=Path, help="a file to retrieve passages from (for passages=K)")
     run.add_argument("--shots-from", help="dataset:NAME: where few-shot examples come from")
-    run.add_argument("--provider", default="local", choices=("local", "openai", "azure"))
+    run.add_argument("--provider", default="local", choices=PROVIDERS)
     run.add_argument("--name", default="", help="the run's name")
     run.add_argument("--temperature", type=float, default=0.0)
     run.add_argument("--max-tokens", type=int, default=120)
@@ -270,8 +277,25 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compatible(args: argparse.Namespace) -> str | None:
+    """--base-url and --api-key-env into the variables the compatible provider reads; what is wrong, if anything."""
+    if args.base_url:
+        os.environ[ENVIRONMENT["compatible_url"]] = args.base_url
+    if args.api_key_env:
+        if not os.environ.get(args.api_key_env):
+            return f"--api-key-env {args.api_key_env}: that variable is not set"
+        os.environ[ENVIRONMENT["compatible_key"]] = os.environ[args.api_key_env]
+    if args.provider == "compatible" and not os.environ.get(ENVIRONMENT["compatible_url"]):
+        return "--provider compatible needs --base-url URL (or STUDIO_COMPATIBLE_URL)"
+    return None
+
+
 def _ask(args: argparse.Namespace) -> int:
     from lib.judge import asking  # the SDK and bm25s: only for this command
+
+    if (problem := _compatible(args)) is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
 
     try:
         question = asking.Question(

@@ -14,14 +14,14 @@ from lib.ui import data_map_view
 from lib.ui.contenders import best_checkpoint_model, offered_chat_models
 from lib.ui.export_view import export_section
 from lib.ui.job_view import checkpoints_view, events_and_charts, header, provenance_line
-from lib.ui.provider import require_client
+from lib.ui.provider import require_fine_tuning
 from lib.ui.widgets import flash, select_kept, show_flash
 
 REFRESH_SECONDS = 2.0
 
 st.title("Fine-tuning jobs")
 show_flash()
-config, client = require_client()
+config, client = require_fine_tuning()
 try:
     jobs = tracking.list_jobs(client, config)
 except StudioError as error:

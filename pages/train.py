@@ -11,12 +11,12 @@ from lib.train.launch import ExampleChoice, LaunchSettings
 from lib.ui import train_view, widgets
 from lib.ui.contenders import offered_chat_models
 from lib.ui.plain import plain
-from lib.ui.provider import require_client
+from lib.ui.provider import require_fine_tuning
 
 dataset = widgets.require_dataset()
 st.title(f"Train · {plain(dataset.name)}")
 widgets.show_flash()
-config, client = require_client()
+config, client = require_fine_tuning()
 models = train_view.models_or_stop(config, client)
 
 left, right = st.columns(2)

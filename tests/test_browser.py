@@ -317,7 +317,8 @@ def test_the_scorecard_shows_a_judges_agreement_and_counts_it_only_when_asked(da
         expect(page.get_by_text("Compare a judge's kappa with how far people agree")).to_be_visible()
         page.get_by_role("combobox", name="Count a judge in the verdict").click()
         page.get_by_role("option", name="judge: gpt-4o").click()
-        expect(page.get_by_text("Counting the model judge “judge: gpt-4o” as one more reviewer.")).to_be_visible(timeout=20_000)
+        counted = page.get_by_text("Counting the model judge “judge: gpt-4o” as one more reviewer.")
+        expect(counted).to_be_visible(timeout=20_000)
         page.screenshot(path=str(data_dir / "scorecard-judge.png"), full_page=True)
         browser.close()
 

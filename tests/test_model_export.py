@@ -4,6 +4,7 @@ bundle names its GGUF, a template, stop tokens and the training system prompt.""
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,3 +123,54 @@ def test_export_model_on_the_command_line(
     assert out.read_bytes()[:4] == b"GGUF" and f"Wrote {out}" in capsys.readouterr().out
     assert cli.main(["export-model", "ft:nope:local::x", "--format", "hf", "--out", str(tmp_path / "x.zip")]) == 2
     assert "does not exist" in capsys.readouterr().err and not (tmp_path / "x.zip").exists()
+
+
+def test_llama_cpp_server_serving_the_exported_gguf_is_an_openai_compatible_provider(
+    tuned: tuple[str, str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What a user does next: serve the GGUF with llama.cpp's own server and use it from Compare and `ask`."""
+    import subprocess
+    import sys
+    import time
+
+    from lib import cli
+    from lib.judge import evaluation
+    from lib.judge.run import Contender, RunSettings
+    from lib.train import providers
+    from lib.train.providers import ProviderConfig
+    from tests.local_server import free_port
+
+    url, model, answer = tuned
+    path = tmp_path / "elle.gguf"
+    path.write_bytes(_export(url, model, format="gguf", quant="f16").content)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", "elle", "--port", str(port),
+         "--n_ctx", "512", "--chat_format", "chatml"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}/v1"
+        deadline = time.time() + 120
+        while True:
+            try:
+                if httpx2.get(f"{base}/models", timeout=2).status_code == 200:
+                    break
+            except httpx2.HTTPError:
+                pass
+            assert server.poll() is None and time.time() < deadline, "llama_cpp.server did not start"
+            time.sleep(0.5)
+        config = ProviderConfig("compatible", endpoint=base)
+        client = providers.make_client(config)
+        assert providers.chat_models(client, config) == ["elle"]
+        assert not providers.serves_fine_tuning(client, config)  # Train and Jobs are not offered for it
+        shown: list[str] = []
+        settings = RunSettings(max_tokens=12)
+        found = evaluation.ask_streaming(client, config, Contender("elle", "elle"), QUESTION, settings, shown.append)
+        assert found.text == answer and shown and shown[-1] == answer  # the tuned model's answer, elsewhere
+        asked = ["--model", "elle", "--system", "You are Elle.", "--user", "Tell me about argon.", "--max-tokens", "12"]
+        assert cli.main(["ask", "--provider", "compatible", "--base-url", base, *asked, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["answer"] == answer
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

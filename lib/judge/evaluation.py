@@ -90,14 +90,17 @@ def ask(
 ) -> Answer:
     """One chat completion, timed, with its tokens and cost."""
     started = time.perf_counter()
+    request: dict[str, Any] = {"model": contender.model, "messages": cast(list[ChatCompletionMessageParam], messages),
+                               "temperature": settings.temperature, "max_tokens": settings.max_tokens,
+                               "seed": settings.seed}  # fmt: skip
     with calling(config):
-        response = client.chat.completions.create(
-            model=contender.model,
-            messages=cast(list[ChatCompletionMessageParam], messages),
-            temperature=settings.temperature,
-            max_tokens=settings.max_tokens,
-            seed=settings.seed,
-        )
+        try:
+            response = client.chat.completions.create(**request)
+        except openai.BadRequestError as error:
+            if "seed" not in f"{error} {error.body}".lower():
+                raise
+            del request["seed"]  # an OpenAI-compatible server that takes no seed: asked again without it
+            response = client.chat.completions.create(**request)
     latency = time.perf_counter() - started
     usage = response.usage
     prompt_tokens = usage.prompt_tokens if usage else 0

@@ -32,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         help="train each job in N data-parallel processes (default 1; 'auto': one per GPU)",
     )  # fmt: skip
     parser.add_argument(
+        "--public-host", action="append", default=[], metavar="NAME",
+        help="a name clients reach this server by (its DNS name behind a proxy); repeatable",
+    )  # fmt: skip
+    parser.add_argument(
         "--exit-with", type=int, metavar="PID", help="stop when process PID ends (the app that started it)"
     )
     args = parser.parse_args(argv)
@@ -65,7 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         api_key=key or None,
         max_upload_bytes=args.max_upload_mb * 2**20,
         train_processes=processes,
+        public_hosts=tuple(args.public_host),
     )
+    if not key and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"Refusing to listen on {args.host} without an API key: anyone on that network could train and "
+              "read your models. Set STUDIO_LOCAL_API_KEY or --api-key-file, then start again.",
+              file=sys.stderr)  # fmt: skip
+        return 2
     if (refused := add_base_models(settings, args.base_model)) is not None:
         print(refused, file=sys.stderr)
         return 2

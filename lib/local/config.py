@@ -20,7 +20,8 @@ class ServerSettings:
     start_worker: bool = True
     llama_child: list[str] | None = None  # the command that runs llama.cpp (tests give one that dies)
     max_upload_bytes: int = 256 * 2**20  # OpenAI allows 512 MB; a laptop's server need not hold that much
-    train_processes: int = 1  # data-parallel training processes per job (trainer_ranks.py)
+    train_processes: int = 1  # data-parallel training processes per job (ranks.py)
+    public_hosts: tuple[str, ...] = ()  # names it is reached by beside its address (a GPU box behind a proxy)
 
     @property
     def store_path(self) -> Path:

@@ -66,7 +66,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app = FastAPI(title="Tuning Studio local provider", lifespan=lifespan)
     app.state.settings, app.state.store, app.state.engine = settings, store, engine
 
-    own_hosts = {"127.0.0.1", "localhost", "[::1]", "::1", settings.host.lower()}
+    own_hosts = {
+        "127.0.0.1",
+        "localhost",
+        "[::1]",
+        "::1",
+        settings.host.lower(),
+        *(h.lower() for h in settings.public_hosts),
+    }
 
     @app.middleware("http")
     async def authenticate(request: Request, call_next: Any) -> Response:

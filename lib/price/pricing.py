@@ -41,6 +41,11 @@ class ModelInfo:
     base_output: float
 
 
+def openai_fine_tuning_closing() -> dict[str, str]:
+    """OpenAI's winding down of self-serve fine-tuning: what it is, the last day for new jobs, and its source."""
+    return dict(_price_file().get("openai_fine_tuning", {}))
+
+
 @cache
 def _price_file() -> dict[str, Any]:
     return dict(json.loads(MODELS_FILE.read_text()))

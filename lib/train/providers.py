@@ -20,10 +20,12 @@ from lib.errors import StudioError
 from lib.price import pricing
 from lib.train import local_client
 
-ProviderKind = Literal["local", "openai", "azure"]
-KINDS: tuple[ProviderKind, ...] = ("local", "openai", "azure")
-LABELS: dict[ProviderKind, str] = {"local": "Local (this machine)", "openai": "OpenAI", "azure": "Azure OpenAI"}
-NAMES: dict[ProviderKind, str] = {"local": "The local server", "openai": "OpenAI", "azure": "Azure OpenAI"}
+ProviderKind = Literal["local", "openai", "azure", "compatible"]
+KINDS: tuple[ProviderKind, ...] = ("local", "openai", "azure", "compatible")
+LABELS: dict[ProviderKind, str] = {"local": "Local (this machine)", "openai": "OpenAI", "azure": "Azure OpenAI",
+                                   "compatible": "OpenAI-compatible server"}  # fmt: skip
+NAMES: dict[ProviderKind, str] = {"local": "The local server", "openai": "OpenAI", "azure": "Azure OpenAI",
+                                  "compatible": "The OpenAI-compatible server"}  # fmt: skip
 DEFAULT_AZURE_API_VERSION = "2025-04-01-preview"
 TIMEOUT_SECONDS = 60.0
 # Environment variables (and st.secrets keys) the SDK itself reads.
@@ -33,6 +35,8 @@ ENVIRONMENT: dict[str, str] = {
     "azure_endpoint": "AZURE_OPENAI_ENDPOINT",
     "azure_api_version": "OPENAI_API_VERSION",
     "azure_deployment": "AZURE_OPENAI_DEPLOYMENT",
+    "compatible_url": "STUDIO_COMPATIBLE_URL",  # vLLM, Ollama, LM Studio, llama.cpp, a remote Tuning Studio server
+    "compatible_key": "STUDIO_COMPATIBLE_API_KEY",
 }
 
 
@@ -45,7 +49,7 @@ class ProviderConfig:
     kind: ProviderKind = "local"
     api_key: str = field(default="", repr=False)
     key_source: str = ""  # "environment", "secrets", "typed" (this session only) or ""
-    endpoint: str = ""  # Azure: https://NAME.openai.azure.com
+    endpoint: str = ""  # Azure: https://NAME.openai.azure.com; an OpenAI-compatible server: its base URL (…/v1)
     api_version: str = ""  # Azure
     deployment: str = ""  # Azure: the deployment that serves a tuned model
 
@@ -67,6 +71,8 @@ class ProviderConfig:
         """What must still be given before this provider can be called."""
         if self.kind == "local":
             return []
+        if self.kind == "compatible":  # a key only where the server asks for one
+            return [] if self.endpoint.strip() else ["base URL"]
         needed = {"API key": self.api_key}
         if self.kind == "azure":
             needed |= {"endpoint": self.endpoint, "API version": self.api_version}
@@ -112,6 +118,9 @@ def from_settings(
             api_version=pick("azure_api_version")[0] or DEFAULT_AZURE_API_VERSION,
             deployment=pick("azure_deployment")[0],
         )
+    if kind == "compatible":
+        key, source = pick("compatible_key")
+        return ProviderConfig("compatible", key, source, endpoint=pick("compatible_url")[0].rstrip("/"))
     return ProviderConfig("local")
 
 
@@ -135,6 +144,9 @@ def make_client(
         )
     if config.kind == "openai":
         return openai.OpenAI(api_key=config.api_key, timeout=timeout, max_retries=max_retries, http_client=http_client)
+    if config.kind == "compatible":
+        return openai.OpenAI(base_url=config.endpoint, api_key=config.api_key or "none", timeout=timeout,
+                             max_retries=max_retries, http_client=http_client)  # fmt: skip
     return local_client.client(timeout, max_retries, http_client)
 
 
@@ -208,11 +220,28 @@ def check_connection(client: openai.OpenAI, config: ProviderConfig) -> str:
 
 def base_models(client: openai.OpenAI, config: ProviderConfig) -> list[str]:
     """The base models this provider can fine-tune."""
-    if config.kind != "local":
+    if config.kind not in ("local", "compatible"):
         return list(pricing.models())  # OpenAI's and Azure's fine-tunable snapshots
     with calling(config):
         models = client.models.list()
     return sorted(model.id for model in models.data if not model.id.startswith("ft:"))
+
+
+def serves_fine_tuning(client: openai.OpenAI, config: ProviderConfig) -> bool:
+    """Whether the provider offers /v1/fine_tuning/jobs (an OpenAI-compatible server may only answer chats)."""
+    if config.kind != "compatible":
+        return True
+    try:
+        client.fine_tuning.jobs.list(limit=1)
+    except (openai.NotFoundError, openai.BadRequestError, openai.UnprocessableEntityError):
+        return False
+    except openai.APIStatusError as error:
+        if error.status_code in (404, 405, 501):
+            return False
+        raise explain(error, config) from error
+    except openai.OpenAIError as error:
+        raise explain(error, config) from error
+    return True
 
 
 def chat_models(client: openai.OpenAI, config: ProviderConfig) -> list[str]:

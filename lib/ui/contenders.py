@@ -119,10 +119,12 @@ def answer_markdown(text: str) -> str:
 
 def show_answer(question: str, answer: Answer, pack: CheckPack | None = ELLE) -> None:
     st.markdown(answer_markdown(answer.text))
-    st.caption(
-        f"{answer.prompt_tokens} prompt + {answer.completion_tokens} completion tokens · "
-        f"{answer.latency_s:.2f} s · ${answer.cost_usd:.5f}"
+    tokens = (
+        f"{answer.prompt_tokens} prompt + {answer.completion_tokens} completion tokens"
+        if answer.prompt_tokens or answer.completion_tokens
+        else "tokens not reported by the server"  # an OpenAI-compatible server that sends no usage
     )
+    st.caption(f"{tokens} · {answer.latency_s:.2f} s · ${answer.cost_usd:.5f}")
     if pack is not None:
         checked = pack.run(question, answer.text)
         marks = {True: ":material/check:", False: ":material/close:", None: "–"}

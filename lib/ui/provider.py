@@ -15,6 +15,7 @@ import openai
 import streamlit as st
 
 from lib.errors import StudioError
+from lib.price import pricing
 from lib.train import estimate, local_client, providers, tracking
 from lib.train.local_client import LocalStatus
 from lib.train.providers import KINDS, LABELS, ProviderConfig, ProviderError
@@ -106,6 +107,25 @@ def sync_jobs(config: ProviderConfig | None = None, again: bool = False) -> None
     last[config.fingerprint] = time.monotonic()
 
 
+def require_fine_tuning() -> tuple[ProviderConfig, openai.OpenAI]:
+    """The provider and client for Train and Jobs: a stop, saying why, where the provider does not fine-tune."""
+    config, client = require_client()
+    try:
+        if providers.serves_fine_tuning(client, config):
+            return config, client
+    except ProviderError as error:
+        st.warning(str(error), icon=":material/cloud_off:")
+        st.stop()
+    st.info(
+        f"{config.label} at {config.endpoint} answers chats but does not fine-tune (it serves no "
+        "/v1/fine_tuning/jobs). Compare and Evaluate can use its models; to train, choose Local, or a Tuning Studio "
+        "server on another machine as the OpenAI-compatible server.",
+        icon=":material/info:",
+    )
+    st.stop()
+    raise AssertionError  # unreachable: st.stop() raises
+
+
 def require_client() -> tuple[ProviderConfig, openai.OpenAI]:
     """The active provider and its client, or the reason it cannot be used and a stop."""
     config = current_provider()
@@ -139,11 +159,23 @@ def _key_input(name: str, label: str, password: bool = False, help: str | None =
 
 def _remote_settings(config: ProviderConfig) -> None:
     session_only = "Kept for this browser session only: never saved to disk."
-    key_name = "azure_key" if config.kind == "azure" else "openai_key"
+    if config.kind == "openai" and (closing := pricing.openai_fine_tuning_closing()):
+        st.warning(
+            f"{closing['closing']} Last day for new jobs: {closing['last_day_for_new_jobs']} "
+            f"([source]({closing['source']})). What keeps working: **Local** (this machine), a Tuning "
+            "Studio server on another machine (**OpenAI-compatible server**), and **Azure OpenAI**.",
+            icon=":material/event_busy:",
+        )
+    if config.kind == "compatible":
+        where = ("vLLM, Ollama (http://127.0.0.1:11434/v1), LM Studio, llama.cpp's server or another machine's "
+                 "Tuning Studio server: the address that ends in /v1")  # fmt: skip
+        _key_input("compatible_url", "Base URL", help=where)
+    key_name = {"azure": "azure_key", "compatible": "compatible_key"}.get(config.kind, "openai_key")
     if config.key_source in ("environment", "secrets"):
         where = "the environment" if config.key_source == "environment" else "st.secrets"
         st.caption(f"API key from {where}: `{providers.mask(config.api_key)}`. Type one below to use another.")
-    _key_input(key_name, "API key", password=True, help=session_only)
+    _key_input(key_name, "API key" + (" (if the server asks for one)" if config.kind == "compatible" else ""),
+               password=True, help=session_only)  # fmt: skip
     if config.kind == "azure":
         _key_input("azure_endpoint", "Endpoint", help="https://YOUR-RESOURCE.openai.azure.com")
         _key_input("azure_api_version", "API version", help=f"Empty: {providers.DEFAULT_AZURE_API_VERSION}")
