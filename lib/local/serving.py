@@ -28,11 +28,12 @@ from transformers import GenerationConfig, PreTrainedTokenizerBase
 from lib.local import gguf_export
 from lib.local.chat_templates import end_of_turn_ids
 from lib.local.llama_process import DecoderDiedError, LlamaCppDecoder, llama_selftest
+from lib.local.model_export import merged, write_gguf
 from lib.local.models import Loaded, gguf_source, load, load_tokenizer, model_folder
 
 MERGED_CACHE = 2  # tuned models kept loaded
 MAX_WAITING = 8  # answers that may wait for one llama.cpp model; more are told to come back (503, Retry-After)
-SERVING_GGUF = "model-q8_0.gguf"
+SERVING_GGUF = "model-q8_0-fp32-merge.gguf"  # named for how it is made: files made another way are made again
 log = logging.getLogger(__name__)
 
 
@@ -288,18 +289,16 @@ class Engine:
             return served
 
     def _tuned_file(self, base_id: str, adapter: Path) -> Path | None:
-        """The tuned model's GGUF for llama.cpp, written once; None where its changes cannot be written into the
-        base's GGUF (an architecture whose layers GGUF names otherwise): PyTorch then serves it."""
+        """The tuned model's GGUF for llama.cpp, written once, exactly as an export writes it (the adapter merged in
+        fp32: in bf16 the small LoRA changes would be rounded away); None where its changes cannot be written into
+        the base's GGUF (an architecture whose layers GGUF names otherwise): PyTorch then serves it."""
         path = adapter / SERVING_GGUF
         if not path.exists():
             try:
-                deltas = gguf_export.adapter_deltas(self._torch_base(base_id).model, self._merged(base_id, adapter))
-                gguf_export.write(self._gguf_source(base_id), path, deltas)
+                write_gguf(merged(self.models_dir, base_id, self.base_models[base_id], adapter), path)
             except gguf_export.UnmappedLayerError as exc:
                 log.info("%s is served with PyTorch: %s", adapter.name, exc)
                 return None
-            finally:
-                self._torch_bases.pop(base_id, None)  # only needed to write the next tuned model's file
         return path
 
     def _merged(self, base_id: str, adapter: Path) -> Any:
