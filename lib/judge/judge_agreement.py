@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from lib.judge import stats
-from lib.judge.run import TIE, Rating, reviewer_key
+from lib.judge.run import TIE, Rating
+from lib.judge.tables import latest
 from lib.judge.votes import JudgeVote
 
 Unit = tuple[int, frozenset[str]]  # an item's position and the pair rated on it
@@ -25,10 +26,6 @@ WEAK_KAPPA = 0.4  # below this, a judge's agreement is no better than "fair": th
 
 def _unit(rating: Rating) -> Unit:
     return rating.position, frozenset((rating.left, rating.right))
-
-
-def _latest(ratings: Sequence[Rating]) -> list[Rating]:
-    return list({(_unit(r), reviewer_key(r.reviewer)): r for r in ratings}.values())
 
 
 def _majority(choices: Sequence[str]) -> str | None:
@@ -41,7 +38,7 @@ def _majority(choices: Sequence[str]) -> str | None:
 def people_majority(people: Sequence[Rating]) -> dict[Unit, str | None]:
     """Per item pair, the people's majority winner (a contender or tie); None where they are split."""
     by_unit: dict[Unit, list[str]] = {}
-    for r in _latest(people):
+    for r in latest(people).values():
         by_unit.setdefault(_unit(r), []).append(r.winner)
     return {unit: _majority(choices) for unit, choices in by_unit.items()}
 
@@ -104,13 +101,13 @@ def judge_agreement(
 ) -> dict[str, Any]:
     """The judge against the people's per-item majority: raw agreement, κ with its interval, per criterion for a
     rubric run, position bias, and what was left out (split majorities, no votes, calibration examples)."""
-    measured = [r for r in _latest(judge) if r.position not in calibration]
+    measured = [r for r in latest(judge).values() if r.position not in calibration]
     judged = {_unit(r): r.winner for r in measured}
     found = {"reviewer": name, **_compare(judged, people_majority(people))}
     criteria = []
     for index, criterion in enumerate(rubric):
         theirs: dict[Unit, list[str]] = {}
-        for r in _latest(people):
+        for r in latest(people).values():
             if (winner := _criterion_winner(r, index)) is not None:
                 theirs.setdefault(_unit(r), []).append(winner)
         mine = {(v.position, frozenset((v.left, v.right))): v.criteria[criterion] for v in votes

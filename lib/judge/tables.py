@@ -48,21 +48,21 @@ def _pair(rating: Rating) -> frozenset[str]:
     return frozenset((rating.left, rating.right))
 
 
-def _latest(ratings: Sequence[Rating]) -> dict[tuple[int, frozenset[str], str], Rating]:
+def latest(ratings: Sequence[Rating]) -> dict[tuple[int, frozenset[str], str], Rating]:
     """One rating per item, pair and reviewer (names matched as everywhere: case and spaces aside): the last."""
     return {(r.position, _pair(r), reviewer_key(r.reviewer)): r for r in ratings}
 
 
 def duplicates(ratings: Sequence[Rating]) -> int:
     """Ratings replaced by a later one of the same pair of the same item by the same reviewer (the last counts)."""
-    return len(ratings) - len(_latest(ratings))
+    return len(ratings) - len(latest(ratings))
 
 
 def _by_item(ratings: Sequence[Rating]) -> dict[int, list[Rating]]:
     """Each item's ratings: every pair each reviewer rated on it, once (a reviewer comparing tuned, 3-shot and
     base on one item gave three ratings, all counted)."""
     found: dict[int, list[Rating]] = defaultdict(list)
-    for (item, _, _), rating in _latest(ratings).items():
+    for (item, _, _), rating in latest(ratings).items():
         found[item].append(rating)
     return dict(sorted(found.items()))
 

@@ -27,11 +27,11 @@ class RankDiedError(RuntimeError):
 
 def job_config(job: dict[str, Any], n_training: int) -> Any:
     """The job's hyperparameters with "auto" resolved, as every rank must resolve them."""
+    from lib.local.lifecycle import method_of
     from lib.local.trainer import TrainingConfig
     from lib.openai_format.rules import auto_batch_size, auto_epochs
 
-    method = str((job.get("method") or {}).get("type") or "supervised")
-    asked = job["method"]["dpo"]["hyperparameters"] if method == "dpo" else job["hyperparameters"]
+    asked = job["method"]["dpo"]["hyperparameters"] if method_of(job) == "dpo" else job["hyperparameters"]
     multiplier = asked["learning_rate_multiplier"]
     return TrainingConfig(
         n_epochs=auto_epochs(n_training) if asked["n_epochs"] == "auto" else int(asked["n_epochs"]),

@@ -10,10 +10,10 @@ import streamlit as st
 
 from lib.errors import StudioError
 from lib.judge import judging
+from lib.judge.evaluation import answer_cost
+from lib.judge.run import Contender
 from lib.judge.runs import RunData
 from lib.judge.scorecard import Scorecard
-from lib.price import pricing
-from lib.price.overrides import user_prices
 from lib.train import providers
 from lib.ui.plain import plain
 from lib.ui.provider import current_provider, provider_client
@@ -69,7 +69,8 @@ def judge_form(data: RunData) -> None:
         )  # fmt: skip
         template = st.text_area("Prompt", judging.DEFAULT_PROMPT, height=260, key=f"judge_prompt_{data.run.id}")
         found = judging.estimate(data.run, data.answers, data.items)
-        cost = _cost(model, found) if config.kind != "local" else 0.0
+        cost = answer_cost(config, Contender(str(model), str(model)), found["prompt_tokens"],
+                           found["completion_tokens"])  # as each vote's cost is counted after  # fmt: skip
         st.caption(
             f"About {plural(found['requests'], 'request')} (each pair in both orders), "
             f"{found['prompt_tokens']:,} prompt + {found['completion_tokens']:,} completion tokens"
@@ -90,11 +91,3 @@ def judge_form(data: RunData) -> None:
             st.error(str(error))
             return
         st.rerun()
-
-
-def _cost(model: str, found: dict[str, int]) -> float:
-    try:
-        info = pricing.resolve(model, user_prices())
-    except StudioError:
-        return 0.0
-    return (found["prompt_tokens"] * info.base_input + found["completion_tokens"] * info.base_output) / 1_000_000
