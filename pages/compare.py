@@ -46,7 +46,9 @@ if pending in models:
 preferred = pending or best_checkpoint_model(config.fingerprint, client, config)  # only a default
 knowledge = knowledge_choice("compare")
 count = st.radio("Contenders", [2, 3, 4, 5], horizontal=True, key="compare_count")
-contenders = choose_contenders("compare", models, count, preferred if preferred in models else None, bool(knowledge))
+contenders = choose_contenders(
+    "compare", models, count, preferred if preferred in models else None, bool(knowledge), config.kind
+)
 dataset = current_dataset()
 if any(c.shots for c in contenders) and dataset is None:
     st.warning("A few-shot contender takes its examples from a dataset: create or load one first.")

@@ -10,6 +10,7 @@ from lib.judge import evaluation
 from lib.judge.prompts import training_overlap
 from lib.judge.run import describe_settings, settings_of
 from lib.judge.runs import list_runs, load_run
+from lib.ui.check_preference_view import check_preference_data
 from lib.ui.contenders import (
     best_checkpoint_model,
     choose_contenders,
@@ -57,7 +58,9 @@ with new_run:
             "Contenders", [2, 3, 4, 5], index=1 if len(models) > 1 else 0, horizontal=True, key="evaluate_count"
         )
         best = job_model if job_model in models else best_checkpoint_model(config.fingerprint, client, config)
-        contenders = choose_contenders("evaluate", models, count, best if best in models else None, bool(knowledge))
+        contenders = choose_contenders(
+            "evaluate", models, count, best if best in models else None, bool(knowledge), config.kind
+        )
         for overlap in training_overlap(config.kind, contenders, prompts):
             st.warning(overlap, icon=":material/content_copy:")
         candidate, baseline = subject_choice(config.kind, contenders)
@@ -107,6 +110,7 @@ with runs_tab:
         except StudioError as error:
             st.error(str(error))
     answers_table(answers)
+    check_preference_data(data)
     st.page_link(
         "pages/rate.py", label="Rate this run", icon=":material/how_to_vote:", query_params={"run": str(run.id)}
     )

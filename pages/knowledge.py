@@ -8,6 +8,7 @@ import streamlit as st
 from lib.errors import StudioError
 from lib.retrieve import knowledge, search
 from lib.retrieve import passages as reading
+from lib.ui.knowledge_view import csv_passage_choice
 from lib.ui.plain import plain
 from lib.ui.widgets import finding_rows, flash, select_kept, show_findings, show_flash
 from lib.words import plural
@@ -22,7 +23,10 @@ show_flash()
 sources = knowledge.sources()
 if not any(s.name == reading.SAMPLE_SOURCE for s in sources):
     if not sources:
-        st.info("Start with Elle's: one passage per element (number, symbol and name), from data/elements.csv.")
+        st.info(
+            "Start with Elle's: one sentence per element from data/elements.csv (“Vanadium has atomic number 23 and "
+            "the symbol V.”)."
+        )
     if st.button("Load the elements sample", type="primary" if not sources else "secondary"):
         try:
             st.session_state["knowledge_selected"] = reading.load_sample_source().id
@@ -61,20 +65,20 @@ with add:
     )
     if upload is not None:
         data = upload.getvalue()
-        column = reading.ALL_COLUMNS
+        column, template = reading.ALL_COLUMNS, ""
         try:
             if reading.kind_of(upload.name) == "csv":
-                labels = {reading.ALL_COLUMNS: "All columns, as “name: value”"}
-                labels |= {c: c for c in reading.csv_columns(data, upload.name) if c}
-                column = st.selectbox("Text of each passage", list(labels), format_func=labels.__getitem__)
+                column, template = csv_passage_choice(source, reading.csv_columns(data, upload.name), data, upload.name)
         except StudioError as error:
             st.error(str(error), icon=":material/error:")
-        added_key = f"{source.id}:{upload.name}:{column}:{hashlib.sha256(data).hexdigest()}"
+        added_key = f"{source.id}:{upload.name}:{column}:{template}:{hashlib.sha256(data).hexdigest()}"
         if st.session_state.get("knowledge_added") == added_key:
             st.success(f"{plain(upload.name)} is in “{plain(source.name)}”.", icon=":material/check:")
         elif st.button("Add to the source", type="primary", icon=":material/upload:"):
             try:
-                changed, read = reading.add_upload(source.id, upload.name, data, column)
+                changed, read = reading.add_upload(source.id, upload.name, data, column, template)
+                if template and template != source.passage_template:
+                    knowledge.set_passage_template(source.id, template)
             except StudioError as error:
                 st.error(str(error), icon=":material/error:")
             else:

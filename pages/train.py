@@ -52,6 +52,7 @@ multiplier, multiplier_ok = widgets.optional_number(
 seed, seed_ok = widgets.optional_number(
     right, "Seed", "train_seed", 0, 2**31 - 1, blank="random", help="Same seed, same run"
 )
+passages = train_view.passages_choice(left)
 chosen = launch.chosen_rows(rows, choice)
 tuned: list[str] = []
 if launch.method_for_or_none(chosen) == "dpo":
@@ -64,7 +65,7 @@ numbers_ok = epochs_ok and batch_ok and multiplier_ok and seed_ok and method_ok 
 settings = LaunchSettings(
     start, choice, validation / 100, None if epochs is None else int(epochs),
     None if batch_size is None else int(batch_size), multiplier, suffix, None if seed is None else int(seed),
-    patience, method, beta,
+    patience, method, beta, passages,
 )  # fmt: skip
 
 split = launch.training_split(chosen, settings)  # once per render: the figures and the launch use it

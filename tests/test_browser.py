@@ -340,7 +340,7 @@ def test_add_a_knowledge_source_and_compare_with_a_retrieval_contender(data_dir:
         question.fill("Tell me about neon.")
         question.press("Enter")
         top_hit = page.get_by_test_id("glide-cell-3-0")  # the table's first row, text column (drawn on a canvas)
-        expect(top_hit).to_have_text("number: 10 · symbol: Ne · name: Neon", timeout=20_000)
+        expect(top_hit).to_have_text("Neon has atomic number 10 and the symbol Ne.", timeout=20_000)
 
         page.get_by_role("link", name="Compare").click()
         expect(page.get_by_text("Knowledge source for retrieval")).to_be_visible(timeout=20_000)

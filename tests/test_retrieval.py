@@ -93,7 +93,8 @@ def test_the_asked_elements_row_is_the_top_passage_for_every_evaluation_question
         element = elle_checks.element_in(question)
         assert element is not None
         [top, *_] = search.retrieve(source.version_id, question, 3)
-        assert f"name: {element.name}" in top.passage.text, question
+        sentence = f"{element.name} has atomic number {element.number} and the symbol {element.symbol}."
+        assert top.passage.text.startswith(sentence), question
         assert top.passage.file == "elements.csv" and top.score > 0
     assert search.retrieve(source.version_id, "and the of", 3) == []  # no shared word: nothing made up
 
@@ -134,7 +135,7 @@ def test_a_run_with_retrieval_contenders_stores_the_passages_with_each_answer(
         bare, helped = answers[(position, "base")], answers[(position, "base + 3")]
         assert bare.passages == () and 1 <= len(helped.passages) <= 3
         element = elle_checks.element_in(question_of(prompt.messages))
-        assert element is not None and f"name: {element.name}" in helped.passages[0]["text"]
+        assert element is not None and helped.passages[0]["text"].startswith(f"{element.name} has atomic number")
         assert helped.passages[0]["origin"].startswith("row ") and helped.passages[0]["score"] > 0
         assert helped.prompt_tokens > bare.prompt_tokens + 20  # the passages are paid for in the prompt
     assert "passages from “Elements (sample)”" in describe_settings(settings_of(run))

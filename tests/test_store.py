@@ -27,7 +27,7 @@ def test_database_lives_in_the_data_dir_with_wal_and_migrations(
     make()
     conn = sqlite3.connect(data_dir / "studio.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == connection.head_revision() == "0010"
+    assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == connection.head_revision() == "0011"
 
 
 def test_edits_are_saved_and_survive_a_new_connection(store: str) -> None:

@@ -32,7 +32,7 @@ def _sources(conn: Connection, source_id: int | None = None) -> list[Source]:
     newest = knowledge_versions.alias("newest")
     latest = select(func.max(newest.c.id)).where(newest.c.source_id == s.id).scalar_subquery()
     query = (
-        select(s.id, s.name, s.updated_at, v.id, _passage_count(v.id))
+        select(s.id, s.name, s.updated_at, v.id, _passage_count(v.id), func.coalesce(s.passage_template, ""))
         .select_from(knowledge_sources.join(knowledge_versions, v.id == latest))
         .order_by(s.name)
     )
@@ -68,18 +68,28 @@ def _new_version(conn: Connection, source_id: int, summary: str, passages: Seque
     return version_id
 
 
-def create_source(name: str) -> Source:
+def create_source(name: str, passage_template: str = "") -> Source:
     name = name.strip()
     if not name:
         raise KnowledgeError("Give the knowledge source a name.")
     try:
         with transaction() as conn:
             stamp = now()
-            new = insert(knowledge_sources).values(name=name, created_at=stamp, updated_at=stamp)
+            new = insert(knowledge_sources).values(
+                name=name, created_at=stamp, updated_at=stamp, passage_template=passage_template.strip()
+            )
             source_id = insert_id(conn, new)
             _new_version(conn, source_id, "Created", [])
     except IntegrityError:
         raise KnowledgeError(f"A knowledge source named “{name}” already exists.") from None
+    return source(source_id)
+
+
+def set_passage_template(source_id: int, template: str) -> Source:
+    """How the CSV files added from now on become passages (those already added keep theirs)."""
+    with transaction() as conn:
+        s = knowledge_sources.c
+        conn.execute(update(knowledge_sources).where(s.id == source_id).values(passage_template=template.strip()))
     return source(source_id)
 
 

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import select, update
 
 from lib.db.connection import connect, now, transaction, upsert
 from lib.db.schema import job_provenance as provenance_table
+from lib.retrieve.source import TrainingPassages
 from lib.train.provenance import Provenance
 
 _COLUMNS = (
     "provider", "job_id", "dataset_id", "dataset_name", "version_id", "n_examples", "training_file",
     "validation_file", "base_model", "fine_tuned_model", "created_at", "training_rows", "validation_rows",
-    "estimated_cost_usd", "status",
+    "estimated_cost_usd", "status", "knowledge",
 )  # fmt: skip
 
 
@@ -40,6 +42,7 @@ def record_job(record: Provenance) -> None:
         json.dumps(list(record.validation_rows)),
         record.estimated_cost_usd,
         record.status,
+        json.dumps(asdict(record.passages)) if record.passages else None,
     )
     with transaction() as conn:
         upsert(conn, provenance_table, dict(zip(_COLUMNS, values, strict=True)), ["provider", "job_id"])
@@ -55,7 +58,7 @@ def set_outcome(provider: str, job_id: str, status: str, model: str | None) -> N
 
 def _provenance(row: Sequence[Any]) -> Provenance:
     provider, job_id, dataset_id, dataset_name, version_id, n_examples, training_file, validation_file = row[:8]
-    base_model, fine_tuned_model, created_at, training_rows, validation_rows, cost, status = row[8:]
+    base_model, fine_tuned_model, created_at, training_rows, validation_rows, cost, status, knowledge = row[8:]
     return Provenance(
         provider,
         job_id,
@@ -72,6 +75,7 @@ def _provenance(row: Sequence[Any]) -> Provenance:
         validation_rows=tuple(json.loads(validation_rows or "[]")),
         estimated_cost_usd=cost,
         status=status or "",
+        passages=TrainingPassages(**json.loads(knowledge)) if knowledge else None,
     )
 
 

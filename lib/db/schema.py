@@ -74,6 +74,7 @@ job_provenance = Table(
     Column("validation_rows", Text),
     Column("estimated_cost_usd", Float),
     Column("status", Text),  # the job's last status the app saw
+    Column("knowledge", Text),  # JSON: the passages it was trained with (TrainingPassages), NULL for none
 )
 eval_runs = Table(
     "eval_runs",
@@ -174,6 +175,7 @@ knowledge_sources = Table(
     Column("name", Text),
     Column("created_at", Text),
     Column("updated_at", Text),
+    Column("passage_template", Text),  # how a CSV row becomes a passage: "{name} has atomic number {number}."
 )
 knowledge_versions = Table(
     "knowledge_versions",

@@ -11,9 +11,13 @@ from lib.errors import KnowledgeError, RunError
 from lib.judge.evaluation import ask, request_messages, shot_pairs
 from lib.judge.run import Contender, RunSettings
 from lib.retrieve import passages as reading
-from lib.retrieve.search import Index, with_passages
+from lib.retrieve.search import Hit, Index, retrieved_prompt
+from lib.retrieve.source import TrainingPassages
 from lib.train import local_client
+from lib.train.jobs import provenance_of_model
 from lib.train.providers import ENVIRONMENT, ProviderConfig, ProviderError, ProviderKind, from_settings, make_client
+
+DEFAULT_PASSAGES = 3
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,8 @@ class Question:
     shots: int = 0  # question/answer pairs from ``examples`` placed before the question
     examples: Path | None = None
     knowledge: Path | None = None  # a knowledge file; its best ``passages`` go into the system prompt
-    passages: int = 3
+    passages: int | None = None  # None: as many as the model was trained with, else 3
+    template: str | None = None  # how the knowledge CSV's rows become passages; None: as the model was trained
     provider: ProviderKind = "local"
     temperature: float = 0.0
     max_tokens: int = 120
@@ -33,7 +38,7 @@ class Question:
 def _check(question: Question) -> None:
     if not question.user.strip():
         raise RunError("--user is empty: give the question to ask.")
-    if question.shots < 0 or question.passages < 1:
+    if question.shots < 0 or (question.passages is not None and question.passages < 1):
         raise RunError("--shots must be 0 or more and --passages 1 or more.")
     if not 0 <= question.temperature <= 2:
         raise RunError("--temperature must be between 0 and 2.")
@@ -51,12 +56,18 @@ def _shots(path: Path, k: int, asked: str) -> list[dict[str, Any]]:
     return pairs
 
 
-def _index(path: Path) -> Index:
-    found = reading.read_file(path.read_bytes(), path.name)
+def _index(path: Path, template: str = "") -> Index:
+    found = reading.read_file(path.read_bytes(), path.name, template=template)
     if not found.passages:
         why = found.findings[0].message if found.findings else "it is empty"
         raise KnowledgeError(f"{path.name} has no passage to retrieve from: {why}")
     return Index(found.passages)
+
+
+def _trained_with(config: ProviderConfig, model: str) -> TrainingPassages | None:
+    """The passages ``model`` was trained with, when this studio launched its job: answering retrieves alike."""
+    made = provenance_of_model(config.kind, model)
+    return made.passages if made is not None else None
 
 
 def script_provider(kind: ProviderKind) -> ProviderConfig:
@@ -80,12 +91,15 @@ def ask_once(question: Question) -> dict[str, Any]:
     prompt.append({"role": "user", "content": question.user})
     shots = _shots(question.examples, question.shots, question.user) if question.shots and question.examples else []
     messages = request_messages(prompt, shots)
-    hits = []
-    if question.knowledge is not None:
-        hits = _index(question.knowledge).search(question.user, question.passages)
-        messages = with_passages(messages, hits, question.knowledge.name)
     config = script_provider(question.provider)
-    contender = Contender(question.model, question.model, question.shots, question.passages if hits else 0)
+    hits: list[Hit] = []
+    k = 0
+    if question.knowledge is not None:
+        trained = _trained_with(config, question.model)
+        k = question.passages or (trained.k if trained else DEFAULT_PASSAGES)
+        template = question.template if question.template is not None else (trained.template if trained else "")
+        messages, hits = retrieved_prompt(messages, _index(question.knowledge, template), k, question.knowledge.name)
+    contender = Contender(question.model, question.model, question.shots, k if hits else 0)
     settings = RunSettings(temperature=question.temperature, max_tokens=question.max_tokens)
     answer = ask(make_client(config), config, contender, messages, settings)
     retrieved = [

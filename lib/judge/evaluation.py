@@ -155,8 +155,10 @@ def contender_messages(
     messages = request_messages(prompt, shots)
     if not contender.passages or settings.knowledge_version is None:
         return messages, []
-    hits = search.retrieve(settings.knowledge_version, question_of(prompt), contender.passages)
-    return search.with_passages(messages, hits, settings.knowledge_name or "the knowledge source"), hits
+    index = search.index_for(settings.knowledge_version)
+    return search.retrieved_prompt(
+        messages, index, contender.passages, settings.knowledge_name or "the knowledge source"
+    )
 
 
 def shots_for(settings: RunSettings) -> list[Any]:

@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from lib.curate.dataset import Dataset
-from lib.db import dataset_store, dataset_versions, knowledge_store, provenance_store, run_store
+from lib.db import dataset_store, dataset_versions, provenance_store, run_store
 from lib.errors import RunError
 from lib.judge import answer_checks, evaluation
 from lib.judge.asking import script_provider
 from lib.judge.prompts import dataset_prompts, held_out_prompts
 from lib.judge.run import Contender, EvalRun, Prompt, RunSettings, prompt_messages, question_of, settings_of, subject_of
 from lib.openai_format.jsonl import read_jsonl
-from lib.retrieve.passages import add_upload
-from lib.retrieve.source import Source
+from lib.retrieve.passages import source_from_file
 from lib.train.providers import ProviderKind, make_client
 
 
@@ -91,17 +90,6 @@ def prompts_of(spec: str, provider: str) -> tuple[list[Prompt], str, Dataset | N
     raise RunError(f"--prompts '{spec}': give eval-file:PATH, dataset:NAME or heldout:JOB_ID.")
 
 
-def _knowledge(path: Path) -> Source:
-    """A knowledge source named after the file, holding its passages (a new version if the file changed)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise RunError(f"--knowledge: cannot read {path}: {exc.strerror or exc}") from exc
-    found = next((s for s in knowledge_store.sources() if s.name == path.name), None)
-    source = found or knowledge_store.create_source(path.name)
-    return add_upload(source.id, path.name, data)[0]
-
-
 def evaluate(request: Request) -> dict[str, Any]:
     """Make the run in the configured store, answer every prompt with every contender (progress on stderr), run
     the checks pack: the run's id, its number of answers and, per contender, each check's passed/total."""
@@ -120,7 +108,7 @@ def evaluate(request: Request) -> dict[str, Any]:
     shots_dataset = _dataset(request.shots_from.partition(":")[2]) if request.shots_from else dataset
     config = script_provider(request.provider)
     pool = evaluation.shot_pool(config.kind, contenders, shots_dataset)
-    source = _knowledge(request.knowledge) if request.knowledge else None
+    source = source_from_file(request.knowledge) if request.knowledge else None
     settings = RunSettings(
         temperature=request.temperature, max_tokens=request.max_tokens, seed=request.seed,
         shots_dataset=pool[0] if pool else None, shots_version=pool[1] if pool else None,

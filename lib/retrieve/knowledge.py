@@ -6,6 +6,18 @@ search.py.
 
 from __future__ import annotations
 
-from lib.db.knowledge_store import create_source, delete_source, passages_at, remove_file, source, sources, versions
+from lib.db.knowledge_store import (
+    create_source,
+    delete_source,
+    passages_at,
+    remove_file,
+    set_passage_template,
+    source,
+    sources,
+    versions,
+)
 
-__all__ = ["create_source", "delete_source", "passages_at", "remove_file", "source", "sources", "versions"]
+__all__ = [
+    "create_source", "delete_source", "passages_at", "remove_file", "set_passage_template", "source", "sources",
+    "versions",
+]  # fmt: skip

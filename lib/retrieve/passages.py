@@ -9,8 +9,9 @@ import csv
 import io
 import json
 import re
+import string
 from dataclasses import dataclass, field
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 from lib.curate.formats import csv_delimiter, csv_records
 from lib.db import knowledge_store
@@ -24,6 +25,7 @@ MAX_CHARS = 1200  # a passage longer than this is split at paragraph, then sente
 ALL_COLUMNS = ""  # the CSV text column meaning "every column, as 'name: value'"
 KINDS = {".csv": "csv", ".tsv": "csv", ".md": "markdown", ".markdown": "markdown", ".txt": "text", ".jsonl": "jsonl"}
 _HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass
@@ -84,8 +86,45 @@ def split_long(text: str, limit: int = MAX_CHARS) -> list[str]:
     return [p.strip() for p in pieces if p.strip()]
 
 
-def read_csv(data: bytes, file_name: str, text_column: str = ALL_COLUMNS) -> ReadPassages:
-    """One passage per row: the chosen column, or every column as "name: value" joined with " · "."""
+def template_fields(template: str) -> list[str]:
+    """The column names a passage template fills in ("{name} has atomic number {number}." -> name, number)."""
+    try:
+        return [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+    except ValueError as exc:
+        why = f"The passage template cannot be read ({exc}): name columns in braces, like {{name}}."
+        raise KnowledgeError(why) from None
+
+
+def _check_template(template: str, header: list[str], file_name: str) -> None:
+    fields = template_fields(template)
+    if not fields:
+        raise KnowledgeError("The passage template names no column: put column names in braces, like {name}.")
+    if missing := [f for f in fields if f not in header]:
+        raise KnowledgeError(
+            f"The passage template names {', '.join('{' + f + '}' for f in missing)}, which {file_name} does not "
+            f"have (its columns: {', '.join(header)})."
+        )
+
+
+def render_row(template: str, cells: dict[str, str]) -> str:
+    """A row written as its template's sentences; a sentence whose columns are all empty in this row is left out
+    ("It is also spelled {also}." only where a row has another spelling)."""
+    sentences = [s for s in _SENTENCE_END.split(template.strip()) if s]
+    kept = [s for s in sentences if not (fields := template_fields(s)) or any(cells.get(f, "") for f in fields)]
+    try:
+        return " ".join(sentence.format_map(cells).strip() for sentence in kept)
+    except (ValueError, IndexError, KeyError, AttributeError) as exc:
+        why = f"The passage template cannot write this row ({exc}): use plain {{column}} fields."
+        raise KnowledgeError(why) from None
+
+
+def read_csv(data: bytes, file_name: str, text_column: str = ALL_COLUMNS, template: str = "") -> ReadPassages:
+    """One passage per row: the template's sentence (``template``), the chosen column, or every column as
+    "name: value" joined with " · ".
+
+    A small model reads a sentence ("Vanadium has atomic number 23 and the symbol V.") far better than fields
+    (measured in docs/benchmarks.md): give CSV sources a template.
+    """
     text = _text(data, file_name)
     records = csv_records(text, csv_delimiter(text))
     first = next(records, None)
@@ -96,6 +135,8 @@ def read_csv(data: bytes, file_name: str, text_column: str = ALL_COLUMNS) -> Rea
         raise KnowledgeError(f"{file_name} is empty: a knowledge CSV needs a header row.")
     if text_column and text_column not in header:
         raise KnowledgeError(f"{file_name} has no column “{text_column}” (it has {', '.join(header)}).")
+    if template:
+        _check_template(template, header, file_name)
     read = ReadPassages()
     for record in records:
         if isinstance(record, Finding):  # a row that cannot be read is said; the rows after it are read
@@ -103,7 +144,13 @@ def read_csv(data: bytes, file_name: str, text_column: str = ALL_COLUMNS) -> Rea
             continue
         row_number, row = record
         cells = dict(zip(header, (c.strip() for c in row), strict=False))
-        if text_column:
+        if template:
+            try:
+                passage = render_row(template, cells) if any(cells.values()) else ""
+            except KnowledgeError as error:
+                read.findings.append(Finding(row_number, "template", "error", str(error)))
+                continue
+        elif text_column:
             passage = cells.get(text_column, "")
         else:
             passage = " · ".join(f"{name}: {value}" for name, value in cells.items() if name and value)
@@ -192,11 +239,11 @@ def _record_text(record: object) -> str:
     return " · ".join(f"{k}: {v}" for k, v in record.items() if isinstance(v, str | int | float) and str(v).strip())
 
 
-def read_file(data: bytes, file_name: str, text_column: str = ALL_COLUMNS) -> ReadPassages:
-    """The passages of one uploaded knowledge file, by its kind (from the file name)."""
+def read_file(data: bytes, file_name: str, text_column: str = ALL_COLUMNS, template: str = "") -> ReadPassages:
+    """The passages of one uploaded knowledge file, by its kind (from the file name); ``template``: for CSV."""
     kind = kind_of(file_name)
     if kind == "csv":
-        return read_csv(data, file_name, text_column)
+        return read_csv(data, file_name, text_column, template)
     if kind == "markdown":
         return read_markdown(data, file_name)
     if kind == "jsonl":
@@ -206,26 +253,55 @@ def read_file(data: bytes, file_name: str, text_column: str = ALL_COLUMNS) -> Re
 
 SAMPLE_SOURCE = "Elements (sample)"
 SAMPLE_FILE = SAMPLE_DIR / "elements.csv"
+SAMPLE_TEMPLATE = "{name} has atomic number {number} and the symbol {symbol}. It is also spelled {also}."
 
 
 def add_upload(
-    source_id: int, file_name: str, data: bytes, text_column: str = ALL_COLUMNS
+    source_id: int, file_name: str, data: bytes, text_column: str = ALL_COLUMNS, template: str | None = None
 ) -> tuple[Source, ReadPassages]:
     """Read a file and add its passages as a new version (a file of the same name is replaced).
 
-    Raises KnowledgeError, changing nothing, when the file gives no passage at all.
+    ``template``: how CSV rows become passages; None: the source's own template. Raises KnowledgeError, changing
+    nothing, when the file gives no passage at all.
     """
-    read = read_file(data, file_name, text_column)
+    if template is None:
+        template = "" if text_column else knowledge_store.source(source_id).passage_template
+    read = read_file(data, file_name, text_column, template)
     if not read.passages:
         problems = "; ".join(f"line {f.line}: {f.message}" for f in read.findings[:3])
         raise KnowledgeError(f"{file_name} gave no passage{': ' + problems if problems else ''}.")
     return knowledge_store.add_file(source_id, file_name, read.passages), read
 
 
+def source_from_file(path: Path, template: str | None = None) -> Source:
+    """A knowledge source named after the file, holding its passages (a new version when the file or the template
+    changed). ``template``: how CSV rows become passages; None: the source's own, and for Elle's sample file the
+    sample's template."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise KnowledgeError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if template is None and path.resolve() == SAMPLE_FILE.resolve():
+        template = SAMPLE_TEMPLATE
+    found = next((s for s in knowledge_store.sources() if s.name == path.name), None)
+    source = found or knowledge_store.create_source(path.name, template or "")
+    if template is not None and template != source.passage_template:
+        source = knowledge_store.set_passage_template(source.id, template)
+    read = read_file(data, path.name, template=source.passage_template)
+    kept = [p for p in knowledge_store.passages_at(source.version_id) if p.file == path.name]
+    if found is not None and kept == read.passages:
+        return source
+    return add_upload(source.id, path.name, data)[0]
+
+
 def load_sample_source() -> Source:
-    """Elle's knowledge source: one passage per element (number, symbol, name); the one there if loaded before."""
+    """Elle's knowledge source: one sentence per element ("Vanadium has atomic number 23 and the symbol V."); the
+    one there if loaded before (a sample loaded before templates is written again as sentences)."""
     found = next((s for s in knowledge_store.sources() if s.name == SAMPLE_SOURCE), None)
-    if found is not None and found.n_passages:
+    if found is not None and found.n_passages and found.passage_template == SAMPLE_TEMPLATE:
         return found
-    created = found or knowledge_store.create_source(SAMPLE_SOURCE)
-    return add_upload(created.id, SAMPLE_FILE.name, SAMPLE_FILE.read_bytes())[0]
+    if found is None:
+        found = knowledge_store.create_source(SAMPLE_SOURCE, SAMPLE_TEMPLATE)
+    elif found.passage_template != SAMPLE_TEMPLATE:
+        found = knowledge_store.set_passage_template(found.id, SAMPLE_TEMPLATE)
+    return add_upload(found.id, SAMPLE_FILE.name, SAMPLE_FILE.read_bytes())[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -59,6 +60,44 @@ def index_for(version_id: int) -> Index:
 
 def retrieve(version_id: int, query: str, k: int) -> list[Hit]:
     return index_for(version_id).search(query, k)
+
+
+@dataclass
+class Distractors:
+    """Training only: in a ``share`` of the examples the passages are the best hit and random others (up to k),
+    shuffled, so the model learns to find the right passage wherever it is rather than always reading the first."""
+
+    share: float
+    rng: random.Random
+
+
+DEFAULT_DISTRACTOR_SHARE = 0.5
+
+
+def question_in(messages: Sequence[dict[str, Any]]) -> str:
+    """The last user message: what is asked (a training example's too: the turn its last answer answers)."""
+    return next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), "")
+
+
+def retrieved_prompt(
+    messages: list[dict[str, Any]], index: Index, k: int, source_name: str, distractors: Distractors | None = None
+) -> tuple[list[dict[str, Any]], list[Hit]]:
+    """The messages with the k passages retrieved for their question in the system prompt, and those passages.
+
+    The one builder: answering (every contender, ``ask``) and training with passages both call it, so what a model
+    was trained on and what it is asked never drift apart.
+    """
+    hits = index.search(question_in(messages), k) if k > 0 else []
+    if distractors is not None and hits and distractors.rng.random() < distractors.share:
+        hits = _with_distractors(hits[0], index, k, distractors.rng)
+    return with_passages(messages, hits, source_name), hits
+
+
+def _with_distractors(best: Hit, index: Index, k: int, rng: random.Random) -> list[Hit]:
+    others = [p for p in index.passages if p != best.passage]
+    chosen = [best, *(Hit(p, 0.0) for p in rng.sample(others, min(k - 1, len(others))))]
+    rng.shuffle(chosen)
+    return chosen
 
 
 def with_passages(messages: list[dict[str, Any]], hits: Sequence[Hit], source_name: str) -> list[dict[str, Any]]:

@@ -23,6 +23,20 @@ class Source:
     updated_at: str
     version_id: int  # the latest version
     n_passages: int
+    passage_template: str = ""  # how its CSV rows become passages ("" : every column as "name: value")
+
+
+@dataclass(frozen=True)
+class TrainingPassages:
+    """What a model was trained with: passages of one knowledge source version, k per example, the share of
+    examples given distractors, and the template its CSV rows were written with (for files read again later)."""
+
+    source_id: int
+    version_id: int
+    source_name: str
+    k: int
+    distractor_share: float
+    template: str = ""
 
 
 @dataclass(frozen=True)

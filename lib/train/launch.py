@@ -21,8 +21,10 @@ from lib.openai_format.examples import is_preference
 from lib.openai_format.jsonl import to_jsonl
 from lib.openai_format.rules import MIN_EXAMPLES, suffix_problem
 from lib.price.tokens import ExampleTokens
+from lib.retrieve.source import TrainingPassages
 from lib.train.provenance import Provenance
 from lib.train.providers import ProviderConfig, calling
+from lib.train.with_passages import with_passages
 from lib.words import plural
 
 
@@ -52,6 +54,7 @@ class LaunchSettings:
     early_stopping_patience: int | None = None  # the local provider's; needs validation examples
     method: str = "supervised"  # "dpo" for preference data (method_for)
     beta: float | None = None  # DPO: how far the tuned model may move from the reference (None: auto)
+    passages: TrainingPassages | None = None  # retrieved passages put in each example's prompt (with_passages)
 
     def method_body(self) -> dict[str, Any]:
         """The job's ``method``: supervised with its hyperparameters, or DPO with beta too."""
@@ -124,6 +127,15 @@ def default_split(rows: Sequence[Row]) -> Split:
     return training_split(chosen_rows(rows, settings.examples), settings)
 
 
+def uploaded_examples(rows: Sequence[Row], settings: LaunchSettings, validation: bool = False) -> list[dict[str, Any]]:
+    """What is uploaded for ``rows``: their examples, with retrieved passages when the settings train with them
+    (distractors only in training examples)."""
+    examples = [row.example for row in rows]
+    if settings.passages is None:
+        return examples
+    return with_passages(examples, settings.passages, settings.seed or 0, distractors=not validation)
+
+
 def training_counts(
     rows: Sequence[Row], counts: Sequence[ExampleTokens], training_rows: Sequence[Row]
 ) -> list[ExampleTokens]:
@@ -145,6 +157,13 @@ def blocking_findings(
         for finding in (check_rows(rows) if findings is None else findings)
         if finding.severity == "error" and (finding.line is None or rows[finding.line - 1].id in chosen)
     ]
+
+
+def _metadata(dataset: Dataset, settings: LaunchSettings) -> dict[str, str]:
+    found = {"dataset": dataset.name[:500], "dataset_version": str(dataset.version_id)}
+    if settings.passages is not None:
+        found |= {"knowledge": settings.passages.source_name[:500], "passages": str(settings.passages.k)}
+    return found
 
 
 def launch(
@@ -180,13 +199,14 @@ def launch(
     with calling(config):
         progress(0.1, f"Uploading {len(training_rows)} training examples…")
         training_file = client.files.create(
-            file=(f"{stem}-train.jsonl", to_jsonl(r.example for r in training_rows)), purpose="fine-tune"
+            file=(f"{stem}-train.jsonl", to_jsonl(uploaded_examples(training_rows, settings))), purpose="fine-tune"
         )
         validation_id = None
         if validation_rows:
             progress(0.4, f"Uploading {len(validation_rows)} validation examples…")
             validation_file = client.files.create(
-                file=(f"{stem}-validation.jsonl", to_jsonl(r.example for r in validation_rows)), purpose="fine-tune"
+                file=(f"{stem}-validation.jsonl", to_jsonl(uploaded_examples(validation_rows, settings, True))),
+                purpose="fine-tune",
             )
             validation_id = validation_file.id
         progress(0.7, "Creating the fine-tuning job…")
@@ -197,7 +217,7 @@ def launch(
             method=cast(Method, settings.method_body()),
             suffix=settings.suffix.strip() or openai.omit,
             seed=settings.seed if settings.seed is not None else openai.omit,
-            metadata={"dataset": dataset.name[:500], "dataset_version": str(dataset.version_id)},
+            metadata=_metadata(dataset, settings),
         )
     provenance_store.record_job(
         Provenance(
@@ -213,6 +233,7 @@ def launch(
             training_rows=tuple(row.id for row in training_rows),
             validation_rows=tuple(row.id for row in validation_rows),
             estimated_cost_usd=estimated_cost_usd,
+            passages=settings.passages,
         )
     )
     progress(1.0, f"Started {job.id}.")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lib.retrieve.source import TrainingPassages
+
 
 @dataclass(frozen=True)
 class Provenance:
@@ -28,6 +30,7 @@ class Provenance:
     validation_rows: tuple[int, ...] = ()
     estimated_cost_usd: float | None = None  # None: no price was known (or the local provider: free)
     status: str = ""  # the job's last status the app saw ("" until the first sync)
+    passages: TrainingPassages | None = None  # trained with retrieved passages in each prompt, else None
 
     def made(self, model: str) -> bool:
         """Whether ``model`` is this job's tuned model or one of its checkpoints."""

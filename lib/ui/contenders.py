@@ -13,7 +13,7 @@ from lib.judge.evaluation import Answer, recorded_contenders
 from lib.judge.run import Contender, default_label, default_subject
 from lib.retrieve import knowledge
 from lib.retrieve.source import Source
-from lib.train import tracking
+from lib.train import jobs, tracking
 from lib.train.providers import ProviderConfig, chat_models
 from lib.ui.plain import plain
 
@@ -51,10 +51,16 @@ def knowledge_choice(prefix: str) -> Source | None:
 
 
 def choose_contenders(
-    prefix: str, models: list[str], count: int, preferred: str | None = None, retrieval: bool = False
+    prefix: str,
+    models: list[str],
+    count: int,
+    preferred: str | None = None,
+    retrieval: bool = False,
+    provider: str = "",
 ) -> list[Contender]:
     """``count`` columns, each a model, how many examples to put in its prompt (0: bare), and, with
-    ``retrieval``, how many passages to retrieve into it."""
+    ``retrieval``, how many passages to retrieve into it (for a model trained with passages, as many as it was
+    trained with)."""
     base = next((m for m in models if not m.startswith("ft:")), models[0])
     tuned = preferred or next((m for m in reversed(models) if m.startswith("ft:") and ":ckpt-" not in m), base)
     defaults = [(base, 0, 0), (tuned, 0, 0), (base, 3, 0), (base, 0, 3), (tuned, 0, 3)]
@@ -70,8 +76,10 @@ def choose_contenders(
         ))  # fmt: skip
         passages = 0
         if retrieval:
+            if passages_default:
+                passages_default = jobs.trained_passages(provider, model) or passages_default
             passages = int(column.number_input(
-                "Passages retrieved", 0, 10, passages_default, key=f"{prefix}_passages_{index}",
+                "Passages retrieved", 0, 10, passages_default, key=f"{prefix}_passages_{index}_{model}",
                 help="How many passages from the knowledge source are added to its system prompt (0: none).",
             ))  # fmt: skip
         named = default_label(model, shots, passages)

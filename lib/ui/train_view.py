@@ -16,6 +16,10 @@ from lib.errors import StudioError
 from lib.openai_format.checks import Finding
 from lib.openai_format.rules import auto_batch_size, auto_epochs
 from lib.price import pricing
+from lib.price.tokens import Counter, ExampleTokens
+from lib.retrieve import knowledge
+from lib.retrieve.search import DEFAULT_DISTRACTOR_SHARE
+from lib.retrieve.source import TrainingPassages
 from lib.train import launch, local_client
 from lib.train.estimate import rough_duration, this_machine_slowdown
 from lib.train.launch import LaunchSettings, Split
@@ -62,6 +66,38 @@ def version_choice(container: DeltaGenerator, dataset: Dataset) -> tuple[Dataset
     return replace(dataset, version_id=version_id), version_id == dataset.version_id
 
 
+def passages_choice(container: DeltaGenerator) -> TrainingPassages | None:
+    """Train with passages: a knowledge source, k passages per example and the share given distractors; None for
+    plain training."""
+    found = {s.id: s for s in knowledge.sources() if s.n_passages}
+    picked = container.selectbox(
+        "Train with passages from", [None, *found], key="train_knowledge",
+        format_func=lambda i: "No passages (plain training)" if i is None else found[i].name,
+        help="Each example's prompt gets the passages retrieved for its question, as a “tuned + retrieval” contender "
+        "is asked: the model learns to read them. Add sources on Knowledge.",
+    )  # fmt: skip
+    if picked is None:
+        return None
+    k = container.number_input("Passages per example", 1, 10, 3, key="train_passages")
+    share = container.slider(
+        "Distractor share", 0, 100, round(DEFAULT_DISTRACTOR_SHARE * 100), step=10, format="%d%%",
+        key="train_distractors",
+        help="In this share of the training examples the right passage is shuffled among random others, so the "
+        "model learns to pick it out; validation examples get what answering gets.",
+    )  # fmt: skip
+    source = found[picked]
+    return TrainingPassages(source.id, source.version_id, source.name, int(k), share / 100, source.passage_template)
+
+
+def _training_counts(
+    dataset: Dataset, rows: Sequence[Row], split: Split, settings: LaunchSettings, encoding: str
+) -> list[ExampleTokens]:
+    """Token counts of what is uploaded for training: the passages counted when it trains with them."""
+    if settings.passages is not None:
+        return Counter(encoding).count_all(launch.uploaded_examples(split.training, settings))
+    return launch.training_counts(rows, widgets.cached_counts(dataset.id, dataset.version_id, encoding), split.training)
+
+
 def before_you_start(
     config: ProviderConfig,
     dataset: Dataset,
@@ -78,8 +114,7 @@ def before_you_start(
     cells[0].metric("Training examples", len(split.training))
     cells[1].metric("Validation examples", len(split.validation))
     if config.kind == "local":
-        everything = widgets.cached_counts(dataset.id, dataset.version_id, "o200k_base")
-        counts = launch.training_counts(rows, everything, split.training)
+        counts = _training_counts(dataset, rows, split, settings, "o200k_base")
         n_epochs = settings.n_epochs or auto_epochs(len(counts))
         batch_size = settings.batch_size or auto_batch_size(len(counts))
         local = local_training_estimate(sum(c.total for c in counts), n_epochs, batch_size)
@@ -100,8 +135,8 @@ def before_you_start(
         return None
     try:
         info = pricing.resolve(base_model, widgets.user_prices())
-        everything = widgets.cached_counts(dataset.id, dataset.version_id, info.encoding)
-        estimate = pricing.estimate(launch.training_counts(rows, everything, split.training), info, settings.n_epochs)
+        counts = _training_counts(dataset, rows, split, settings, info.encoding)
+        estimate = pricing.estimate(counts, info, settings.n_epochs)
         cells[2].metric("Billed tokens", f"{estimate.billed_tokens:,}", help=f"{estimate.epochs} epochs")
         cells[3].metric("Training cost", f"${estimate.cost_usd:,.2f}", help="At the prices on Tokens and cost")
     except StudioError:
