@@ -9,6 +9,7 @@ from lib.judge.runs import list_runs, load_run
 from lib.judge.tables import pair_rows
 from lib.judge.verdict import FINE_TUNE, KEEP_BASELINE
 from lib.ui.charts import interval_chart
+from lib.ui.check_preference_view import check_preference_data
 from lib.ui.judge_view import judge_form, judges_table
 from lib.ui.preference_view import make_preference_data
 from lib.ui.provider import sync_jobs
@@ -72,6 +73,7 @@ wins, ways, scores, usage, people, prefs = st.tabs(
 )
 with prefs:
     make_preference_data(run, ratings, answers, items)
+    check_preference_data(data)
 with ways:
     requests = st.number_input("Requests you expect", 1, None, 100_000, step=10_000, key="score_requests")
     ranked = approaches.rank_run(run, answers, items, card.ranking, training_cost or 0.0)

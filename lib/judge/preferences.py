@@ -32,11 +32,16 @@ class Preference:
     def example(self, preferred_text: str | None = None) -> dict[str, Any]:
         """The preference line; ``preferred_text``: a reviewer's corrected answer instead of the chosen one."""
         answer = self.preferred_text if preferred_text is None else preferred_text
-        return {
-            "input": {"messages": [dict(m) for m in self.prompt]},
-            "preferred_output": [{"role": "assistant", "content": answer}],
-            "non_preferred_output": [{"role": "assistant", "content": self.other_text}],
-        }
+        return preference_line(self.prompt, answer, self.other_text)
+
+
+def preference_line(prompt: Sequence[Mapping[str, Any]], preferred: str, other: str) -> dict[str, Any]:
+    """One example in OpenAI's preference format: the prompt, the preferred answer and the other one."""
+    return {
+        "input": {"messages": [dict(m) for m in prompt]},
+        "preferred_output": [{"role": "assistant", "content": preferred}],
+        "non_preferred_output": [{"role": "assistant", "content": other}],
+    }
 
 
 @dataclass
@@ -91,11 +96,16 @@ def make_dataset(
     names the run, so the chain from ratings to a DPO model stays readable."""
     if not preferences:
         raise RunError("No item has a clear preference yet: rate more items (ties and split votes are left out).")
+    rows = preference_rows(run, preferences, corrected)
+    return save_dataset(f"Preferences from run {run.id} ({run.name})", rows,
+                        f"Made from the ratings of run {run.id} “{run.name}”")  # fmt: skip
+
+
+def preference_rows(
+    run: EvalRun, preferences: Sequence[Preference], corrected: Mapping[int, str] | None = None
+) -> list[NewRow]:
+    """Reviewers' preferences as approved rows, each noting its run, item, pair and votes."""
     corrected = corrected or {}
-    taken = {d.name.lower() for d in dataset_store.list_datasets()}
-    name = f"Preferences from run {run.id} ({run.name})"
-    name = next(n for n in (name, *(f"{name} {i}" for i in range(2, 1000))) if n.lower() not in taken)
-    dataset = dataset_store.create_dataset(name)
     rows = []
     for index, preference in enumerate(preferences):
         text = corrected.get(index, "").strip() or None
@@ -103,5 +113,13 @@ def make_dataset(
         note = f"Run {run.id} item {preference.position}: {preference.preferred} over {preference.other} ({votes})"
         note += "; answer corrected" if text else ""
         rows.append(NewRow(preference.example(text), "approved", f"preference, run-{run.id}", note))
-    dataset_store.add_rows(dataset.id, rows, f"Made from the ratings of run {run.id} “{run.name}”")
+    return rows
+
+
+def save_dataset(name: str, rows: Sequence[NewRow], summary: str) -> Dataset:
+    """A new dataset holding ``rows``, named ``name`` (or ``name 2``, ``name 3``… when that name is taken)."""
+    taken = {d.name.lower() for d in dataset_store.list_datasets()}
+    name = next(n for n in (name, *(f"{name} {i}" for i in range(2, 1000))) if n.lower() not in taken)
+    dataset = dataset_store.create_dataset(name)
+    dataset_store.add_rows(dataset.id, list(rows), summary)
     return dataset_store.get_dataset(dataset.id)

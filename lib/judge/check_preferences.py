@@ -1,0 +1,197 @@
+"""Preferences from automatic checks: a run's prompts answered n times by one model, each answer scored by the
+run's check pack, and a preference (DPO) example wherever one answer passes more checks than another.
+
+Sampling goes through evaluation.ask (the request path of every answer the app asks for), each sample with its own
+seed so a server that honours seeds gives different answers. Pairs are made by a pure function; the dataset is
+made the way reviewers' preferences are (preferences.py), and the two can be combined.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+import openai
+
+from lib.curate.dataset import Dataset, NewRow
+from lib.errors import RunError
+from lib.judge import preferences
+from lib.judge.answer_checks import CheckPack
+from lib.judge.evaluation import ask
+from lib.judge.preferences import Preference
+from lib.judge.run import Contender, EvalRun, RunSettings, question_of
+from lib.train.providers import ProviderConfig
+from lib.words import plural
+
+TAGS = "preference, from-checks"
+
+
+@dataclass(frozen=True)
+class Sample:
+    seed: int
+    text: str
+
+
+Samples = dict[int, list[Sample]]  # item position -> its answers in the order sampled (sample 1 is the first)
+
+
+def seed_for(position: int, number: int) -> int:
+    """The seed of an item's ``number``-th sample: distinct for every item and sample of a run."""
+    return position * 10_000 + number
+
+
+def sample(
+    client: openai.OpenAI,
+    config: ProviderConfig,
+    model: str,
+    items: Mapping[int, list[dict[str, Any]]],
+    n: int,
+    temperature: float,
+    max_tokens: int = 120,
+    progress: Callable[[int, int], object] = lambda done, total: None,
+    cancelled: Callable[[], bool] = lambda: False,
+    kept: Samples | None = None,
+) -> Samples:
+    """n answers per item from ``model``, each added to ``kept`` as it arrives (a stopped sampling keeps them, and
+    goes on from there when called again with them). When ``cancelled()``, returns what was sampled so far."""
+    samples: Samples = {} if kept is None else kept
+    contender = Contender(model, model, tuned=model.startswith("ft:"))
+    total = len(items) * n
+    done = sum(min(n, len(samples.get(position, []))) for position in items)
+    for position, prompt in items.items():
+        taken = samples.setdefault(position, [])
+        while len(taken) < n:
+            if cancelled():
+                return samples
+            seed = seed_for(position, len(taken) + 1)
+            settings = RunSettings(temperature=temperature, max_tokens=max_tokens, seed=seed)
+            taken.append(Sample(seed, ask(client, config, contender, prompt, settings).text))
+            done += 1
+            progress(done, total)
+    return samples
+
+
+@dataclass(frozen=True)
+class CheckPair:
+    position: int
+    prompt: list[dict[str, Any]]
+    preferred: int  # sample numbers
+    other: int
+    preferred_passed: int  # checks each answer passed
+    other_passed: int
+    checks: int  # checks in the pack
+    preferred_text: str
+    other_text: str
+
+    def example(self) -> dict[str, Any]:
+        return preferences.preference_line(self.prompt, self.preferred_text, self.other_text)
+
+    def note(self, run: EvalRun, model: str) -> str:
+        return (
+            f"Run {run.id} item {self.position}: {model} sample {self.preferred} "
+            f"({self.preferred_passed} of {self.checks} checks) over sample {self.other} "
+            f"({self.other_passed} of {self.checks})"
+        )
+
+
+@dataclass
+class CheckPairs:
+    found: list[CheckPair] = field(default_factory=list)
+    ties: int = 0  # pairs of different answers passing as many checks: dropped
+    duplicates: int = 0  # answers whose text an earlier sample of the same item already had: counted once
+    empty: int = 0  # empty answers: skipped
+    all_tied: int = 0  # items with two or more different answers, all passing as many checks
+    beyond: int = 0  # pairs with a preference over the most taken per item
+
+    @property
+    def prompts(self) -> int:
+        """Items that gave at least one pair."""
+        return len({pair.position for pair in self.found})
+
+    def left_out(self) -> str:
+        counted = ((self.ties, "tied pair"), (self.duplicates, "duplicate answer"), (self.empty, "empty answer"))
+        parts = [plural(n, what) for n, what in counted if n]
+        parts += [f"{plural(self.beyond, 'pair')} over the limit per prompt"] if self.beyond else []
+        return ", ".join(parts) if parts else "nothing"
+
+
+@dataclass(frozen=True)
+class _Scored:
+    number: int
+    text: str
+    passed: int
+    checks: int
+
+
+def make_pairs(
+    items: Mapping[int, list[dict[str, Any]]],
+    answers: Mapping[int, Sequence[str]],
+    pack: CheckPack,
+    max_pairs: int = 2,
+) -> CheckPairs:
+    """Per item, every different answer scored by ``pack`` (checks passed); up to ``max_pairs`` pairs of answers
+    with different scores, the largest gaps first (best against worst), each answer used as few times as may be."""
+    found = CheckPairs()
+    for position, texts in sorted(answers.items()):
+        if position not in items:
+            continue
+        scored = _scored(question_of(items[position]), texts, pack, found)
+        ranked = [(a, b) if a.passed > b.passed else (b, a) for a, b in combinations(scored, 2)]
+        tied = sum(a.passed == b.passed for a, b in ranked)
+        found.ties += tied
+        found.all_tied += bool(ranked) and tied == len(ranked)
+        unequal = [(a, b) for a, b in ranked if a.passed != b.passed]
+        chosen = _widest(unequal, max_pairs)
+        found.beyond += len(unequal) - len(chosen)
+        found.found += [CheckPair(position, items[position], a.number, b.number, a.passed, b.passed, a.checks,
+                                  a.text, b.text) for a, b in chosen]  # fmt: skip
+    return found
+
+
+def _scored(question: str, texts: Sequence[str], pack: CheckPack, found: CheckPairs) -> list[_Scored]:
+    """Each different, non-empty answer once, with the checks it passed."""
+    seen: set[str] = set()
+    scored = []
+    for number, text in enumerate(texts, start=1):
+        if not text.strip():
+            found.empty += 1
+        elif text.strip() in seen:
+            found.duplicates += 1
+        else:
+            seen.add(text.strip())
+            results = pack.run(question, text)
+            scored.append(_Scored(number, text, sum(r is True for r in results.values()), len(results)))
+    return scored
+
+
+def _widest(pairs: list[tuple[_Scored, _Scored]], most: int) -> list[tuple[_Scored, _Scored]]:
+    """Up to ``most`` pairs, the largest score gap first; among equal gaps, answers not used yet."""
+    chosen: list[tuple[_Scored, _Scored]] = []
+    used: Counter[int] = Counter()
+    left = list(pairs)
+    while left and len(chosen) < most:
+        best = min(left, key=lambda p: (p[1].passed - p[0].passed, used[p[0].number] + used[p[1].number],
+                                        p[0].number, p[1].number))  # fmt: skip
+        left.remove(best)
+        chosen.append(best)
+        used.update((best[0].number, best[1].number))
+    return chosen
+
+
+def make_dataset(
+    run: EvalRun, model: str, pairs: Sequence[CheckPair], reviewers: Sequence[Preference] | None = None
+) -> Dataset:
+    """A new dataset of the check pairs (tagged from-checks, each note naming the run, item, model, samples and
+    checks passed), with reviewers' preferences of the same run added as preferences.make_dataset makes them."""
+    reviewers = reviewers or []
+    if not pairs and not reviewers:
+        raise RunError("No pair of answers differs in the checks they pass: sample more answers, or at a higher "
+                       "temperature.")  # fmt: skip
+    rows = [NewRow(p.example(), "approved", f"{TAGS}, run-{run.id}", p.note(run, model)) for p in pairs]
+    rows += preferences.preference_rows(run, reviewers)
+    summary = f"Made from {model}'s answers to run {run.id} “{run.name}”, scored by its automatic checks"
+    summary += " (with the reviewers' preferences)" if reviewers else ""
+    return preferences.save_dataset(f"Check preferences from run {run.id} ({run.name})", rows, summary)
