@@ -6,9 +6,13 @@
 - ``python -m lib judge --run RUN_ID --model MODEL [--provider local] [--name NAME] [--calibrate K] [--json]``:
   a model judges a run's pairs in both orders, its votes kept apart from people's;
 - ``python -m lib check --question Q --answer A [--pack elle] [--json]``: the automatic checks of one answer;
-- ``python -m lib ask --model M --user U [--system S] [--shots K] [--knowledge FILE] [--provider local|openai|azure|
-  compatible --base-url URL [--api-key-env VAR]] [--json]``:
-  one answer as Compare gives it, with its tokens, latency and the passages retrieved into its prompt;
+- ``python -m lib train FILE --model BASE [--knowledge FILE [--passages K] [--template T]] [--epochs N]
+  [--provider local|openai|azure] [--suffix S] [--json]``: a job launched as Train launches it and followed to
+  its end (progress on stderr); exit 1 when it fails;
+- ``python -m lib ask --model M --user U [--system S] [--shots K] [--knowledge FILE [--passages K] [--template T]]
+  [--provider local|openai|azure|compatible --base-url URL [--api-key-env VAR]] [--json]``:
+  one answer as Compare gives it, with its tokens, latency and the passages retrieved into its prompt (a model
+  trained with passages gets them as it was trained: the same k and template);
 - ``python -m lib doctor FILE [--eval EVALFILE] [--json]``: near-duplicates, contradictions, evaluation
   overlap, personal data and outliers, by line;
 - ``python -m lib import FILE --dataset NAME [--include-errors]``: add a file's examples to a dataset of the
@@ -17,6 +21,9 @@
 - ``python -m lib evaluate --prompts eval-file:PATH|dataset:NAME|heldout:JOB_ID --contender NAME=MODEL[,shots=K]
   [,passages=K] … --candidate NAME --baseline NAME [--knowledge FILE] [--shots-from dataset:NAME] [--provider
   local|openai|azure] [--json]``: an evaluation run made and answered as Evaluate does (progress on stderr);
+- ``python -m lib draft --examples FILE [--knowledge FILE] --n N --model MODEL [--seeds K] [--provider local|openai|
+  azure|compatible]``: a model drafts N examples in the file's style, one passage each (uncovered ones first), as
+  JSONL on standard output (progress on stderr);
 - ``python -m lib export-run RUN_ID``: a run as one JSON object, with exactly what each model was sent;
 - ``python -m lib export-model MODEL --format gguf|hf|ollama [--quant q8_0|f16] --out PATH``: a local model taken
   anywhere, through STUDIO_LOCAL_URL.
@@ -207,6 +214,40 @@ def _compatible(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _train(args: argparse.Namespace) -> int:
+    """Exit 0 when the job succeeds, 1 when it fails or is cancelled, 2 for bad input or a provider that cannot
+    train."""
+    from lib.judge.asking import script_provider
+    from lib.train import scripted
+    from lib.train.providers import make_client
+
+    request = scripted.TrainRequest(
+        args.file, args.model, args.knowledge, args.passages, args.template, args.distractors, args.epochs,
+        args.suffix, args.validation, args.seed,
+    )  # fmt: skip
+    try:
+        config = script_provider(args.provider)
+        client = make_client(config)
+        job = scripted.start(client, config, request)
+        print(f"Started {job.id} on {config.name}.", file=sys.stderr)
+    except (OSError, StudioError) as exc:
+        print(f"error: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}", file=sys.stderr)
+        return 2
+    try:
+        job = scripted.follow(client, config, job)
+    except StudioError as exc:
+        print(f"error: following {job.id}: {exc}", file=sys.stderr)
+        return 1
+    found = {"job_id": job.id, "status": job.status, "fine_tuned_model": job.fine_tuned_model}
+    if args.json:
+        print(json.dumps(found))
+    else:
+        print(f"{job.id} {job.status}" + (f": {job.fine_tuned_model}" if job.fine_tuned_model else ""))
+    if job.status != "succeeded" and job.error is not None and job.error.message:
+        print(f"error: {job.error.message}", file=sys.stderr)
+    return 0 if job.status == "succeeded" else 1
+
+
 def _ask(args: argparse.Namespace) -> int:
     from lib.judge import asking  # the SDK and bm25s: only for this command
 
@@ -217,7 +258,7 @@ def _ask(args: argparse.Namespace) -> int:
     try:
         question = asking.Question(
             args.model, args.user, args.system, args.shots, args.examples, args.knowledge, args.passages,
-            args.provider, args.temperature, args.max_tokens,
+            args.template, args.provider, args.temperature, args.max_tokens,
         )  # fmt: skip
         found = asking.ask_once(question)
     except (OSError, StudioError) as exc:
@@ -231,6 +272,40 @@ def _ask(args: argparse.Namespace) -> int:
     print(f"\n{found['prompt_tokens']} prompt + {found['completion_tokens']} completion tokens, {found['latency_s']} s")
     for number, hit in enumerate(found["retrieved"], start=1):
         print(f"[{number}] {hit['source']} (score {hit['score']}): {hit['text']}")
+    return 0
+
+
+def _draft(args: argparse.Namespace) -> int:
+    from lib.curate import drafts  # the SDK and bm25s: only for this command
+    from lib.train.providers import make_client
+
+    if (problem := _compatible(args)) is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    settings = drafts.DraftSettings(question_tokens=min(80, args.max_tokens), answer_tokens=args.max_tokens)
+    request = drafts.FileRequest(args.examples, args.n, args.model, args.knowledge, args.provider, args.seeds, settings)
+    try:
+        plan = drafts.plan_files(request)
+    except (OSError, StudioError) as exc:
+        message = f"cannot use {exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else exc
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    found = drafts.estimate(plan.config, args.model, plan.seeds, plan.passages.passages, args.n, args.seeds)
+    print(f"Drafting {plural(args.n, 'example')} with {args.model}. {found.sentence(args.model)}", file=sys.stderr)
+
+    def emit(draft: drafts.Draft) -> None:
+        print(json.dumps(draft.example, ensure_ascii=False), flush=True)
+        print(f"  {draft.note}", file=sys.stderr)
+
+    result = drafts.draft_examples(
+        make_client(plan.config), plan.config, args.model, plan.seeds, plan.passages.passages, args.n,
+        lambda done, total: print(f"{done}/{total}", file=sys.stderr), k=args.seeds, settings=settings,
+        source_name=args.knowledge.name if args.knowledge else "", on_draft=emit,
+    )  # fmt: skip
+    print(result.sentence(), file=sys.stderr)
+    if result.error:
+        print(f"error: {result.error}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -348,10 +423,14 @@ def _run(args: argparse.Namespace) -> int:
         return _export_model(args)
     if args.command == "ask":
         return _ask(args)
+    if args.command == "train":
+        return _train(args)
     if args.command in ("evaluate", "export-run"):
         return _evaluate(args)
     if args.command == "doctor":
         return _doctor(args)
+    if args.command == "draft":
+        return _draft(args)
     if args.command in ("import", "export"):
         return _transfer(args)
     try:

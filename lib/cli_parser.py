@@ -53,6 +53,23 @@ def command_line() -> argparse.ArgumentParser:
     exports.add_argument("name", help="the dataset's name")
     exports.add_argument("--format", default="jsonl", choices=("jsonl", "csv"), help="jsonl (OpenAI) or csv")
     exports.add_argument("--approved", action="store_true", help="only the approved examples")
+    train = commands.add_parser("train", help="fine-tune on a file as Train does, and follow the job to its end")
+    train.add_argument("file", type=Path, help="the .jsonl or .csv training file (imported as a dataset)")
+    train.add_argument("--model", required=True, help="the base model to fine-tune")
+    train.add_argument("--knowledge", type=Path, help="train with passages retrieved from this file in each prompt")
+    train.add_argument("--passages", type=int, default=3, help="passages per example (default 3)")
+    train.add_argument(
+        "--template",
+        help="how the knowledge CSV's rows become passages (default: the source's; "
+        "for data/elements.csv the sample's sentence)",
+    )
+    train.add_argument("--distractors", type=float, default=0.5, help="share of examples given distractor passages")
+    train.add_argument("--epochs", type=int, help="training epochs (default: auto)")
+    train.add_argument("--validation", type=float, default=0.0, help="share held out for the validation loss")
+    train.add_argument("--seed", type=int, help="the same seed gives the same split, distractors and run")
+    train.add_argument("--provider", default="local", choices=PROVIDERS[:3], help="where to train (default local)")
+    train.add_argument("--suffix", default="", help="part of the tuned model's name")
+    train.add_argument("--json", action="store_true", help="print {job_id, status, fine_tuned_model} as JSON")
     ask = commands.add_parser("ask", help="ask a model once, as Compare does")
     ask.add_argument("--model", required=True, help="a base or tuned model (ft:...) of the provider")
     ask.add_argument("--user", required=True, help="the question")
@@ -60,7 +77,16 @@ def command_line() -> argparse.ArgumentParser:
     ask.add_argument("--shots", type=int, default=0, help="question/answer pairs from --examples put in the prompt")
     ask.add_argument("--examples", type=Path, default=SAMPLE_DIR / "limericks.jsonl", help="where shots come from")
     ask.add_argument("--knowledge", type=Path, help="a CSV, Markdown, text or JSONL file to retrieve passages from")
-    ask.add_argument("--passages", type=int, default=3, help="how many passages to retrieve (default 3)")
+    ask.add_argument(
+        "--passages",
+        type=int,
+        help="how many passages to retrieve (default: as many as the model was trained with, else 3)",
+    )
+    ask.add_argument(
+        "--template",
+        help="how the knowledge CSV's rows become passages, e.g. \"{name} has atomic "
+        'number {number}." (default: the template the model was trained with)',
+    )
     ask.add_argument("--provider", default="local", choices=PROVIDERS,
                      help="local (at STUDIO_LOCAL_URL), openai, azure or compatible (--base-url)")  # fmt: skip
     ask.add_argument("--base-url", help="with --provider compatible: the server's address, ending in /v1")
@@ -83,6 +109,17 @@ def command_line() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--checks", default=ELLE.name, help=f"answer-check pack ({', '.join(sorted(PACKS))}) or none")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    draft = commands.add_parser("draft", help="a model drafts new examples in a file's style (JSONL on stdout)")
+    draft.add_argument("--examples", type=Path, required=True, help="a .jsonl or .csv file of examples to imitate")
+    draft.add_argument("--knowledge", type=Path, help="a knowledge file: one passage per draft, uncovered ones first")
+    draft.add_argument("--n", type=int, required=True, help="how many examples to draft")
+    draft.add_argument("--model", required=True, help="the model that drafts them")
+    draft.add_argument("--seeds", type=int, default=3, metavar="K", help="examples shown per draft (default 3)")
+    draft.add_argument("--provider", default="local", choices=PROVIDERS,
+                       help="local (at STUDIO_LOCAL_URL), openai, azure or compatible (--base-url)")  # fmt: skip
+    draft.add_argument("--base-url", help="with --provider compatible: the server's address, ending in /v1")
+    draft.add_argument("--api-key-env", metavar="VAR", help="with --provider compatible: the variable holding its key")
+    draft.add_argument("--max-tokens", type=int, default=400, help="the longest answer (default 400)")
     model = commands.add_parser("export-model", help="a local model as GGUF, a Hugging Face folder or an Ollama bundle")
     model.add_argument("model", help="a model of the local server (a tuned model, a checkpoint or a base)")
     model.add_argument("--format", required=True, choices=("gguf", "hf", "ollama"))

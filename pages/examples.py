@@ -9,7 +9,7 @@ from lib.curate.dataset import STATUSES
 from lib.curate.table import SIGNAL_COLUMNS, all_tags, edits_from_editor, filter_rows, page_count, to_frame
 from lib.errors import StudioError
 from lib.openai_format.examples import with_table_fields
-from lib.ui import data_map_view, doctor_view
+from lib.ui import data_map_view, doctor_view, draft_view
 from lib.ui.plain import plain
 from lib.ui.widgets import cached_findings, cached_rows, flash, require_dataset, show_flash, undo_button
 from lib.words import plural
@@ -99,6 +99,8 @@ with st.expander(f"Bulk edit the {plural(len(shown), 'example')} shown"):
         new_statuses: dict[int, dict[str, Any]] = {row.id: {"status": new_status} for _, row in shown}
         datasets.update_rows(dataset.id, new_statuses, f"Marked {plural(len(shown), 'example')} {new_status}")
         st.rerun()
+
+draft_view.section(dataset, rows)
 
 errors = [f for f in findings if f.severity == "error"]
 st.subheader(f"Validation · {plural(len(errors), 'error')}, {plural(len(findings) - len(errors), 'warning')}")

@@ -56,8 +56,8 @@ def _shots(path: Path, k: int, asked: str) -> list[dict[str, Any]]:
     return pairs
 
 
-def _index(path: Path, template: str = "") -> Index:
-    found = reading.read_file(path.read_bytes(), path.name, template=template)
+def _index(path: Path, template: str | None = None) -> Index:
+    found = reading.read_file(path.read_bytes(), path.name, template=template or "")
     if not found.passages:
         why = found.findings[0].message if found.findings else "it is empty"
         raise KnowledgeError(f"{path.name} has no passage to retrieve from: {why}")
@@ -97,7 +97,9 @@ def ask_once(question: Question) -> dict[str, Any]:
     if question.knowledge is not None:
         trained = _trained_with(config, question.model)
         k = question.passages or (trained.k if trained else DEFAULT_PASSAGES)
-        template = question.template if question.template is not None else (trained.template if trained else "")
+        template = question.template
+        if template is None:  # as the model was trained, else the sample's for Elle's file
+            template = trained.template if trained else reading.default_template(question.knowledge)
         messages, hits = retrieved_prompt(messages, _index(question.knowledge, template), k, question.knowledge.name)
     contender = Contender(question.model, question.model, question.shots, k if hits else 0)
     settings = RunSettings(temperature=question.temperature, max_tokens=question.max_tokens)

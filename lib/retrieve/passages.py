@@ -273,6 +273,11 @@ def add_upload(
     return knowledge_store.add_file(source_id, file_name, read.passages), read
 
 
+def default_template(path: Path) -> str | None:
+    """The template a knowledge file is read with when none is given: the sample's for Elle's elements file."""
+    return SAMPLE_TEMPLATE if path.resolve() == SAMPLE_FILE.resolve() else None
+
+
 def source_from_file(path: Path, template: str | None = None) -> Source:
     """A knowledge source named after the file, holding its passages (a new version when the file or the template
     changed). ``template``: how CSV rows become passages; None: the source's own, and for Elle's sample file the
@@ -281,8 +286,7 @@ def source_from_file(path: Path, template: str | None = None) -> Source:
         data = path.read_bytes()
     except OSError as exc:
         raise KnowledgeError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if template is None and path.resolve() == SAMPLE_FILE.resolve():
-        template = SAMPLE_TEMPLATE
+    template = default_template(path) if template is None else template
     found = next((s for s in knowledge_store.sources() if s.name == path.name), None)
     source = found or knowledge_store.create_source(path.name, template or "")
     if template is not None and template != source.passage_template:
