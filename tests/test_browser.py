@@ -358,6 +358,56 @@ def test_add_a_knowledge_source_and_compare_with_a_retrieval_contender(data_dir:
         browser.close()
 
 
+def test_draft_examples_for_uncovered_elements_then_train_with_passages(data_dir: Path, tmp_path: Path) -> None:
+    with (
+        running_server(tiny_settings(tmp_path / "local")) as local_url,
+        serving_app(data_dir, STUDIO_LOCAL_URL=local_url) as url,
+        sync_api.sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1200})
+        expect = sync_api.expect
+        page.goto(url)
+        expect(page.get_by_text("Local provider: ready")).to_be_visible(timeout=20_000)
+        page.get_by_role("button", name="Load the Elle sample").click()
+        expect(page.get_by_text("Loaded the Elle sample.")).to_be_visible(timeout=20_000)
+        page.goto(f"{url}/knowledge")
+        page.get_by_role("button", name="Load the elements sample").click()
+        expect(page.get_by_text("Loaded the elements sample.")).to_be_visible(timeout=20_000)
+
+        page.get_by_role("link", name="Examples").click()
+        page.get_by_text("Draft examples").click()
+        expect(page.get_by_text("Examples to draft")).to_be_visible(timeout=20_000)
+        drafts = page.get_by_role("spinbutton", name="Examples to draft")
+        drafts.fill("2")
+        drafts.press("Enter")
+        wait_until_idle(page)
+        page.get_by_role("combobox", name="Knowledge source").click()
+        page.get_by_role("option", name="Elements (sample) (118)").click()
+        expect(
+            page.get_by_text("78 of 118 passages of Elements (sample) are the answer to no example yet")
+        ).to_be_visible(timeout=20_000)
+        page.get_by_role("button", name="Draft", exact=True).click()
+        expect(page.get_by_text(re.compile(r"Drafted [12] example"))).to_be_visible(timeout=120_000)
+        page.screenshot(path=str(tmp_path / "drafted.png"))
+
+        page.get_by_role("link", name="Train", exact=True).click()
+        expect(page.get_by_text("Before you start")).to_be_visible(timeout=20_000)
+        page.get_by_role("combobox", name="Train with passages from").click()
+        page.get_by_role("option", name="Elements (sample)").click()
+        expect(page.get_by_text("Distractor share")).to_be_visible(timeout=20_000)
+        epochs = page.get_by_role("textbox", name="Epochs")
+        epochs.fill("1")
+        epochs.press("Enter")
+        wait_until_idle(page)
+        page.get_by_role("button", name="Upload and start training").click()
+        expect(page.get_by_role("heading", name="Fine-tuning jobs")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Tuned model: ft:tiny-llama:local::")).to_be_visible(timeout=180_000)
+        expect(page.get_by_text("Trained with passages: 3 passages per prompt from Elements (sample)")).to_be_visible()
+        page.screenshot(path=str(tmp_path / "trained-with-passages.png"))
+        browser.close()
+
+
 def test_the_doctor_finds_planted_problems_and_redacts_personal_data(data_dir: Path) -> None:
     from lib.curate.dataset import NewRow
     from lib.db import dataset_store

@@ -60,6 +60,12 @@ def provenance_line(job: FineTuningJob, provenance: dict[str, Provenance]) -> No
         f"({plural(known.n_examples, 'example')}) → "
         f"file `{known.training_file}`{validation} → job `{job.id}` → model `{job.fine_tuned_model or '…'}`"
     )
+    if (used := known.passages) is not None:
+        st.caption(
+            f"Trained with passages: {plural(used.k, 'passage')} per prompt from **{used.source_name}**, "
+            f"{used.distractor_share:.0%} of the examples with distractors. Ask it with {used.k} passages from that "
+            "source: Compare and Evaluate do by default."
+        )
 
 
 def events_and_charts(job: FineTuningJob, client: openai.OpenAI, config: ProviderConfig) -> None:
