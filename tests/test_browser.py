@@ -388,7 +388,7 @@ def test_draft_examples_for_uncovered_elements_then_train_with_passages(data_dir
             page.get_by_text("78 of 118 passages of Elements (sample) are the answer to no example yet")
         ).to_be_visible(timeout=20_000)
         page.get_by_role("button", name="Draft", exact=True).click()
-        expect(page.get_by_text(re.compile(r"Drafted [12] example"))).to_be_visible(timeout=120_000)
+        expect(page.get_by_text(re.compile(r"^Drafted [12] examples? \(\d skipped\)"))).to_be_visible(timeout=120_000)
         page.screenshot(path=str(tmp_path / "drafted.png"))
 
         page.get_by_role("link", name="Train", exact=True).click()
