@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib import cli
-from lib.curate import datasets, doctor, drafts
+from lib.curate import datasets, doctor, draft_estimate, drafts
 from lib.curate.dataset import NewRow
 from lib.curate.drafts import Draft, DraftSettings, Seed
 from lib.curate.import_export import check_rows, load_sample
@@ -220,16 +220,16 @@ def test_the_doctor_flags_a_drafted_near_duplicate_of_an_existing_row() -> None:
 
 def test_the_estimate_counts_two_requests_a_draft_and_prices_them_where_the_provider_has_prices() -> None:
     seeds = drafts.seed_pool(drafts.seed_examples(datasets.rows(load_sample().id)))
-    local = drafts.estimate(LOCAL, TINY, seeds, [], 10)
+    local = draft_estimate.estimate(LOCAL, TINY, seeds, [], 10)
     assert local.requests == 20 and local.prompt_tokens > 20 * 100 and local.completion_tokens > 10 * 30
     assert local.cost_usd == 0 and local.seconds is not None and "free on the local provider" in local.sentence(TINY)
-    paid = drafts.estimate(ProviderConfig("openai", "sk-test"), "gpt-4o-mini", seeds, [], 10)
+    paid = draft_estimate.estimate(ProviderConfig("openai", "sk-test"), "gpt-4o-mini", seeds, [], 10)
     assert paid.cost_usd is not None and 0 < paid.cost_usd < 0.05 and paid.seconds is None
     assert "$" in paid.sentence("gpt-4o-mini")
-    unknown = drafts.estimate(ProviderConfig("openai", "sk-test"), "o9-unknown", seeds, [], 10)
+    unknown = draft_estimate.estimate(ProviderConfig("openai", "sk-test"), "o9-unknown", seeds, [], 10)
     assert unknown.cost_usd is None and "no listed price" in unknown.sentence("o9-unknown")
-    assert drafts.default_model(["a-model", "gpt-4o-mini", "ft:x"]) == "gpt-4o-mini"
-    assert drafts.default_model(["ft:x", TINY]) == TINY
+    assert draft_estimate.default_model(["a-model", "gpt-4o-mini", "ft:x"]) == "gpt-4o-mini"
+    assert draft_estimate.default_model(["ft:x", TINY]) == TINY
 
 
 def test_drafting_against_the_tiny_local_server_adds_draft_rows(local: openai.OpenAI) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import random
 import re
-import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +31,6 @@ from lib.curate import datasets
 from lib.curate.dataset import NewRow, Row, Version
 from lib.errors import DatasetError, StudioError
 from lib.openai_format.examples import Example, conversation, is_preference, single_turn
-from lib.price import pricing
-from lib.price.pricing import ModelInfo
-from lib.price.tokens import Counter
 from lib.retrieve.search import Hit, Index, with_passages
 from lib.retrieve.source import Passage
 from lib.train.providers import ProviderConfig, calling
@@ -47,10 +43,6 @@ QUESTION_PROMPT = (
 )
 SUBJECT_PASSAGE = "Write one new message in the same style and length, asking about this:\n{passage}"
 SUBJECT_FREE = "Write one new message in the same style and length, about something the messages above do not ask."
-PREFERRED_MODELS = ("gpt-4o-mini", "gpt-4.1-mini")  # offered first where a provider has them
-LOCAL_TOKENS_PER_SECOND = 25.0  # the slowest local decoder measured (PyTorch fp32, 2 cores); llama.cpp is faster
-LOCAL_PROMPT_TOKENS_PER_SECOND = 250.0
-FALLBACK_ENCODING = "o200k_base"
 
 
 @dataclass(frozen=True)
@@ -105,28 +97,6 @@ class DraftResult:
 class PassagePlan:
     passages: tuple[Passage, ...]  # the order drafts take them in: uncovered first, then covered
     uncovered: int
-
-
-@dataclass(frozen=True)
-class DraftEstimate:
-    requests: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float | None  # None: no listed price for the model
-    seconds: float | None  # the local provider: roughly how long
-
-    def sentence(self, model: str) -> str:
-        tokens = f"About {plural(self.requests, 'request')}, {self.prompt_tokens:,} prompt + " \
-                 f"{self.completion_tokens:,} completion tokens"  # fmt: skip
-        if self.seconds is not None:
-            return f"{tokens}; free on the local provider, about {_duration(self.seconds)} on a slow CPU."
-        if self.cost_usd is None:
-            return f"{tokens}; {model} has no listed price, so no cost is estimated."
-        return f"{tokens}; about ${self.cost_usd:.2f} at {model}'s listed price."
-
-
-def _duration(seconds: float) -> str:
-    return f"{max(1, round(seconds))} s" if seconds < 90 else f"{round(seconds / 60)} min"
 
 
 # Seeds
@@ -343,65 +313,6 @@ def add_drafts(dataset_id: int, drafted: Sequence[Draft], model: str) -> Version
                              f"with {model}")  # fmt: skip
 
 
-# Estimate
-
-
-def default_model(models: Sequence[str]) -> str | None:
-    """The model offered first: a preferred one where the provider has it, else its first base model."""
-    found = next((m for m in PREFERRED_MODELS if m in models), None)
-    return found or next((m for m in models if not m.startswith("ft:")), models[0] if models else None)
-
-
-def _info(model: str, prices: Mapping[str, ModelInfo] | None) -> ModelInfo | None:
-    try:
-        return pricing.resolve(model, prices)
-    except StudioError:
-        return None
-
-
-def cost_of(
-    config: ProviderConfig, model: str, prompt_tokens: int, completion_tokens: int,
-    prices: Mapping[str, ModelInfo] | None = None,
-) -> float | None:  # fmt: skip
-    """What the tokens cost at the listed prices: 0 on the local provider, None for a model with no price."""
-    if config.kind == "local":
-        return 0.0
-    info = _info(model, prices)
-    if info is None:
-        return None
-    tuned = model.startswith("ft:")
-    input_price, output_price = (info.tuned_input, info.tuned_output) if tuned else (info.base_input, info.base_output)
-    return (prompt_tokens * input_price + completion_tokens * output_price) / 1_000_000
-
-
-def estimate(
-    config: ProviderConfig,
-    model: str,
-    seeds: Sequence[Seed],
-    passages: Sequence[Passage],
-    n: int,
-    k: int = 3,
-    prices: Mapping[str, ModelInfo] | None = None,
-) -> DraftEstimate:
-    """Requests (2 per draft) and tokens: the prompts as they will be sent (a seed's question standing in for
-    the new one); replies as long as the seeds' messages."""
-    info = _info(model, prices)
-    counter = Counter(info.encoding if info else FALLBACK_ENCODING)
-    prompt_tokens = 0
-    for number in range(n):
-        chosen, passage = seeds_for(seeds, k, number), passage_for(passages, number)
-        asked = answer_messages(chosen, chosen[0].user, passage) if chosen else []
-        prompt_tokens += counter.count({"messages": question_messages(chosen, passage)}).total
-        prompt_tokens += counter.count({"messages": asked}).total
-    lengths = [counter.length(s.user) + counter.length(s.assistant) for s in seeds]
-    completion_tokens = round(n * statistics.fmean(lengths)) if lengths else 0
-    seconds = None
-    if config.kind == "local":
-        seconds = completion_tokens / LOCAL_TOKENS_PER_SECOND + prompt_tokens / LOCAL_PROMPT_TOKENS_PER_SECOND
-    cost = cost_of(config, model, prompt_tokens, completion_tokens, prices)
-    return DraftEstimate(2 * n, prompt_tokens, completion_tokens, cost, seconds)
-
-
 # From files (the command line)
 
 
@@ -427,8 +338,7 @@ def plan_files(request: FileRequest) -> FilePlan:
     """Seeds from an examples file, passages from a knowledge file, the provider from the environment;
     StudioError (or OSError) when one cannot be used."""
     from lib.curate.formats import read_file
-    from lib.judge.asking import _index, script_provider  # reads a knowledge file into an Index, as `ask` does
-    from lib.retrieve.passages import SAMPLE_FILE, SAMPLE_TEMPLATE
+    from lib.judge.asking import index_of_file, script_provider  # a knowledge file read as `ask` reads it
 
     if request.n < 1 or request.k < 1:
         raise DatasetError("--n and --seeds must be 1 or more.")
@@ -440,7 +350,5 @@ def plan_files(request: FileRequest) -> FilePlan:
         raise DatasetError(f"{request.examples.name} has no valid example with a user message and an answer.")
     plan = PassagePlan((), 0)
     if request.knowledge is not None:
-        sample = request.knowledge.resolve() == SAMPLE_FILE.resolve()  # Elle's elements: written as sentences
-        index = _index(request.knowledge, SAMPLE_TEMPLATE if sample else "")
-        plan = plan_passages(index, (example for _, example in usable))
+        plan = plan_passages(index_of_file(request.knowledge), (example for _, example in usable))
     return FilePlan(seeds, plan, script_provider(cast(Any, request.provider)))

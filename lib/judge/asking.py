@@ -56,7 +56,9 @@ def _shots(path: Path, k: int, asked: str) -> list[dict[str, Any]]:
     return pairs
 
 
-def _index(path: Path, template: str | None = None) -> Index:
+def index_of_file(path: Path, template: str | None = None) -> Index:
+    """A knowledge file's passages, searchable; ``template`` for a CSV (None: the sample's for Elle's file)."""
+    template = reading.default_template(path) if template is None else template
     found = reading.read_file(path.read_bytes(), path.name, template=template or "")
     if not found.passages:
         why = found.findings[0].message if found.findings else "it is empty"
@@ -99,8 +101,10 @@ def ask_once(question: Question) -> dict[str, Any]:
         k = question.passages or (trained.k if trained else DEFAULT_PASSAGES)
         template = question.template
         if template is None:  # as the model was trained, else the sample's for Elle's file
-            template = trained.template if trained else reading.default_template(question.knowledge)
-        messages, hits = retrieved_prompt(messages, _index(question.knowledge, template), k, question.knowledge.name)
+            template = trained.template if trained else None
+        messages, hits = retrieved_prompt(
+            messages, index_of_file(question.knowledge, template), k, question.knowledge.name
+        )
     contender = Contender(question.model, question.model, question.shots, k if hits else 0)
     settings = RunSettings(temperature=question.temperature, max_tokens=question.max_tokens)
     answer = ask(make_client(config), config, contender, messages, settings)

@@ -9,7 +9,7 @@ from typing import Any
 import openai
 import streamlit as st
 
-from lib.curate import datasets, drafts
+from lib.curate import datasets, draft_estimate, drafts
 from lib.curate.dataset import Dataset, Row
 from lib.curate.drafts import Draft, PassagePlan, Seed
 from lib.errors import StudioError
@@ -54,7 +54,7 @@ def _form(dataset: Dataset, rows: Sequence[Row]) -> None:
     if not models or not pool:
         st.info("Drafting needs a model to answer and an example (not rejected) with a question and an answer.")
         return
-    first = models.index(drafts.default_model(models) or models[0])
+    first = models.index(draft_estimate.default_model(models) or models[0])
     model = str(st.selectbox("Model", models, index=first, key="draft_model"))
     cells = st.columns(3)
     n = int(cells[0].number_input("Examples to draft", 1, 1000, 10, key="draft_n"))
@@ -67,7 +67,7 @@ def _form(dataset: Dataset, rows: Sequence[Row]) -> None:
     if source:
         st.caption(f"{plan.uncovered} of {plural(len(plan.passages), 'passage')} of {plain(source.name)} are the "
                    "answer to no example yet: drafts take those first, one passage each.")  # fmt: skip
-    found = drafts.estimate(config, model, pool, plan.passages, n, k, user_prices())
+    found = draft_estimate.estimate(config, model, pool, plan.passages, n, k, user_prices())
     st.caption(f"{found.sentence(plain(model))} Drafts come in with status draft, tagged "
                f"'{drafts.TAG}': review them, then approve.")  # fmt: skip
     if st.button("Draft", type="primary", icon=":material/edit_note:", key="draft_go"):
