@@ -178,3 +178,19 @@ def test_a_run_without_checks_says_so() -> None:
     at = open_page("pages/scorecard.py")
     assert not at.exception
     assert "This run has no automatic checks to tell a better answer from a worse one." in [c.value for c in at.caption]
+
+
+def test_a_model_trained_with_passages_is_sampled_with_them_and_its_pairs_keep_them() -> None:
+    from lib.retrieve.passages import load_sample_source
+
+    source = load_sample_source()
+    asked = {1: [{"role": "system", "content": "Be Elle."}, {"role": "user", "content": "Tell me about neon."}]}
+    settings = RunSettings(knowledge_source=source.id, knowledge_version=source.version_id, knowledge_name=source.name)
+    found = check_preferences.prompts_for(TINY, asked, settings, passages=3)
+    system = found[1][0]["content"]
+    assert system.startswith("Be Elle.") and "[1] Neon has atomic number 10 and the symbol Ne." in system
+    assert found[1][1] == asked[1][1]  # the question itself is untouched
+    assert check_preferences.prompts_for(TINY, asked, settings, passages=0) == asked  # not trained with passages
+    assert check_preferences.prompts_for(TINY, asked, RunSettings(), passages=3) == asked  # the run has no source
+    pairs = check_preferences.make_pairs(found, {1: ["Neon, Ne, number ten", "Neon is a gas."]}, ELLE)
+    assert pairs.found and pairs.found[0].example()["input"]["messages"] == found[1]

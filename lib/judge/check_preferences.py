@@ -20,7 +20,7 @@ from lib.curate.dataset import Dataset, NewRow
 from lib.errors import RunError
 from lib.judge import preferences
 from lib.judge.answer_checks import CheckPack
-from lib.judge.evaluation import ask
+from lib.judge.evaluation import ask, contender_messages
 from lib.judge.preferences import Preference
 from lib.judge.run import Contender, EvalRun, RunSettings, question_of
 from lib.train.providers import ProviderConfig
@@ -36,6 +36,17 @@ class Sample:
 
 
 Samples = dict[int, list[Sample]]  # item position -> its answers in the order sampled (sample 1 is the first)
+
+
+def prompts_for(
+    model: str, items: Mapping[int, list[dict[str, Any]]], settings: RunSettings, passages: int = 0
+) -> dict[int, list[dict[str, Any]]]:
+    """The run's prompts as ``model`` is asked them: with ``passages`` retrieved from the run's knowledge source
+    (as many as the model was trained with), built as every contender's are. Its preference pairs keep them."""
+    if settings.knowledge_version is None:
+        passages = 0
+    contender = Contender(model, model, passages=passages)
+    return {position: contender_messages(contender, prompt, [], settings)[0] for position, prompt in items.items()}
 
 
 def seed_for(position: int, number: int) -> int:

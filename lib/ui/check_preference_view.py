@@ -4,6 +4,7 @@ make a preference dataset and go to Train."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import openai
 import pandas as pd
@@ -15,6 +16,7 @@ from lib.judge.answer_checks import pack
 from lib.judge.check_preferences import CheckPairs, Samples
 from lib.judge.run import Contender, contenders_of, settings_of
 from lib.judge.runs import RunData
+from lib.train import jobs
 from lib.train.providers import ProviderConfig
 from lib.ui.contenders import offered_chat_models
 from lib.ui.plain import plain
@@ -55,7 +57,14 @@ def check_preference_data(data: RunData) -> None:
         )
         sampled = _sampling(data)
         if sampled is not None and sampled.count:
-            _pairs(data, sampled, check_preferences.make_pairs(data.items, _texts(sampled.samples), checks))
+            asked = _asked(data, sampled.model)
+            _pairs(data, sampled, check_preferences.make_pairs(asked, _texts(sampled.samples), checks))
+
+
+def _asked(data: RunData, model: str) -> dict[int, list[dict[str, Any]]]:
+    """The run's prompts as ``model`` is asked them (with the passages it was trained with, if any)."""
+    trained = jobs.trained_passages(current_provider().kind, model) or 0
+    return check_preferences.prompts_for(model, data.items, settings_of(data.run), trained)
 
 
 def _sampling(data: RunData) -> Sampled | None:
@@ -107,7 +116,7 @@ def _sample(
         bar.progress(done / total, f"{done} of {total} answers")
 
     try:
-        check_preferences.sample(client, config, kept.model, data.items, n, kept.temperature, max_tokens,
+        check_preferences.sample(client, config, kept.model, _asked(data, kept.model), n, kept.temperature, max_tokens,
                                  show, lambda: bool(st.session_state.get(stop)), kept.samples)  # fmt: skip
     except (StudioError, openai.OpenAIError) as error:
         st.error(f"{error} The answers so far are kept.")
