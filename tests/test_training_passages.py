@@ -4,6 +4,8 @@ distractors, and the `train` and `ask --knowledge` commands against the tiny loc
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -172,3 +174,28 @@ def test_train_says_what_is_wrong_with_its_input_and_exits_2(
         status = cli.main(["train", *args])
         out, err = capsys.readouterr()
         assert status == 2 and said in err and "Traceback" not in err and out == "", (args, err)
+
+
+def test_train_exits_1_when_the_job_does_not_succeed(
+    server_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("STUDIO_LOCAL_URL", server_url)
+    few = tmp_path / "few.jsonl"
+    few.write_text("".join((SAMPLE_DIR / "limericks.jsonl").read_text().splitlines(keepends=True)[:12]))
+    exit_status: list[int] = []
+    command = threading.Thread(target=lambda: exit_status.append(
+        cli.main(["train", str(few), "--model", TINY, "--epochs", "50", "--json"])))  # fmt: skip
+    command.start()
+    client = openai.OpenAI(base_url=server_url, api_key="local", max_retries=0)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # someone cancels the job on Jobs while the command follows it
+        begun = [
+            j for j in client.fine_tuning.jobs.list().data if j.status in ("validating_files", "queued", "running")
+        ]
+        if begun:
+            client.fine_tuning.jobs.cancel(begun[0].id)
+            break
+        time.sleep(0.2)
+    command.join(120)
+    out, err = capsys.readouterr()
+    assert exit_status == [1] and json.loads(out)["status"] == "cancelled" and "Traceback" not in err, err
