@@ -24,7 +24,7 @@ from lib.db import run_store
 from lib.judge import evaluation
 from lib.judge.prompts import eval_file_prompts
 from lib.judge.run import Contender, Prompt, RunSettings, StoredAnswer
-from lib.settings import PROJECT_DIR
+from lib.settings import PROJECT_DIR, SAMPLE_DIR
 from lib.train.providers import ProviderConfig
 from tests.local_server import running_server, tiny_settings
 
@@ -400,11 +400,18 @@ def test_draft_examples_for_uncovered_elements_then_train_with_passages(data_dir
         epochs.fill("1")
         epochs.press("Enter")
         wait_until_idle(page)
+        page.screenshot(path=str(tmp_path / "train-with-passages.png"))
         page.get_by_role("button", name="Upload and start training").click()
         expect(page.get_by_role("heading", name="Fine-tuning jobs")).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Tuned model: ft:tiny-llama:local::")).to_be_visible(timeout=180_000)
         expect(page.get_by_text("Trained with passages: 3 passages per prompt from Elements (sample)")).to_be_visible()
         page.screenshot(path=str(tmp_path / "trained-with-passages.png"))
+        page.goto(f"{url}/knowledge")
+        page.get_by_text("Add a file", exact=True).click()
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(SAMPLE_DIR / "elements.csv"))
+        expect(page.get_by_text("Reads as:")).to_be_visible(timeout=20_000)  # the template's sentences, first
+        expect(page.get_by_text("“Hydrogen has atomic number 1 and the symbol H.”")).to_be_visible()
+        page.screenshot(path=str(tmp_path / "knowledge-template.png"))
         browser.close()
 
 
