@@ -119,7 +119,7 @@ def test_sampling_asks_n_answers_per_prompt_with_distinct_seeds_and_a_stop_keeps
     seen: list[tuple[int, int]] = []
     client: Any = None
     kept = check_preferences.sample(client, LOCAL, TINY, items(3), 3, 0.9, 20, lambda d, t: seen.append((d, t)),
-                                    cancelled=lambda: len(asked) >= 4)  # fmt: skip
+                                    cancelled=lambda: len(asked) >= 4, at_once=1)  # fmt: skip
     assert {p: len(s) for p, s in kept.items()} == {1: 3, 2: 1} and seen[-1] == (4, 9)
     again = check_preferences.sample(client, LOCAL, TINY, items(3), 3, 0.9, 20, lambda d, t: seen.append((d, t)),
                                      kept=kept)  # fmt: skip

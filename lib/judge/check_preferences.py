@@ -8,6 +8,7 @@ made the way reviewers' preferences are (preferences.py), and the two can be com
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import openai
 
 from lib.curate.dataset import Dataset, NewRow
 from lib.errors import RunError
-from lib.judge import preferences
+from lib.judge import in_parallel, preferences
 from lib.judge.answer_checks import CheckPack
 from lib.judge.evaluation import ask, contender_messages
 from lib.judge.preferences import Preference
@@ -65,23 +66,28 @@ def sample(
     progress: Callable[[int, int], object] = lambda done, total: None,
     cancelled: Callable[[], bool] = lambda: False,
     kept: Samples | None = None,
+    at_once: int = in_parallel.AT_ONCE,
 ) -> Samples:
-    """n answers per item from ``model``, each added to ``kept`` as it arrives (a stopped sampling keeps them, and
-    goes on from there when called again with them). When ``cancelled()``, returns what was sampled so far."""
+    """n answers per item from ``model``, ``at_once`` requests at a time, each added to ``kept`` as it arrives (a
+    stopped sampling keeps them, and goes on from there when called again with them); an item's samples stay in
+    the order of their seeds. Once ``cancelled()``, no new request starts."""
     samples: Samples = {} if kept is None else kept
     contender = Contender(model, model, tuned=model.startswith("ft:"))
-    total = len(items) * n
-    done = sum(min(n, len(samples.get(position, []))) for position in items)
-    for position, prompt in items.items():
-        taken = samples.setdefault(position, [])
-        while len(taken) < n:
-            if cancelled():
-                return samples
-            seed = seed_for(position, len(taken) + 1)
-            settings = RunSettings(temperature=temperature, max_tokens=max_tokens, seed=seed)
-            taken.append(Sample(seed, ask(client, config, contender, prompt, settings).text))
-            done += 1
-            progress(done, total)
+    have = {position: {s.seed for s in samples.get(position, [])} for position in items}
+    todo = [(p, seed_for(p, i)) for p in items for i in range(1, n + 1) if seed_for(p, i) not in have[p]]
+    before, total = len(items) * n - len(todo), len(items) * n
+    lock = threading.Lock()
+
+    def one(task: tuple[int, int]) -> None:
+        position, seed = task
+        settings = RunSettings(temperature=temperature, max_tokens=max_tokens, seed=seed)
+        found = Sample(seed, ask(client, config, contender, items[position], settings).text)
+        with lock:
+            taken = samples.setdefault(position, [])
+            taken.append(found)
+            taken.sort(key=lambda s: s.seed)
+
+    in_parallel.run_bounded(todo, one, lambda done: progress(before + done, total), at_once, cancelled)
     return samples
 
 

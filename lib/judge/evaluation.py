@@ -17,6 +17,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from lib.db import dataset_versions, provenance_store, run_store
 from lib.errors import RunError, StudioError
+from lib.judge import in_parallel
 from lib.judge.run import (
     TIE,
     Contender,
@@ -241,26 +242,27 @@ def generate(
     client: openai.OpenAI,
     config: ProviderConfig,
     progress: Callable[[int, int], None] = lambda done, total: None,
+    at_once: int = in_parallel.AT_ONCE,
 ) -> int:
-    """Answer every prompt with every contender; each answer is saved as it arrives, so a stopped run resumes."""
+    """Answer every prompt with every contender, ``at_once`` requests at a time; each answer is saved as it
+    arrives, so a stopped run resumes."""
     settings = settings_of(run)
     items = run_store.run_items(run.id)
     contenders = contenders_of(run)
     done = {(a.position, a.contender) for a in run_store.run_answers(run.id)}
     examples = shots_for(settings)
     total = len(items) * len(contenders)
-    count = len(done)
-    for position, prompt in items.items():
-        for contender in contenders:
-            if (position, contender.label) in done:
-                continue
-            asked = question_of(prompt)
-            shots = shot_pairs(examples, contender.shots, settings.seed + position, asked) if contender.shots else []
-            messages, hits = contender_messages(contender, prompt, shots, settings)
-            answer = ask(client, config, contender, messages, settings)
-            passages = tuple(hit.to_dict() for hit in hits)
-            stored = StoredAnswer(position, contender.label, **asdict(answer), passages=passages, messages=messages)
-            run_store.save_answer(run.id, stored)
-            count += 1
-            progress(count, total)
-    return count
+    todo = [(p, prompt, c) for p, prompt in items.items() for c in contenders if (p, c.label) not in done]
+
+    def answer(task: tuple[int, list[dict[str, Any]], Contender]) -> None:
+        position, prompt, contender = task
+        asked = question_of(prompt)
+        shots = shot_pairs(examples, contender.shots, settings.seed + position, asked) if contender.shots else []
+        messages, hits = contender_messages(contender, prompt, shots, settings)
+        found = ask(client, config, contender, messages, settings)
+        passages = tuple(hit.to_dict() for hit in hits)
+        run_store.save_answer(run.id, StoredAnswer(position, contender.label, **asdict(found), passages=passages,
+                                                   messages=messages))  # fmt: skip
+
+    answered = in_parallel.run_bounded(todo, answer, lambda n: progress(len(done) + n, total), at_once)
+    return len(done) + answered

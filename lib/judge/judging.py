@@ -20,6 +20,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from lib.db import judge_store
 from lib.errors import StudioError
+from lib.judge import in_parallel
 from lib.judge.evaluation import answer_cost
 from lib.judge.rating import pair_for
 from lib.judge.run import TIE, Contender, EvalRun, Rating, StoredAnswer, earlier_turns, guideline_of, question_of
@@ -188,9 +189,8 @@ def judge_run(
         raise JudgeError("No item has both of its answers yet: generate the run's answers on Evaluate first.")
     voted = {v.position for v in judge_store.run_votes(run.id, judge.name)}  # a stopped judging goes on from there
     todo = [p for p in judgeable if p not in voted]
-    for done, position in enumerate(todo, start=len(judgeable) - len(todo) + 1):
-        if should_stop():
-            break
+
+    def vote(position: int) -> None:
         left, right = pair_for(run, position)
         replies, prompt_tokens, completion_tokens, latency = [], 0, 0, 0.0
         for answer_a, answer_b in ((texts[position, left], texts[position, right]),
@@ -209,5 +209,7 @@ def judge_run(
             combine(left, right, first.winner, second.winner), criteria, prompt_tokens, completion_tokens, latency,
             answer_cost(config, pricing_as, prompt_tokens, completion_tokens),
         ))  # fmt: skip
-        progress(done, len(judgeable))
+
+    before = len(judgeable) - len(todo)
+    in_parallel.run_bounded(todo, vote, lambda n: progress(before + n, len(judgeable)), stop=should_stop)
     return judge

@@ -1,0 +1,86 @@
+"""Answers asked several at a time: never more than the bound, each kept as it arrives, the first error raised."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from lib.db import run_store
+from lib.judge import evaluation
+from lib.judge.in_parallel import run_bounded
+from lib.judge.prompts import eval_file_prompts
+from lib.judge.run import Contender, RunSettings
+from lib.train.providers import ProviderConfig, ProviderError
+
+
+def test_no_more_than_the_bound_run_at_once_and_every_task_is_done_once() -> None:
+    lock, now, most, seen = threading.Lock(), [0], [0], []
+
+    def work(task: int) -> None:
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        time.sleep(0.02)
+        with lock:
+            now[0] -= 1
+            seen.append(task)
+
+    arrived: list[int] = []
+    assert run_bounded(range(20), work, arrived.append, at_once=3) == 20
+    assert sorted(seen) == list(range(20)) and most[0] == 3 and arrived == list(range(1, 21))
+
+
+def test_the_first_error_is_raised_and_no_new_task_starts_after_it() -> None:
+    started: list[int] = []
+
+    def work(task: int) -> None:
+        started.append(task)
+        if task == 2:
+            raise ProviderError("The provider refused.")
+        time.sleep(0.01)
+
+    with pytest.raises(ProviderError, match="refused"):
+        run_bounded(range(100), work, at_once=2)
+    assert len(started) < 10  # stopped early, not after the hundred
+
+
+class SlowClient:
+    """Answers after a fixed delay, like a remote provider; counts requests in flight."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay, self.lock, self.now, self.most = delay, threading.Lock(), 0, 0
+        self.chat = SimpleNamespace(completions=SimpleNamespace(create=self.create))
+
+    def create(self, **request: Any) -> Any:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(self.delay)
+        with self.lock:
+            self.now -= 1
+        question = request["messages"][-1]["content"]
+        message = SimpleNamespace(content=f"{request['model']}: {question}")
+        usage = SimpleNamespace(prompt_tokens=10, completion_tokens=5)
+        return SimpleNamespace(choices=[SimpleNamespace(message=message)], usage=usage)
+
+
+def test_a_run_asks_its_answers_four_at_a_time_and_each_lands_on_its_item_and_contender() -> None:
+    config = ProviderConfig("openai", "sk-test")
+    contenders = [Contender("a", "gpt-4o-mini"), Contender("b", "gpt-4.1-mini")]
+    prompts = eval_file_prompts()[:8]
+    run = evaluation.create_run("r", config, "eval", prompts, contenders, RunSettings())
+    client = SlowClient(0.1)
+    seen: list[int] = []
+    start = time.perf_counter()
+    assert evaluation.generate(run, client, config, lambda done, total: seen.append(done)) == 16  # type: ignore[arg-type]
+    took = time.perf_counter() - start
+    assert client.most == 4 and took < 16 * 0.1 / 2  # one at a time would take 1.6 s
+    assert seen == list(range(1, 17))
+    items = run_store.run_items(run.id)
+    for answer in run_store.run_answers(run.id):
+        model = next(c.model for c in contenders if c.label == answer.contender)
+        assert answer.text == f"{model}: {items[answer.position][-1]['content']}"  # its own question and model
