@@ -84,3 +84,10 @@ def test_a_run_asks_its_answers_four_at_a_time_and_each_lands_on_its_item_and_co
     for answer in run_store.run_answers(run.id):
         model = next(c.model for c in contenders if c.label == answer.contender)
         assert answer.text == f"{model}: {items[answer.position][-1]['content']}"  # its own question and model
+
+
+def test_openai_and_azure_are_asked_four_at_a_time_and_our_own_servers_one_at_a_time() -> None:
+    from lib.judge.in_parallel import AT_ONCE, at_once_for
+
+    assert at_once_for(ProviderConfig("openai", "sk-test")) == at_once_for(ProviderConfig("azure")) == AT_ONCE == 4
+    assert at_once_for(ProviderConfig("local")) == at_once_for(ProviderConfig("compatible")) == 1

@@ -66,7 +66,7 @@ def sample(
     progress: Callable[[int, int], object] = lambda done, total: None,
     cancelled: Callable[[], bool] = lambda: False,
     kept: Samples | None = None,
-    at_once: int = in_parallel.AT_ONCE,
+    at_once: int | None = None,
 ) -> Samples:
     """n answers per item from ``model``, ``at_once`` requests at a time, each added to ``kept`` as it arrives (a
     stopped sampling keeps them, and goes on from there when called again with them); an item's samples stay in
@@ -87,6 +87,7 @@ def sample(
             taken.append(found)
             taken.sort(key=lambda s: s.seed)
 
+    at_once = at_once or in_parallel.at_once_for(config)
     in_parallel.run_bounded(todo, one, lambda done: progress(before + done, total), at_once, cancelled)
     return samples
 

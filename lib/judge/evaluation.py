@@ -242,10 +242,10 @@ def generate(
     client: openai.OpenAI,
     config: ProviderConfig,
     progress: Callable[[int, int], None] = lambda done, total: None,
-    at_once: int = in_parallel.AT_ONCE,
+    at_once: int | None = None,
 ) -> int:
-    """Answer every prompt with every contender, ``at_once`` requests at a time; each answer is saved as it
-    arrives, so a stopped run resumes."""
+    """Answer every prompt with every contender, ``at_once`` requests at a time (None: as many as the provider is
+    sent, in_parallel.at_once_for); each answer is saved as it arrives, so a stopped run resumes."""
     settings = settings_of(run)
     items = run_store.run_items(run.id)
     contenders = contenders_of(run)
@@ -264,5 +264,6 @@ def generate(
         run_store.save_answer(run.id, StoredAnswer(position, contender.label, **asdict(found), passages=passages,
                                                    messages=messages))  # fmt: skip
 
+    at_once = at_once or in_parallel.at_once_for(config)
     answered = in_parallel.run_bounded(todo, answer, lambda n: progress(len(done) + n, total), at_once)
     return len(done) + answered

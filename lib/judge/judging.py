@@ -211,5 +211,9 @@ def judge_run(
         ))  # fmt: skip
 
     before = len(judgeable) - len(todo)
-    in_parallel.run_bounded(todo, vote, lambda n: progress(before + n, len(judgeable)), stop=should_stop)
+
+    def arrived(n: int) -> None:
+        progress(before + n, len(judgeable))
+
+    in_parallel.run_bounded(todo, vote, arrived, in_parallel.at_once_for(config), should_stop)
     return judge
