@@ -155,6 +155,9 @@ def test_scorecard_samples_answers_and_makes_check_preference_data(local: openai
     run = checked_run()
     at = open_page("pages/scorecard.py")
     key = f"checkpref_{run.id}"
+    assert not [box for box in at.selectbox if box.key == f"{key}_model"]  # closed: nothing asked, nothing drawn
+    at.session_state[f"checkpref_open_{run.id}"] = True
+    at.run()
     assert at.selectbox(key=f"{key}_model").value == TUNED.model  # the run's tuned model first
     at.selectbox(key=f"{key}_model").set_value(TINY).run()  # (this one is not served: the base model is)
     at.number_input(key=f"{key}_n").set_value(2).run()
@@ -170,12 +173,16 @@ def test_scorecard_samples_answers_and_makes_check_preference_data(local: openai
     assert any("trains with **DPO**" in i.value for i in at.info)
 
     at = open_page("pages/evaluate.py")  # the same section under the run's answers
+    at.session_state[f"checkpref_open_{run.id}"] = True
+    at.run()
     assert not at.exception and button(at, "Sample answers").key == f"{key}_go"
 
 
 def test_a_run_without_checks_says_so() -> None:
-    checked_run(checks=None)
+    run = checked_run(checks=None)
     at = open_page("pages/scorecard.py")
+    at.session_state[f"checkpref_open_{run.id}"] = True
+    at.run()
     assert not at.exception
     assert "This run has no automatic checks to tell a better answer from a worse one." in [c.value for c in at.caption]
 

@@ -30,7 +30,7 @@ def test_no_more_than_the_bound_run_at_once_and_every_task_is_done_once() -> Non
             seen.append(task)
 
     arrived: list[int] = []
-    assert run_bounded(range(20), work, arrived.append, at_once=3) == 20
+    assert run_bounded(range(20), work, lambda n, _: arrived.append(n), at_once=3) == 20
     assert sorted(seen) == list(range(20)) and most[0] == 3 and arrived == list(range(1, 21))
 
 

@@ -8,7 +8,6 @@ made the way reviewers' preferences are (preferences.py), and the two can be com
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,27 +67,28 @@ def sample(
     kept: Samples | None = None,
     at_once: int | None = None,
 ) -> Samples:
-    """n answers per item from ``model``, ``at_once`` requests at a time, each added to ``kept`` as it arrives (a
-    stopped sampling keeps them, and goes on from there when called again with them); an item's samples stay in
-    the order of their seeds. Once ``cancelled()``, no new request starts."""
+    """n answers per item from ``model``, ``at_once`` requests at a time, each added to ``kept`` as it arrives, in
+    this thread (a stopped sampling keeps them, and goes on from there when called again with them); an item's
+    samples stay in the order of their seeds. Once ``cancelled()``, no new request starts."""
     samples: Samples = {} if kept is None else kept
     contender = Contender(model, model, tuned=model.startswith("ft:"))
     have = {position: {s.seed for s in samples.get(position, [])} for position in items}
     todo = [(p, seed_for(p, i)) for p in items for i in range(1, n + 1) if seed_for(p, i) not in have[p]]
     before, total = len(items) * n - len(todo), len(items) * n
-    lock = threading.Lock()
 
-    def one(task: tuple[int, int]) -> None:
+    def one(task: tuple[int, int]) -> tuple[int, Sample]:
         position, seed = task
         settings = RunSettings(temperature=temperature, max_tokens=max_tokens, seed=seed)
-        found = Sample(seed, ask(client, config, contender, items[position], settings).text)
-        with lock:
-            taken = samples.setdefault(position, [])
-            taken.append(found)
-            taken.sort(key=lambda s: s.seed)
+        return position, Sample(seed, ask(client, config, contender, items[position], settings).text)
+
+    def keep(done: int, found: tuple[int, Sample]) -> None:
+        taken = samples.setdefault(found[0], [])
+        taken.append(found[1])
+        taken.sort(key=lambda s: s.seed)
+        progress(before + done, total)
 
     at_once = at_once or in_parallel.at_once_for(config)
-    in_parallel.run_bounded(todo, one, lambda done: progress(before + done, total), at_once, cancelled)
+    in_parallel.run_bounded(todo, one, keep, at_once, cancelled)
     return samples
 
 

@@ -265,5 +265,5 @@ def generate(
                                                    messages=messages))  # fmt: skip
 
     at_once = at_once or in_parallel.at_once_for(config)
-    answered = in_parallel.run_bounded(todo, answer, lambda n: progress(len(done) + n, total), at_once)
+    answered = in_parallel.run_bounded(todo, answer, lambda n, _: progress(len(done) + n, total), at_once)
     return len(done) + answered

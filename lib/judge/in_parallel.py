@@ -3,9 +3,9 @@ about 100 / ``at_once`` answer times instead of 100. The local server (and an Op
 a Tuning Studio server) is asked one at a time: measured on 2 cores, 4 at once against the local server took
 3x as long for the same answers (its llama.cpp processes for two models ran side by side on the same cores).
 
-Each result is handled (saved) by the worker that made it, so an answer already paid for is kept even when the
-caller stops; the caller counts them as they arrive. When the caller stops or one request fails, no new request
-starts; those already under way finish in the background.
+A worker may keep what it made itself (an answer saved to the store is kept even when the caller stops), or hand
+it to the caller, who receives each result in its own thread as it arrives. When the caller stops or one request
+fails, no new request starts; those already under way finish in the background.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from lib.train.providers import ProviderConfig
 AT_ONCE = 4  # requests in flight to OpenAI or Azure: most rate limits allow it
 
 Task = TypeVar("Task")
+Result = TypeVar("Result")
 
 
 def at_once_for(config: ProviderConfig) -> int:
@@ -29,26 +30,27 @@ def at_once_for(config: ProviderConfig) -> int:
 
 def run_bounded(
     tasks: Iterable[Task],
-    work: Callable[[Task], object],
-    arrived: Callable[[int], object] = lambda done: None,
+    work: Callable[[Task], Result],
+    arrived: Callable[[int, Result], object] = lambda done, result: None,
     at_once: int = AT_ONCE,
     stop: Callable[[], bool] = lambda: False,
 ) -> int:
-    """``work(task)`` for every task, at most ``at_once`` at a time; ``arrived(n)`` after the n-th finishes. Both
-    callbacks and ``stop`` run in the caller's thread (a screen can show progress and read its stop button); once
-    ``stop()`` says so, no new task starts. Raises the first error a task raised. Returns how many finished."""
+    """``work(task)`` for every task, at most ``at_once`` at a time; ``arrived(n, result)`` after the n-th
+    finishes. ``arrived`` and ``stop`` run in the caller's thread (a screen can show progress, keep results in its
+    session and read its stop button); once ``stop()`` says so, no new task starts. Raises the first error a task
+    raised. Returns how many finished."""
     todo = iter(tasks)
     pool = ThreadPoolExecutor(max_workers=max(1, at_once), thread_name_prefix="request")
     done = 0
     try:
         first = [] if stop() else list(islice(todo, max(1, at_once)))
-        running: set[Future[object]] = {pool.submit(work, task) for task in first}
+        running: set[Future[Result]] = {pool.submit(work, task) for task in first}
         while running:
             finished, running = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
-                future.result()
+                result = future.result()
                 done += 1
-                arrived(done)
+                arrived(done, result)
             if not stop():
                 running |= {pool.submit(work, task) for task in islice(todo, len(finished))}
     finally:

@@ -212,7 +212,7 @@ def judge_run(
 
     before = len(judgeable) - len(todo)
 
-    def arrived(n: int) -> None:
+    def arrived(n: int, _: None) -> None:
         progress(before + n, len(judgeable))
 
     in_parallel.run_bounded(todo, vote, arrived, in_parallel.at_once_for(config), should_stop)

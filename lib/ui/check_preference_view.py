@@ -44,10 +44,15 @@ def default_model(contenders: list[Contender]) -> str:
 
 
 def check_preference_data(data: RunData) -> None:
-    """Sample n answers per prompt, pair them by the run's checks, and make a preference dataset of the pairs."""
+    """Sample n answers per prompt, pair them by the run's checks, and make a preference dataset of the pairs. The
+    section asks the provider and scores the samples only while it is open."""
     run = data.run
     checks = pack(settings_of(run).checks)
-    with st.expander("Preferences from automatic checks", icon=":material/rule:"):
+    box = st.expander("Preferences from automatic checks", icon=":material/rule:", key=f"checkpref_open_{run.id}",
+                      on_change="rerun")  # fmt: skip
+    if not box.open:
+        return
+    with box:
         if checks is None:
             st.caption("This run has no automatic checks to tell a better answer from a worse one.")
             return
