@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from lib.curate.drafts import Seed, answer_messages, passage_for, question_messages, seeds_for
 from lib.errors import StudioError
-from lib.price import pricing
+from lib.price import overrides, pricing
 from lib.price.pricing import ModelInfo
 from lib.price.tokens import Counter
 from lib.retrieve.source import Passage
@@ -52,7 +52,7 @@ def default_model(models: Sequence[str]) -> str | None:
 
 def _info(model: str, prices: Mapping[str, ModelInfo] | None) -> ModelInfo | None:
     try:
-        return pricing.resolve(model, prices)
+        return pricing.resolve(model, prices if prices is not None else overrides.user_prices())
     except StudioError:
         return None
 
@@ -61,15 +61,13 @@ def cost_of(
     config: ProviderConfig, model: str, prompt_tokens: int, completion_tokens: int,
     prices: Mapping[str, ModelInfo] | None = None,
 ) -> float | None:  # fmt: skip
-    """What the tokens cost at the listed prices: 0 on the local provider, None for a model with no price."""
+    """What the tokens cost at the user's prices (``prices``, else those kept in the store): 0 on the local
+    provider, None for a model with no price."""
     if config.kind == "local":
         return 0.0
     info = _info(model, prices)
-    if info is None:
-        return None
     tuned = model.startswith("ft:")
-    input_price, output_price = (info.tuned_input, info.tuned_output) if tuned else (info.base_input, info.base_output)
-    return (prompt_tokens * input_price + completion_tokens * output_price) / 1_000_000
+    return None if info is None else pricing.tokens_cost(info, tuned, prompt_tokens, completion_tokens)
 
 
 def estimate(

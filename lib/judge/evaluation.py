@@ -77,9 +77,7 @@ def answer_cost(config: ProviderConfig, contender: Contender, prompt_tokens: int
         info = pricing.resolve(contender.model, overrides.user_prices())
     except StudioError:
         return 0.0
-    input_price = info.tuned_input if contender.tuned else info.base_input
-    output_price = info.tuned_output if contender.tuned else info.base_output
-    return (prompt_tokens * input_price + completion_tokens * output_price) / 1_000_000
+    return pricing.tokens_cost(info, contender.tuned, prompt_tokens, completion_tokens)
 
 
 def ask(

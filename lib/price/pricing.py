@@ -117,6 +117,12 @@ def resolve(model: str, listed: Mapping[str, ModelInfo] | None = None) -> ModelI
     return listed[key]
 
 
+def tokens_cost(info: ModelInfo, tuned: bool, prompt_tokens: float, completion_tokens: float) -> float:
+    """What tokens cost at a model's prices, in USD: the tuned model's prices or the base model's."""
+    input_price, output_price = (info.tuned_input, info.tuned_output) if tuned else (info.base_input, info.base_output)
+    return (prompt_tokens * input_price + completion_tokens * output_price) / 1_000_000
+
+
 def _percentile(sorted_values: Sequence[int], fraction: float) -> int:
     if not sorted_values:
         return 0
@@ -255,10 +261,7 @@ def alternatives(
     ]
     rows = []
     for approach, how, prompt, tuned in ways:
-        input_price, output_price = (
-            (info.tuned_input, info.tuned_output) if tuned else (info.base_input, info.base_output)
-        )
-        per_1000 = 1000 * (prompt * input_price + tokens.completion * output_price) / 1e6
+        per_1000 = 1000 * tokens_cost(info, tuned, prompt, tokens.completion)
         one_off = training_cost if tuned else 0.0
         rows.append(
             {"approach": approach, "how": how, "prompt tokens": round(prompt), "USD per 1,000": per_1000,
