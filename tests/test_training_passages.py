@@ -19,6 +19,7 @@ from lib.errors import KnowledgeError
 from lib.judge import elle_checks, evaluation
 from lib.judge.run import Contender, RunSettings, prompt_messages
 from lib.openai_format.jsonl import read_jsonl
+from lib.price.tokens import Counter
 from lib.retrieve import passages as reading
 from lib.retrieve.source import TrainingPassages
 from lib.settings import SAMPLE_DIR
@@ -199,3 +200,19 @@ def test_train_exits_1_when_the_job_does_not_succeed(
     command.join(120)
     out, err = capsys.readouterr()
     assert exit_status == [1] and json.loads(out)["status"] == "cancelled" and "Traceback" not in err, err
+
+
+def test_trains_estimate_counts_the_passages_each_example_is_uploaded_with() -> None:
+    from lib.ui import train_view
+
+    dataset = load_sample()
+    rows = dataset_store.rows(dataset.id)
+    plain = LaunchSettings(TINY, seed=1)
+    split = launch.training_split(rows, plain)
+    without = train_view._training_counts(dataset, rows, split, plain, "o200k_base")
+    helped = LaunchSettings(TINY, seed=1, passages=sample_choice(k=3, share=0.5))
+    found = train_view._training_counts(dataset, rows, split, helped, "o200k_base")
+    assert len(found) == len(without) == len(split.training)
+    assert all(a.total >= b.total + 10 for a, b in zip(found, without, strict=True))  # a sentence or more each
+    uploaded = launch.uploaded_examples(split.training, helped)
+    assert [c.total for c in found] == [c.total for c in Counter("o200k_base").count_all(uploaded)]  # as uploaded

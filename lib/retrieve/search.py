@@ -94,8 +94,9 @@ def retrieved_prompt(
 
 
 def _with_distractors(best: Hit, index: Index, k: int, rng: random.Random) -> list[Hit]:
-    others = [p for p in index.passages if p != best.passage]
-    chosen = [best, *(Hit(p, 0.0) for p in rng.sample(others, min(k - 1, len(others))))]
+    drawn = [index.passages[i] for i in rng.sample(range(len(index.passages)), min(k, len(index.passages)))]
+    others = [passage for passage in drawn if passage != best.passage][: k - 1]  # drawn by index: no copy per example
+    chosen = [best, *(Hit(p, 0.0) for p in others)]
     rng.shuffle(chosen)
     return chosen
 

@@ -94,8 +94,21 @@ def _training_counts(
 ) -> list[ExampleTokens]:
     """Token counts of what is uploaded for training: the passages counted when it trains with them."""
     if settings.passages is not None:
-        return Counter(encoding).count_all(launch.uploaded_examples(split.training, settings))
+        row_ids = tuple(row.id for row in split.training)
+        found = _counts_with_passages(dataset.id, dataset.version_id, row_ids, settings.passages, settings.seed or 0,
+                                      encoding)  # fmt: skip
+        return list(found)
     return launch.training_counts(rows, widgets.cached_counts(dataset.id, dataset.version_id, encoding), split.training)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Retrieving each example's passages…")
+def _counts_with_passages(
+    dataset_id: int, version_id: int, row_ids: tuple[int, ...], passages: TrainingPassages, seed: int, encoding: str
+) -> tuple[ExampleTokens, ...]:
+    """Computed once per choice, not on every rerun: a search per example."""
+    by_id = {row.id: row for row in widgets.cached_rows(dataset_id, version_id)}
+    settings = LaunchSettings("", seed=seed, passages=passages)
+    return tuple(Counter(encoding).count_all(launch.uploaded_examples([by_id[i] for i in row_ids], settings)))
 
 
 def before_you_start(
