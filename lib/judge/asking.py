@@ -12,9 +12,8 @@ from lib.judge.evaluation import ask, request_messages, shot_pairs
 from lib.judge.run import Contender, RunSettings
 from lib.retrieve import passages as reading
 from lib.retrieve.search import Hit, Index, retrieved_prompt
-from lib.retrieve.source import TrainingPassages
 from lib.train import local_client
-from lib.train.jobs import provenance_of_model
+from lib.train.jobs import trained_with
 from lib.train.providers import ENVIRONMENT, ProviderConfig, ProviderError, ProviderKind, from_settings, make_client
 
 DEFAULT_PASSAGES = 3
@@ -66,12 +65,6 @@ def index_of_file(path: Path, template: str | None = None) -> Index:
     return Index(found.passages)
 
 
-def _trained_with(config: ProviderConfig, model: str) -> TrainingPassages | None:
-    """The passages ``model`` was trained with, when this studio launched its job: answering retrieves alike."""
-    made = provenance_of_model(config.kind, model)
-    return made.passages if made is not None else None
-
-
 def script_provider(kind: ProviderKind) -> ProviderConfig:
     """The provider a command asks, from the environment; ProviderError when it cannot answer, saying how to fix it."""
     config = from_settings(kind, {}, {})
@@ -97,7 +90,7 @@ def ask_once(question: Question) -> dict[str, Any]:
     hits: list[Hit] = []
     k = 0
     if question.knowledge is not None:
-        trained = _trained_with(config, question.model)
+        trained = trained_with(config.kind, question.model)  # answering retrieves as the model was trained
         k = question.passages or (trained.k if trained else DEFAULT_PASSAGES)
         template = question.template
         if template is None:  # as the model was trained, else the sample's for Elle's file

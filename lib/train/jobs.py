@@ -7,9 +7,10 @@ Pages and lib/ui call this module, never lib/db. Launching a job is launch.py, r
 from __future__ import annotations
 
 from lib.db.provenance_store import job_provenance, provenance_of_model
+from lib.retrieve.source import TrainingPassages
 from lib.train.provenance import Provenance
 
-__all__ = ["held_out_jobs", "job_provenance", "provenance_of_model", "trained_passages"]
+__all__ = ["held_out_jobs", "job_provenance", "provenance_of_model", "trained_with"]
 
 
 def held_out_jobs(provider: str) -> list[Provenance]:
@@ -17,7 +18,7 @@ def held_out_jobs(provider: str) -> list[Provenance]:
     return [made for made in job_provenance(provider).values() if made.validation_rows]
 
 
-def trained_passages(provider: str, model: str) -> int | None:
-    """How many passages per prompt ``model`` was trained with (None: it was not trained with passages)."""
+def trained_with(provider: str, model: str) -> TrainingPassages | None:
+    """The passages ``model`` was trained with, when this studio launched its job (None: none, or not known)."""
     made = provenance_of_model(provider, model) if provider else None
-    return made.passages.k if made is not None and made.passages is not None else None
+    return made.passages if made is not None else None

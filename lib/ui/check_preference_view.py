@@ -68,8 +68,8 @@ def check_preference_data(data: RunData) -> None:
 
 def _asked(data: RunData, model: str) -> dict[int, list[dict[str, Any]]]:
     """The run's prompts as ``model`` is asked them (with the passages it was trained with, if any)."""
-    trained = jobs.trained_passages(current_provider().kind, model) or 0
-    return check_preferences.prompts_for(model, data.items, settings_of(data.run), trained)
+    trained = jobs.trained_with(current_provider().kind, model)
+    return check_preferences.prompts_for(model, data.items, settings_of(data.run), trained.k if trained else 0)
 
 
 def _sampling(data: RunData) -> Sampled | None:

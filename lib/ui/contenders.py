@@ -77,7 +77,8 @@ def choose_contenders(
         passages = 0
         if retrieval:
             if passages_default:
-                passages_default = jobs.trained_passages(provider, model) or passages_default
+                trained = jobs.trained_with(provider, model)
+                passages_default = trained.k if trained else passages_default
             passages = int(column.number_input(
                 "Passages retrieved", 0, 10, passages_default, key=f"{prefix}_passages_{index}_{model}",
                 help="How many passages from the knowledge source are added to its system prompt (0: none).",
