@@ -77,8 +77,6 @@ with add:
         elif st.button("Add to the source", type="primary", icon=":material/upload:"):
             try:
                 changed, read = reading.add_upload(source.id, upload.name, data, column, template)
-                if template and template != source.passage_template:
-                    knowledge.set_passage_template(source.id, template)
             except StudioError as error:
                 st.error(str(error), icon=":material/error:")
             else:

@@ -216,3 +216,15 @@ def test_trains_estimate_counts_the_passages_each_example_is_uploaded_with() -> 
     assert all(a.total >= b.total + 10 for a, b in zip(found, without, strict=True))  # a sentence or more each
     uploaded = launch.uploaded_examples(split.training, helped)
     assert [c.total for c in found] == [c.total for c in Counter("o200k_base").count_all(uploaded)]  # as uploaded
+
+
+def test_a_template_that_cannot_be_used_changes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(KnowledgeError, match=r"\{mass\}"):
+        reading.source_from_file(ELEMENTS, "{name} weighs {mass}.")
+    assert knowledge_store.sources() == []  # no source made for a file that gave no passage
+    source = knowledge_store.create_source("Metals", "{name} is metal number {number}.")
+    with pytest.raises(KnowledgeError, match=r"\{mass\}"):
+        reading.add_upload(source.id, "metals.csv", b"name,number\nIron,26\n", template="{name} weighs {mass}.")
+    assert knowledge_store.source(source.id).passage_template == "{name} is metal number {number}."  # kept
+    added, _ = reading.add_upload(source.id, "metals.csv", b"name,number\nIron,26\n", template="{name}: {number}")
+    assert added.passage_template == "{name}: {number}"  # a template that worked is kept for the next files

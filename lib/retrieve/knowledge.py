@@ -11,13 +11,12 @@ from lib.db.knowledge_store import (
     delete_source,
     passages_at,
     remove_file,
-    set_passage_template,
     source,
     sources,
     versions,
 )
 
 __all__ = [
-    "create_source", "delete_source", "passages_at", "remove_file", "set_passage_template", "source", "sources",
+    "create_source", "delete_source", "passages_at", "remove_file", "source", "sources",
     "versions",
 ]  # fmt: skip

@@ -261,16 +261,29 @@ def add_upload(
 ) -> tuple[Source, ReadPassages]:
     """Read a file and add its passages as a new version (a file of the same name is replaced).
 
-    ``template``: how CSV rows become passages; None: the source's own template. Raises KnowledgeError, changing
-    nothing, when the file gives no passage at all.
+    ``template``: how CSV rows become passages, kept with the source for its next CSV files; None: the source's
+    own. Raises KnowledgeError, changing nothing, when the file gives no passage at all.
     """
+    source = knowledge_store.source(source_id)
     if template is None:
-        template = "" if text_column else knowledge_store.source(source_id).passage_template
+        template = "" if text_column else source.passage_template
+    read = _readable(data, file_name, text_column, template)
+    return _add(source, file_name, read, template), read
+
+
+def _readable(data: bytes, file_name: str, text_column: str, template: str) -> ReadPassages:
     read = read_file(data, file_name, text_column, template)
     if not read.passages:
         problems = "; ".join(f"line {f.line}: {f.message}" for f in read.findings[:3])
         raise KnowledgeError(f"{file_name} gave no passage{': ' + problems if problems else ''}.")
-    return knowledge_store.add_file(source_id, file_name, read.passages), read
+    return read
+
+
+def _add(source: Source, file_name: str, read: ReadPassages, template: str) -> Source:
+    """The read passages as the source's new version; a CSV's template kept with the source once it has worked."""
+    if template and template != source.passage_template and kind_of(file_name) == "csv":
+        knowledge_store.set_passage_template(source.id, template)
+    return knowledge_store.add_file(source.id, file_name, read.passages)
 
 
 def default_template(path: Path) -> str | None:
@@ -278,24 +291,23 @@ def default_template(path: Path) -> str | None:
     return SAMPLE_TEMPLATE if path.resolve() == SAMPLE_FILE.resolve() else None
 
 
-def source_from_file(path: Path, template: str | None = None) -> Source:
-    """A knowledge source named after the file, holding its passages (a new version when the file or the template
-    changed). ``template``: how CSV rows become passages; None: the source's own, and for Elle's sample file the
-    sample's template."""
+def source_from_file(path: Path, template: str | None = None, name: str = "") -> Source:
+    """A knowledge source (named after the file, or ``name``) holding the file's passages; a new version only when
+    the file or the template changed. ``template``: how CSV rows become passages; None: the source's own, and for
+    Elle's sample file the sample's template. Nothing is made or changed when the file gives no passage."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise KnowledgeError(f"cannot read {path}: {exc.strerror or exc}") from exc
     template = default_template(path) if template is None else template
-    found = next((s for s in knowledge_store.sources() if s.name == path.name), None)
-    source = found or knowledge_store.create_source(path.name, template or "")
-    if template is not None and template != source.passage_template:
-        source = knowledge_store.set_passage_template(source.id, template)
-    read = read_file(data, path.name, template=source.passage_template)
-    kept = [p for p in knowledge_store.passages_at(source.version_id) if p.file == path.name]
-    if found is not None and kept == read.passages:
-        return source
-    return add_upload(source.id, path.name, data)[0]
+    found = next((s for s in knowledge_store.sources() if s.name == (name or path.name)), None)
+    use = template if template is not None else (found.passage_template if found else "")
+    read = _readable(data, path.name, ALL_COLUMNS, use)
+    if found is not None and use == found.passage_template:
+        kept = [p for p in knowledge_store.passages_at(found.version_id) if p.file == path.name]
+        if kept == read.passages:
+            return found
+    return _add(found or knowledge_store.create_source(name or path.name), path.name, read, use)
 
 
 def load_sample_source() -> Source:
@@ -304,8 +316,4 @@ def load_sample_source() -> Source:
     found = next((s for s in knowledge_store.sources() if s.name == SAMPLE_SOURCE), None)
     if found is not None and found.n_passages and found.passage_template == SAMPLE_TEMPLATE:
         return found
-    if found is None:
-        found = knowledge_store.create_source(SAMPLE_SOURCE, SAMPLE_TEMPLATE)
-    elif found.passage_template != SAMPLE_TEMPLATE:
-        found = knowledge_store.set_passage_template(found.id, SAMPLE_TEMPLATE)
-    return add_upload(found.id, SAMPLE_FILE.name, SAMPLE_FILE.read_bytes())[0]
+    return source_from_file(SAMPLE_FILE, SAMPLE_TEMPLATE, SAMPLE_SOURCE)
