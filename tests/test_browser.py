@@ -383,7 +383,7 @@ def test_draft_examples_for_uncovered_elements_then_train_with_passages(data_dir
         drafts.press("Enter")
         wait_until_idle(page)
         page.get_by_role("combobox", name="Knowledge source").click()
-        page.get_by_role("option", name="Elements (sample) (118)").click()
+        page.get_by_role("option", name="Elements (sample) (118 passages)").click()
         expect(
             page.get_by_text("78 of 118 passages of Elements (sample) are the answer to no example yet")
         ).to_be_visible(timeout=20_000)

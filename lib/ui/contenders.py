@@ -16,6 +16,7 @@ from lib.retrieve.source import Source
 from lib.train import jobs, tracking
 from lib.train.providers import ProviderConfig, chat_models
 from lib.ui.plain import plain
+from lib.ui.widgets import knowledge_source_choice
 
 
 @st.cache_data(ttl=30, show_spinner="Asking the provider for its models…")
@@ -37,17 +38,16 @@ def best_checkpoint_model(fingerprint: str, _client: openai.OpenAI, _config: Pro
 
 def knowledge_choice(prefix: str) -> Source | None:
     """The knowledge source retrieval contenders search (None: no retrieval)."""
-    found = {s.id: s for s in knowledge.sources() if s.n_passages}
-    if not found:
+    if not any(s.n_passages for s in knowledge.sources()):
         st.caption("Retrieval contenders need a knowledge source: add one on the Knowledge screen.")
         return None
-    names: dict[int | None, str] = {None: "None: no retrieval"}
-    names |= {i: f"{s.name} ({s.n_passages} passages)" for i, s in found.items()}
-    chosen = st.selectbox(
-        "Knowledge source for retrieval", list(names), key=f"{prefix}_knowledge", format_func=names.__getitem__,
-        help="Contenders with passages get that many passages found by BM25 search for the question in their prompt.",
-    )  # fmt: skip
-    return found.get(chosen) if chosen is not None else None
+    return knowledge_source_choice(
+        st,
+        "Knowledge source for retrieval",
+        f"{prefix}_knowledge",
+        "None: no retrieval",
+        "Contenders with passages get that many passages found by BM25 search for the question in their prompt.",
+    )
 
 
 def choose_contenders(

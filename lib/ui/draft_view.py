@@ -13,13 +13,13 @@ from lib.curate import datasets, draft_estimate, drafts
 from lib.curate.dataset import Dataset, Row
 from lib.curate.drafts import Draft, PassagePlan, Seed
 from lib.errors import StudioError
-from lib.retrieve import knowledge, search
+from lib.retrieve import search
 from lib.retrieve.source import Passage, Source
 from lib.train.providers import ProviderConfig
 from lib.ui.contenders import offered_chat_models
 from lib.ui.plain import plain
 from lib.ui.provider import current_provider, provider_client
-from lib.ui.widgets import cached_rows, user_prices
+from lib.ui.widgets import cached_rows, knowledge_source_choice, user_prices
 from lib.words import plural
 
 PENDING = "draft_pending"  # the run in progress: its drafts, kept here as they come
@@ -75,11 +75,8 @@ def _form(dataset: Dataset, rows: Sequence[Row]) -> None:
 
 
 def _knowledge(container: Any) -> Source | None:
-    found = {s.id: s for s in knowledge.sources() if s.n_passages}
-    names: dict[int | None, str] = {None: "None"} | {i: f"{s.name} ({s.n_passages})" for i, s in found.items()}
-    chosen = container.selectbox("Knowledge source", list(names), format_func=names.__getitem__, key="draft_knowledge",
-                                 help="One passage per draft, written into its question and answer.")  # fmt: skip
-    return found.get(chosen) if chosen is not None else None
+    return knowledge_source_choice(container, "Knowledge source", "draft_knowledge", "None",
+                                   "One passage per draft, written into its question and answer.")  # fmt: skip
 
 
 def _draft(

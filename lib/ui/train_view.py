@@ -17,7 +17,6 @@ from lib.openai_format.checks import Finding
 from lib.openai_format.rules import auto_batch_size, auto_epochs
 from lib.price import pricing
 from lib.price.tokens import Counter, ExampleTokens
-from lib.retrieve import knowledge
 from lib.retrieve.search import DEFAULT_DISTRACTOR_SHARE
 from lib.retrieve.source import TrainingPassages
 from lib.train import launch, local_client
@@ -69,14 +68,12 @@ def version_choice(container: DeltaGenerator, dataset: Dataset) -> tuple[Dataset
 def passages_choice(container: DeltaGenerator) -> TrainingPassages | None:
     """Train with passages: a knowledge source, k passages per example and the share given distractors; None for
     plain training."""
-    found = {s.id: s for s in knowledge.sources() if s.n_passages}
-    picked = container.selectbox(
-        "Train with passages from", [None, *found], key="train_knowledge",
-        format_func=lambda i: "No passages (plain training)" if i is None else found[i].name,
-        help="Each example's prompt gets the passages retrieved for its question, as a “tuned + retrieval” contender "
-        "is asked: the model learns to read them. Add sources on Knowledge.",
+    source = widgets.knowledge_source_choice(
+        container, "Train with passages from", "train_knowledge", "No passages (plain training)",
+        "Each example's prompt gets the passages retrieved for its question, as a “tuned + retrieval” contender is "
+        "asked: the model learns to read them. Add sources on Knowledge.",
     )  # fmt: skip
-    if picked is None:
+    if source is None:
         return None
     k = container.number_input("Passages per example", 1, 10, 3, key="train_passages")
     share = container.slider(
@@ -85,7 +82,6 @@ def passages_choice(container: DeltaGenerator) -> TrainingPassages | None:
         help="In this share of the training examples the right passage is shuffled among random others, so the "
         "model learns to pick it out; validation examples get what answering gets.",
     )  # fmt: skip
-    source = found[picked]
     return TrainingPassages(source.id, source.version_id, source.name, int(k), share / 100, source.passage_template)
 
 

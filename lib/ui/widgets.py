@@ -19,6 +19,7 @@ from lib.price import overrides
 from lib.price.pricing import ModelInfo, RequestTokens, request_tokens
 from lib.price.tokens import Counter, ExampleTokens
 from lib.retrieve import knowledge
+from lib.retrieve.source import Source
 from lib.train import launch
 from lib.train.provenance import Provenance
 from lib.ui.plain import plain
@@ -261,3 +262,11 @@ def undo_button(dataset: Dataset, key: str) -> None:
         done = datasets.undo(dataset.id)
         flash(f"Undone: {target.summary}" if done and target else "Nothing to undo.")
         st.rerun()
+
+
+def knowledge_source_choice(container: Any, label: str, key: str, none: str, help: str) -> Source | None:
+    """One of the knowledge sources that have passages, or None (the choice called ``none``)."""
+    found = {s.id: s for s in knowledge.sources() if s.n_passages}
+    names: dict[int | None, str] = {None: none} | {i: f"{s.name} ({s.n_passages} passages)" for i, s in found.items()}
+    chosen = container.selectbox(label, list(names), key=key, format_func=names.__getitem__, help=help)
+    return found.get(chosen) if chosen is not None else None
