@@ -10,7 +10,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +75,24 @@ def run_arms(module: str, arms: Sequence[str], repeats: int) -> dict[str, list[d
 
 def median(runs: dict[str, list[dict[str, Any]]], arm: str, key: str) -> float:
     return statistics.median(run[key] for run in runs[arm])
+
+
+@contextmanager
+def local_server(data: Path | None, prefix: str) -> Iterator[Any]:
+    """The real local server on a free port over ``data`` (a folder kept between runs; else a new temporary one),
+    started, answering, and stopped at the end of the block; yields an openai client for it."""
+    from tests.local_server import free_port
+
+    folder = data or Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ |= {"STUDIO_DATA_DIR": str(folder), "STUDIO_LOCAL_URL": f"http://127.0.0.1:{free_port()}/v1"}
+    from lib.train import local_client
+
+    server = local_client.start()
+    try:
+        while not local_client.answers():
+            assert server.poll() is None, local_client.log_path().read_text()[-3000:]
+            time.sleep(0.5)
+        yield local_client.client()
+    finally:
+        server.terminate()
+        server.wait()

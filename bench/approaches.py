@@ -13,16 +13,13 @@ model and the answers of an earlier run there are reused.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import machine
+from bench import local_server, machine
 from lib.settings import PROJECT_DIR
-from tests.local_server import free_port
 
 BASE = "smollm2-135m-instruct"
 
@@ -54,24 +51,15 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="a data folder kept between runs")
     args = parser.parse_args()
     print(machine())
-    data = args.data or Path(tempfile.mkdtemp(prefix="studio-approaches-"))
-    os.environ |= {"STUDIO_DATA_DIR": str(data), "STUDIO_LOCAL_URL": f"http://127.0.0.1:{free_port()}/v1"}
-
     from lib.db import run_store
     from lib.judge import approaches, evaluation
     from lib.judge.answer_checks import ELLE
     from lib.judge.prompts import eval_file_prompts
     from lib.judge.run import Contender, RunSettings, question_of
     from lib.retrieve.passages import load_sample_source
-    from lib.train import local_client
     from lib.train.providers import ProviderConfig
 
-    server = local_client.start()
-    try:
-        while not local_client.answers():
-            assert server.poll() is None, local_client.log_path().read_text()[-3000:]
-            time.sleep(0.5)
-        client = local_client.client()
+    with local_server(args.data, "studio-approaches-") as client:
         tuned, _ = tuned_model(client, args.epochs)
         source = load_sample_source()
         k = args.passages
@@ -99,9 +87,6 @@ def main() -> None:
         evaluation.generate(run, client, config)  # only the answers an earlier run of this script did not give
         seconds = time.perf_counter() - start
         print(f"{len(prompts)} questions x {len(contenders)} contenders answered in {seconds:.0f} s")
-    finally:
-        server.terminate()
-        server.wait()
 
     answers = run_store.run_answers(run.id)
     items = run_store.run_items(run.id)

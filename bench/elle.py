@@ -14,16 +14,13 @@ and answers of an earlier run there are reused.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import machine
+from bench import local_server, machine
 from lib.settings import SAMPLE_DIR
-from tests.local_server import free_port
 
 BASE = "smollm2-135m-instruct"
 CHECKS = ("element_named", "symbol_right", "number_right", "limerick_form")
@@ -54,25 +51,16 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="a data folder kept between runs")
     args = parser.parse_args()
     print(machine())
-    data = args.data or Path(tempfile.mkdtemp(prefix="studio-elle-"))
-    os.environ |= {"STUDIO_DATA_DIR": str(data), "STUDIO_LOCAL_URL": f"http://127.0.0.1:{free_port()}/v1"}
-
     from lib.db import run_store
     from lib.judge import evaluation
     from lib.judge.answer_checks import ELLE
     from lib.judge.prompts import eval_file_prompts
     from lib.judge.run import Contender, RunSettings, question_of
     from lib.retrieve.passages import SAMPLE_FILE, source_from_file
-    from lib.train import local_client
     from lib.train.providers import ProviderConfig
 
     k = args.passages
-    server = local_client.start()
-    try:
-        while not local_client.answers():
-            assert server.poll() is None, local_client.log_path().read_text()[-3000:]
-            time.sleep(0.5)
-        client = local_client.client()
+    with local_server(args.data, "studio-elle-") as client:
         config = ProviderConfig("local")
         plain, plain_s = trained(client, config, None, k, args.epochs)
         recipe, recipe_s = trained(client, config, SAMPLE_FILE, k, args.epochs)
@@ -96,9 +84,6 @@ def main() -> None:
         evaluation.generate(run, client, config)
         took = time.perf_counter() - start
         print(f"{len(prompts)} questions x {len(contenders)} contenders answered in {took:.0f} s")
-    finally:
-        server.terminate()
-        server.wait()
 
     answers = run_store.run_answers(run.id)
     items = run_store.run_items(run.id)
