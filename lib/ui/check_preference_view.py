@@ -20,8 +20,8 @@ from lib.train import jobs
 from lib.train.providers import ProviderConfig
 from lib.ui.contenders import offered_chat_models
 from lib.ui.plain import plain
+from lib.ui.preference_view import open_in_train
 from lib.ui.provider import current_provider, provider_client
-from lib.ui.widgets import flash, select_dataset
 from lib.words import plural
 
 
@@ -155,11 +155,4 @@ def _pairs(data: RunData, sampled: Sampled, found: CheckPairs) -> None:
     total = len(found.found) + len(reviewers)
     if st.button(f"Make preference data from checks ({plural(total, 'example')})", key=f"{key}_make",
                  icon=":material/thumbs_up_down:", disabled=not total):  # fmt: skip
-        try:
-            dataset = check_preferences.make_dataset(run, sampled.model, found.found, reviewers)
-        except StudioError as error:
-            st.error(str(error))
-            return
-        select_dataset(dataset.id)
-        flash(f"Made “{dataset.name}” with {plural(dataset.n_examples, 'preference example')}. Train a DPO job on it.")
-        st.switch_page("pages/train.py")
+        open_in_train(lambda: check_preferences.make_dataset(run, sampled.model, found.found, reviewers))

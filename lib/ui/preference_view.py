@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -44,14 +44,19 @@ def make_preference_data(
     fixed = f", {len(corrected)} corrected" if corrected else ""
     label = f"Make preference data ({plural(len(found.found), 'example')}{fixed})"
     if st.button(label, icon=":material/thumbs_up_down:", key=f"preferences_make_{run.id}"):
-        try:
-            dataset = preferences.make_dataset(run, found.found, corrected)
-        except StudioError as error:
-            st.error(str(error))
-            return
-        select_dataset(dataset.id)
-        flash(f"Made “{dataset.name}” with {plural(dataset.n_examples, 'preference example')}. Train a DPO job on it.")
-        st.switch_page("pages/train.py")
+        open_in_train(lambda: preferences.make_dataset(run, found.found, corrected))
+
+
+def open_in_train(make: Callable[[], Dataset]) -> None:
+    """Make a preference dataset, select it and open Train, where a DPO job on it is one click away."""
+    try:
+        dataset = make()
+    except StudioError as error:
+        st.error(str(error))
+        return
+    select_dataset(dataset.id)
+    flash(f"Made “{dataset.name}” with {plural(dataset.n_examples, 'preference example')}. Train a DPO job on it.")
+    st.switch_page("pages/train.py")
 
 
 def edit_preference(dataset: Dataset, row: Row, number: int) -> None:
