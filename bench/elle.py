@@ -1,8 +1,9 @@
 """A factual Elle: the recipe the README recommends (trained with passages) beside the plain tuned model.
 
-Run: python -m bench.elle [--data DIR] [--epochs N] [--passages 3]
+Run: python -m bench.elle [--data DIR] [--epochs N] [--passages 3] [--examples FILE]
 
-On the shipped SmolLM2-135M-Instruct through the real local server: trains the 40 sample limericks plain, and
+On the shipped SmolLM2-135M-Instruct through the real local server: trains the 40 sample limericks (or the
+examples of FILE) plain, and
 again with passages from data/elements.csv (the sample's sentence template, k passages per prompt, half the
 examples with distractors), exactly as ``python -m lib train`` does. Then asks the 25 held-out questions of
 data/limericks-eval.jsonl (greedy, 120 tokens) to base, base + k passages, tuned, and tuned with passages + k
@@ -26,16 +27,25 @@ BASE = "smollm2-135m-instruct"
 CHECKS = ("element_named", "symbol_right", "number_right", "limerick_form")
 
 
-def trained(client: Any, config: Any, knowledge: Path | None, k: int, epochs: int | None) -> tuple[str, float]:
-    """The tuned model of an earlier run in this data folder with the same recipe, else one trained now."""
+def trained(
+    client: Any, config: Any, examples: Path, knowledge: Path | None, k: int, epochs: int | None
+) -> tuple[str, float]:
+    """The tuned model of an earlier run in this data folder with the same examples and recipe, else one trained
+    now (``python -m lib train`` names the dataset after the file)."""
     from lib.db import provenance_store
     from lib.train import scripted
 
     for made in provenance_store.job_provenance("local").values():
         recipe = None if made.passages is None else made.passages.k
-        if made.status == "succeeded" and made.fine_tuned_model and recipe == (k if knowledge else None):
+        same_examples = made.dataset_name == examples.name or made.dataset_name.startswith(f"{examples.name} ")
+        if (
+            made.status == "succeeded"
+            and made.fine_tuned_model
+            and same_examples
+            and recipe == (k if knowledge else None)
+        ):
             return made.fine_tuned_model, 0.0
-    request = scripted.TrainRequest(SAMPLE_DIR / "limericks.jsonl", BASE, knowledge, k, epochs=epochs, seed=0)
+    request = scripted.TrainRequest(examples, BASE, knowledge, k, epochs=epochs, seed=0)
     start = time.perf_counter()
     job = scripted.follow(client, config, scripted.start(client, config, request), say=lambda text: None)
     assert job.status == "succeeded" and job.fine_tuned_model, job.error
@@ -49,6 +59,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="training epochs (default: the server's auto)")
     parser.add_argument("--passages", type=int, default=3, help="passages per prompt, trained and asked")
     parser.add_argument("--data", type=Path, help="a data folder kept between runs")
+    parser.add_argument("--examples", type=Path, default=SAMPLE_DIR / "limericks.jsonl", help="the training file")
     args = parser.parse_args()
     print(machine())
     from lib.db import run_store
@@ -62,8 +73,8 @@ def main() -> None:
     k = args.passages
     with local_server(args.data, "studio-elle-") as client:
         config = ProviderConfig("local")
-        plain, plain_s = trained(client, config, None, k, args.epochs)
-        recipe, recipe_s = trained(client, config, SAMPLE_FILE, k, args.epochs)
+        plain, plain_s = trained(client, config, args.examples, None, k, args.epochs)
+        recipe, recipe_s = trained(client, config, args.examples, SAMPLE_FILE, k, args.epochs)
         source = source_from_file(SAMPLE_FILE)
         contenders = [
             Contender("base", BASE),

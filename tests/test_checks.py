@@ -20,13 +20,27 @@ def test_the_periodic_table_file_is_complete() -> None:
     assert elle_checks.element_in("Tell me about aluminium, please.") == table[12]  # British spelling too
 
 
-def test_every_sample_answer_has_its_facts_right_and_nearly_all_are_limericks() -> None:
-    lines = (PROJECT_DIR / "data" / "limericks.jsonl").read_text().splitlines()
-    results = [
-        check(json.loads(line)["messages"][1]["content"], json.loads(line)["messages"][2]["content"]) for line in lines
-    ]
-    assert all(named and symbol and number for _, named, symbol, number in results)
-    assert sum(bool(form) for form, *_ in results) >= 34  # the others end on near rhymes (home/alone, oven/eleven)
+@pytest.mark.parametrize("file", ["limericks.jsonl", "limericks-more.jsonl"])
+def test_every_shipped_limerick_rhymes_by_sound_and_has_its_facts_right(file: str) -> None:
+    examples = [json.loads(line)["messages"] for line in (PROJECT_DIR / "data" / file).read_text().splitlines()]
+    failing = [messages[2]["content"] for messages in examples if check(messages[1]["content"], messages[2]["content"])
+               != (True, True, True, True)]  # fmt: skip
+    assert failing == []
+
+
+def test_the_extra_limericks_cover_elements_that_neither_the_sample_nor_the_held_out_questions_do() -> None:
+    def elements(file: str) -> list[str]:
+        lines = (PROJECT_DIR / "data" / file).read_text().splitlines()
+        found = [elle_checks.element_in(json.loads(line)["messages"][1]["content"]) for line in lines]
+        return [element.name for element in found if element is not None]
+
+    sample, more, held_out = (
+        elements("limericks.jsonl"),
+        elements("limericks-more.jsonl"),
+        elements("limericks-eval.jsonl"),
+    )
+    assert len(more) == len(set(more)) == 52 and len(held_out) == 25
+    assert not set(more) & set(sample) and not set(more) & set(held_out)
 
 
 def test_wrong_facts_and_prose_are_caught() -> None:
