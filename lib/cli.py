@@ -24,6 +24,9 @@
 - ``python -m lib draft --examples FILE [--knowledge FILE] --n N --model MODEL [--seeds K] [--provider local|openai|
   azure|compatible]``: a model drafts N examples in the file's style, one passage each (uncovered ones first), as
   JSONL on standard output (progress on stderr);
+- ``python -m lib check-preferences --prompts run:ID|dataset:NAME --model MODEL [--checks elle] [--n 4]
+  [--temperature 0.9] [--max-pairs 2] [--provider local|openai|azure] [--json]``: n answers per prompt, paired by
+  the checks they pass into a new preference dataset (exit 1 when no two answers differ);
 - ``python -m lib export-run RUN_ID``: a run as one JSON object, with exactly what each model was sent;
 - ``python -m lib export-model MODEL --format gguf|hf|ollama [--quant q8_0|f16] --out PATH``: a local model taken
   anywhere, through STUDIO_LOCAL_URL.

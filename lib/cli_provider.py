@@ -1,5 +1,5 @@
 """The commands that ask a model provider (python -m lib judge | export-model | train | ask | draft | evaluate |
-export-run): each imports the SDK and its step only when it runs."""
+export-run | check-preferences): each imports the SDK and its step only when it runs."""
 
 from __future__ import annotations
 
@@ -179,7 +179,31 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_preferences(args: argparse.Namespace) -> int:
+    """Exit 0 when a preference dataset was made, 1 when no two answers differed in the checks they pass, 2 for bad
+    input."""
+    from lib.judge import scripted  # the SDK: only for this command
+
+    request = scripted.CheckRequest(args.prompts, args.model, args.provider, args.checks, args.n, args.temperature,
+                                    args.max_pairs, args.max_tokens)  # fmt: skip
+    try:
+        found = scripted.preferences_from_checks(request)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False))
+    elif found["dataset"]:
+        print(f"Made “{found['dataset']}”: {plural(found['pairs'], 'preference pair')} from "
+              f"{plural(found['prompts'], 'prompt')} ({plural(found['answers'], 'answer')}; left out: "
+              f"{found['left_out']}).")  # fmt: skip
+    else:
+        print(f"No two of the {plural(found['answers'], 'answer')} differ in the checks they pass (left out: "
+              f"{found['left_out']}): sample more, or at a higher temperature.", file=sys.stderr)  # fmt: skip
+    return 0 if found["dataset"] else 1
+
+
 PROVIDER_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "judge": _judge, "export-model": _export_model, "train": _train, "ask": _ask, "draft": _draft,
-    "evaluate": _evaluate, "export-run": _evaluate,
+    "evaluate": _evaluate, "export-run": _evaluate, "check-preferences": _check_preferences,
 }  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import openai
@@ -201,3 +202,53 @@ def test_a_model_trained_with_passages_is_sampled_with_them_and_its_pairs_keep_t
     assert check_preferences.prompts_for(TINY, asked, RunSettings(), passages=3) == asked  # the run has no source
     pairs = check_preferences.make_pairs(found, {1: ["Neon, Ne, number ten", "Neon is a gas."]}, ELLE)
     assert pairs.found and pairs.found[0].example()["input"]["messages"] == found[1]
+
+
+def by_letters(question: str, answer: str) -> dict[str, bool | None]:
+    """Passes the first (sum of the answer's letters mod 5) of four checks: different answers, different scores."""
+    passed = sum(map(ord, answer)) % 5
+    return {check: i < passed for i, check in enumerate("abcd")}
+
+
+def test_check_preferences_of_a_datasets_prompts_on_the_command_line(
+    local: openai.OpenAI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lib import cli
+    from lib.curate.import_export import import_new
+    from lib.judge import answer_checks
+    from lib.openai_format.jsonl import read_jsonl
+    from lib.settings import SAMPLE_DIR
+
+    three = b"\n".join((SAMPLE_DIR / "limericks.jsonl").read_bytes().splitlines()[:3])
+    mini, _ = import_new("Mini", read_jsonl(three), False, "mini.jsonl")
+    monkeypatch.setitem(answer_checks.PACKS, "letters", CheckPack("letters", "Letters", dict.fromkeys("abcd", ""),
+                                                                  by_letters))  # fmt: skip
+
+    def prefer(*extra: str) -> tuple[int, str, str]:
+        status = cli.main(["check-preferences", "--model", TINY, "--max-tokens", "8", "--n", "4", *extra])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    status, out, err = prefer("--prompts", "dataset:Mini", "--checks", "letters", "--json")
+    found = json.loads(out)
+    assert status == 0 and "Traceback" not in err and "sampled 12 of 12" in err
+    assert found["dataset"] == "Check preferences from dataset Mini v2"  # v1 is "Created" and found["answers"] == 12
+    assert 0 < found["pairs"] <= 2 * 3 and found["prompts"] <= 3
+    made = dataset_store.find_dataset(found["dataset"])
+    assert made is not None
+    rows = dataset_store.rows(made.id)
+    assert len(rows) == found["pairs"] and all(kind(r.example) == "preference" for r in rows)
+    assert all(r.tags == f"preference, from-checks, dataset-{mini.id}" and r.status == "approved" for r in rows)
+    assert all(r.note.startswith("Mini v2 row ") and f": {TINY} sample " in r.note for r in rows)
+    questions = {r.example["input"]["messages"][-1]["content"] for r in rows}
+    assert questions <= {"Tell me about hydrogen.", "Tell me about helium.", "Tell me about lithium."}
+
+    status, out, err = prefer("--prompts", "dataset:Mini")  # Elle's checks: the tiny model's babble passes none
+    assert status == 1 and out == "" and "No two of the 12 answers differ in the checks they pass" in err
+    for extra, said in (
+        (("--prompts", "run:999"), "give run:ID (a stored run) or dataset:NAME"),
+        (("--prompts", "dataset:Nothing"), "There is no dataset 'Nothing'"),
+        (("--prompts", "dataset:Mini", "--n", "1"), "--n must be 2 to 20"),
+    ):
+        status, out, err = prefer(*extra)
+        assert status == 2 and said in err and "Traceback" not in err and out == "", extra

@@ -1,5 +1,5 @@
-"""Preferences from automatic checks: a run's prompts answered n times by one model, each answer scored by the
-run's check pack, and a preference (DPO) example wherever one answer passes more checks than another.
+"""Preferences from automatic checks: a run's prompts (or a dataset's) answered n times by one model, each answer
+scored by a check pack, and a preference (DPO) example wherever one answer passes more checks than another.
 
 Sampling goes through evaluation.ask (the request path of every answer the app asks for), each sample with its own
 seed so a server that honours seeds gives different answers. Pairs are made by a pure function; the dataset is
@@ -16,13 +16,13 @@ from typing import Any
 
 import openai
 
-from lib.curate.dataset import Dataset, NewRow
+from lib.curate.dataset import Dataset, NewRow, Row
 from lib.errors import RunError
 from lib.judge import in_parallel, preferences
 from lib.judge.answer_checks import CheckPack
 from lib.judge.evaluation import ask, contender_messages
 from lib.judge.preferences import Preference
-from lib.judge.run import Contender, EvalRun, RunSettings, question_of
+from lib.judge.run import Contender, EvalRun, RunSettings, prompt_messages, question_of
 from lib.train.providers import ProviderConfig
 from lib.words import plural
 
@@ -93,6 +93,31 @@ def sample(
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Where the prompts came from, as the new dataset's name, tag, notes and history say it."""
+
+    title: str  # 'run 3 (elle)', 'dataset Elle limericks v2'
+    tag: str  # 'run-3', 'dataset-7'
+    item: str  # a note's name for one prompt, before its position: 'Run 3 item', 'Elle limericks v2 row'
+    described: str  # 'run 3 “elle”'
+
+
+def run_origin(run: EvalRun) -> Origin:
+    return Origin(f"run {run.id} ({run.name})", f"run-{run.id}", f"Run {run.id} item", f"run {run.id} “{run.name}”")
+
+
+def dataset_origin(dataset: Dataset, version: int) -> Origin:
+    """A dataset's version: its rows are the prompts, numbered as Examples numbers them (1, 2, …)."""
+    named = f"{dataset.name} v{version}"
+    return Origin(f"dataset {named}", f"dataset-{dataset.id}", f"{named} row", f"the prompts of dataset “{named}”")
+
+
+def dataset_items(rows: Sequence[Row]) -> dict[int, list[dict[str, Any]]]:
+    """Each row's prompt (its messages up to the last user turn), by its position on Examples."""
+    return {position: prompt_messages(row.example) for position, row in enumerate(rows, start=1)}
+
+
+@dataclass(frozen=True)
 class CheckPair:
     position: int
     prompt: list[dict[str, Any]]
@@ -107,9 +132,9 @@ class CheckPair:
     def example(self) -> dict[str, Any]:
         return preferences.preference_line(self.prompt, self.preferred_text, self.other_text)
 
-    def note(self, run: EvalRun, model: str) -> str:
+    def note(self, origin: Origin, model: str) -> str:
         return (
-            f"Run {run.id} item {self.position}: {model} sample {self.preferred} "
+            f"{origin.item} {self.position}: {model} sample {self.preferred} "
             f"({self.preferred_passed} of {self.checks} checks) over sample {self.other} "
             f"({self.other_passed} of {self.checks})"
         )
@@ -204,12 +229,16 @@ def make_dataset(
 ) -> Dataset:
     """A new dataset of the check pairs (tagged from-checks, each note naming the run, item, model, samples and
     checks passed), with reviewers' preferences of the same run added as preferences.make_dataset makes them."""
-    reviewers = reviewers or []
-    if not pairs and not reviewers:
+    rows = preferences.preference_rows(run, reviewers) if reviewers else []
+    return make_dataset_from(run_origin(run), model, pairs, rows)
+
+
+def make_dataset_from(origin: Origin, model: str, pairs: Sequence[CheckPair], also: Sequence[NewRow] = ()) -> Dataset:
+    """A new dataset of the check pairs of prompts from ``origin`` (and ``also``, reviewers' rows)."""
+    if not pairs and not also:
         raise RunError("No pair of answers differs in the checks they pass: sample more answers, or at a higher "
                        "temperature.")  # fmt: skip
-    rows = [NewRow(p.example(), "approved", f"{TAGS}, run-{run.id}", p.note(run, model)) for p in pairs]
-    rows += preferences.preference_rows(run, reviewers)
-    summary = f"Made from {model}'s answers to run {run.id} “{run.name}”, scored by its automatic checks"
-    summary += " (with the reviewers' preferences)" if reviewers else ""
-    return preferences.save_dataset(f"Check preferences from run {run.id} ({run.name})", rows, summary)
+    rows = [NewRow(p.example(), "approved", f"{TAGS}, {origin.tag}", p.note(origin, model)) for p in pairs]
+    summary = f"Made from {model}'s answers to {origin.described}, scored by its automatic checks"
+    summary += " (with the reviewers' preferences)" if also else ""
+    return preferences.save_dataset(f"Check preferences from {origin.title}", [*rows, *also], summary)

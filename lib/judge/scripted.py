@@ -201,3 +201,61 @@ def judge(run_id: int, model: str, provider: ProviderKind, name: str = "", calib
         "agreement": {k: found[k] for k in ("items", "split", "agreement", "kappa", "kappa_low", "kappa_high",
                                             "position_bias", "criteria")},
     }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    """What ``python -m lib check-preferences`` was asked for."""
+
+    prompts: str  # run:ID or dataset:NAME
+    model: str
+    provider: ProviderKind = "local"
+    checks: str | None = None  # None: the run's pack (Elle's for a dataset)
+    n: int = 4
+    temperature: float = 0.9
+    max_pairs: int = 2
+    max_tokens: int = 120
+
+
+def preferences_from_checks(request: CheckRequest) -> dict[str, Any]:
+    """n answers per prompt from the model (with the passages it was trained with), paired by the checks they pass
+    into a new preference dataset, as Scorecard's "Preferences from automatic checks" makes it (progress on
+    stderr). ``dataset`` is None when no two answers differ in the checks they pass."""
+    from lib.judge import check_preferences as made_from
+    from lib.train import jobs
+
+    if not 2 <= request.n <= 20 or request.max_pairs < 1:
+        raise RunError("--n must be 2 to 20 and --max-pairs at least 1.")
+    config = script_provider(request.provider)
+    trained = jobs.trained_with(config.kind, request.model)
+    kind, _, value = request.prompts.partition(":")
+    run = next((r for r in run_store.list_runs() if kind == "run" and str(r.id) == value), None)
+    if run is not None:
+        items, settings, origin = run_store.run_items(run.id), settings_of(run), made_from.run_origin(run)
+    elif kind == "dataset" and value:
+        dataset = _dataset(value)
+        items = made_from.dataset_items(dataset_store.rows(dataset.id))
+        settings = RunSettings(checks=answer_checks.ELLE.name)
+        if trained is not None:
+            settings = RunSettings(knowledge_source=trained.source_id, knowledge_version=trained.version_id,
+                                   knowledge_name=trained.source_name, checks=settings.checks)  # fmt: skip
+        origin = made_from.dataset_origin(dataset, dataset_versions.version_number(dataset.id, dataset.version_id))
+    else:
+        raise RunError(f"--prompts '{request.prompts}': give run:ID (a stored run) or dataset:NAME.")
+    pack = answer_checks.pack(request.checks or settings.checks)
+    if pack is None:
+        raise RunError(f"--checks: give one of {', '.join(sorted(answer_checks.PACKS))} (this run chose none).")
+    asked = made_from.prompts_for(request.model, items, settings, trained.k if trained else 0)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rsampled {done} of {total}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+    samples = made_from.sample(make_client(config), config, request.model, asked, request.n, request.temperature,
+                               request.max_tokens, progress)  # fmt: skip
+    texts = {position: [s.text for s in found] for position, found in samples.items()}
+    found = made_from.make_pairs(asked, texts, pack, request.max_pairs)
+    dataset_made = made_from.make_dataset_from(origin, request.model, found.found) if found.found else None
+    return {
+        "dataset": dataset_made.name if dataset_made else None, "pairs": len(found.found), "prompts": found.prompts,
+        "answers": sum(len(t) for t in texts.values()), "left_out": found.left_out(), "all_tied": found.all_tied,
+    }  # fmt: skip
