@@ -246,7 +246,8 @@ def test_check_preferences_of_a_datasets_prompts_on_the_command_line(
     status, out, err = prefer("--prompts", "dataset:Mini")  # Elle's checks: the tiny model's babble passes none
     assert status == 1 and out == "" and "No two of the 12 answers differ in the checks they pass" in err
     for extra, said in (
-        (("--prompts", "run:999"), "give run:ID (a stored run) or dataset:NAME"),
+        (("--prompts", "run:999"), "There is no evaluation run 999 in the store."),
+        (("--prompts", "runs:1"), "give run:ID (a stored run) or dataset:NAME"),
         (("--prompts", "dataset:Nothing"), "There is no dataset 'Nothing'"),
         (("--prompts", "dataset:Mini", "--n", "1"), "--n must be 2 to 20"),
     ):

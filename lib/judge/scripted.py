@@ -229,8 +229,10 @@ def preferences_from_checks(request: CheckRequest) -> dict[str, Any]:
     config = script_provider(request.provider)
     trained = jobs.trained_with(config.kind, request.model)
     kind, _, value = request.prompts.partition(":")
-    run = next((r for r in run_store.list_runs() if kind == "run" and str(r.id) == value), None)
-    if run is not None:
+    if kind == "run" and value.isdigit():
+        run = next((r for r in run_store.list_runs() if r.id == int(value)), None)
+        if run is None:
+            raise RunError(f"There is no evaluation run {value} in the store.")
         items, settings, origin = run_store.run_items(run.id), settings_of(run), made_from.run_origin(run)
     elif kind == "dataset" and value:
         dataset = _dataset(value)
