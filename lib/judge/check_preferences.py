@@ -92,6 +92,11 @@ def sample(
     return samples
 
 
+def texts_of(samples: Samples) -> dict[int, list[str]]:
+    """Each item's sampled answers, in the order of their seeds: what make_pairs scores."""
+    return {position: [s.text for s in found] for position, found in samples.items()}
+
+
 @dataclass(frozen=True)
 class Origin:
     """Where the prompts came from, as the new dataset's name, tag, notes and history say it."""

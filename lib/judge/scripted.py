@@ -254,7 +254,7 @@ def preferences_from_checks(request: CheckRequest) -> dict[str, Any]:
 
     samples = made_from.sample(make_client(config), config, request.model, asked, request.n, request.temperature,
                                request.max_tokens, progress)  # fmt: skip
-    texts = {position: [s.text for s in found] for position, found in samples.items()}
+    texts = made_from.texts_of(samples)
     found = made_from.make_pairs(asked, texts, pack, request.max_pairs)
     dataset_made = made_from.make_dataset_from(origin, request.model, found.found) if found.found else None
     return {

@@ -63,7 +63,8 @@ def check_preference_data(data: RunData) -> None:
         sampled = _sampling(data)
         if sampled is not None and sampled.count:
             asked = _asked(data, sampled.model)
-            _pairs(data, sampled, check_preferences.make_pairs(asked, _texts(sampled.samples), checks))
+            texts = check_preferences.texts_of(sampled.samples)
+            _pairs(data, sampled, check_preferences.make_pairs(asked, texts, checks))
 
 
 def _asked(data: RunData, model: str) -> dict[int, list[dict[str, Any]]]:
@@ -128,10 +129,6 @@ def _sample(
         return
     st.session_state.pop(stop, None)
     st.rerun()
-
-
-def _texts(samples: Samples) -> dict[int, list[str]]:
-    return {position: [s.text for s in found] for position, found in samples.items()}
 
 
 def _pairs(data: RunData, sampled: Sampled, found: CheckPairs) -> None:
