@@ -426,6 +426,7 @@ def test_pause_and_resume_a_running_job(client: openai.OpenAI) -> None:
         ({"max_tokens": 0}, "max_tokens"),
         ({"n": 5}, "n"),
         ({"stream_options": "x"}, "stream_options"),
+        ({"rhyme_scheme": "ABAB"}, "rhyme_scheme"),
     ],
 )
 def test_a_chat_request_out_of_range_is_a_400_naming_the_parameter(

@@ -86,3 +86,9 @@ def brought_folder(folder: Path, architecture: str) -> Path:
     AutoModelForCausalLM.from_config(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def byte_tokenizer() -> PreTrainedTokenizerFast:
+    """The tiny model's tokenizer (one token per byte, ChatML), without a model."""
+    return _tokenizer({"eos_token": "<|im_end|>", "bos_token": "<|im_start|>", "pad_token": "<|endoftext|>"},
+                      [], CHATML)  # fmt: skip

@@ -15,21 +15,23 @@ import logging
 import random
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import torch
 from peft import PeftModel
 from transformers import GenerationConfig, PreTrainedTokenizerBase
+from transformers.cache_utils import DynamicLayer
 
 from lib.local import gguf_export
 from lib.local.chat_templates import end_of_turn_ids
 from lib.local.llama_process import DecoderDiedError, LlamaCppDecoder, llama_selftest
 from lib.local.model_export import merged, write_gguf
 from lib.local.models import Loaded, gguf_source, load, load_tokenizer, model_folder
+from lib.local.rhyme_guide import Ending, RhymeGuide, best_rhyme, last_word
 
 MERGED_CACHE = 2  # tuned models kept loaded
 MAX_WAITING = 8  # answers that may wait for one llama.cpp model; more are told to come back (503, Retry-After)
@@ -48,6 +50,7 @@ class Sampling:
     top_p: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    rhyme_scheme: str | None = None  # e.g. "AABBA": lines end on rhymes (lib.local.rhyme_guide)
 
 
 @dataclass
@@ -58,7 +61,10 @@ class Piece:
 
 
 class Decoder(Protocol):
-    """Next-token logits: ``start`` with the prompt, then ``step`` with each token picked."""
+    """Next-token logits: ``start`` with the prompt, then ``step`` with each token picked.
+
+    ``start`` keeps what it can of the cache: ids that begin as the previous ones did are not computed again.
+    """
 
     context: int
 
@@ -69,7 +75,8 @@ class Decoder(Protocol):
 
 class TorchDecoder:
     def __init__(self, model: Any) -> None:
-        self.model, self.past = model, None
+        self.model, self.past = model, cast(Any, None)
+        self.cached: list[int] = []  # the ids whose keys and values are in ``past``
         self.device = next(model.parameters()).device
         self.context = int(getattr(model.config, "max_position_embeddings", 1 << 30))
 
@@ -77,14 +84,28 @@ class TorchDecoder:
     def _forward(self, ids: list[int]) -> torch.Tensor:
         out = self.model(input_ids=torch.tensor([ids], device=self.device), past_key_values=self.past, use_cache=True)
         self.past = out.past_key_values
+        self.cached += ids
         return out.logits[0, -1].float().cpu()
 
     def start(self, ids: list[int]) -> torch.Tensor:
-        self.past = None
-        return self._forward(ids)
+        pairs = enumerate(zip(self.cached, ids, strict=False))
+        shared = next((i for i, (old, new) in pairs if old != new), len(self.cached))
+        shared = min(shared, len(ids) - 1)  # at least one token is computed, for its logits
+        if shared and _croppable(self.past):
+            self.past.crop(shared - len(self.cached))  # a negative count: that many of the last tokens go
+            self.cached = self.cached[:shared]
+        else:
+            self.past, self.cached, shared = None, [], 0
+        return self._forward(ids[shared:])
 
     def step(self, token: int) -> torch.Tensor:
         return self._forward([token])
+
+
+def _croppable(past: Any) -> bool:
+    """Whether a cache can go back to an earlier length: every layer keeps all its keys (no sliding window)."""
+    layers = list(getattr(past, "layers", None) or [])
+    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
 
 
 def llama_cpp_installed() -> bool:
@@ -346,6 +367,8 @@ def generate(
         raise PromptTooLongError(
             f"The prompt is {len(ids)} tokens; this model reads at most {decoder.context - 1} tokens plus its answer."
         )
+    if sampling.rhyme_scheme:
+        return _decode_rhymed(served, decoder, ids, sampling, stop_at_end, shutdown or threading.Event())
     return _decode(served, decoder, ids, sampling, stop_at_end, shutdown or threading.Event())
 
 
@@ -378,6 +401,75 @@ def _decode(
                 yield Piece("", "length", len(produced))
                 return
             logits = decoder.step(token)
+
+
+def _decode_rhymed(
+    served: Served, decoder: Decoder, ids: list[int], sampling: Sampling, stop_at_end: bool, shutdown: threading.Event
+) -> Iterator[Piece]:
+    """Decoding to a rhyme scheme (``lib.local.rhyme_guide``): each line is held until it ends, given its rhyme if it
+    needs one, then sent; the answer ends after the scheme's last line."""
+    guide = RhymeGuide(str(sampling.rhyme_scheme))
+    generator = torch.Generator()
+    generator.manual_seed(sampling.seed if sampling.seed is not None else random.getrandbits(63))
+    budget = min(sampling.max_tokens, decoder.context - len(ids))
+
+    def encode(text: str) -> list[int]:
+        return list(served.tokenizer.encode(text, add_special_tokens=False))
+
+    answer, produced = "", []  # the lines sent so far; the tokens of those and of the line being written
+    with served.exclusive(), torch.inference_mode():
+        logits = decoder.start(ids)
+        while True:
+            token = _pick(logits, sampling, generator)
+            ended = token in served.eos_ids and stop_at_end
+            if not ended:
+                produced.append(token)
+            text = str(served.tokenizer.decode(produced, skip_special_tokens=True))
+            line, newline, _ = text[len(answer) :].partition("\n")
+            written = answer + line + newline
+            stopped = next((stop for stop in sampling.stop if stop and stop in written), None)
+            if stopped:
+                yield Piece(written[: written.index(stopped)][len(answer) :], "stop", len(produced))
+                return
+            if ended or newline:
+                if line.strip():
+                    line = _rhymed(line, guide, answer, [token] if ended else None, decoder, encode, ids)
+                    guide.end_line(line)
+                finished = ended or guide.done
+                given = line if finished else line + "\n"
+                answer += given
+                produced = encode(answer)
+                yield Piece(given, "stop" if finished else None, len(produced))
+                if finished:
+                    return
+                logits = decoder.start(ids + produced)
+            elif len(produced) >= budget or shutdown.is_set():
+                yield Piece(text[len(answer) :].rstrip("\ufffd"), "length", len(produced))
+                return
+            else:
+                logits = decoder.step(token)
+
+
+def _rhymed(
+    line: str,
+    guide: RhymeGuide,
+    answer: str,
+    end_ids: list[int] | None,
+    decoder: Decoder,
+    encode: Callable[[str], list[int]],
+    ids: list[int],
+) -> str:
+    """The line, its last word replaced by the likeliest rhyme if it must rhyme and does not (``end_ids``: the
+    answer ends with this line, on these tokens)."""
+    found = last_word(line)
+    if found is None or not line[: found.start()].endswith(" ") or not line[: found.start()].strip():
+        return line
+    rhymes = guide.needs_rhyme(found.group().lower().strip("'"))
+    if not rhymes:
+        return line
+    trailer = line[found.end() :] + ("" if end_ids else "\n")
+    ending = Ending(answer + line[: found.start() - 1], trailer, end_ids or [])
+    return line[: found.start()] + best_rhyme(decoder.start, encode, ids, ending, rhymes) + line[found.end() :]
 
 
 def _pick(logits: torch.Tensor, sampling: Sampling, generator: torch.Generator) -> int:

@@ -71,11 +71,13 @@ class ChatRequest(BaseModel):
     n: Annotated[StrictInt, Field(ge=1, le=1)] = 1  # one answer per request here
     stream: bool = False
     stream_options: StreamOptions | None = None
+    rhyme_scheme: Literal["AABBA"] | None = None  # ours, not OpenAI's: lines end on rhymes (rhyme_guide)
 
     def sampling(self) -> Sampling:
         max_tokens = self.max_completion_tokens or self.max_tokens or 256
         stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
-        return Sampling(min(max_tokens, MAX_ANSWER_TOKENS), self.temperature, self.top_p, self.seed, stop)
+        limit = min(max_tokens, MAX_ANSWER_TOKENS)
+        return Sampling(limit, self.temperature, self.top_p, self.seed, stop, self.rhyme_scheme)
 
 
 def chat_router(store: LocalStore, settings: ServerSettings, engine: Engine) -> APIRouter:
