@@ -1,15 +1,16 @@
-"""A factual Elle: the recipe the README recommends (trained with passages) beside the plain tuned model.
+"""A factual Elle: the recipe the README recommends (trained with passages, rhyming lines) beside the plain tuned
+model.
 
 Run: python -m bench.elle [--data DIR] [--epochs N] [--passages 3] [--examples FILE]
 
 On the shipped SmolLM2-135M-Instruct through the real local server: trains the 40 sample limericks (or the
-examples of FILE) plain, and
-again with passages from data/elements.csv (the sample's sentence template, k passages per prompt, half the
-examples with distractors), exactly as ``python -m lib train`` does. Then asks the 25 held-out questions of
-data/limericks-eval.jsonl (greedy, 120 tokens) to base, base + k passages, tuned, and tuned with passages + k
-passages, and prints per contender: element named, symbol right, atomic number right, limerick form by sound
-(Elle's automatic checks), and each training's time. With --data, a folder kept between runs: the tuned models
-and answers of an earlier run there are reused.
+examples of FILE) plain, and again with passages from data/elements.csv (the sample's sentence template, k
+passages per prompt, half the examples with distractors), exactly as ``python -m lib train`` does. Then asks the
+25 held-out questions of data/limericks-eval.jsonl (greedy, 120 tokens) to base, base + k passages, tuned, tuned
+with passages + k passages, and the same with rhyming lines (the local server's rhyme-guided decoding, AABBA),
+and prints per contender: element named, symbol right, atomic number right, limerick form by sound (Elle's
+automatic checks), and each training's time. With --data, a folder kept between runs: the tuned models and
+answers of an earlier run there are reused.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def main() -> None:
     from lib.judge import evaluation
     from lib.judge.answer_checks import ELLE
     from lib.judge.prompts import eval_file_prompts
+    from lib.judge.rhymes import LIMERICK
     from lib.judge.run import Contender, RunSettings, question_of
     from lib.retrieve.passages import SAMPLE_FILE, source_from_file
     from lib.train.providers import ProviderConfig
@@ -81,6 +83,7 @@ def main() -> None:
             Contender(f"base + {k} passages", BASE, passages=k),
             Contender("tuned", plain),
             Contender(f"tuned with passages + {k}", recipe, passages=k),
+            Contender(f"tuned with passages + {k} + rhymes", recipe, passages=k, rhymes=LIMERICK),
         ]
         settings = RunSettings(knowledge_source=source.id, knowledge_version=source.version_id,
                                knowledge_name=source.name, checks=ELLE.name)  # fmt: skip
@@ -98,14 +101,14 @@ def main() -> None:
 
     answers = run_store.run_answers(run.id)
     items = run_store.run_items(run.id)
-    print(f"\n{'contender':<28}" + "".join(f"{key:>16}" for key in CHECKS) + f"{'train s':>10}")
-    times = {"tuned": plain_s, f"tuned with passages + {k}": recipe_s}
+    print(f"\n{'contender':<37}" + "".join(f"{key:>16}" for key in CHECKS) + f"{'train s':>10}")
+    times = {"tuned": plain_s, f"tuned with passages + {k}": recipe_s, f"tuned with passages + {k} + rhymes": 0.0}
     for contender in contenders:
         mine = [a for a in answers if a.contender == contender.label]
         results = [ELLE.run(question_of(items[a.position]), a.text) for a in mine]
         cells = "".join(f"{sum(r[key] is True for r in results):>13}/{len(results):<2}" for key in CHECKS)
         spent = times.get(contender.label)
-        print(f"{contender.label:<28}{cells}{'' if spent is None else f'{spent:>10.0f}'}")
+        print(f"{contender.label:<37}{cells}{'' if spent is None else f'{spent:>10.0f}'}")
         for key in CHECKS:
             print(f"COUNT {contender.label.replace(' ', '_')}_{key} {sum(r[key] is True for r in results)}")
     for contender in contenders[2:]:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from lib.judge.answer_checks import ELLE, PACKS
+from lib.judge.rhymes import SCHEMES
 from lib.settings import SAMPLE_DIR
 
 PROVIDERS = ("local", "openai", "azure", "compatible")  # compatible: STUDIO_COMPATIBLE_URL (and _API_KEY)
@@ -93,11 +94,13 @@ def command_line() -> argparse.ArgumentParser:
     ask.add_argument("--api-key-env", metavar="VAR", help="with --provider compatible: the variable holding its key")
     ask.add_argument("--temperature", type=float, default=0.0)
     ask.add_argument("--max-tokens", type=int, default=120)
+    ask.add_argument("--rhymes", choices=SCHEMES, help="the local provider makes lines end on rhymes: AABBA (limerick)")
     ask.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     run = commands.add_parser("evaluate", help="make an evaluation run and answer it, as Evaluate does")
     run.add_argument("--prompts", required=True, help="eval-file:PATH, dataset:NAME or heldout:JOB_ID")
     run.add_argument("--contender", action="append", required=True, metavar="NAME=MODEL[,shots=K][,passages=K]",
-                     help="a contender (give two or more)")  # fmt: skip
+                     help="a contender (give two or more); add ,rhymes=AABBA on the local provider to make its "
+                     "lines rhyme as a limerick's")  # fmt: skip
     run.add_argument("--candidate", required=True, help="the contender being judged (usually the tuned model)")
     run.add_argument("--baseline", required=True, help="the contender it is judged against")
     run.add_argument("--knowledge", type=Path, help="a file to retrieve passages from (for passages=K)")

@@ -103,7 +103,7 @@ def _ask(args: argparse.Namespace) -> int:
     try:
         question = asking.Question(
             args.model, args.user, args.system, args.shots, args.examples, args.knowledge, args.passages,
-            args.template, args.provider, args.temperature, args.max_tokens,
+            args.template, args.provider, args.temperature, args.max_tokens, args.rhymes or "",
         )  # fmt: skip
         found = asking.ask_once(question)
     except (OSError, StudioError) as exc:

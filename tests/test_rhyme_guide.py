@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
 
+import openai
 import pytest
 import torch
 
+from lib.curate.import_export import load_sample
+from lib.errors import RunError
+from lib.judge import evaluation
 from lib.judge.rhymes import is_limerick, words_rhyme
+from lib.judge.run import Contender, RunSettings, default_label
+from lib.judge.scripted import parse_contender
 from lib.local import rhyme_guide
 from lib.local.rhyme_guide import Ending, RhymeGuide, best_rhyme
 from lib.local.serving import Sampling, Served, TorchDecoder, generate
-from tests.tiny_model import byte_tokenizer
+from lib.train.providers import ProviderConfig
+from tests.test_pages import button, open_page
+from tests.tiny_model import TINY, byte_tokenizer
 
 WRITTEN = (  # what the scripted model writes: line 2 does not rhyme
     "Helium, He, number two,\nIs a gas that is light,\nIt floats up on high,\nIn balloons in the sky,\n"
@@ -136,6 +146,14 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> object:
     return AutoModelForCausalLM.from_pretrained(folder).eval()
 
 
+def test_a_model_that_writes_only_line_breaks_stops_at_its_token_budget() -> None:
+    tokenizer = byte_tokenizer()
+    prompt = tokenizer.encode("Q:")
+    served = ScriptedServed(tokenizer, {tokenizer.eos_token_id}, script=ScriptedDecoder(tokenizer, prompt, ["\n" * 99]))
+    pieces = list(generate(served, prompt, Sampling(max_tokens=30, temperature=0, rhyme_scheme="AABBA")))
+    assert pieces[-1].finish_reason == "length" and "".join(p.text for p in pieces) == "\n" * 30
+
+
 def test_a_stopped_server_ends_a_rhymed_answer_early() -> None:
     tokenizer = byte_tokenizer()
     prompt = tokenizer.encode("Q:")
@@ -144,3 +162,42 @@ def test_a_stopped_server_ends_a_rhymed_answer_early() -> None:
     served = ScriptedServed(tokenizer, {tokenizer.eos_token_id}, script=ScriptedDecoder(tokenizer, prompt, [WRITTEN]))
     pieces = list(generate(served, prompt, Sampling(temperature=0, rhyme_scheme="AABBA"), shutdown=stopping))
     assert pieces[-1].finish_reason == "length" and "".join(p.text for p in pieces) == "H"
+
+
+class RecordingClient:
+    """An openai client that records the request and answers 'ok'."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.chat = SimpleNamespace(completions=SimpleNamespace(create=self.create))
+
+    def create(self, **request: Any) -> Any:
+        self.requests.append(request)
+        message = SimpleNamespace(content="ok")
+        return SimpleNamespace(choices=[SimpleNamespace(message=message)], usage=None)
+
+
+def test_a_rhymed_contender_asks_the_local_server_for_its_scheme_and_no_other_provider() -> None:
+    rhymed = parse_contender("elle=ft:smollm2:local::abc,passages=3,rhymes=AABBA")
+    assert (rhymed.rhymes, rhymed.passages, rhymed.kind) == ("AABBA", 3, "base + retrieval + rhymes")
+    assert default_label("ft:smollm2:local::abc", 0, 3, "AABBA") == "tuned abc + 3 passages + rhymes"
+    client = RecordingClient()
+    messages = [{"role": "user", "content": "Tell me about neon."}]
+    evaluation.ask(client, ProviderConfig("local"), rhymed, messages, RunSettings())  # type: ignore[arg-type]
+    assert client.requests[-1]["extra_body"] == {"rhyme_scheme": "AABBA"}
+    evaluation.ask(client, ProviderConfig("local"), Contender("plain", "m"), messages, RunSettings())  # type: ignore[arg-type]
+    assert "extra_body" not in client.requests[-1]  # a plain contender asks as OpenAI's API does
+    with pytest.raises(RunError, match="runs on the local provider only"):
+        evaluation.ask(client, ProviderConfig("openai"), rhymed, messages, RunSettings())  # type: ignore[arg-type]
+    with pytest.raises(RunError, match="rhymes=AABBA"):
+        parse_contender("elle=m,rhymes=ABAB")
+
+
+def test_compare_asks_a_contender_with_rhyming_lines(local: openai.OpenAI) -> None:
+    load_sample()
+    at = open_page("pages/compare.py")
+    at.checkbox(key="compare_rhymes_1").check().run()
+    at.number_input(key="compare_max_tokens").set_value(30).run()
+    button(at, "Ask them").click().run()
+    assert not at.exception and not at.error
+    assert [h.value for h in at.subheader] == [TINY, f"{TINY} + rhymes"]

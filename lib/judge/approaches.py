@@ -31,7 +31,7 @@ SIMPLER_FIRST = list(APPROACHES)  # on an exact tie of cost, the one with less t
 @dataclass(frozen=True)
 class ApproachRow:
     contender: str
-    kind: str  # Contender.kind: base, few-shot, base + retrieval, tuned, tuned + retrieval
+    kind: str  # Contender.kind: base, few-shot, base + retrieval, tuned, tuned + retrieval (+ rhymes)
     quality: float  # the measure below, NaN when unmeasured
     low: float
     high: float
@@ -44,7 +44,9 @@ class ApproachRow:
 
     @property
     def approach(self) -> str:
-        return APPROACHES.get(self.kind, self.kind)
+        kind = self.kind.removesuffix(" + rhymes")
+        named = APPROACHES.get(kind, kind)
+        return f"{named} + rhyme-guided decoding" if kind != self.kind else named
 
     def total_cost(self, requests: int) -> float:
         return self.training_cost + self.cost_per_1000 * requests / 1000

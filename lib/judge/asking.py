@@ -32,6 +32,7 @@ class Question:
     provider: ProviderKind = "local"
     temperature: float = 0.0
     max_tokens: int = 120
+    rhymes: str = ""  # a rhyme scheme the local server makes the lines end on (AABBA); "": as the model writes
 
 
 def _check(question: Question) -> None:
@@ -98,7 +99,7 @@ def ask_once(question: Question) -> dict[str, Any]:
         messages, hits = retrieved_prompt(
             messages, index_of_file(question.knowledge, template), k, question.knowledge.name
         )
-    contender = Contender(question.model, question.model, question.shots, k if hits else 0)
+    contender = Contender(question.model, question.model, question.shots, k if hits else 0, rhymes=question.rhymes)
     settings = RunSettings(temperature=question.temperature, max_tokens=question.max_tokens)
     answer = ask(make_client(config), config, contender, messages, settings)
     retrieved = [

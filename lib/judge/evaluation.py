@@ -80,6 +80,15 @@ def answer_cost(config: ProviderConfig, contender: Contender, prompt_tokens: int
     return pricing.tokens_cost(info, contender.tuned, prompt_tokens, completion_tokens)
 
 
+def decoding_extras(config: ProviderConfig, contender: Contender) -> dict[str, Any]:
+    """What a request adds to OpenAI's parameters: the rhyme scheme, which only the local server decodes to."""
+    if not contender.rhymes:
+        return {}
+    if config.kind != "local":
+        raise RunError(f"'{contender.label}' asks for rhymes: rhyme-guided decoding runs on the local provider only.")
+    return {"extra_body": {"rhyme_scheme": contender.rhymes}}
+
+
 def ask(
     client: openai.OpenAI,
     config: ProviderConfig,
@@ -91,7 +100,7 @@ def ask(
     started = time.perf_counter()
     request: dict[str, Any] = {"model": contender.model, "messages": cast(list[ChatCompletionMessageParam], messages),
                                "temperature": settings.temperature, "max_tokens": settings.max_tokens,
-                               "seed": settings.seed}  # fmt: skip
+                               "seed": settings.seed} | decoding_extras(config, contender)  # fmt: skip
     with calling(config):
         try:
             response = client.chat.completions.create(**request)
@@ -134,6 +143,7 @@ def ask_streaming(
             seed=settings.seed,
             stream=True,
             stream_options={"include_usage": True},
+            **decoding_extras(config, contender),
         )
         for chunk in stream:
             if chunk.usage is not None:
@@ -215,6 +225,8 @@ def create_run(
     if any(c.passages for c in contenders) and settings.knowledge_version is None:
         raise RunError("A retrieval contender needs a knowledge source: add one on the Knowledge screen.")
     contenders = recorded_contenders(config.kind, contenders)
+    for contender in contenders:
+        decoding_extras(config, contender)
     candidate, baseline = settings.candidate, settings.baseline
     if candidate or baseline:
         if candidate not in labels or baseline not in labels:
@@ -251,6 +263,8 @@ def generate(
     examples = shots_for(settings)
     total = len(items) * len(contenders)
     todo = [(p, prompt, c) for p, prompt in items.items() for c in contenders if (p, c.label) not in done]
+    for contender in contenders:
+        decoding_extras(config, contender)  # a contender this provider cannot answer as asked: said before any answer
 
     def answer(task: tuple[int, list[dict[str, Any]], Contender]) -> None:
         position, prompt, contender = task

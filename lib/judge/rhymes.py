@@ -12,6 +12,8 @@ from functools import cache
 
 import pronouncing
 
+LIMERICK = "AABBA"  # a rhyme scheme: lines with the same letter end on rhymes
+SCHEMES = (LIMERICK,)  # the schemes the local server can decode to (lib.local.rhyme_guide)
 _VOWEL = re.compile(r"[A-Z]+[012]$")
 # Endings spelled alike that sound alike, for words the dictionary lacks (fallback only).
 _SPELLING_ENDINGS = 3

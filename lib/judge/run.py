@@ -28,14 +28,17 @@ class Contender:
     passages: int = 0  # passages retrieved from the run's knowledge source into its prompt
     tuned: bool = False  # a fine-tuned model (recorded when the run is made, from the jobs that made models)
     job_id: str = ""  # the fine-tuning job that made it, where the app launched that job
+    rhymes: str = ""  # a rhyme scheme its lines are made to end on (local provider, lib.local.rhyme_guide); "": none
 
     @property
     def kind(self) -> str:
-        """The approach it stands for: base, few-shot, tuned, base + retrieval, tuned + retrieval."""
+        """The approach it stands for: base, few-shot, tuned, base + retrieval, tuned + retrieval (+ rhymes)."""
         if self.shots:
-            return "few-shot"
-        model = "tuned" if self.tuned else "base"
-        return f"{model} + retrieval" if self.passages else model
+            kind = "few-shot"
+        else:
+            model = "tuned" if self.tuned else "base"
+            kind = f"{model} + retrieval" if self.passages else model
+        return f"{kind} + rhymes" if self.rhymes else kind
 
 
 @dataclass(frozen=True)
@@ -89,15 +92,17 @@ def guideline_of(settings: RunSettings) -> str:
     )
 
 
-def default_label(model: str, shots: int, passages: int = 0) -> str:
-    """A short name: 'gpt-4o-mini (3-shot)', 'gpt-4o-mini + 3 passages', or 'tuned elle:abc123' for
-    'ft:gpt-4o-mini:org:elle:abc123'."""
+def default_label(model: str, shots: int, passages: int = 0, rhymes: str = "") -> str:
+    """A short name: 'gpt-4o-mini (3-shot)', 'gpt-4o-mini + 3 passages', 'tuned elle:abc123' for
+    'ft:gpt-4o-mini:org:elle:abc123', with ' + rhymes' when its lines are made to rhyme."""
     name = model
     if model.startswith("ft:"):
         name = "tuned " + ":".join(part for part in model.split(":")[3:] if part)
     if shots:
         name = f"{name} ({shots}-shot)"
-    return f"{name} + {passages} passages" if passages else name
+    if passages:
+        name = f"{name} + {passages} passages"
+    return f"{name} + rhymes" if rhymes else name
 
 
 class PromptSource(StrEnum):

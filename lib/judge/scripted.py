@@ -14,6 +14,7 @@ from lib.errors import RunError
 from lib.judge import answer_checks, evaluation
 from lib.judge.asking import script_provider
 from lib.judge.prompts import dataset_prompts, held_out_prompts
+from lib.judge.rhymes import SCHEMES
 from lib.judge.run import Contender, EvalRun, Prompt, RunSettings, prompt_messages, question_of, settings_of, subject_of
 from lib.openai_format.jsonl import read_jsonl
 from lib.retrieve.passages import source_from_file
@@ -39,18 +40,24 @@ class Request:
 
 
 def parse_contender(text: str) -> Contender:
-    """'tuned=ft:…' or 'fewshot=gpt-4o-mini,shots=3' or 'rag=smollm2,passages=3' as a contender."""
+    """'tuned=ft:…' or 'fewshot=gpt-4o-mini,shots=3' or 'rag=smollm2,passages=3,rhymes=AABBA' as a contender."""
     head, *options = text.split(",")
     name, equals, model = head.partition("=")
     if not equals or not name.strip() or not model.strip():
-        raise RunError(f"--contender '{text}': write NAME=MODEL[,shots=K][,passages=K].")
-    counts = {"shots": 0, "passages": 0}
+        raise RunError(f"--contender '{text}': write NAME=MODEL[,shots=K][,passages=K][,rhymes=AABBA].")
+    counts, rhymes = {"shots": 0, "passages": 0}, ""
     for option in options:
-        key, _, value = option.partition("=")
-        if key.strip() not in counts or not value.strip().isdigit():
-            raise RunError(f"--contender '{text}': '{option}' is not shots=K or passages=K (K a whole number).")
-        counts[key.strip()] = int(value)
-    return Contender(name.strip(), model.strip(), counts["shots"], counts["passages"])
+        key, _, value = (part.strip() for part in option.partition("="))
+        if key == "rhymes" and value in SCHEMES:
+            rhymes = value
+        elif key in counts and value.isdigit():
+            counts[key] = int(value)
+        else:
+            raise RunError(
+                f"--contender '{text}': '{option}' is not shots=K or passages=K (K a whole number) "
+                f"or rhymes={'|'.join(SCHEMES)}."
+            )
+    return Contender(name.strip(), model.strip(), counts["shots"], counts["passages"], rhymes=rhymes)
 
 
 def _dataset(name: str) -> Dataset:

@@ -20,9 +20,8 @@ from functools import cache
 import pronouncing
 import torch
 
-from lib.judge.rhymes import words_rhyme
+from lib.judge.rhymes import SCHEMES, words_rhyme
 
-SCHEMES = {"AABBA": "AABBA"}  # the schemes a request may ask for (a limerick's)
 SEARCH_STEPS = 64  # forward passes spent at most on finding a line's rhyme
 _WORD = re.compile(r"[A-Za-z']+")
 _NUMBER_WORDS = frozenset(  # a line ending on a number states a fact: it is kept
@@ -66,7 +65,9 @@ class RhymeGuide:
     """The state of one answer decoded to a rhyme scheme: which lines have been written and how they end."""
 
     def __init__(self, scheme: str) -> None:
-        self.scheme = SCHEMES[scheme]
+        if scheme not in SCHEMES:
+            raise ValueError(f"Rhyme scheme {scheme!r}: the schemes are {', '.join(SCHEMES)}.")
+        self.scheme = scheme
         self.endings: list[str] = []  # each written line's last word, lower case ("" if it ended on no word)
 
     @property

@@ -442,6 +442,9 @@ def _decode_rhymed(
                 yield Piece(given, "stop" if finished else None, len(produced))
                 if finished:
                     return
+                if len(produced) >= budget or shutdown.is_set():
+                    yield Piece("", "length", len(produced))
+                    return
                 logits = decoder.start(ids + produced)
             elif len(produced) >= budget or shutdown.is_set():
                 yield Piece(text[len(answer) :].rstrip("\ufffd"), "length", len(produced))

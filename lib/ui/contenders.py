@@ -10,6 +10,7 @@ import streamlit as st
 from lib.errors import StudioError
 from lib.judge.answer_checks import ELLE, CheckPack
 from lib.judge.evaluation import Answer, recorded_contenders
+from lib.judge.rhymes import LIMERICK
 from lib.judge.run import Contender, default_label, default_subject
 from lib.retrieve import knowledge
 from lib.retrieve.source import Source
@@ -58,9 +59,9 @@ def choose_contenders(
     retrieval: bool = False,
     provider: str = "",
 ) -> list[Contender]:
-    """``count`` columns, each a model, how many examples to put in its prompt (0: bare), and, with
-    ``retrieval``, how many passages to retrieve into it (for a model trained with passages, as many as it was
-    trained with)."""
+    """``count`` columns, each a model, how many examples to put in its prompt (0: bare), with ``retrieval`` how
+    many passages to retrieve into it (for a model trained with passages, as many as it was trained with), and on
+    the local provider whether its lines are made to rhyme as a limerick's."""
     base = next((m for m in models if not m.startswith("ft:")), models[0])
     tuned = preferred or next((m for m in reversed(models) if m.startswith("ft:") and ":ckpt-" not in m), base)
     defaults = [(base, 0, 0), (tuned, 0, 0), (base, 3, 0), (base, 0, 3), (tuned, 0, 3)]
@@ -83,9 +84,17 @@ def choose_contenders(
                 "Passages retrieved", 0, 10, passages_default, key=f"{prefix}_passages_{index}_{model}",
                 help="How many passages from the knowledge source are added to its system prompt (0: none).",
             ))  # fmt: skip
-        named = default_label(model, shots, passages)
-        label = column.text_input("Name", named, key=f"{prefix}_label_{index}_{model}_{shots}_{passages}")
-        contenders.append(Contender(label.strip() or named, model, shots, passages))
+        rhymes = ""
+        if provider == "local" and column.checkbox(
+            "Rhyming lines (limerick)", key=f"{prefix}_rhymes_{index}",
+            help="The local server makes lines 2 and 5 end on a rhyme of line 1, and line 4 on a rhyme of line 3: "
+            "where the model's last word does not rhyme, the rhyme it finds likeliest replaces it. Numbers are kept.",
+        ):  # fmt: skip
+            rhymes = LIMERICK
+        named = default_label(model, shots, passages, rhymes)
+        key = f"{prefix}_label_{index}_{model}_{shots}_{passages}_{rhymes}"
+        label = column.text_input("Name", named, key=key)
+        contenders.append(Contender(label.strip() or named, model, shots, passages, rhymes=rhymes))
     return contenders
 
 
