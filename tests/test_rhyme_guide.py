@@ -35,8 +35,9 @@ PREFERRED = (  # what it would write if line 2 had to end on a rhyme of "two": "
 
 
 class ScriptedDecoder:
-    """A model that writes the first of its texts that the answer so far begins, one byte a token; past the end of
-    a text, the end of the answer; off every text, no preference."""
+    """A model that writes the first of its texts that the answer so far begins, one byte a token (the next such
+    text is its second choice, and so on); past the end of a text, the end of the answer; off every text, no
+    preference."""
 
     context = 4096
 
@@ -55,12 +56,13 @@ class ScriptedDecoder:
     def _logits(self) -> torch.Tensor:
         logits = torch.zeros(len(self.tokenizer))  # type: ignore[arg-type]
         so_far = str(self.tokenizer.decode(self.ids[len(self.prompt) :]))  # type: ignore[attr-defined]
+        weight = 20.0
         for text in self.texts:
             if text.startswith(so_far):
                 rest = text[len(so_far) :]
                 wanted = self.tokenizer.encode(rest[0])[0] if rest else self.tokenizer.eos_token_id  # type: ignore[attr-defined]
-                logits[wanted] = 20.0
-                break
+                logits[wanted] = max(float(logits[wanted]), weight)
+                weight /= 2
         return logits
 
 
@@ -91,6 +93,13 @@ def test_a_line_that_must_rhyme_ends_on_the_rhyme_the_model_likes_best() -> None
 
 def test_lines_that_rhyme_already_are_kept_and_the_answer_ends_after_the_fifth() -> None:
     assert answer([PREFERRED + "\nThat is all."], "AABBA") == PREFERRED
+
+
+def test_a_rhymed_answer_does_not_end_before_its_last_line() -> None:
+    four_lines = PREFERRED.rsplit("\n", 1)[0]
+    assert answer([four_lines, PREFERRED], None) == four_lines  # the model would end after line four
+    assert answer([four_lines, PREFERRED], "AABBA") == PREFERRED  # its next choice, a line break, then line five
+    assert answer([four_lines + "\n", PREFERRED], "AABBA") == PREFERRED  # and after line four's line break
 
 
 def test_the_guide_keeps_numbers_real_rhymes_and_lines_that_end_on_no_word() -> None:

@@ -74,6 +74,11 @@ class RhymeGuide:
     def done(self) -> bool:
         return len(self.endings) >= len(self.scheme)
 
+    def ends_early(self, line: str) -> bool:
+        """Whether the answer would end before its last line if it ended after ``line`` (once it has begun)."""
+        written = len(self.endings) + bool(line.strip())
+        return 0 < written < len(self.scheme)
+
     def partner(self) -> str | None:
         """The last word of the line the next line must rhyme with, if any."""
         mark = self.scheme[len(self.endings)]

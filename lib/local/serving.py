@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import logging
+import math
 import random
 import threading
 from collections import OrderedDict
@@ -407,7 +408,7 @@ def _decode_rhymed(
     served: Served, decoder: Decoder, ids: list[int], sampling: Sampling, stop_at_end: bool, shutdown: threading.Event
 ) -> Iterator[Piece]:
     """Decoding to a rhyme scheme (``lib.local.rhyme_guide``): each line is held until it ends, given its rhyme if it
-    needs one, then sent; the answer ends after the scheme's last line."""
+    needs one, then sent; the answer ends after the scheme's last line, not before (once a line is written)."""
     guide = RhymeGuide(str(sampling.rhyme_scheme))
     generator = torch.Generator()
     generator.manual_seed(sampling.seed if sampling.seed is not None else random.getrandbits(63))
@@ -416,11 +417,14 @@ def _decode_rhymed(
     def encode(text: str) -> list[int]:
         return list(served.tokenizer.encode(text, add_special_tokens=False))
 
-    answer, produced = "", []  # the lines sent so far; the tokens of those and of the line being written
+    answer, line, produced = "", "", []  # the lines sent; the line being written; the tokens of both
     with served.exclusive(), torch.inference_mode():
         logits = decoder.start(ids)
         while True:
             token = _pick(logits, sampling, generator)
+            if token in served.eos_ids and guide.ends_early(line):  # a limerick has all its lines
+                no_end = logits.index_fill(0, torch.tensor(sorted(served.eos_ids)), -math.inf)
+                token = _pick(no_end, sampling, generator)
             ended = token in served.eos_ids and stop_at_end
             if not ended:
                 produced.append(token)
@@ -445,7 +449,7 @@ def _decode_rhymed(
                 if len(produced) >= budget or shutdown.is_set():
                     yield Piece("", "length", len(produced))
                     return
-                logits = decoder.start(ids + produced)
+                line, logits = "", decoder.start(ids + produced)
             elif len(produced) >= budget or shutdown.is_set():
                 yield Piece(text[len(answer) :].rstrip("\ufffd"), "length", len(produced))
                 return
