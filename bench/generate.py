@@ -1,12 +1,16 @@
 """Generation speed of the local provider: time to first token and greedy decode tokens/s, base vs tuned.
 
-Run: python -m bench.generate [--repeats 3] [--tokens 128]
+Run: python -m bench.generate [--repeats 3] [--tokens 128] [--concurrency 1,4,8]
 
 The tuned model is trained for one epoch on ten limericks, then served the way the server serves it
 (llama.cpp, Q8_0 GGUF with the adapter merged in). For comparison, in the same run: llama-cpp-python's
 own decoding loop on the same file (no serving code: the ceiling), PyTorch
 decoding (what served before), the tuned model with its adapter left unmerged (PEFT), and
 Hugging Face's generate() on the base model.
+
+With --concurrency, only the base model is measured: that many answers at once through the server's decoding (each
+a different question, greedy, --tokens tokens each), as aggregate tokens/s from the first request to the last
+token, beside the bare llama.cpp loop answering one question.
 """
 
 from __future__ import annotations
@@ -81,11 +85,61 @@ def hf_generate(loaded: Any, tokens: int) -> tuple[float, float, int]:
     return float("nan"), produced / total, produced
 
 
+def together(served: Any, answers: int, tokens: int) -> float:
+    """Aggregate tokens/s of ``answers`` greedy answers of ``tokens`` tokens decoded at once, prompts included."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lib.local.serving import Sampling, generate, prompt_ids
+
+    subjects = ["a chemist", "a gardener", "a sailor", "a baker", "a pilot", "a teacher", "a miner", "a painter"]
+
+    def one(n: int) -> int:
+        story = [{"role": "user", "content": f"Write a long story about {subjects[n % len(subjects)]} (part {n})."}]
+        pieces = generate(served, prompt_ids(served, story), Sampling(max_tokens=tokens, temperature=0), False)
+        return [piece.tokens for piece in pieces][-1]
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(answers) as pool:
+        produced = sum(pool.map(one, range(answers)))
+    return produced / (time.perf_counter() - start)
+
+
+def concurrency(levels: list[int], tokens: int, repeats: int) -> None:
+    import llama_cpp
+
+    from lib.local.models import BASE_MODELS, SMOLLM2, model_folder
+    from lib.local.serving import Engine
+
+    models_dir = Path(tempfile.mkdtemp(prefix="bench-models-"))
+    model_folder(models_dir, SMOLLM2, BASE_MODELS[SMOLLM2])
+    engine = Engine(models_dir, {SMOLLM2: BASE_MODELS[SMOLLM2]})
+    served = engine.base(SMOLLM2)
+    assert served.fast is not None, "llama-cpp-python is not installed"
+    bare = llama_cpp.Llama(
+        model_path=str(served.fast.path), n_ctx=0, n_batch=512, n_threads=os.cpu_count() or 1, verbose=False
+    )
+    bare_llamacpp(served, bare, tokens)  # warm-up
+    single = statistics.median(bare_llamacpp(served, bare, tokens)[1] for _ in range(repeats))
+    print(machine())
+    print(f"SmolLM2-135M-Instruct, llama.cpp Q8_0, greedy, {tokens} tokens per answer, median of {repeats}")
+    print(f"{'bare llama.cpp loop, one answer':<36}{single:>10.1f} tok/s")
+    for level in levels:
+        together(served, level, tokens)  # warm-up
+        speed = statistics.median(together(served, level, tokens) for _ in range(repeats))
+        print(f"{f'served, {level} answers at once':<36}{speed:>10.1f} tok/s{speed / single:>8.2f}x")
+        ratio(f"served_concurrency{level}_vs_bare_single", speed / single)
+    engine.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--concurrency", help="answers at once, e.g. 1,4,8: measures batched decoding only")
     args = parser.parse_args()
+    if args.concurrency:
+        concurrency([int(level) for level in args.concurrency.split(",")], args.tokens, args.repeats)
+        return
 
     import llama_cpp
     import torch

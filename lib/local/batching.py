@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -28,6 +28,7 @@ class _Request:
     add: list[int]
     logits: torch.Tensor | None = None
     error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
 
 
 class Batcher:
@@ -42,21 +43,17 @@ class Batcher:
         self._dead: BaseException | None = None
         self._closed = False
         self.most_together = 0  # the most answers one batch has decoded
-        self._changed = threading.Condition()
+        lock = threading.Lock()
+        self._work = threading.Condition(lock)  # the batching thread waits here for requests
+        self._freed = threading.Condition(lock)  # answers wait here for a sequence
         self._thread = threading.Thread(target=self._run, name="llama-batches", daemon=True)
         self._thread.start()
 
-    @property
-    def active(self) -> int:
-        return len(self._active)
-
     def acquire(self) -> BatchedSequence:
         """A sequence for one answer, once one is free; give it back with ``release``."""
-        with self._changed:
-            while not self._free:
-                if self._dead is not None or self._closed:
-                    break
-                self._changed.wait()
+        with self._freed:
+            while not self._free and self._dead is None and not self._closed:
+                self._freed.wait()
             if self._dead is not None:
                 raise self._dead
             if self._closed:
@@ -66,24 +63,24 @@ class Batcher:
         return BatchedSequence(self, seq)
 
     def release(self, sequence: BatchedSequence) -> None:
-        """The answer is over (finished, failed or abandoned): its sequence and cache cells are free again."""
-        with self._changed:
+        """The answer is over (finished, failed or abandoned): its sequence is free again."""
+        with self._work:
             self._active.discard(sequence.seq)
             self._pending.pop(sequence.seq, None)
             self._drop.append(sequence.seq)
             self._free.append(sequence.seq)
-            self._changed.notify_all()
+            self._work.notify()
+            self._freed.notify()
 
     def submit(self, seq: int, keep: int, add: list[int]) -> torch.Tensor:
         """The next token's logits of sequence ``seq`` once its cache keeps ``keep`` tokens and appends ``add``."""
         request = _Request(keep, add)
-        with self._changed:
+        with self._work:
             if self._dead is not None:
                 raise self._dead
             self._pending[seq] = request
-            self._changed.notify_all()
-            while request.logits is None and request.error is None:
-                self._changed.wait()
+            self._work.notify()
+        request.done.wait()
         if request.error is not None:
             raise request.error
         assert request.logits is not None
@@ -91,14 +88,14 @@ class Batcher:
 
     def _run(self) -> None:
         while True:
-            with self._changed:
+            with self._work:
                 while not self._pending and not (self._closed and not self._active):
-                    self._changed.wait()
+                    self._work.wait()
                 if self._closed and not self._active and not self._pending:
                     break
                 deadline = time.monotonic() + GATHER_S
                 while len(self._pending) < len(self._active) and (left := deadline - time.monotonic()) > 0:
-                    self._changed.wait(left)
+                    self._work.wait(left)
                 work, self._pending = self._pending, {}
                 dropped, self._drop = self._drop, []
                 self.most_together = max(self.most_together, len(work))
@@ -109,23 +106,22 @@ class Batcher:
                 error: BaseException | None = None
             except BaseException as exc:  # the child died, or llama.cpp refused the batch: those answers fail
                 rows, error = [], exc
-            with self._changed:
-                if isinstance(error, DecoderDiedError):
+            if isinstance(error, DecoderDiedError):
+                with self._work:
                     self._dead = error
-                for index, request in enumerate(work.values()):
-                    if error is None:
-                        request.logits = rows[index]
-                    else:
-                        request.error = error
-                self._changed.notify_all()
+                    self._freed.notify_all()
+            for index, request in enumerate(work.values()):
+                request.logits, request.error = (rows[index], None) if error is None else (None, error)
+                request.done.set()
         self.fast.close()
 
     def close(self, wait: float) -> bool:
         """Take no new answer, and stop the child once the answers in progress have ended; whether that happened
         within ``wait`` seconds (else it happens when they end)."""
-        with self._changed:
+        with self._work:
             self._closed = True
-            self._changed.notify_all()
+            self._work.notify()
+            self._freed.notify_all()
         self._thread.join(timeout=wait)
         return not self._thread.is_alive()
 

@@ -82,6 +82,7 @@ class Child:
             self.lengths[seq] = keep
         logits: dict[int, bytes] = {}
         steps = [(index, entry) for index, entry in enumerate(entries) if len(entry[2]) == 1]
+        steps.sort(key=_by_sequence)  # in sequence order: out of order, llama.cpp took twice as long
         for index, entry in enumerate(entries):
             if len(entry[2]) > 1:
                 logits |= self._run([(index, entry)])
@@ -112,6 +113,10 @@ class Child:
         for _, (seq, keep, ids) in entries:
             self.lengths[seq] = keep + len(ids)
         return out
+
+
+def _by_sequence(entry: tuple[int, tuple[int, int, list[int]]]) -> int:
+    return entry[1][0]
 
 
 def write_frame(out: BinaryIO, kind: bytes, payload: bytes) -> None:
