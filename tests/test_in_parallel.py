@@ -86,8 +86,9 @@ def test_a_run_asks_its_answers_four_at_a_time_and_each_lands_on_its_item_and_co
         assert answer.text == f"{model}: {items[answer.position][-1]['content']}"  # its own question and model
 
 
-def test_openai_and_azure_are_asked_four_at_a_time_and_our_own_servers_one_at_a_time() -> None:
-    from lib.judge.in_parallel import AT_ONCE, at_once_for
+def test_openai_and_azure_are_asked_four_at_a_time_the_local_server_eight_another_server_one() -> None:
+    from lib.judge.in_parallel import AT_ONCE, LOCAL_AT_ONCE, at_once_for
 
     assert at_once_for(ProviderConfig("openai", "sk-test")) == at_once_for(ProviderConfig("azure")) == AT_ONCE == 4
-    assert at_once_for(ProviderConfig("local")) == at_once_for(ProviderConfig("compatible")) == 1
+    assert at_once_for(ProviderConfig("local")) == LOCAL_AT_ONCE == 8  # the answers the local server decodes together
+    assert at_once_for(ProviderConfig("compatible")) == 1

@@ -262,7 +262,8 @@ def generate(
     done = {(a.position, a.contender) for a in run_store.run_answers(run.id)}
     examples = shots_for(settings)
     total = len(items) * len(contenders)
-    todo = [(p, prompt, c) for p, prompt in items.items() for c in contenders if (p, c.label) not in done]
+    # contender by contender: the requests in flight are mostly for one model, which the local server decodes together
+    todo = [(p, prompt, c) for c in contenders for p, prompt in items.items() if (p, c.label) not in done]
     for contender in contenders:
         decoding_extras(config, contender)  # a contender this provider cannot answer as asked: said before any answer
 

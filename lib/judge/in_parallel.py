@@ -1,7 +1,7 @@
 """Many requests at once, bounded: a remote provider answers them side by side, so a run of 100 answers waits on
-about 100 / ``at_once`` answer times instead of 100. The local server (and an OpenAI-compatible one, which may be
-a Tuning Studio server) is asked one at a time: measured on 2 cores, 4 at once against the local server took
-3x as long for the same answers (its llama.cpp processes for two models ran side by side on the same cores).
+about 100 / ``at_once`` answer times instead of 100. The local server decodes up to 8 answers of one model together
+(lib/local/batching.py) and one model's batch at a time, so it is sent 8 at once. An OpenAI-compatible server is
+asked one at a time: it may be a small one of unknown capacity.
 
 A worker may keep what it made itself (an answer saved to the store is kept even when the caller stops), or hand
 it to the caller, who receives each result in its own thread as it arrives. When the caller stops or one request
@@ -18,13 +18,17 @@ from typing import TypeVar
 from lib.train.providers import ProviderConfig
 
 AT_ONCE = 4  # requests in flight to OpenAI or Azure: most rate limits allow it
+LOCAL_AT_ONCE = 8  # requests in flight to the local server: the answers its llama.cpp decodes together
 
 Task = TypeVar("Task")
 Result = TypeVar("Result")
 
 
 def at_once_for(config: ProviderConfig) -> int:
-    """How many requests a provider is sent at once: several to OpenAI and Azure, one to a server of our own."""
+    """How many requests a provider is sent at once: several to OpenAI, Azure and the local server, one to another
+    OpenAI-compatible server."""
+    if config.kind == "local":
+        return LOCAL_AT_ONCE
     return AT_ONCE if config.kind in ("openai", "azure") else 1
 
 

@@ -20,6 +20,9 @@ import torch
 from lib.local.llama_process import DecoderDiedError, LlamaCppDecoder, kept_prefix
 
 GATHER_S = 0.005  # how long a batch waits for the answers in progress that have not asked yet
+# One batch at a time in this server, whichever model: two llama.cpp children computing at once on the same cores
+# slowed each other down threefold (each runs a thread per core).
+_ONE_BATCH_AT_A_TIME = threading.Lock()
 
 
 @dataclass
@@ -102,7 +105,8 @@ class Batcher:
             entries: list[tuple[int, int, list[int]]] = [(seq, 0, []) for seq in dropped if seq not in work]
             entries += [(seq, request.keep, request.add) for seq, request in work.items()]
             try:
-                rows: list[torch.Tensor] = self.fast.batch(entries)
+                with _ONE_BATCH_AT_A_TIME:
+                    rows: list[torch.Tensor] = self.fast.batch(entries)
                 error: BaseException | None = None
             except BaseException as exc:  # the child died, or llama.cpp refused the batch: those answers fail
                 rows, error = [], exc
