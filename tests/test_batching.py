@@ -8,7 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import torch
 
+from lib.local.llama_process import LlamaCppDecoder
 from lib.local.models import BASE_MODELS, SMOLLM2, model_folder
 from lib.local.serving import Engine, Sampling, Served, generate, llama_cpp_installed, prompt_ids
 from tests.test_local_smollm2 import smollm2_installed
@@ -29,7 +31,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 
 def answer(served: Served, element: str, sampling: Sampling) -> str:
-    ids = prompt_ids(served, [{"role": "user", "content": f"Tell me about {element}."}])
+    question = element if " " in element else f"Tell me about {element}."
+    ids = prompt_ids(served, [{"role": "user", "content": question}])
     return "".join(piece.text for piece in generate(served, ids, sampling))
 
 
@@ -44,6 +47,25 @@ def test_answers_decoded_together_are_the_answers_given_one_at_a_time(engine: En
     assert served.batcher.most_together > 1  # they really were decoded in shared batches
     assert together == alone
     assert all("argon" in text.lower() or "Ar" in text for text in together[:1])
+
+
+def test_a_long_sequences_next_token_does_not_depend_on_the_company_it_keeps(engine: Engine) -> None:
+    """Past 256 tokens of cache, llama.cpp's flash attention made one sequence's logits depend on the lengths of the
+    others in its batch; an answer must be the same whatever else is decoded with it."""
+    served = engine.base(SMOLLM2)
+    assert served.fast is not None
+    child = LlamaCppDecoder(served.fast.path)
+    try:
+        long, short = list(range(1000, 1400)), list(range(5000, 5040))
+        child.batch([(0, 0, long)])
+        [alone] = child.batch([(0, len(long), [5])])
+        child.reset()
+        child.batch([(0, 0, long)])
+        child.batch([(1, 0, short)])
+        together = child.batch([(0, len(long), [5]), (1, len(short), [6])])
+        assert torch.equal(together[0], alone)
+    finally:
+        child.close()
 
 
 def test_a_seeded_sample_and_a_rhymed_answer_do_not_depend_on_the_company_they_keep(engine: Engine) -> None:

@@ -57,6 +57,8 @@ class Child:
         params.n_batch = params.n_ubatch = BATCH
         params.n_seq_max, params.kv_unified = self.sequences, False
         params.n_threads = params.n_threads_batch = threads
+        # Flash attention made a sequence's results depend on the other sequences' lengths (past 256 tokens).
+        params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
         self.ctx = llama_cpp.llama_init_from_model(model, params)
         if not self.ctx:
             raise RuntimeError("llama.cpp could not make a context")
