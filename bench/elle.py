@@ -67,9 +67,9 @@ def main() -> None:
     from lib.judge import evaluation
     from lib.judge.answer_checks import ELLE
     from lib.judge.prompts import eval_file_prompts
-    from lib.judge.rhymes import LIMERICK
     from lib.judge.run import Contender, RunSettings, question_of
     from lib.retrieve.passages import SAMPLE_FILE, source_from_file
+    from lib.rhymes import LIMERICK
     from lib.train.providers import ProviderConfig
 
     k = args.passages

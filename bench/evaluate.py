@@ -3,12 +3,12 @@
 Run: python -m bench.evaluate [--data DIR]
 
 The 25 held-out questions of data/limericks-eval.jsonl, greedy, 120 tokens, four contenders: the shipped
-SmolLM2-135M-Instruct bare, with 3 examples in its prompt (from the tuned model's training rows), with 3 passages from data/elements.csv, and the sample's
-recipe tuned on the 40 limericks with passages (trained first, exactly as ``python -m bench.elle`` trains it;
-with --data, a folder kept between runs, a model trained there earlier is reused). The run is made twice and
-answered once with one request at a time (as the app asked the local server before it decoded answers together)
-and once with ``in_parallel.LOCAL_AT_ONCE`` at a time (as it asks now). Prints each wall time, their ratio, and
-how many answers the two runs share word for word.
+SmolLM2-135M-Instruct bare, with 3 examples in its prompt (from the tuned model's training rows), with 3 passages
+from data/elements.csv, and the sample's recipe tuned on the 40 limericks with passages (trained first, exactly as
+``python -m bench.elle`` trains it; with --data, a folder kept between runs, a model trained there earlier is
+reused). The run is made twice and answered once with one request at a time (as the app asked the local server
+before it decoded answers together) and once with ``in_parallel.LOCAL_AT_ONCE`` at a time (as it asks now).
+Prints each wall time, their ratio, and how many answers the two runs share word for word.
 """
 
 from __future__ import annotations

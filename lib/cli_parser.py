@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from lib.judge.answer_checks import ELLE, PACKS
-from lib.judge.rhymes import SCHEMES
+from lib.rhymes import SCHEMES
 from lib.settings import SAMPLE_DIR
 
 PROVIDERS = ("local", "openai", "azure", "compatible")  # compatible: STUDIO_COMPATIBLE_URL (and _API_KEY)

@@ -32,18 +32,19 @@ def app_imports(package: str) -> dict[str, set[str]]:
     }
 
 
-def test_the_local_server_imports_only_the_openai_format_rules_of_the_app() -> None:
+def test_the_local_server_imports_only_the_openai_format_rules_and_the_rhymes_of_the_app() -> None:
     """The local server is a process of its own that others may run without the app: of the app it may use only
-    lib.openai_format, the pure rules both sides must agree on."""
+    the pure rules both sides must agree on, lib.openai_format and lib.rhymes (what rhymes, for rhyming lines)."""
     outside = {
-        file: sorted(m for m in modules if not m.startswith("lib.openai_format"))
+        file: sorted(m for m in modules if not m.startswith("lib.openai_format") and m != "lib.rhymes")
         for file, modules in app_imports("local").items()
     }
     assert {file: modules for file, modules in outside.items() if modules} == {}
 
 
-def test_the_openai_format_rules_import_nothing_else_of_the_app() -> None:
+def test_the_openai_format_rules_and_the_rhymes_import_nothing_else_of_the_app() -> None:
     assert {file: modules for file, modules in app_imports("openai_format").items() if modules} == {}
+    assert not [m for m in imported(LIB / "rhymes.py") if m.startswith("lib")]
 
 
 def screens() -> list[Path]:

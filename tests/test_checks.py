@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from lib.judge import answer_checks, elle_checks, rhymes
+from lib import rhymes
+from lib.judge import answer_checks, elle_checks
 from lib.settings import PROJECT_DIR
 
 

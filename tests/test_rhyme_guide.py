@@ -16,12 +16,12 @@ import torch
 from lib.curate.import_export import load_sample
 from lib.errors import RunError
 from lib.judge import evaluation
-from lib.judge.rhymes import is_limerick, words_rhyme
 from lib.judge.run import Contender, RunSettings, default_label
 from lib.judge.scripted import parse_contender
 from lib.local import rhyme_guide
 from lib.local.rhyme_guide import Ending, RhymeGuide, best_rhyme
 from lib.local.serving import Sampling, Served, TorchDecoder, generate
+from lib.rhymes import is_limerick, words_rhyme
 from lib.train.providers import ProviderConfig
 from tests.test_pages import button, open_page
 from tests.tiny_model import TINY, byte_tokenizer

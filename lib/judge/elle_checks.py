@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from lib.judge.rhymes import is_limerick
+from lib.rhymes import is_limerick
 from lib.settings import SAMPLE_DIR
 
 ELEMENTS_FILE = SAMPLE_DIR / "elements.csv"

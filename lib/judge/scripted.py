@@ -14,10 +14,10 @@ from lib.errors import RunError
 from lib.judge import answer_checks, evaluation
 from lib.judge.asking import script_provider
 from lib.judge.prompts import dataset_prompts, held_out_prompts
-from lib.judge.rhymes import SCHEMES
 from lib.judge.run import Contender, EvalRun, Prompt, RunSettings, prompt_messages, question_of, settings_of, subject_of
 from lib.openai_format.jsonl import read_jsonl
 from lib.retrieve.passages import source_from_file
+from lib.rhymes import SCHEMES
 from lib.train.providers import ProviderKind, make_client
 
 

@@ -2,7 +2,7 @@
 
 A small model writes five lines in a limerick's rhythm but ends them on the words its examples use most, not on a
 rhyme. With a rhyme scheme ("AABBA"), the answer is decoded line by line. When a line ends, its last word is
-checked by sound against its partner line's (``lib.judge.rhymes``, the check Elle's answers are scored with). If
+checked by sound against its partner line's (``lib.rhymes``, the check Elle's answers are scored with). If
 it does not rhyme, the word is replaced by the rhyme of the partner's word that the model itself finds most
 likely there, the line's ending (its punctuation, the line break or the end of the answer) included. A line
 whose last word is a number, or that ends on something other than a word, is kept as written: facts come first.
@@ -20,7 +20,7 @@ from functools import cache
 import pronouncing
 import torch
 
-from lib.judge.rhymes import SCHEMES, words_rhyme
+from lib.rhymes import SCHEMES, words_rhyme
 
 SEARCH_STEPS = 64  # forward passes spent at most on finding a line's rhyme
 _WORD = re.compile(r"[A-Za-z']+")

@@ -10,10 +10,10 @@ import streamlit as st
 from lib.errors import StudioError
 from lib.judge.answer_checks import ELLE, CheckPack
 from lib.judge.evaluation import Answer, recorded_contenders
-from lib.judge.rhymes import LIMERICK
 from lib.judge.run import Contender, default_label, default_subject
 from lib.retrieve import knowledge
 from lib.retrieve.source import Source
+from lib.rhymes import LIMERICK
 from lib.train import jobs, tracking
 from lib.train.providers import ProviderConfig, chat_models
 from lib.ui.plain import plain
