@@ -37,6 +37,7 @@ from lib.local.rhyme_guide import Ending, RhymeGuide, best_rhyme, last_word
 
 MERGED_CACHE = 2  # tuned models kept loaded
 MAX_WAITING = 8  # answers that may wait for one llama.cpp model; more are told to come back (503, Retry-After)
+RHYME_ROOM = 16  # tokens a rhymed answer keeps free in its context for the rhymes it tries after a line
 SERVING_GGUF = "model-q8_0-fp32-merge.gguf"  # named for how it is made: files made another way are made again
 log = logging.getLogger(__name__)
 
@@ -423,7 +424,7 @@ def _decode_rhymed(
     guide = RhymeGuide(str(sampling.rhyme_scheme))
     generator = torch.Generator()
     generator.manual_seed(sampling.seed if sampling.seed is not None else random.getrandbits(63))
-    budget = min(sampling.max_tokens, served.context - len(ids))
+    budget = min(sampling.max_tokens, served.context - len(ids) - RHYME_ROOM)
 
     def encode(text: str) -> list[int]:
         return list(served.tokenizer.encode(text, add_special_tokens=False))
