@@ -36,7 +36,8 @@ def timed_decode(served: Any, tokens: int) -> tuple[float, float, int]:
     """(seconds to the first token, decode tokens/s after it, tokens produced), greedy, no early stop."""
     import torch
 
-    from lib.local.serving import Sampling, generate, prompt_ids
+    from lib.local.decoding import Sampling, generate
+    from lib.local.serving import prompt_ids
 
     ids = prompt_ids(served, PROMPT)
     if served.fast is not None:
@@ -89,7 +90,8 @@ def together(served: Any, answers: int, tokens: int) -> float:
     """Aggregate tokens/s of ``answers`` greedy answers of ``tokens`` tokens decoded at once, prompts included."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from lib.local.serving import Sampling, generate, prompt_ids
+    from lib.local.decoding import Sampling, generate
+    from lib.local.serving import prompt_ids
 
     subjects = ["a chemist", "a gardener", "a sailor", "a baker", "a pilot", "a teacher", "a miner", "a painter"]
 

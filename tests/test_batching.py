@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from lib.local.decoding import Sampling, generate
 from lib.local.llama_process import LlamaCppDecoder
 from lib.local.models import BASE_MODELS, SMOLLM2, model_folder
-from lib.local.serving import Engine, Sampling, Served, generate, llama_cpp_installed, prompt_ids
+from lib.local.serving import Engine, Served, llama_cpp_installed, prompt_ids
 from tests.test_local_smollm2 import smollm2_installed
 
 pytestmark = pytest.mark.skipif(

@@ -22,9 +22,10 @@ import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
 from lib.local.config import ServerSettings
+from lib.local.decoding import Sampling, generate
 from lib.local.llama_process import DecoderDiedError
 from lib.local.models import BASE_MODELS, SMOLLM2, model_folder
-from lib.local.serving import Engine, Sampling, generate, llama_cpp_installed, prompt_ids
+from lib.local.serving import Engine, llama_cpp_installed, prompt_ids
 from lib.settings import PROJECT_DIR
 from tests.local_server import free_port, running_server
 from tests.test_local_smollm2 import smollm2_installed

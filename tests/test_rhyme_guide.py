@@ -19,8 +19,9 @@ from lib.judge import evaluation
 from lib.judge.run import Contender, RunSettings, default_label
 from lib.judge.scripted import parse_contender
 from lib.local import rhyme_guide
+from lib.local.decoding import Sampling, generate
 from lib.local.rhyme_guide import Ending, RhymeGuide, best_rhyme
-from lib.local.serving import Sampling, Served, TorchDecoder, generate
+from lib.local.serving import Served, TorchDecoder
 from lib.rhymes import is_limerick, words_rhyme
 from lib.train.providers import ProviderConfig
 from tests.test_pages import button, open_page

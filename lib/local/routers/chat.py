@@ -15,9 +15,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from lib.local.config import ServerSettings
+from lib.local.decoding import Piece, PromptTooLongError, Sampling, generate
 from lib.local.llama_process import DecoderDiedError
 from lib.local.routers.common import APIError
-from lib.local.serving import Engine, Piece, PromptTooLongError, Sampling, generate, prompt_ids
+from lib.local.serving import Engine, prompt_ids
 from lib.local.store import LocalStore, new_id, now
 from lib.local.tuned_models import adapter_path, tuned_models
 
