@@ -93,3 +93,19 @@ def test_a_model_whose_child_is_gone_stops_taking_answers(tmp_path: Path) -> Non
     assert served.fast is not None and served.fast.process.poll() is not None
     engine.close()
     shutil.rmtree(folder)
+
+
+def test_a_model_too_large_for_several_sequences_gets_one_with_its_whole_context(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A brought model whose cache would not fit eight times gets one sequence: it passes its self-test and answers
+    with the context it was trained for."""
+    from lib.local import llama_child
+
+    served = engine.base(SMOLLM2)
+    assert served.fast is not None
+    monkeypatch.setattr(llama_child, "CACHE_BUDGET", 1 << 20)
+    child = llama_child.Child(str(served.fast.path), 2)
+    assert (child.sequences, child.context) == (1, 8192)  # SmolLM2 was trained for 8,192 tokens
+    llama_child.selftest(child)
+    assert child.lengths == [len(llama_child.SELFTEST_PROMPT) + llama_child.SELFTEST_TOKENS]

@@ -127,15 +127,17 @@ def write_frame(out: BinaryIO, kind: bytes, payload: bytes) -> None:
 
 
 def selftest(child: Child) -> None:
-    """A few tokens of two sequences at once: the kernels of prompts and of batched steps."""
+    """A few tokens of two sequences at once (one for a model given one): the kernels of prompts and of batched
+    steps."""
     prompt = [i % child.vocab for i in SELFTEST_PROMPT]
-    logits = child.decode([(0, 0, prompt), (1, 0, prompt[:3])])
+    sequences = range(min(2, child.sequences))
+    logits = child.decode([(seq, 0, prompt[: len(prompt) - 5 * seq]) for seq in sequences])
     for _ in range(SELFTEST_TOKENS):
-        values = child._np.frombuffer(logits, dtype="<f4").reshape(2, child.vocab)
+        values = child._np.frombuffer(logits, dtype="<f4").reshape(len(sequences), child.vocab)
         if not child._np.isfinite(values).all():
             raise RuntimeError("llama.cpp computed logits that are not numbers")
         picked = values.argmax(axis=1)
-        logits = child.decode([(seq, child.lengths[seq], [int(picked[seq])]) for seq in (0, 1)])
+        logits = child.decode([(seq, child.lengths[seq], [int(picked[seq])]) for seq in sequences])
 
 
 def serve(child: Child, requests: BinaryIO, out: BinaryIO, before: Callable[[dict[str, Any]], None] | None) -> None:
