@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import struct
 import sys
@@ -41,8 +42,10 @@ class Child:
         import numpy as np
 
         self._lib, self._np = llama_cpp, np
-        self._quiet = llama_cpp.llama_log_callback(lambda level, text, data: None)  # kept: C holds a pointer
-        llama_cpp.llama_log_set(self._quiet, None)  # llama.cpp's loading chatter; errors are raised below
+        # llama.cpp's loading chatter goes through llama-cpp-python's own log callback (installed for the life of
+        # the process): only its errors are printed. A callback of ours would be freed with this object while
+        # llama.cpp still called it (a later model load in the same process crashed).
+        logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
         llama_cpp.llama_backend_init()
         self.model = llama_cpp.llama_model_load_from_file(path.encode(), llama_cpp.llama_model_default_params())
         if not self.model:
