@@ -72,8 +72,8 @@ def kept_prefix(cached: list[int], ids: list[int]) -> int:
 
 class LlamaCppDecoder:
     """One llama.cpp model in a child process (see llama_child.py), decoding up to ``sequences`` sequences in one
-    batch (``batch``; the server's answers go through lib.local.batching). ``start``/``step`` decode one sequence,
-    for a caller that holds ``lock`` for its answer.
+    batch (``batch``; the server's answers go through lib.local.batching). ``start``/``step`` decode sequence 0
+    for a caller that uses the child alone (benchmarks, tests).
 
     If the child dies, the answers in progress raise DecoderDiedError and ``on_death`` hears why.
     """
@@ -85,7 +85,6 @@ class LlamaCppDecoder:
         self.process = subprocess.Popen(
             llama_command(path, child=child), cwd=PROJECT_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
-        self.lock = threading.Lock()  # one answer at a time through start/step
         self._pipe = threading.Lock()  # one request at a time on the pipe
         self._cached: list[int] = []  # sequence 0's tokens, for start/step
         hello = json.loads(self._frame(b"H"))
