@@ -4,10 +4,10 @@ passages retrieval gave them."""
 from collections.abc import Callable
 
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
 
 from lib.errors import StudioError
 from lib.judge import evaluation
+from lib.judge.in_parallel import at_once_for, stream_together
 from lib.judge.run import RunSettings
 from lib.ui.contenders import (
     answer_markdown,
@@ -22,11 +22,6 @@ from lib.ui.provider import require_client
 from lib.ui.widgets import cached_rows, current_dataset
 
 SYSTEM = "Elle is a factual chatbot that answers questions about elements in the periodic table with a limerick"
-
-
-def writer(box: DeltaGenerator) -> Callable[[str], object]:
-    """Shows an answer in ``box`` as it grows."""
-    return lambda text: box.markdown(answer_markdown(text))
 
 
 st.title("Compare")
@@ -76,22 +71,35 @@ if asked:
     prompt = [{"role": "system", "content": system}] if system.strip() else []
     prompt.append({"role": "user", "content": user})
     examples = [row.example for row in cached_rows(dataset.id, dataset.version_id)] if dataset else []
-    results: list[tuple[str, evaluation.Answer | None, str, list[dict]]] = []
+    asks = []
+    for contender in contenders:
+        shots = evaluation.shot_pairs(examples, contender.shots, settings.seed, user) if contender.shots else []
+        messages, hits = evaluation.contender_messages(contender, prompt, shots, settings)
+        asks.append((contender, messages, [hit.to_dict() for hit in hits]))
     boxes = []
     for column, contender in zip(st.columns(len(contenders)), contenders, strict=True):  # answers shown as written
         column.subheader(contender.label)
         boxes.append(column.empty())
         boxes[-1].caption("Waiting for its turn…")
-    for live, contender in zip(boxes, contenders, strict=True):
-        shots = evaluation.shot_pairs(examples, contender.shots, settings.seed, user) if contender.shots else []
-        messages, hits = evaluation.contender_messages(contender, prompt, shots, settings)
-        passages = [hit.to_dict() for hit in hits]
-        live.caption("Answering…")
+
+    def answer(ask: tuple, grew: Callable[[str], object]) -> tuple[evaluation.Answer | None, str]:
+        contender, messages, _ = ask
         try:
-            answer = evaluation.ask_streaming(client, config, contender, messages, settings, writer(live))
-            results.append((contender.label, answer, "", passages))
+            return evaluation.ask_streaming(client, config, contender, messages, settings, grew), ""
         except StudioError as error:
-            results.append((contender.label, None, str(error), passages))
+            return None, str(error)
+
+    def show(index: int, text: str) -> None:
+        if text:
+            boxes[index].markdown(answer_markdown(text))
+        else:
+            boxes[index].caption("Answering…")
+
+    answers = stream_together(asks, answer, show, at_once_for(config))  # all at once, within the provider's bound
+    results = [
+        (contender.label, shown, problem, passages)
+        for (contender, _, passages), (shown, problem) in zip(asks, answers, strict=True)
+    ]
     st.session_state["compare_results"] = (user, results)
     st.rerun()  # the finished answers, with their tokens and checks, below
 

@@ -11,7 +11,7 @@ import pytest
 
 from lib.db import run_store
 from lib.judge import evaluation
-from lib.judge.in_parallel import run_bounded
+from lib.judge.in_parallel import run_bounded, stream_together
 from lib.judge.prompts import eval_file_prompts
 from lib.judge.run import Contender, RunSettings
 from lib.train.providers import ProviderConfig, ProviderError
@@ -46,6 +46,55 @@ def test_the_first_error_is_raised_and_no_new_task_starts_after_it() -> None:
     with pytest.raises(ProviderError, match="refused"):
         run_bounded(range(100), work, at_once=2)
     assert len(started) < 10  # stopped early, not after the hundred
+
+
+def test_streamed_answers_grow_together_and_are_shown_from_the_callers_thread() -> None:
+    caller, lock, now, most = threading.get_ident(), threading.Lock(), [0], [0]
+
+    def work(word: str, grew: Any) -> str:
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        text = ""
+        for letter in word:
+            text += letter
+            grew(text)
+            time.sleep(0.03)
+        with lock:
+            now[0] -= 1
+        return text.upper()
+
+    shown: dict[int, list[str]] = {}
+    threads: set[int] = set()
+
+    def on_text(index: int, text: str) -> None:
+        threads.add(threading.get_ident())
+        shown.setdefault(index, []).append(text)
+
+    start = time.perf_counter()
+    results = stream_together(["neon", "argon", "xenon"], work, on_text, at_once=3, every_s=0.01)
+    assert results == ["NEON", "ARGON", "XENON"]
+    assert time.perf_counter() - start < 0.3  # together, not one after another (3 x 5 x 0.03 s = 0.45 s)
+    assert most[0] == 3 and threads == {caller}
+    for index, word in enumerate(["neon", "argon", "xenon"]):
+        assert shown[index][-1] == word and len(shown[index]) > 2  # seen while it grew, not only at the end
+        assert all(word.startswith(text) for text in shown[index])
+        assert [len(text) for text in shown[index]] == sorted({len(text) for text in shown[index]})  # each once
+
+
+def test_streaming_keeps_to_its_bound_and_raises_a_failed_answers_error_after_the_others() -> None:
+    finished: list[str] = []
+
+    def work(word: str, grew: Any) -> str:
+        if word == "bad":
+            raise ProviderError("The provider refused.")
+        time.sleep(0.05)
+        finished.append(word)
+        return word
+
+    with pytest.raises(ProviderError, match="refused"):
+        stream_together(["neon", "bad", "argon"], work, lambda i, t: None, at_once=1)
+    assert finished == ["neon", "argon"]  # one at a time, in order; the others were not lost
 
 
 class SlowClient:

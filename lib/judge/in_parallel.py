@@ -60,3 +60,34 @@ def run_bounded(
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return done
+
+
+def stream_together(
+    tasks: list[Task],
+    work: Callable[[Task, Callable[[str], object]], Result],
+    on_text: Callable[[int, str], object],
+    at_once: int = AT_ONCE,
+    every_s: float = 0.1,
+) -> list[Result]:
+    """``work(task, grew)`` for every task, at most ``at_once`` at a time, each streaming its answer through
+    ``grew(text so far)``. ``on_text(i, text)`` runs in the caller's thread (a screen can write to its boxes from
+    there only), with "" once task i has started (if it has no text yet), then with its text as it grows, at most
+    every ``every_s`` seconds.
+    Returns the results in the tasks' order once all are done; raises the error of the first task that failed."""
+    latest: dict[int, str] = {}  # one writer per key; a dict's item assignment is atomic
+
+    def run(i: int) -> Result:
+        latest[i] = ""
+        return work(tasks[i], lambda text: latest.__setitem__(i, text))
+
+    shown: dict[int, str] = {}
+    with ThreadPoolExecutor(max_workers=max(1, at_once), thread_name_prefix="request") as pool:
+        futures = [pool.submit(run, i) for i in range(len(tasks))]
+        while True:
+            finished, _ = wait(futures, timeout=every_s)
+            for i, text in list(latest.items()):
+                if shown.get(i) != text:
+                    shown[i] = text
+                    on_text(i, text)
+            if len(finished) == len(futures):
+                return [future.result() for future in futures]
