@@ -269,10 +269,19 @@ def exit_with(pid: int) -> None:
     threading.Thread(target=watch, daemon=True, name=f"exit-with-{pid}").start()
 
 
+def import_training() -> None:
+    """What a job trains with (transformers, peft), imported before the first job asks: that job then starts
+    about 3 s sooner, for ~160 MB more held while the worker waits."""
+    import lib.local.dpo
+    import lib.local.models
+    import lib.local.trainer  # noqa: F401
+
+
 def worker_main(settings: ServerSettings, parent_pid: int) -> None:
     """The worker process: train queued jobs one at a time until the server goes away."""
     exit_with(parent_pid)
     runner = JobRunner(settings)
+    import_training()
     while True:
         if not runner.run_next():
             time.sleep(0.3)
