@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from lib.local.llama_process import DecoderDiedError, LlamaCppDecoder, kept_prefix
+from lib.local.llama_process import CachedSequence, DecoderDiedError, LlamaCppDecoder
 
 GATHER_S = 0.005  # how long a batch waits for the answers in progress that have not asked yet
 # One batch at a time in this server, whichever model: two llama.cpp children computing at once on the same cores
@@ -130,20 +130,9 @@ class Batcher:
         return not self._thread.is_alive()
 
 
-class BatchedSequence:
+class BatchedSequence(CachedSequence):
     """One answer's view of the batcher: a decoder (see serving.Decoder) whose cache is its own sequence."""
 
     def __init__(self, batcher: Batcher, seq: int) -> None:
-        self.batcher, self.seq, self.context = batcher, seq, batcher.context
-        self.cached: list[int] = []  # what the child holds for this sequence
-
-    def start(self, ids: list[int]) -> torch.Tensor:
-        keep = kept_prefix(self.cached, ids)
-        logits = self.batcher.submit(self.seq, keep, ids[keep:])
-        self.cached = list(ids)
-        return logits
-
-    def step(self, token: int) -> torch.Tensor:
-        logits = self.batcher.submit(self.seq, len(self.cached), [token])
-        self.cached.append(token)
-        return logits
+        super().__init__(batcher.context, lambda keep, add: batcher.submit(seq, keep, add))
+        self.seq = seq

@@ -70,6 +70,27 @@ def kept_prefix(cached: list[int], ids: list[int]) -> int:
     return min(next((i for i, (old, new) in pairs if old != new), len(cached)), len(ids) - 1)
 
 
+class CachedSequence:
+    """One sequence of a llama.cpp child seen as a decoder (see serving.Decoder): ``start`` keeps the cache of the
+    prefix it shares with the previous ids, ``step`` appends a token. ``submit(keep, add)`` has the child keep that
+    many cached tokens, append ``add`` and return the next token's logits."""
+
+    def __init__(self, context: int, submit: Callable[[int, list[int]], torch.Tensor]) -> None:
+        self.context, self._submit = context, submit
+        self.cached: list[int] = []  # what the child holds for this sequence
+
+    def start(self, ids: list[int]) -> torch.Tensor:
+        keep = kept_prefix(self.cached, ids)
+        logits = self._submit(keep, ids[keep:])
+        self.cached = list(ids)
+        return logits
+
+    def step(self, token: int) -> torch.Tensor:
+        logits = self._submit(len(self.cached), [token])
+        self.cached.append(token)
+        return logits
+
+
 class LlamaCppDecoder:
     """One llama.cpp model in a child process (see llama_child.py), decoding up to ``sequences`` sequences in one
     batch (``batch``; the server's answers go through lib.local.batching). ``start``/``step`` decode sequence 0
@@ -86,9 +107,9 @@ class LlamaCppDecoder:
             llama_command(path, child=child), cwd=PROJECT_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         self._pipe = threading.Lock()  # one request at a time on the pipe
-        self._cached: list[int] = []  # sequence 0's tokens, for start/step
         hello = json.loads(self._frame(b"H"))
         self.context, self.vocab, self.sequences = int(hello["context"]), int(hello["vocab"]), int(hello["sequences"])
+        self._alone = CachedSequence(self.context, lambda keep, add: self.batch([(0, keep, add)])[0])  # start/step
 
     def _frame(self, expected: bytes) -> bytes:
         assert self.process.stdout is not None
@@ -127,19 +148,14 @@ class LlamaCppDecoder:
     def reset(self) -> None:
         """Forget every cached prompt (benchmarks time a cold start)."""
         self._ask({"reset": True})
-        self._cached = []
+        self._alone.cached = []
 
     def start(self, ids: list[int]) -> torch.Tensor:
         """Sequence 0 from ``ids``: the cache of the longest prefix it shares with the previous ones is kept."""
-        keep = kept_prefix(self._cached, ids)
-        [logits] = self.batch([(0, keep, ids[keep:])])
-        self._cached = list(ids)
-        return logits
+        return self._alone.start(ids)
 
     def step(self, token: int) -> torch.Tensor:
-        [logits] = self.batch([(0, len(self._cached), [token])])
-        self._cached.append(token)
-        return logits
+        return self._alone.step(token)
 
     def close(self) -> None:
         if self.process.stdin is not None:
