@@ -1,6 +1,8 @@
 """Every screen driven through Streamlit's AppTest, the way a user would use it."""
 
+import http.server
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -279,6 +281,50 @@ def test_sidebar_says_whether_the_local_provider_answers(tmp_path: Path, monkeyp
         monkeypatch.setenv("STUDIO_LOCAL_URL", url)
         at = open_page()
         assert "**Local provider**: ready" in at.sidebar.markdown[0].value
+
+
+class _WebPage(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"<html><body>Some other program</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("answer", ["a web page", "a list of strings"])
+def test_another_program_on_the_local_servers_port_is_named_not_a_traceback(
+    answer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler = _WebPage
+    if answer == "a list of strings":  # JSON, but not models
+
+        class _Strings(_WebPage):
+            def do_GET(self) -> None:
+                body = json.dumps({"object": "list", "data": ["x", "y"]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        handler = _Strings
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        monkeypatch.setenv("STUDIO_LOCAL_URL", url)
+        assert not local_client.answers()
+        at = open_page()
+        assert not at.exception
+        assert "**Local provider**: stopped" in at.sidebar.markdown[0].value
+        assert f"Another program answers at {url}, not the local server." in at.sidebar.caption[0].value
+    finally:
+        server.shutdown()
 
 
 def test_sidebar_explains_what_to_install_without_the_local_packages(monkeypatch: pytest.MonkeyPatch) -> None:

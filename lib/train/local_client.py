@@ -77,12 +77,26 @@ def missing_packages() -> list[str]:
     return missing
 
 
+class NotTheLocalServerError(StudioError):
+    """Another program answers at the local server's address."""
+
+
 def served_models() -> list[Model] | None:
-    """The local server's models, or None when it does not answer."""
+    """The local server's models, or None when it does not answer; NotTheLocalServerError when something else
+    answers there (a web page, another program on the same port)."""
+    taken = NotTheLocalServerError(
+        f"Another program answers at {base_url()}, not the local server. Stop that program, or start the app with "
+        f"STUDIO_LOCAL_URL set to a free port, for example http://127.0.0.1:{DEFAULT_PORT + 1}/v1."
+    )
     try:
-        return list(client(timeout=1.0).models.list())
+        models = list(client(timeout=1.0).models.list())
     except openai.APIError:
         return None
+    except (AttributeError, TypeError, ValueError) as exc:  # the SDK could not read the answer as a list of models
+        raise taken from exc
+    if not all(isinstance(model, Model) for model in models):
+        raise taken
+    return models
 
 
 def add_base_model(name: str, path: str) -> dict[str, Any]:
@@ -126,7 +140,10 @@ def export_model(model: str, format: str, quant: str, out: Path) -> Path:
 
 
 def answers() -> bool:
-    return served_models() is not None
+    try:
+        return served_models() is not None
+    except NotTheLocalServerError:
+        return False
 
 
 def decoder_sentence(models: list[Model]) -> str:

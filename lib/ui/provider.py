@@ -41,7 +41,10 @@ def local_training_estimate(counted_tokens: int, n_epochs: int, batch_size: int)
 
 
 def local_status() -> LocalStatus:
-    models = local_client.served_models()
+    try:
+        models = local_client.served_models()
+    except local_client.NotTheLocalServerError as error:
+        return LocalStatus("stopped", str(error))
     if models is not None:
         return LocalStatus("ready", local_client.base_url(), local_client.decoder_sentence(models))
     if local_client.missing_packages():
