@@ -1,13 +1,10 @@
 """Compare: one prompt, two to five contenders, their answers side by side with tokens, latency, cost and the
 passages retrieval gave them."""
 
-from collections.abc import Callable
-
 import streamlit as st
 
 from lib.errors import StudioError
 from lib.judge import evaluation
-from lib.judge.in_parallel import at_once_for, stream_together
 from lib.judge.run import RunSettings
 from lib.ui.contenders import (
     answer_markdown,
@@ -71,23 +68,17 @@ if asked:
     prompt = [{"role": "system", "content": system}] if system.strip() else []
     prompt.append({"role": "user", "content": user})
     examples = [row.example for row in cached_rows(dataset.id, dataset.version_id)] if dataset else []
-    asks = []
+    asks, passages = [], []
     for contender in contenders:
         shots = evaluation.shot_pairs(examples, contender.shots, settings.seed, user) if contender.shots else []
         messages, hits = evaluation.contender_messages(contender, prompt, shots, settings)
-        asks.append((contender, messages, [hit.to_dict() for hit in hits]))
+        asks.append((contender, messages))
+        passages.append([hit.to_dict() for hit in hits])
     boxes = []
     for column, contender in zip(st.columns(len(contenders)), contenders, strict=True):  # answers shown as written
         column.subheader(contender.label)
         boxes.append(column.empty())
         boxes[-1].caption("Waiting for its turn…")
-
-    def answer(ask: tuple, grew: Callable[[str], object]) -> tuple[evaluation.Answer | None, str]:
-        contender, messages, _ = ask
-        try:
-            return evaluation.ask_streaming(client, config, contender, messages, settings, grew), ""
-        except StudioError as error:
-            return None, str(error)
 
     def show(index: int, text: str) -> None:
         if text:
@@ -95,21 +86,18 @@ if asked:
         else:
             boxes[index].caption("Answering…")
 
-    answers = stream_together(asks, answer, show, at_once_for(config))  # all at once, within the provider's bound
-    results = [
-        (contender.label, shown, problem, passages)
-        for (contender, _, passages), (shown, problem) in zip(asks, answers, strict=True)
-    ]
+    answers = evaluation.ask_side_by_side(client, config, asks, settings, show)
+    results = [(c.label, found, shown) for c, found, shown in zip(contenders, answers, passages, strict=True)]
     st.session_state["compare_results"] = (user, results)
     st.rerun()  # the finished answers, with their tokens and checks, below
 
 if "compare_results" in st.session_state:
     question, results = st.session_state["compare_results"]
-    for column, (label, shown, problem, passages) in zip(st.columns(len(results)), results, strict=True):
+    for column, (label, found, passages) in zip(st.columns(len(results)), results, strict=True):
         with column:
             st.subheader(label)
-            if shown is None:
-                st.error(problem)
+            if isinstance(found, StudioError):
+                st.error(str(found))
             else:
-                show_answer(question, shown)
+                show_answer(question, found)
             show_passages(passages)

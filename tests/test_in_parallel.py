@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
+import httpx2
+import openai
 import pytest
 
 from lib.db import run_store
@@ -115,6 +118,46 @@ class SlowClient:
         message = SimpleNamespace(content=f"{request['model']}: {question}")
         usage = SimpleNamespace(prompt_tokens=10, completion_tokens=5)
         return SimpleNamespace(choices=[SimpleNamespace(message=message)], usage=usage)
+
+
+class StreamingClient:
+    """Streams its answer word by word, slowly; a model named "refuses" answers with an error, as a provider would."""
+
+    def __init__(self) -> None:
+        self.lock, self.now, self.most = threading.Lock(), 0, 0
+        self.chat = SimpleNamespace(completions=SimpleNamespace(create=self.create))
+
+    def create(self, **request: Any) -> Any:
+        if request["model"] == "refuses":
+            raise openai.APIConnectionError(request=httpx2.Request("POST", "https://api.openai.com/v1/chat"))
+        return self.chunks(request)
+
+    def chunks(self, request: dict[str, Any]) -> Iterator[Any]:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        for word in f"{request['model']} says {request['messages'][-1]['content']}".split():
+            time.sleep(0.06)
+            delta = SimpleNamespace(content=word + " ")
+            yield SimpleNamespace(choices=[SimpleNamespace(delta=delta)], usage=None)
+        with self.lock:
+            self.now -= 1
+        yield SimpleNamespace(choices=[], usage=SimpleNamespace(prompt_tokens=10, completion_tokens=5))
+
+
+def test_compare_asks_its_contenders_together_and_a_failed_one_keeps_the_others() -> None:
+    config, client = ProviderConfig("openai", "sk-test"), StreamingClient()
+    contenders = [Contender("a", "gpt-4o-mini"), Contender("b", "refuses"), Contender("c", "gpt-4.1-mini")]
+    asks = [(contender, [{"role": "user", "content": "Tell me about neon."}]) for contender in contenders]
+    shown: dict[int, list[str]] = {}
+    grew = lambda i, text: shown.setdefault(i, []).append(text)  # noqa: E731
+    found = evaluation.ask_side_by_side(client, config, asks, RunSettings(), grew)  # type: ignore[arg-type]
+    assert isinstance(found[0], evaluation.Answer) and found[0].text == "gpt-4o-mini says Tell me about neon. "
+    assert isinstance(found[2], evaluation.Answer) and found[2].text == "gpt-4.1-mini says Tell me about neon. "
+    assert found[0].completion_tokens == 5
+    assert isinstance(found[1], ProviderError)  # said in its own column; the other two answered
+    assert client.most == 2  # the two that answer were streamed at the same time
+    assert shown[0][-1] == found[0].text and len(shown[0]) > 2  # seen growing in its column
 
 
 def test_a_run_asks_its_answers_four_at_a_time_and_each_lands_on_its_item_and_contender() -> None:

@@ -157,6 +157,26 @@ def ask_streaming(
     return Answer(text, prompt_tokens, completion_tokens, latency, cost)
 
 
+def ask_side_by_side(
+    client: openai.OpenAI,
+    config: ProviderConfig,
+    asks: Sequence[tuple[Contender, list[dict[str, Any]]]],
+    settings: RunSettings,
+    on_text: Callable[[int, str], object],
+) -> list[Answer | StudioError]:
+    """Each contender asked its messages, all together within the provider's bound (in_parallel.at_once_for), each
+    answer streamed: ``on_text(i, text so far)`` in the caller's thread, "" once it is asked. Each answer, or the
+    error that stopped it."""
+
+    def one(ask: tuple[Contender, list[dict[str, Any]]], grew: Callable[[str], object]) -> Answer | StudioError:
+        try:
+            return ask_streaming(client, config, ask[0], ask[1], settings, grew)
+        except StudioError as error:
+            return error
+
+    return in_parallel.stream_together(list(asks), one, on_text, in_parallel.at_once_for(config))
+
+
 def contender_messages(
     contender: Contender, prompt: list[dict[str, Any]], shots: list[dict[str, Any]], settings: RunSettings
 ) -> tuple[list[dict[str, Any]], list[Hit]]:
