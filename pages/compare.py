@@ -93,6 +93,8 @@ if asked:
 
 if "compare_results" in st.session_state:
     question, results = st.session_state["compare_results"]
+    if config.kind == "local":
+        st.caption("Asked together: on this machine each latency includes the time the other answers shared it.")
     for column, (label, found, passages) in zip(st.columns(len(results)), results, strict=True):
         with column:
             st.subheader(label)

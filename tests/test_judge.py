@@ -304,6 +304,7 @@ def test_compare_screen_answers_side_by_side(local: openai.OpenAI) -> None:
     assert not at.exception and not at.error
     assert [h.value for h in at.subheader] == [TINY, f"{TINY} (2-shot)"]
     assert sum("completion tokens" in c.value for c in at.caption) == 2
+    assert any(c.value.startswith("Asked together") for c in at.caption)  # its latencies were measured side by side
     at.text_input(key="compare_user").input("   ").run()
     assert button(at, "Ask them").disabled  # and it says why
     assert "Write a user prompt to ask the contenders." in [c.value for c in at.caption]
