@@ -100,6 +100,31 @@ def test_streaming_keeps_to_its_bound_and_raises_a_failed_answers_error_after_th
     assert finished == ["neon", "argon"]  # one at a time, in order; the others were not lost
 
 
+def test_a_screen_that_stops_while_answers_stream_is_not_kept_waiting_for_them() -> None:
+    pieces: list[str] = []
+
+    def work(word: str, grew: Any) -> str:
+        for n in range(100):  # 100 pieces, 5 s in all, unless the caller leaves
+            time.sleep(0.05)
+            pieces.append(word)
+            grew(f"{word} {n}")
+        return word
+
+    class Stopped(Exception):  # as Streamlit raises in a script whose run is stopped or rerun
+        pass
+
+    def on_text(index: int, text: str) -> None:
+        if text.endswith(" 2"):
+            raise Stopped
+
+    start = time.perf_counter()
+    with pytest.raises(Stopped):
+        stream_together(["neon", "argon", "xenon"], work, on_text, at_once=2, every_s=0.01)
+    assert time.perf_counter() - start < 1  # not the 5 s the answers would take
+    time.sleep(0.2)
+    assert len(pieces) < 20 and "xenon" not in pieces  # those under way ended, the one waiting never started
+
+
 class SlowClient:
     """Answers after a fixed delay, like a remote provider; counts requests in flight."""
 
@@ -120,17 +145,35 @@ class SlowClient:
         return SimpleNamespace(choices=[SimpleNamespace(message=message)], usage=usage)
 
 
+class FakeStream:
+    """An SDK stream: iterated for its chunks, closed by ``with`` (which ends the HTTP response)."""
+
+    def __init__(self, chunks: Iterator[Any]) -> None:
+        self.chunks, self.closed = chunks, False
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.chunks
+
+    def __enter__(self) -> FakeStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.closed = True
+
+
 class StreamingClient:
     """Streams its answer word by word, slowly; a model named "refuses" answers with an error, as a provider would."""
 
     def __init__(self) -> None:
         self.lock, self.now, self.most = threading.Lock(), 0, 0
+        self.streams: list[FakeStream] = []
         self.chat = SimpleNamespace(completions=SimpleNamespace(create=self.create))
 
     def create(self, **request: Any) -> Any:
         if request["model"] == "refuses":
             raise openai.APIConnectionError(request=httpx2.Request("POST", "https://api.openai.com/v1/chat"))
-        return self.chunks(request)
+        self.streams.append(FakeStream(self.chunks(request)))
+        return self.streams[-1]
 
     def chunks(self, request: dict[str, Any]) -> Iterator[Any]:
         with self.lock:
@@ -158,6 +201,20 @@ def test_compare_asks_its_contenders_together_and_a_failed_one_keeps_the_others(
     assert isinstance(found[1], ProviderError)  # said in its own column; the other two answered
     assert client.most == 2  # the two that answer were streamed at the same time
     assert shown[0][-1] == found[0].text and len(shown[0]) > 2  # seen growing in its column
+
+
+def test_compare_stopped_while_answering_closes_the_answers_streams() -> None:
+    config, client = ProviderConfig("openai", "sk-test"), StreamingClient()
+    asks = [(Contender(m, m), [{"role": "user", "content": "Tell me about neon."}]) for m in ("gpt-4o-mini", "o3")]
+
+    def on_text(index: int, text: str) -> None:
+        if text:
+            raise KeyboardInterrupt  # what a stopped screen raises at its next write
+
+    with pytest.raises(KeyboardInterrupt):
+        evaluation.ask_side_by_side(client, config, asks, RunSettings(), on_text)  # type: ignore[arg-type]
+    time.sleep(0.2)  # each ends at its next piece
+    assert len(client.streams) == 2 and all(stream.closed for stream in client.streams)
 
 
 def test_a_run_asks_its_answers_four_at_a_time_and_each_lands_on_its_item_and_contender() -> None:

@@ -145,13 +145,14 @@ def ask_streaming(
             stream_options={"include_usage": True},
             **decoding_extras(config, contender),
         )
-        for chunk in stream:
-            if chunk.usage is not None:
-                prompt_tokens, completion_tokens = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
-            piece = "".join(choice.delta.content or "" for choice in chunk.choices if choice.delta)
-            if piece:
-                text += piece
-                on_text(text)
+        with stream:  # closed at once if on_text raises: the server stops decoding for a reader who left
+            for chunk in stream:
+                if chunk.usage is not None:
+                    prompt_tokens, completion_tokens = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
+                piece = "".join(choice.delta.content or "" for choice in chunk.choices if choice.delta)
+                if piece:
+                    text += piece
+                    on_text(text)
     latency = time.perf_counter() - started
     cost = answer_cost(config, contender, prompt_tokens, completion_tokens)
     return Answer(text, prompt_tokens, completion_tokens, latency, cost)

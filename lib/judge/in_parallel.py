@@ -10,6 +10,7 @@ fails, no new request starts; those already under way finish in the background.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from itertools import islice
@@ -62,6 +63,10 @@ def run_bounded(
     return done
 
 
+class Abandoned(Exception):
+    """Raised in a streaming request's thread once its caller has stopped waiting for it."""
+
+
 def stream_together(
     tasks: list[Task],
     work: Callable[[Task, Callable[[str], object]], Result],
@@ -73,15 +78,24 @@ def stream_together(
     ``grew(text so far)``. ``on_text(i, text)`` runs in the caller's thread (a screen can write to its boxes from
     there only), with "" once task i has started (if it has no text yet), then with its text as it grows, at most
     every ``every_s`` seconds.
-    Returns the results in the tasks' order once all are done; raises the error of the first task that failed."""
+    Returns the results in the tasks' order once all are done; raises the error of the first task that failed.
+    If ``on_text`` raises (a screen stopped or rerun), that error is raised at once: the requests under way end at
+    their next piece (``grew`` raises Abandoned in them) and those not started never start."""
     latest: dict[int, str] = {}  # one writer per key; a dict's item assignment is atomic
+    abandoned = threading.Event()
 
     def run(i: int) -> Result:
+        def grew(text: str) -> None:
+            if abandoned.is_set():
+                raise Abandoned
+            latest[i] = text
+
         latest[i] = ""
-        return work(tasks[i], lambda text: latest.__setitem__(i, text))
+        return work(tasks[i], grew)
 
     shown: dict[int, str] = {}
-    with ThreadPoolExecutor(max_workers=max(1, at_once), thread_name_prefix="request") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, at_once), thread_name_prefix="request")
+    try:
         futures = [pool.submit(run, i) for i in range(len(tasks))]
         while True:
             finished, _ = wait(futures, timeout=every_s)
@@ -91,3 +105,6 @@ def stream_together(
                     on_text(i, text)
             if len(finished) == len(futures):
                 return [future.result() for future in futures]
+    finally:
+        abandoned.set()  # all done, or the caller left early: nothing more is streamed to it
+        pool.shutdown(wait=False, cancel_futures=True)
