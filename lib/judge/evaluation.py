@@ -175,7 +175,7 @@ def ask_side_by_side(
         except StudioError as error:
             return error
 
-    return in_parallel.stream_together(list(asks), one, on_text, in_parallel.at_once_for(config))
+    return in_parallel.stream_together(asks, one, on_text, in_parallel.at_once_for(config))
 
 
 def contender_messages(

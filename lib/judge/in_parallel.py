@@ -11,7 +11,7 @@ fails, no new request starts; those already under way finish in the background.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from itertools import islice
 from typing import TypeVar
@@ -68,7 +68,7 @@ class Abandoned(Exception):
 
 
 def stream_together(
-    tasks: list[Task],
+    tasks: Sequence[Task],
     work: Callable[[Task, Callable[[str], object]], Result],
     on_text: Callable[[int, str], object],
     at_once: int = AT_ONCE,

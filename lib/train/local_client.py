@@ -80,22 +80,24 @@ def missing_packages() -> list[str]:
 class NotTheLocalServerError(StudioError):
     """Another program answers at the local server's address."""
 
+    def __init__(self) -> None:
+        super().__init__(
+            f"Another program answers at {base_url()}, not the local server. Stop that program, or start the app "
+            f"with STUDIO_LOCAL_URL set to a free port, for example http://127.0.0.1:{DEFAULT_PORT + 1}/v1."
+        )
+
 
 def served_models() -> list[Model] | None:
     """The local server's models, or None when it does not answer; NotTheLocalServerError when something else
     answers there (a web page, another program on the same port)."""
-    taken = NotTheLocalServerError(
-        f"Another program answers at {base_url()}, not the local server. Stop that program, or start the app with "
-        f"STUDIO_LOCAL_URL set to a free port, for example http://127.0.0.1:{DEFAULT_PORT + 1}/v1."
-    )
     try:
         models = list(client(timeout=1.0).models.list())
     except openai.APIError:
         return None
     except (AttributeError, TypeError, ValueError) as exc:  # the SDK could not read the answer as a list of models
-        raise taken from exc
+        raise NotTheLocalServerError() from exc
     if not all(isinstance(model, Model) for model in models):
-        raise taken
+        raise NotTheLocalServerError()
     return models
 
 
