@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from peft import PeftModel
 
+from lib.local.fused_lora import fused_lora
 from lib.local.models import Loaded
 from lib.local.trainer import (
     Callbacks,
@@ -140,31 +141,33 @@ def train_dpo(
     optimizer, schedule = optimizer_and_schedule(model, config, total_steps, device)
     result = Result()
     start, step, real_tokens = time.perf_counter(), 0, 0
-    for epoch in range(1, config.n_epochs + 1):
-        order = list(range(len(pairs)))
-        rng.shuffle(order)
-        for first in range(0, len(order), config.batch_size):
-            if callbacks.should_stop():
-                raise Stopped()
-            batch = [pairs[i] for i in order[first : first + config.batch_size]]
-            reference = torch.tensor([[p.reference[0] for p in batch], [p.reference[1] for p in batch]], device=device)
-            loss, margin, accuracy = dpo_loss(_forward(model, batch, pad_id, device), reference, beta)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            tokens = sum(len(p.chosen.input_ids) + len(p.rejected.input_ids) for p in batch)
-            real_tokens += tokens
-            metrics = StepMetrics(step, total_steps, epoch, float(loss.detach()), accuracy, tokens=tokens)
-            metrics.extra = {"train_reward_margin": margin, "train_reward_accuracy": accuracy}
-            if valid and step % steps_per_epoch == 0:
-                valid_loss, valid_margin, valid_accuracy = evaluate_pairs(model, valid, pad_id, device, beta)
-                metrics.valid_loss = valid_loss
-                metrics.extra |= {"valid_reward_margin": valid_margin, "valid_reward_accuracy": valid_accuracy}
-            result.steps.append(metrics)
-            callbacks.on_step(metrics)
-        callbacks.on_epoch_end(epoch, step, model)
+    with fused_lora(model):  # the same sums, one autograd step per LoRA layer
+        for epoch in range(1, config.n_epochs + 1):
+            order = list(range(len(pairs)))
+            rng.shuffle(order)
+            for first in range(0, len(order), config.batch_size):
+                if callbacks.should_stop():
+                    raise Stopped()
+                batch = [pairs[i] for i in order[first : first + config.batch_size]]
+                references = [[p.reference[0] for p in batch], [p.reference[1] for p in batch]]
+                reference = torch.tensor(references, device=device)
+                loss, margin, accuracy = dpo_loss(_forward(model, batch, pad_id, device), reference, beta)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                tokens = sum(len(p.chosen.input_ids) + len(p.rejected.input_ids) for p in batch)
+                real_tokens += tokens
+                metrics = StepMetrics(step, total_steps, epoch, float(loss.detach()), accuracy, tokens=tokens)
+                metrics.extra = {"train_reward_margin": margin, "train_reward_accuracy": accuracy}
+                if valid and step % steps_per_epoch == 0:
+                    valid_loss, valid_margin, valid_accuracy = evaluate_pairs(model, valid, pad_id, device, beta)
+                    metrics.valid_loss = valid_loss
+                    metrics.extra |= {"valid_reward_margin": valid_margin, "valid_reward_accuracy": valid_accuracy}
+                result.steps.append(metrics)
+                callbacks.on_step(metrics)
+            callbacks.on_epoch_end(epoch, step, model)
     result.trained_tokens = config.n_epochs * sum(len(p.chosen.input_ids) + len(p.rejected.input_ids) for p in pairs)
     result.seconds = time.perf_counter() - start
     result.tokens_per_second = real_tokens / max(1e-9, result.seconds)

@@ -20,6 +20,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import PreTrainedTokenizerBase
 
 from lib.local import ranks as ranks_module
+from lib.local.fused_lora import fused_lora
 from lib.local.models import Loaded
 from lib.local.ranks import Ranks
 from lib.openai_format.examples import conversation
@@ -292,44 +293,45 @@ def train(
     result = Result()
     start, step, real_tokens = time.perf_counter(), 0, 0
     best = BestWeights(config.early_stopping_patience) if config.early_stopping_patience and valid_set else None
-    for epoch in range(1, config.n_epochs + 1):
-        for batch in batches(train_set, config.batch_size, rng):
-            stop = callbacks.should_stop()
-            if stop if ranks is None else ranks_module.any_rank(stop, device):
-                raise Stopped()
-            share = batch if ranks is None else ranks.share(batch)
-            loss_sum, correct, counted, losses = _step(model, share, sum(e.targets for e in batch), pad_id, scaler)
-            if ranks is not None:
-                ranks_module.sum_gradients(trainable)
-                loss_sum, right, total = ranks_module.sum_figures(loss_sum, correct, counted, device=device)
-                correct, counted = int(right), int(total)
-                losses = ranks_module.gather(losses)
-            for index, value in losses:
-                result.example_losses.setdefault(index, []).append(value)
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
-            if ranks is not None:
-                ranks_module.check_same_weights(trainable, device)
-            step += 1
-            tokens = sum(len(e.input_ids) for e in batch)
-            real_tokens += tokens
-            metrics = StepMetrics(step, total_steps, epoch, loss_sum / max(1, counted), correct / max(1, counted),
-                                  tokens=tokens)  # fmt: skip
-            if valid_set and step % steps_per_epoch == 0:
-                metrics.valid_loss, metrics.valid_mean_token_accuracy = evaluate(model, valid_set, pad_id, device)
-            result.steps.append(metrics)
-            callbacks.on_step(metrics)
-        callbacks.on_epoch_end(epoch, step, model)
-        valid_loss = result.steps[-1].valid_loss if result.steps else None
-        if best is not None and valid_loss is not None and best.should_stop(epoch, valid_loss, model):
-            if epoch < config.n_epochs:
-                result.stopped_after_epoch = epoch
-            break
+    with fused_lora(model):  # the same sums, one autograd step per LoRA layer
+        for epoch in range(1, config.n_epochs + 1):
+            for batch in batches(train_set, config.batch_size, rng):
+                stop = callbacks.should_stop()
+                if stop if ranks is None else ranks_module.any_rank(stop, device):
+                    raise Stopped()
+                share = batch if ranks is None else ranks.share(batch)
+                loss_sum, correct, counted, losses = _step(model, share, sum(e.targets for e in batch), pad_id, scaler)
+                if ranks is not None:
+                    ranks_module.sum_gradients(trainable)
+                    loss_sum, right, total = ranks_module.sum_figures(loss_sum, correct, counted, device=device)
+                    correct, counted = int(right), int(total)
+                    losses = ranks_module.gather(losses)
+                for index, value in losses:
+                    result.example_losses.setdefault(index, []).append(value)
+                if scaler is not None:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
+                schedule.step()
+                optimizer.zero_grad(set_to_none=True)
+                if ranks is not None:
+                    ranks_module.check_same_weights(trainable, device)
+                step += 1
+                tokens = sum(len(e.input_ids) for e in batch)
+                real_tokens += tokens
+                metrics = StepMetrics(step, total_steps, epoch, loss_sum / max(1, counted), correct / max(1, counted),
+                                      tokens=tokens)  # fmt: skip
+                if valid_set and step % steps_per_epoch == 0:
+                    metrics.valid_loss, metrics.valid_mean_token_accuracy = evaluate(model, valid_set, pad_id, device)
+                result.steps.append(metrics)
+                callbacks.on_step(metrics)
+            callbacks.on_epoch_end(epoch, step, model)
+            valid_loss = result.steps[-1].valid_loss if result.steps else None
+            if best is not None and valid_loss is not None and best.should_stop(epoch, valid_loss, model):
+                if epoch < config.n_epochs:
+                    result.stopped_after_epoch = epoch
+                break
     result.trained_tokens = epoch * sum(len(e.input_ids) for e in train_set)
     if best is not None and best.epoch is not None:
         best.restore(model)
