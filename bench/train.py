@@ -284,14 +284,14 @@ def main() -> None:
             f"{median(arm, 'peak_mb'):>10.0f}{median(arm, 'held_out_loss'):>15.3f}"
         )
     ours = median("ours", "tokens_per_second")
-    print(f"ours / trl-default: {ours / median('trl-default', 'tokens_per_second'):.2f}x (target >= 2x)")
+    print(f"ours / trl-default: {ours / median('trl-default', 'tokens_per_second'):.2f}x (target >= 3x on a bf16 CPU)")
     print(f"ours / trl-tuned:   {ours / median('trl-tuned', 'tokens_per_second'):.2f}x (target > 1x)")
     ratio("train_vs_trl_default", ours / median("trl-default", "tokens_per_second"))
     ratio("train_vs_trl_tuned", ours / median("trl-tuned", "tokens_per_second"))
     if not args.skip_server:
         jobs = server_job_seconds(args.repeats)
         runs_s = ", ".join(f"{t:.1f}" for t in jobs)
-        print(f"server job created -> succeeded: median {statistics.median(jobs):.1f} s ({runs_s}) (target < 30 s)")
+        print(f"server job created -> succeeded: median {statistics.median(jobs):.1f} s ({runs_s}) (target <= 10 s)")
         seconds("job_created_to_succeeded", statistics.median(jobs))
 
 

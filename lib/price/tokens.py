@@ -193,6 +193,19 @@ class Counter:
         for message in messages if isinstance(messages, list) else _all_messages(example):
             if not isinstance(message, dict):
                 continue
+            if len(message) == 2:
+                role, content = message.get("role"), message.get("content")
+                if type(role) is str and type(content) is str:  # exactly {role, content}: most messages
+                    known = lengths.get(content)
+                    if known is None:
+                        known = lengths[content] = count(content)
+                    role_length = lengths.get(role)
+                    if role_length is None:
+                        role_length = lengths[role] = count(role)
+                    total += TOKENS_PER_MESSAGE + role_length + known
+                    if role == "assistant":
+                        trained += known
+                    continue
             total += TOKENS_PER_MESSAGE
             for key, value in message.items():
                 if type(value) is str:
