@@ -210,3 +210,16 @@ def test_fused_lora_layers_compute_what_peft_computes(folder: Path, dtype: torch
     for name, gradient in peft_gradients.items():
         difference = float((fused_gradients[name] - gradient).norm() / gradient.norm().clamp(min=1e-12))
         assert difference < tolerance, name
+
+
+def test_plain_attention_only_while_its_kept_scores_stay_small(folder: Path) -> None:
+    """Short batches train with plain attention (faster on a CPU); long rows with flash attention, whose memory
+    stays flat: SmolLM2 (30 layers x 9 heads) at one 362-token row kept 400 MB more with plain attention."""
+    from types import SimpleNamespace
+
+    from lib.local.trainer import plain_attention_fits
+
+    smollm2 = SimpleNamespace(num_attention_heads=9, num_hidden_layers=30)
+    assert plain_attention_fits(1, 85, smollm2) and plain_attention_fits(4, 85, smollm2)  # Elle's rows
+    assert not plain_attention_fits(1, 362, smollm2) and not plain_attention_fits(8, 85, smollm2)
+    assert not plain_attention_fits(1, 2048, smollm2)
