@@ -34,7 +34,7 @@ class _LoraProjection(torch.autograd.Function):
         base = torch.nn.functional.linear(rows, weight, bias)
         rows32 = rows.to(lora_a.dtype)
         scaled = torch.mm(rows32, lora_a.t()).mul_(scaling)
-        out = torch.addmm(base.to(lora_b.dtype), scaled, lora_b.t()).to(base.dtype)
+        out = base.add_(torch.mm(scaled, lora_b.t()))  # summed in fp32, kept in the base's dtype: one kernel
         ctx.save_for_backward(rows32, scaled, weight, lora_a, lora_b)
         ctx.scaling, ctx.x_shape, ctx.x_dtype = scaling, x.shape, x.dtype
         return out.reshape(*x.shape[:-1], out.shape[-1])
@@ -49,9 +49,8 @@ class _LoraProjection(torch.autograd.Function):
         grad_a = torch.mm(grad_scaled.t(), rows32) if ctx.needs_input_grad[3] else None
         grad_x = None
         if ctx.needs_input_grad[0]:
-            through_base = torch.mm(grad_rows.to(weight.dtype), weight)
-            grad_x = torch.addmm(through_base.to(lora_a.dtype), grad_scaled, lora_a).to(ctx.x_dtype)
-            grad_x = grad_x.reshape(ctx.x_shape)
+            grad_x = torch.mm(grad_rows.to(weight.dtype), weight).add_(torch.mm(grad_scaled, lora_a))
+            grad_x = grad_x.to(ctx.x_dtype).reshape(ctx.x_shape)
         return grad_x, None, None, grad_a, grad_b, None
 
 
