@@ -2,6 +2,7 @@
 
 Run: python -m bench.train [--repeats 3]   (needs requirements-bench.txt: trl)
      python -m bench.train --scale [--sizes 40,400,4000]   how training time grows with the dataset
+     python -m bench.train --paired-steps 60   one step's forward and backward, ours against peft's own layers
 
 Ten sample limericks, 3 epochs, batch 1, LoRA r=16 on all linear layers of SmolLM2-135M-Instruct.
 Arms, each in its own process, interleaved, median of --repeats:
@@ -15,6 +16,11 @@ Every arm's held-out loss is measured the same way, on ten other limericks. Then
 four phrasings, in turn), 1 epoch, the batch size "auto" picks, each size in its own process: real tokens/s
 and wall time, and the same data's tokens as the Train screen counts them (o200k_base, OpenAI's rule), since
 the screen's estimate (lib/train/estimate.py) is built from these figures.
+
+--paired-steps N times N forward and backward passes of each arm on one model in one process, the arms
+alternating step by step over the ten limericks, so that a slow minute of a shared machine falls on both:
+  peft + flash   peft's own LoRA layers and flash attention (the trainer before issue "Speed in bulk")
+  ours           one autograd step per LoRA layer (lib/local/fused_lora.py), plain attention on short rows
 """
 
 from __future__ import annotations
@@ -164,6 +170,47 @@ def _trl(arm: str, loaded: Any, training: list[Any], learning_rate: float) -> An
     return model.eval()
 
 
+def paired_steps(n: int, folder: Path) -> None:
+    """Median forward + backward of one row, the two arms alternating step by step on one model."""
+    import contextlib
+
+    import torch
+
+    from lib.local import trainer
+    from lib.local.fused_lora import fused_lora
+    from lib.local.models import load
+
+    training, _ = limericks()
+    loaded = load(folder)
+    model = trainer.add_lora(loaded, trainer.TrainingConfig(lora_rank=RANK))
+    for name, parameter in model.named_parameters():
+        if "lora_B" in name:  # as after a few steps: B starts at zero
+            torch.nn.init.normal_(parameter, std=0.02)
+    model.train()
+    pad = int(loaded.tokenizer.pad_token_id or 0)
+    rows = [trainer.encode(e, loaded.tokenizer, 2048) for e in training]
+    batches = [trainer.collate([row], pad, torch.device("cpu")) for row in rows]
+    plain_bytes = trainer.PLAIN_ATTENTION_BYTES
+    times: dict[str, list[float]] = {"peft + flash": [], "ours": []}
+    for step in range(n + 2):  # the first two steps of each arm warm up and are not counted
+        for arm in list(times) if step % 2 else list(times)[::-1]:
+            trainer.PLAIN_ATTENTION_BYTES = plain_bytes if arm == "ours" else 0
+            with fused_lora(model) if arm == "ours" else contextlib.nullcontext():
+                start = time.perf_counter()
+                ids, labels, mask = batches[step % len(batches)]
+                trainer._loss(model, ids, labels, mask)[0].backward()
+                if step >= 2:
+                    times[arm].append(time.perf_counter() - start)
+            model.zero_grad(set_to_none=True)
+    trainer.PLAIN_ATTENTION_BYTES = plain_bytes
+    print(machine())
+    tokens = statistics.mean(len(row.input_ids) for row in rows)
+    print(f"\nOne row of ~{tokens:.0f} tokens, forward and backward, LoRA r={RANK}; median of {n} alternating steps")
+    for arm, found in times.items():
+        print(f"{arm:<14}{1000 * statistics.median(found):>8.1f} ms")
+    ratio("train_step_ours_vs_peft_flash", statistics.median(times["peft + flash"]) / statistics.median(times["ours"]))
+
+
 def server_job_seconds(repeats: int) -> list[float]:
     """Job created -> succeeded through the real server, ten limericks, 3 epochs."""
     import os
@@ -253,6 +300,7 @@ def main() -> None:
     parser.add_argument("--scale", action="store_true", help="how training time grows with the dataset")
     parser.add_argument("--sizes", default=",".join(map(str, SCALE_SIZES)), help="with --scale: examples per run")
     parser.add_argument("--scale-size", type=int, help="(internal) one --scale run in this process")
+    parser.add_argument("--paired-steps", type=int, metavar="N", help="ours against peft's own layers, step by step")
     parser.add_argument("--base-model", metavar="NAME=PATH", help="a brought model beside SmolLM2, through the server")
     parser.add_argument("--train-processes", metavar="N,M", help="with or without --base-model: e.g. 1,2")
     args = parser.parse_args()
@@ -265,6 +313,9 @@ def main() -> None:
         return
     if args.scale_size:
         print(json.dumps(run_scale(args.scale_size, args.folder)))
+        return
+    if args.paired_steps:
+        paired_steps(args.paired_steps, prepared_folder())
         return
     if args.scale:
         scale([int(n) for n in args.sizes.split(",")], prepared_folder())
