@@ -223,3 +223,4 @@ def test_plain_attention_only_while_its_kept_scores_stay_small(folder: Path) -> 
     assert plain_attention_fits(1, 85, smollm2) and plain_attention_fits(4, 85, smollm2)  # Elle's rows
     assert not plain_attention_fits(1, 362, smollm2) and not plain_attention_fits(8, 85, smollm2)
     assert not plain_attention_fits(1, 2048, smollm2)
+    assert not plain_attention_fits(1, 10, SimpleNamespace())  # a config that does not say: flash attention

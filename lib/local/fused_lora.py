@@ -3,8 +3,8 @@
 peft's LoRA layer runs the frozen base projection, casts the input to the adapter's fp32, runs A, B,
 scales and adds, each a separate operation that autograd records and later walks back. SmolLM2 has 210
 such layers and small rows, so that bookkeeping costs more than the adapter's arithmetic. Here the same
-sums (base in its own dtype, adapter in fp32, added in fp32, cast back) run in one ``autograd.Function``
-with a hand-written backward; peft's modules, parameters and saved adapters are untouched.
+sums (base in its own dtype, adapter in fp32, added in fp32 and kept in the base's dtype) run in one
+``autograd.Function`` with a hand-written backward; peft's modules, parameters and saved adapters are untouched.
 """
 
 from __future__ import annotations

@@ -201,9 +201,12 @@ def add_lora(loaded: Loaded, config: TrainingConfig) -> PeftModel:
 
 
 def plain_attention_fits(rows: int, width: int, config: Any) -> bool:
-    """Whether plain attention's kept scores for a batch of ``rows`` x ``width`` tokens stay in bounds."""
-    kept = rows * width**2 * config.num_attention_heads * config.num_hidden_layers * BYTES_PER_KEPT_SCORE
-    return kept <= PLAIN_ATTENTION_BYTES
+    """Whether plain attention's kept scores for a batch of ``rows`` x ``width`` tokens stay in bounds (a model
+    whose config does not say its heads and layers gets flash attention)."""
+    heads, layers = getattr(config, "num_attention_heads", None), getattr(config, "num_hidden_layers", None)
+    if not isinstance(heads, int) or not isinstance(layers, int):
+        return False
+    return rows * width**2 * heads * layers * BYTES_PER_KEPT_SCORE <= PLAIN_ATTENTION_BYTES
 
 
 def labelled_logits(
