@@ -424,7 +424,8 @@ def test_pause_and_resume_a_running_job(client: openai.OpenAI) -> None:
         ({"seed": "abc"}, "seed"),
         ({"seed": 2**70}, "seed"),
         ({"max_tokens": 0}, "max_tokens"),
-        ({"n": 5}, "n"),
+        ({"n": 9}, "n"),
+        ({"n": 0}, "n"),
         ({"stream_options": "x"}, "stream_options"),
         ({"rhyme_scheme": "ABAB"}, "rhyme_scheme"),
     ],
@@ -437,6 +438,34 @@ def test_a_chat_request_out_of_range_is_a_400_naming_the_parameter(
         client.post("/chat/completions", body=body, cast_to=ChatCompletion)
     assert refused.value.status_code == 400 and refused.value.param == param
     assert "Invalid value" in refused.value.message and "Traceback" not in refused.value.message
+
+
+def test_n_answers_in_one_request_are_the_answers_of_seed_plus_index_streamed_or_not(client: openai.OpenAI) -> None:
+    """``n`` answers to one request: choice i is what the request alone with seed + i answers; streamed, the same
+    texts arrive under their indices, each with its finish; the usage counts every answer's tokens."""
+    asked: dict[str, Any] = {"model": TINY, "messages": [{"role": "user", "content": "Tell me about neon."}],
+                             "max_tokens": 8, "temperature": 1.0, "seed": 11}  # fmt: skip
+    alone = [client.chat.completions.create(**asked | {"seed": 11 + i}) for i in range(3)]
+    texts = [a.choices[0].message.content for a in alone]
+    assert len(set(texts)) > 1  # three seeds, different samples: the test can tell the choices apart
+
+    together = client.chat.completions.with_raw_response.create(**asked, n=3)
+    check_spec(raw(together), "CreateChatCompletionResponse")
+    answer = together.parse()
+    assert [c.index for c in answer.choices] == [0, 1, 2]
+    assert [c.message.content for c in answer.choices] == texts
+    assert answer.usage is not None
+    assert answer.usage.completion_tokens == sum(a.usage.completion_tokens for a in alone if a.usage is not None)
+
+    streamed, finished, usage = ["", "", ""], set(), None
+    for chunk in client.chat.completions.create(**asked, n=3, stream=True, stream_options={"include_usage": True}):
+        for choice in chunk.choices:
+            streamed[choice.index] += choice.delta.content or ""
+            if choice.finish_reason:
+                finished.add(choice.index)
+        usage = chunk.usage or usage
+    assert streamed == texts and finished == {0, 1, 2}
+    assert usage is not None and usage.completion_tokens == answer.usage.completion_tokens
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from lib.local.store import LocalStore, new_id, now
 from lib.local.tuned_models import adapter_path, tuned_models
 
 MAX_ANSWER_TOKENS = 4096
+MAX_CHOICES = 8  # answers to one request (``n``): as many as a model decodes together
 AFTER_DEATH = "the server answers with PyTorch from now on."
 log = logging.getLogger(__name__)
 
@@ -69,23 +70,25 @@ class ChatRequest(BaseModel):
     top_p: Annotated[float, Field(gt=0, le=1, strict=True)] = 1.0
     seed: Annotated[StrictInt, Field(ge=-(2**63), lt=2**63)] | None = None
     stop: str | Annotated[list[str], Field(max_length=4)] | None = None
-    n: Annotated[StrictInt, Field(ge=1, le=1)] = 1  # one answer per request here
+    n: Annotated[StrictInt, Field(ge=1, le=MAX_CHOICES)] = 1
     stream: bool = False
     stream_options: StreamOptions | None = None
     rhyme_scheme: Literal["AABBA"] | None = None  # ours, not OpenAI's: lines end on rhymes (rhyme_guide)
 
-    def sampling(self) -> Sampling:
+    def sampling(self, choice: int = 0) -> Sampling:
+        """How answer ``choice`` (of ``n``) is sampled: with a seed, each choice has its own (seed + choice)."""
         max_tokens = self.max_completion_tokens or self.max_tokens or 256
         stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
         limit = min(max_tokens, MAX_ANSWER_TOKENS)
-        return Sampling(limit, self.temperature, self.top_p, self.seed, stop, self.rhyme_scheme)
+        seed = None if self.seed is None else self.seed + choice
+        return Sampling(limit, self.temperature, self.top_p, seed, stop, self.rhyme_scheme)
 
 
 def chat_router(store: LocalStore, settings: ServerSettings, engine: Engine) -> APIRouter:
     router = APIRouter()
 
-    def start_answer(body: ChatRequest) -> tuple[list[int], Iterator[Piece]]:
-        """The prompt's token ids and the answer to come (loading the model on first use: blocking work)."""
+    def start_answers(body: ChatRequest) -> tuple[list[int], list[Iterator[Piece]]]:
+        """The prompt's token ids and the ``n`` answers to come (loading the model on first use: blocking work)."""
         model = body.model
         messages = [m.model_dump(exclude_none=True) for m in body.messages]
         if model in settings.base_models:
@@ -103,26 +106,26 @@ def chat_router(store: LocalStore, settings: ServerSettings, engine: Engine) -> 
             raise APIError(503, message, code="server_busy", retry_after=5)
         ids = prompt_ids(loaded, messages)
         try:
-            return ids, generate(loaded, ids, body.sampling(), shutdown=engine.stopping)
+            return ids, [generate(loaded, ids, body.sampling(i), shutdown=engine.stopping) for i in range(body.n)]
         except PromptTooLongError as exc:
             raise APIError(400, str(exc), param="messages", code="context_length_exceeded") from exc
 
     @router.post("/chat/completions", response_model=None)
     async def chat_completions(body: ChatRequest, request: Request) -> dict[str, Any] | StreamingResponse:
         model = body.model
-        ids, answer = await anyio.to_thread.run_sync(start_answer, body)
+        ids, answers = await anyio.to_thread.run_sync(start_answers, body)
         completion_id, created = new_id("chatcmpl"), now()
         if body.stream:
             usage = bool(body.stream_options and body.stream_options.include_usage)
-            chunks = _stream(answer, len(ids), model, completion_id, created, usage)
+            chunks = _stream(answers, len(ids), model, completion_id, created, usage)
             return StreamingResponse(_relay(chunks, request), media_type="text/event-stream")
         try:
-            pieces = await _collect(answer, request)
+            choices = await _collect(answers, request)
         except DecoderDiedError as exc:
             raise APIError(500, f"{exc}. This answer is lost; ask again: {AFTER_DEATH}", code="decoder_died") from exc
-        if pieces is None:  # the client left: nobody reads this, and the model is free again
+        if choices is None:  # the client left: nobody reads this, and the model is free again
             raise APIError(499, "The client closed the request before the answer was complete.")
-        completion_tokens = pieces[-1].tokens
+        completion_tokens = sum(pieces[-1].tokens for pieces in choices)
         return {
             "id": completion_id,
             "object": "chat.completion",
@@ -130,11 +133,12 @@ def chat_router(store: LocalStore, settings: ServerSettings, engine: Engine) -> 
             "model": model,
             "choices": [
                 {
-                    "index": 0,
+                    "index": index,
                     "message": {"role": "assistant", "content": "".join(p.text for p in pieces), "refusal": None},
                     "finish_reason": pieces[-1].finish_reason or "stop",
                     "logprobs": None,
                 }
+                for index, pieces in enumerate(choices)
             ],
             "usage": {
                 "prompt_tokens": len(ids),
@@ -146,14 +150,15 @@ def chat_router(store: LocalStore, settings: ServerSettings, engine: Engine) -> 
     return router
 
 
-async def _collect(answer: Iterator[Piece], request: Request) -> list[Piece] | None:
-    """A whole answer, decoded in a worker thread, or None once the client has gone: then decoding stops at the next
-    token and the model is free again (a client that gives up must not hold it for thousands of tokens)."""
-    pieces: list[Piece] = []
+async def _collect(answers: list[Iterator[Piece]], request: Request) -> list[list[Piece]] | None:
+    """Whole answers, each decoded in a worker thread of its own (so a model decodes them together), or None once
+    the client has gone: then decoding stops at the next token and the model is free again (a client that gives up
+    must not hold it for thousands of tokens)."""
+    choices: list[list[Piece]] = [[] for _ in answers]
     gone = threading.Event()
     failed: list[Exception] = []  # raised after the task group, not inside it (where it would be grouped)
 
-    def decode() -> None:
+    def decode(answer: Iterator[Piece], pieces: list[Piece]) -> None:
         try:
             for piece in answer:
                 pieces.append(piece)
@@ -161,6 +166,7 @@ async def _collect(answer: Iterator[Piece], request: Request) -> list[Piece] | N
                     return
         except Exception as exc:
             failed.append(exc)
+            gone.set()  # the request fails: its other answers stop too
         finally:
             if isinstance(answer, Generator):
                 answer.close()  # releases the model's lock at once
@@ -172,11 +178,13 @@ async def _collect(answer: Iterator[Piece], request: Request) -> list[Piece] | N
 
     async with anyio.create_task_group() as group:
         group.start_soon(watch)
-        await anyio.to_thread.run_sync(decode)
+        async with anyio.create_task_group() as decoding:
+            for answer, pieces in zip(answers, choices, strict=True):
+                decoding.start_soon(anyio.to_thread.run_sync, decode, answer, pieces)
         group.cancel_scope.cancel()
     if failed:
         raise failed[0]
-    return None if gone.is_set() else pieces
+    return None if gone.is_set() else choices
 
 
 def _produce(chunks: Iterator[str], out: queue.SimpleQueue[str | None], gone: threading.Event) -> None:
@@ -213,32 +221,79 @@ async def _relay(chunks: Iterator[str], request: Request) -> AsyncIterator[str]:
 
 
 def _stream(
-    answer: Iterator[Piece], prompt_tokens: int, model: str, completion_id: str, created: int, usage: bool
+    answers: list[Iterator[Piece]], prompt_tokens: int, model: str, completion_id: str, created: int, usage: bool
 ) -> Iterator[str]:
-    def chunk(delta: dict[str, Any] | None, finish: str | None, **extra: Any) -> str:
-        choices = [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}] if delta is not None else []
+    """Server-sent events of the answers as their pieces come, each chunk naming its choice's index."""
+
+    def chunk(index: int | None, delta: dict[str, Any] | None, finish: str | None, **extra: Any) -> str:
+        choice = {"index": index, "delta": delta, "finish_reason": finish, "logprobs": None}
         body = {
             "id": completion_id,
             "object": "chat.completion.chunk",
             "created": created,
             "model": model,
-            "choices": choices,
+            "choices": [choice] if index is not None else [],
         }
         return f"data: {json.dumps(body | extra)}\n\n"
 
-    yield chunk({"role": "assistant", "content": ""}, None)
-    completion_tokens = 0
+    completion_tokens = [0] * len(answers)
+    for index in range(len(answers)):
+        yield chunk(index, {"role": "assistant", "content": ""}, None)
+    pieces = _as_they_come(answers)
     try:
-        for piece in answer:
-            completion_tokens = piece.tokens
+        for index, piece in pieces:
+            completion_tokens[index] = piece.tokens
             if piece.text:
-                yield chunk({"content": piece.text}, None)
+                yield chunk(index, {"content": piece.text}, None)
             if piece.finish_reason:
-                yield chunk({}, piece.finish_reason)
+                yield chunk(index, {}, piece.finish_reason)
     finally:
-        if isinstance(answer, Generator):
-            answer.close()  # releases the model's lock even when the stream is abandoned
+        pieces.close()  # releases the model even when the stream is abandoned
     if usage:
-        counts = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
-        yield chunk(None, None, usage=counts | {"total_tokens": prompt_tokens + completion_tokens})
+        counts = {"prompt_tokens": prompt_tokens, "completion_tokens": sum(completion_tokens)}
+        yield chunk(None, None, None, usage=counts | {"total_tokens": prompt_tokens + sum(completion_tokens)})
     yield "data: [DONE]\n\n"
+
+
+def _as_they_come(answers: list[Iterator[Piece]]) -> Generator[tuple[int, Piece]]:
+    """Each answer's pieces with its index, in the order they are decoded. One answer is read here; several are
+    read each in a thread of its own (so a model decodes them together). Closing this iterator, or an answer
+    failing, stops every answer at its next piece and releases the model."""
+    if len(answers) == 1:
+        try:
+            for piece in answers[0]:
+                yield 0, piece
+        finally:
+            if isinstance(answers[0], Generator):
+                answers[0].close()  # releases the model's lock even when the stream is abandoned
+        return
+    arrived: queue.SimpleQueue[tuple[int, Piece | Exception | None]] = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def read(index: int, answer: Iterator[Piece]) -> None:
+        try:
+            for piece in answer:
+                arrived.put((index, piece))
+                if stop.is_set():
+                    break
+        except Exception as exc:
+            arrived.put((index, exc))
+        finally:
+            if isinstance(answer, Generator):
+                answer.close()
+            arrived.put((index, None))
+
+    for index, answer in enumerate(answers):
+        threading.Thread(target=read, args=(index, answer), daemon=True, name=f"chat-choice-{index}").start()
+    try:
+        running = len(answers)
+        while running:
+            index, found = arrived.get()
+            if found is None:
+                running -= 1
+            elif isinstance(found, Exception):
+                raise found
+            else:
+                yield index, found
+    finally:
+        stop.set()
