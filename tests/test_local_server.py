@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import gzip
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -520,9 +521,10 @@ def test_only_requests_for_this_server_from_no_other_site_are_served(base_url: s
             assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden_origin", origin
 
 
-def test_a_client_that_leaves_a_stream_does_not_hold_the_model(client: openai.OpenAI, base_url: str) -> None:
+@pytest.mark.parametrize("n", [1, 3])
+def test_a_client_that_leaves_a_stream_does_not_hold_the_model(client: openai.OpenAI, base_url: str, n: int) -> None:
     body = {"model": TINY, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2000, "stream": True,
-            "temperature": 1.0, "seed": 3}  # fmt: skip
+            "temperature": 1.0, "seed": 3, "n": n}  # fmt: skip
     with httpx2.Client(timeout=30) as http:
         with http.stream("POST", f"{base_url}/chat/completions", json=body) as response:
             lines = (line for line in response.iter_lines() if line.startswith("data: "))
@@ -566,6 +568,43 @@ def test_startup_never_depends_on_a_users_file(tmp_path: Path) -> None:
         client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
         failed = client.fine_tuning.jobs.retrieve(job.id)
         assert failed.status == "failed" and failed.error and "more than 4,300 digits" in failed.error.message
+
+
+def test_a_stream_of_several_answers_left_by_its_client_stops_every_answer() -> None:
+    """Closing the stream of n answers stops each answer at its next piece and closes it (which releases the
+    model's sequence); an answer that fails ends the stream with its error and stops the others."""
+    import threading
+
+    from lib.local.decoding import Piece
+    from lib.local.routers.chat import _as_they_come
+
+    closed: list[int] = []
+    everyone_closed = threading.Event()
+
+    def endless(index: int, fail_after: int | None = None) -> Iterator[Piece]:
+        try:
+            for count in itertools.count(1):
+                if fail_after is not None and count > fail_after:
+                    raise RuntimeError("decoder broke")
+                time.sleep(0.01)
+                yield Piece(text=str(index), tokens=count)
+        finally:
+            closed.append(index)
+            if len(closed) == 3:
+                everyone_closed.set()
+
+    pieces = _as_they_come([endless(0), endless(1), endless(2)])
+    seen = {next(pieces)[0] for _ in range(30)}
+    assert seen == {0, 1, 2}  # the three answers come together
+    pieces.close()
+    assert everyone_closed.wait(2) and sorted(closed) == [0, 1, 2]
+
+    closed.clear()
+    everyone_closed.clear()
+    with pytest.raises(RuntimeError, match="decoder broke"):
+        for _ in _as_they_come([endless(0), endless(1, fail_after=3), endless(2)]):
+            pass
+    assert everyone_closed.wait(2) and sorted(closed) == [0, 1, 2]
 
 
 def test_an_error_in_the_middle_of_a_stream_is_sent_as_an_error_event() -> None:
