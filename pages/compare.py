@@ -87,7 +87,7 @@ if asked:
             boxes[index].caption("Answering…")
 
     answers = evaluation.ask_side_by_side(client, config, asks, settings, show)
-    results = [(c.label, found, shown) for c, found, shown in zip(contenders, answers, passages, strict=True)]
+    results = [(c.label, found, hits) for c, found, hits in zip(contenders, answers, passages, strict=True)]
     st.session_state["compare_results"] = (user, results)
     st.rerun()  # the finished answers, with their tokens and checks, below
 

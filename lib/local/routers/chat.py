@@ -151,25 +151,24 @@ def chat_router(store: LocalStore, settings: ServerSettings, engine: Engine) -> 
 
 
 async def _collect(answers: list[Iterator[Piece]], request: Request) -> list[list[Piece]] | None:
-    """Whole answers, each decoded in a worker thread of its own (so a model decodes them together), or None once
-    the client has gone: then decoding stops at the next token and the model is free again (a client that gives up
-    must not hold it for thousands of tokens)."""
+    """Whole answers (decoded together, see ``_as_they_come``) in a worker thread, or None once the client has
+    gone: then decoding stops at the next token and the model is free again (a client that gives up must not hold
+    it for thousands of tokens)."""
     choices: list[list[Piece]] = [[] for _ in answers]
     gone = threading.Event()
     failed: list[Exception] = []  # raised after the task group, not inside it (where it would be grouped)
 
-    def decode(answer: Iterator[Piece], pieces: list[Piece]) -> None:
+    def decode() -> None:
+        pieces = _as_they_come(answers)
         try:
-            for piece in answer:
-                pieces.append(piece)
+            for index, piece in pieces:
+                choices[index].append(piece)
                 if gone.is_set():
                     return
         except Exception as exc:
             failed.append(exc)
-            gone.set()  # the request fails: its other answers stop too
         finally:
-            if isinstance(answer, Generator):
-                answer.close()  # releases the model's lock at once
+            pieces.close()  # releases the model at once
 
     async def watch() -> None:
         while (await request.receive())["type"] != "http.disconnect":
@@ -178,9 +177,7 @@ async def _collect(answers: list[Iterator[Piece]], request: Request) -> list[lis
 
     async with anyio.create_task_group() as group:
         group.start_soon(watch)
-        async with anyio.create_task_group() as decoding:
-            for answer, pieces in zip(answers, choices, strict=True):
-                decoding.start_soon(anyio.to_thread.run_sync, decode, answer, pieces)
+        await anyio.to_thread.run_sync(decode)
         group.cancel_scope.cancel()
     if failed:
         raise failed[0]
