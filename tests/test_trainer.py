@@ -224,3 +224,38 @@ def test_plain_attention_only_while_its_kept_scores_stay_small(folder: Path) -> 
     assert not plain_attention_fits(1, 362, smollm2) and not plain_attention_fits(8, 85, smollm2)
     assert not plain_attention_fits(1, 2048, smollm2)
     assert not plain_attention_fits(1, 10, SimpleNamespace())  # a config that does not say: flash attention
+
+
+def test_the_worker_keeps_a_base_that_a_finished_job_gave_back_and_it_trains_as_a_fresh_load(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lib.local import worker
+
+    kept = worker.KeptBase()
+    config = TrainingConfig(n_epochs=1, batch_size=2, seed=0, lora_rank=4)
+    first = kept.borrow(folder)
+    original = {name: p.detach().clone() for name, p in first.model.named_parameters()}
+    model, _ = train(first, EXAMPLES[:4], config)
+    kept.give_back(folder, first, model)
+
+    again = kept.borrow(folder)
+    assert again is first  # not loaded again
+    assert {name: p for name, p in again.model.named_parameters()}.keys() == original.keys()
+    assert all(torch.equal(p, original[name]) for name, p in again.model.named_parameters())  # no adapter left
+    _, reused = train(again, EXAMPLES[:4], config)
+    _, loaded_fresh = train(load(folder), EXAMPLES[:4], config)
+    assert [s.train_loss for s in reused.steps] == [s.train_loss for s in loaded_fresh.steps]
+
+    # A job that did not give its model back (cancelled, failed) leaves nothing to reuse.
+    fourth = kept.borrow(folder)
+    assert fourth is not again
+    # A base added again under the same name (its config rewritten) is loaded afresh.
+    kept.give_back(folder, fourth, train(fourth, EXAMPLES[:2], config)[0])
+    (folder / "config.json").touch()
+    fifth = kept.borrow(folder)
+    assert fifth is not fourth
+    # Kept no longer than KEEP_BASE_SECONDS without a job.
+    kept.give_back(folder, fifth, train(fifth, EXAMPLES[:2], config)[0])
+    monkeypatch.setattr(worker, "KEEP_BASE_SECONDS", 0)
+    kept.drop_if_idle()
+    assert kept.borrow(folder) is not fifth
