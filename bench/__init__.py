@@ -57,13 +57,15 @@ def prepared_folder() -> Path:
 
 def run_arms(module: str, arms: Sequence[str], repeats: int) -> dict[str, list[dict[str, Any]]]:
     """Each training arm of ``module`` in a process of its own (``--arm A --folder F`` prints one JSON line),
-    interleaved, ``repeats`` times, on one prepared SmolLM2 folder; the figures of every run by arm."""
+    interleaved, ``repeats`` times, on one prepared SmolLM2 folder; the figures of every run by arm. Each
+    repeat starts with the next arm, so that no arm always runs first (right after the folder was written)."""
     from lib.settings import PROJECT_DIR
 
     folder = prepared_folder()
+    os.sync()  # the prepared weights on disk before the first timed run
     runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arms}
     for repeat in range(repeats):
-        for arm in arms:
+        for arm in [*arms[repeat % len(arms) :], *arms[: repeat % len(arms)]]:
             command = [sys.executable, "-m", module, "--arm", arm, "--folder", str(folder)]
             done = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_DIR)
             if done.returncode != 0:
