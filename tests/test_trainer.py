@@ -261,4 +261,12 @@ def test_the_worker_keeps_a_base_that_a_finished_job_gave_back_and_it_trains_as_
     kept.give_back(folder, fifth, train(fifth, EXAMPLES[:2], config)[0])
     monkeypatch.setattr(worker, "KEEP_BASE_SECONDS", 0)
     kept.drop_if_idle()
-    assert kept.borrow(folder) is not fifth
+    sixth = kept.borrow(folder)
+    assert sixth is not fifth
+
+    class Unremovable:  # adapters that cannot be taken out: the job still succeeded, the base is not kept
+        def unload(self) -> None:
+            raise RuntimeError("cannot unload")
+
+    kept.give_back(folder, sixth, Unremovable())
+    assert kept.borrow(folder) is not sixth

@@ -93,10 +93,13 @@ class KeptBase:
         """``model``: the PeftModel the job trained around ``loaded.model``; its adapters are taken out."""
         from peft.tuners.tuners_utils import BaseTunerLayer
 
-        model.unload()
-        if any(isinstance(module, BaseTunerLayer) for module in loaded.model.modules()):
-            return  # not a plain base model again: the next job loads afresh
-        self.key, self.loaded, self.idle_since = self._key(folder), loaded, time.monotonic()
+        try:
+            model.unload()
+            if any(isinstance(module, BaseTunerLayer) for module in loaded.model.modules()):
+                return  # not a plain base model again: the next job loads afresh
+            self.key, self.loaded, self.idle_since = self._key(folder), loaded, time.monotonic()
+        except Exception:  # the job has succeeded whatever happens here: the next one loads afresh
+            traceback.print_exc()
 
     def drop(self) -> None:
         self.key, self.loaded = None, None
