@@ -250,23 +250,23 @@ def test_the_worker_keeps_a_base_that_a_finished_job_gave_back_and_it_trains_as_
     assert [s.train_loss for s in reused.steps] == [s.train_loss for s in loaded_fresh.steps]
 
     # A job that did not give its model back (cancelled, failed) leaves nothing to reuse.
-    fourth = kept.borrow(folder)
-    assert fourth is not again
+    after_a_failed_job = kept.borrow(folder)
+    assert after_a_failed_job is not again
     # A base added again under the same name (its config rewritten) is loaded afresh.
-    kept.give_back(folder, fourth, train(fourth, EXAMPLES[:2], config)[0])
+    kept.give_back(folder, after_a_failed_job, train(after_a_failed_job, EXAMPLES[:2], config)[0])
     (folder / "config.json").touch()
-    fifth = kept.borrow(folder)
-    assert fifth is not fourth
+    after_re_adding = kept.borrow(folder)
+    assert after_re_adding is not after_a_failed_job
     # Kept no longer than KEEP_BASE_SECONDS without a job.
-    kept.give_back(folder, fifth, train(fifth, EXAMPLES[:2], config)[0])
+    kept.give_back(folder, after_re_adding, train(after_re_adding, EXAMPLES[:2], config)[0])
     monkeypatch.setattr(worker, "KEEP_BASE_SECONDS", 0)
     kept.drop_if_idle()
-    sixth = kept.borrow(folder)
-    assert sixth is not fifth
+    after_idling = kept.borrow(folder)
+    assert after_idling is not after_re_adding
 
     class Unremovable:  # adapters that cannot be taken out: the job still succeeded, the base is not kept
         def unload(self) -> None:
             raise RuntimeError("cannot unload")
 
-    kept.give_back(folder, sixth, Unremovable())
-    assert kept.borrow(folder) is not sixth
+    kept.give_back(folder, after_idling, Unremovable())
+    assert kept.borrow(folder) is not after_idling
